@@ -1,0 +1,49 @@
+//! The one error type, and the Java exception each kind becomes.
+
+use crate::ledger::Underflow;
+
+#[derive(Debug)]
+pub enum Error {
+    /// A caller passed something unusable: `IllegalArgumentException`.
+    IllegalArgument(String),
+    /// The budget or the OS refused memory: `OutOfMemoryError`.
+    OutOfMemory(String),
+    /// A broken invariant or an unusable JVM: `IllegalStateException`.
+    IllegalState(String),
+    /// A JNI call failed; a Java exception may already be pending.
+    Jni(jni::errors::Error),
+}
+
+impl Error {
+    /// The binary name of the Java exception class this error is thrown as.
+    pub fn java_class(&self) -> &'static str {
+        match self {
+            Error::IllegalArgument(_) => "java/lang/IllegalArgumentException",
+            Error::OutOfMemory(_) => "java/lang/OutOfMemoryError",
+            Error::IllegalState(_) | Error::Jni(_) => "java/lang/IllegalStateException",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Error::IllegalArgument(m) | Error::OutOfMemory(m) | Error::IllegalState(m) => m.clone(),
+            Error::Jni(e) => format!("directmem: JNI call failed: {e}"),
+        }
+    }
+}
+
+impl From<jni::errors::Error> for Error {
+    fn from(e: jni::errors::Error) -> Self {
+        Error::Jni(e)
+    }
+}
+
+impl From<Underflow> for Error {
+    fn from(u: Underflow) -> Self {
+        Error::IllegalState(format!(
+            "directmem ledger underflow: releasing {} bytes (capacity {}) that were never \
+             reserved; this is a bug, please report it",
+            u.reservation.footprint, u.reservation.capacity
+        ))
+    }
+}

@@ -1,0 +1,140 @@
+//! Making the JVM collect when `System.gc()` is disabled.
+//!
+//! First JVMTI `ForceGarbageCollection`, which G1, Parallel, Serial and ZGC honour even under
+//! `-XX:+DisableExplicitGC`. Shenandoah treats it as an explicit request and ignores it, so a
+//! canary tells whether a collection really happened: a JNI weak reference to a fresh object,
+//! cleared by any collection that finds the object unreachable. If it survives the forced
+//! collection, garbage arrays allocated on the Java heap push the collector into a cycle of its
+//! own, the one trigger every collector reacts to.
+
+use crate::reclaim::{Collection, Collector};
+use jni::objects::WeakRef;
+use jni::JNIEnv;
+use once_cell::sync::OnceCell;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const JVMTI_VERSION_1_2: i32 = 0x3001_0200;
+/// Zero-based slot of ForceGarbageCollection in `jvmtiInterface_1` (function 108 in the spec).
+const FORCE_GARBAGE_COLLECTION_SLOT: usize = 107;
+const PRESSURE_ARRAY_BYTES: i32 = 1 << 20;
+const PRESSURE_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// The Java heap's maximum, set by `Native.init`: bounds how much garbage pressure allocates.
+static MAX_HEAP: AtomicU64 = AtomicU64::new(1 << 30);
+
+pub fn set_max_heap(bytes: u64) {
+    MAX_HEAP.store(bytes.max(64 << 20), Ordering::Relaxed);
+}
+
+/// A collector driven from the current Java thread.
+pub struct JvmCollector<'a, 'local> {
+    env: &'a mut JNIEnv<'local>,
+}
+
+impl<'a, 'local> JvmCollector<'a, 'local> {
+    pub fn new(env: &'a mut JNIEnv<'local>) -> Self {
+        JvmCollector { env }
+    }
+
+    fn canary(&mut self) -> Result<WeakRef, String> {
+        let object = self
+            .env
+            .new_object("java/lang/Object", "()V", &[])
+            .map_err(jni_failure)?;
+        let weak = self.env.new_weak_ref(&object).map_err(jni_failure)?;
+        self.env.delete_local_ref(object).map_err(jni_failure)?;
+        weak.ok_or_else(|| "the canary object vanished before it was referenced".to_string())
+    }
+
+    fn collected(&self, canary: &WeakRef) -> Result<bool, String> {
+        canary.is_garbage_collected(self.env).map_err(jni_failure)
+    }
+
+    /// Allocates garbage arrays until the canary is cleared, within bounds.
+    fn apply_heap_pressure(&mut self, canary: &WeakRef) -> Result<bool, String> {
+        let budget = MAX_HEAP.load(Ordering::Relaxed).saturating_mul(4);
+        let started = Instant::now();
+        let mut allocated = 0u64;
+        while allocated < budget && started.elapsed() < PRESSURE_TIME_LIMIT {
+            match self.env.new_byte_array(PRESSURE_ARRAY_BYTES) {
+                Ok(array) => self.env.delete_local_ref(array).map_err(jni_failure)?,
+                Err(_) => {
+                    // A full heap throws OutOfMemoryError here; that too ran the collector.
+                    let _ = self.env.exception_clear();
+                }
+            }
+            allocated += PRESSURE_ARRAY_BYTES as u64;
+            if self.collected(canary)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Collector for JvmCollector<'_, '_> {
+    fn collect(&mut self) -> Result<Collection, String> {
+        let canary = self.canary()?;
+        if let Some(jvmti) = jvmti_env(self.env) {
+            // SAFETY: `jvmti` is a live jvmtiEnv from GetEnv and the slot is ForceGarbageCollection.
+            let rc = unsafe { force_garbage_collection(jvmti) };
+            if rc != 0 {
+                log::warn!("JVMTI ForceGarbageCollection returned error {rc}");
+            }
+            if self.collected(&canary)? {
+                return Ok(Collection::Forced);
+            }
+            log::debug!("the collector ignored a forced collection; applying heap pressure");
+        }
+        if self.apply_heap_pressure(&canary)? {
+            Ok(Collection::HeapPressure)
+        } else {
+            log::warn!("no collection observed after forcing one and applying heap pressure");
+            Ok(Collection::Unconfirmed)
+        }
+    }
+}
+
+/// The JVMTI environment, fetched once and only when a collection is first needed (creating
+/// one in the live phase has a small cost on JDK 21+). `None` if the JVM offers no JVMTI.
+fn jvmti_env(env: &JNIEnv) -> Option<*mut c_void> {
+    static JVMTI: OnceCell<usize> = OnceCell::new();
+    let address = *JVMTI.get_or_init(|| {
+        let Ok(vm) = env.get_java_vm() else { return 0 };
+        let vm = vm.get_java_vm_pointer();
+        let mut jvmti: *mut c_void = std::ptr::null_mut();
+        // SAFETY: `vm` is the live JavaVM; GetEnv writes an environment pointer or fails.
+        let rc = unsafe {
+            match (**vm).GetEnv {
+                Some(get_env) => get_env(vm, &mut jvmti, JVMTI_VERSION_1_2),
+                None => -1,
+            }
+        };
+        if rc != 0 || jvmti.is_null() {
+            log::warn!("no JVMTI environment (GetEnv returned {rc}); relying on heap pressure");
+            0
+        } else {
+            jvmti as usize
+        }
+    });
+    (address != 0).then_some(address as *mut c_void)
+}
+
+/// # Safety
+/// `jvmti` must be a valid `jvmtiEnv*`.
+unsafe fn force_garbage_collection(jvmti: *mut c_void) -> u32 {
+    type ForceGc = unsafe extern "system" fn(*mut c_void) -> u32;
+    let functions = *(jvmti as *const *const *const c_void);
+    let slot = *functions.add(FORCE_GARBAGE_COLLECTION_SLOT);
+    if slot.is_null() {
+        return u32::MAX;
+    }
+    let force: ForceGc = std::mem::transmute(slot);
+    force(jvmti)
+}
+
+fn jni_failure(e: jni::errors::Error) -> String {
+    format!("JNI call failed while collecting: {e}")
+}

@@ -1,0 +1,48 @@
+//! The one path from Rust errors and panics to Java exceptions.
+
+use crate::error::Error;
+use jni::JNIEnv;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs the body of a JNI export. An `Err` becomes the matching Java exception, a panic an
+/// `IllegalStateException`; in both cases the export returns `fallback`, which Java ignores
+/// because an exception is pending.
+pub fn guard<'local, T>(
+    env: &mut JNIEnv<'local>,
+    fallback: T,
+    body: impl FnOnce(&mut JNIEnv<'local>) -> Result<T, Error>,
+) -> T {
+    let error = match catch_unwind(AssertUnwindSafe(|| body(env))) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            Error::IllegalState(format!("directmem: native panic: {}", describe(&*panic)))
+        }
+    };
+    throw(env, &error);
+    fallback
+}
+
+fn throw(env: &mut JNIEnv, error: &Error) {
+    // A failed JNI call usually means a Java exception is already pending: let it through.
+    if env.exception_check().unwrap_or(false) {
+        return;
+    }
+    if let Err(e) = env.throw_new(error.java_class(), error.message()) {
+        log::error!(
+            "could not throw {}: {e} ({})",
+            error.java_class(),
+            error.message()
+        );
+    }
+}
+
+fn describe(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}

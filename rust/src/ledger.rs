@@ -1,0 +1,271 @@
+//! The budget ledger: how much direct memory is reserved, against a fixed maximum.
+//!
+//! Reservation is a compare-and-swap loop on `used`, so `used <= max` holds at every instant
+//! under any concurrency. The other counters follow with plain atomic adds; each is exact on
+//! its own, a snapshot of several is not taken atomically (as in `java.nio.Bits`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of live allocations and their limit.
+#[derive(Debug)]
+pub struct Ledger {
+    max: AtomicU64,
+    used: AtomicU64,
+    count: AtomicU64,
+    capacity: AtomicU64,
+    peak: AtomicU64,
+}
+
+/// What one allocation holds in the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// The buffer's capacity as Java sees it.
+    pub capacity: u64,
+    /// Bytes taken from the budget: the capacity plus any rounding the allocator needs.
+    pub footprint: u64,
+}
+
+/// Why a reservation was refused: the figures at the moment it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub requested: u64,
+    pub used: u64,
+    pub max: u64,
+}
+
+/// A release that would take a counter below zero: a bookkeeping bug, never silently absorbed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Underflow {
+    pub reservation: Reservation,
+}
+
+/// A point-in-time copy of the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerSnapshot {
+    pub max: u64,
+    pub used: u64,
+    pub count: u64,
+    pub capacity: u64,
+    pub peak: u64,
+}
+
+impl Ledger {
+    pub const fn new(max: u64) -> Self {
+        Ledger {
+            max: AtomicU64::new(max),
+            used: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            capacity: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+        }
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// Sets the limit. Reservations already made stay, even above a lower limit.
+    pub fn set_max(&self, max: u64) {
+        self.max.store(max, Ordering::Relaxed);
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// Takes `r.footprint` bytes from the budget if they fit, else changes nothing.
+    pub fn try_reserve(&self, r: Reservation) -> Result<(), Refused> {
+        let max = self.max();
+        let mut used = self.used.load(Ordering::Relaxed);
+        let next = loop {
+            let next = match used.checked_add(r.footprint) {
+                Some(next) if next <= max => next,
+                _ => {
+                    return Err(Refused {
+                        requested: r.footprint,
+                        used,
+                        max,
+                    })
+                }
+            };
+            match self
+                .used
+                .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break next,
+                Err(current) => used = current,
+            }
+        };
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.capacity.fetch_add(r.capacity, Ordering::Relaxed);
+        self.peak.fetch_max(next, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Gives back what `try_reserve` took. Refuses, changing nothing, a release that was never
+    /// reserved (it would drive a counter below zero).
+    pub fn release(&self, r: Reservation) -> Result<(), Underflow> {
+        let underflow = Underflow { reservation: r };
+        checked_sub(&self.used, r.footprint).ok_or(underflow)?;
+        if checked_sub(&self.count, 1).is_none() {
+            self.used.fetch_add(r.footprint, Ordering::AcqRel);
+            return Err(underflow);
+        }
+        if checked_sub(&self.capacity, r.capacity).is_none() {
+            self.used.fetch_add(r.footprint, Ordering::AcqRel);
+            self.count.fetch_add(1, Ordering::Relaxed);
+            return Err(underflow);
+        }
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> LedgerSnapshot {
+        LedgerSnapshot {
+            max: self.max(),
+            used: self.used(),
+            count: self.count.load(Ordering::Relaxed),
+            capacity: self.capacity.load(Ordering::Relaxed),
+            peak: self.peak.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn checked_sub(counter: &AtomicU64, amount: u64) -> Option<u64> {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |v| {
+            v.checked_sub(amount)
+        })
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::thread;
+
+    fn res(capacity: u64) -> Reservation {
+        Reservation {
+            capacity,
+            footprint: capacity,
+        }
+    }
+
+    #[test]
+    fn reserves_up_to_max_and_refuses_beyond() {
+        let ledger = Ledger::new(100);
+        assert!(ledger.try_reserve(res(60)).is_ok());
+        assert!(ledger.try_reserve(res(40)).is_ok());
+        let refused = ledger.try_reserve(res(1)).unwrap_err();
+        assert_eq!(
+            refused,
+            Refused {
+                requested: 1,
+                used: 100,
+                max: 100
+            }
+        );
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.count, s.capacity, s.peak), (100, 2, 100, 100));
+    }
+
+    #[test]
+    fn release_returns_budget_and_keeps_peak() {
+        let ledger = Ledger::new(100);
+        ledger.try_reserve(res(70)).unwrap();
+        ledger.release(res(70)).unwrap();
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.count, s.capacity, s.peak), (0, 0, 0, 70));
+        assert!(ledger.try_reserve(res(100)).is_ok());
+    }
+
+    #[test]
+    fn footprint_counts_against_max_but_capacity_is_reported_apart() {
+        let ledger = Ledger::new(8192);
+        let r = Reservation {
+            capacity: 5000,
+            footprint: 8192,
+        };
+        ledger.try_reserve(r).unwrap();
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.capacity), (8192, 5000));
+        assert!(ledger.try_reserve(res(1)).is_err());
+    }
+
+    #[test]
+    fn zero_capacity_counts_a_buffer_and_no_bytes() {
+        let ledger = Ledger::new(0);
+        ledger.try_reserve(res(0)).unwrap();
+        assert_eq!(ledger.snapshot().count, 1);
+        ledger.release(res(0)).unwrap();
+        assert_eq!(ledger.snapshot(), LedgerSnapshot::default());
+    }
+
+    #[test]
+    fn overflow_is_refused_not_wrapped() {
+        let ledger = Ledger::new(u64::MAX);
+        ledger.try_reserve(res(u64::MAX - 1)).unwrap();
+        assert!(ledger.try_reserve(res(2)).is_err());
+        assert_eq!(ledger.used(), u64::MAX - 1);
+    }
+
+    #[test]
+    fn release_never_reserved_is_refused_and_changes_nothing() {
+        let ledger = Ledger::new(100);
+        ledger.try_reserve(res(10)).unwrap();
+        assert!(ledger.release(res(11)).is_err());
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.count, s.capacity), (10, 1, 10));
+        ledger.release(res(10)).unwrap();
+        assert!(ledger.release(res(0)).is_err(), "count would go below zero");
+        assert_eq!(ledger.snapshot().count, 0);
+    }
+
+    #[test]
+    fn concurrent_reserve_and_release_stay_exact_and_never_exceed_max() {
+        const THREADS: u64 = 8;
+        const ROUNDS: u64 = 20_000;
+        let ledger = Arc::new(Ledger::new(1000));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let ledger = Arc::clone(&ledger);
+                thread::spawn(move || {
+                    let mut granted = 0u64;
+                    for i in 0..ROUNDS {
+                        let r = res(1 + (t * 31 + i) % 97);
+                        if ledger.try_reserve(r).is_ok() {
+                            granted += 1;
+                            assert!(ledger.used() <= 1000);
+                            ledger.release(r).unwrap();
+                        }
+                    }
+                    granted
+                })
+            })
+            .collect();
+        let granted: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert!(granted > 0);
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.count, s.capacity), (0, 0, 0));
+        assert!(s.peak <= 1000);
+    }
+
+    #[test]
+    fn concurrent_fill_to_the_limit_grants_exactly_the_budget() {
+        // 8 threads race for 1,000 one-byte reservations' worth of budget: exactly 1,000 win.
+        let ledger = Arc::new(Ledger::new(1000));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let ledger = Arc::clone(&ledger);
+                thread::spawn(move || {
+                    (0..500)
+                        .filter(|_| ledger.try_reserve(res(1)).is_ok())
+                        .count()
+                })
+            })
+            .collect();
+        let granted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(granted, 1000);
+        assert_eq!(ledger.snapshot().used, 1000);
+    }
+}

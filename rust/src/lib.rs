@@ -1,0 +1,12 @@
+//! directmem: the native half of an off-heap memory backend for the JVM.
+//!
+//! Plain Rust modules hold the logic and are tested with `cargo test`; `jvm` is the thin JNI
+//! layer the Java class `dev.directmem.Native` binds to.
+
+pub mod error;
+pub mod ledger;
+pub mod memory;
+pub mod pool;
+pub mod reclaim;
+
+mod jvm;

@@ -1,0 +1,212 @@
+//! The pool: budget, memory and reclamation together, as the JNI layer uses them.
+
+use crate::error::Error;
+use crate::ledger::{Ledger, LedgerSnapshot};
+use crate::memory;
+use crate::reclaim::{Collector, Policy, Reclaimer, ReserveError};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Direct memory handed out under one budget.
+pub struct Pool {
+    ledger: Ledger,
+    reclaimer: Reclaimer,
+    reclaimed_bytes: AtomicU64,
+    freed_bytes: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Who gave memory back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreedBy {
+    /// `DirectMemory.free`.
+    Caller,
+    /// A Cleaner action, after the buffer became unreachable.
+    Cleaner,
+}
+
+/// Everything `DirectMemory.stats()` reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub ledger: LedgerSnapshot,
+    pub collections: u64,
+    pub reclaimed_bytes: u64,
+    pub freed_bytes: u64,
+    pub failures: u64,
+}
+
+impl Pool {
+    pub fn new(max: u64, policy: Policy) -> Self {
+        Pool {
+            ledger: Ledger::new(max),
+            reclaimer: Reclaimer::new(policy),
+            reclaimed_bytes: AtomicU64::new(0),
+            freed_bytes: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    pub fn set_max(&self, max: u64) {
+        self.ledger.set_max(max);
+    }
+
+    /// Reserves budget for `capacity` bytes (reclaiming if needed) and allocates them zeroed.
+    pub fn allocate(
+        &self,
+        capacity: u64,
+        collector: &mut dyn Collector,
+    ) -> Result<NonNull<u8>, Error> {
+        if capacity > memory::MAX_CAPACITY {
+            return Err(Error::IllegalArgument(format!(
+                "capacity {capacity} exceeds the largest buffer, {}",
+                memory::MAX_CAPACITY
+            )));
+        }
+        let reservation = memory::reservation_for(capacity);
+        self.reclaimer
+            .reserve(&self.ledger, reservation, collector)
+            .map_err(|e| self.failed(e))?;
+        match memory::allocate_zeroed(capacity) {
+            Some(ptr) => Ok(ptr),
+            None => {
+                self.ledger.release(reservation).map_err(Error::from)?;
+                self.reclaimer.notify_freed();
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                Err(Error::OutOfMemory(format!(
+                    "the operating system refused {capacity} bytes of direct memory \
+                     (used: {}, max: {})",
+                    self.ledger.used(),
+                    self.ledger.max()
+                )))
+            }
+        }
+    }
+
+    /// Frees a block from `allocate` and returns its budget.
+    ///
+    /// # Safety
+    /// `ptr` and `capacity` must come from one `allocate` of this pool, freed exactly once.
+    pub unsafe fn free(&self, ptr: NonNull<u8>, capacity: u64, by: FreedBy) -> Result<(), Error> {
+        let reservation = memory::reservation_for(capacity);
+        // The ledger is checked first: a release it refuses would be a double free.
+        self.ledger.release(reservation)?;
+        memory::free(ptr, capacity);
+        let counter = match by {
+            FreedBy::Caller => &self.freed_bytes,
+            FreedBy::Cleaner => &self.reclaimed_bytes,
+        };
+        counter.fetch_add(capacity, Ordering::Relaxed);
+        self.reclaimer.notify_freed();
+        Ok(())
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            ledger: self.ledger.snapshot(),
+            collections: self.reclaimer.collections_run(),
+            reclaimed_bytes: self.reclaimed_bytes.load(Ordering::Relaxed),
+            freed_bytes: self.freed_bytes.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+        }
+    }
+
+    fn failed(&self, e: ReserveError) -> Error {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        match e {
+            ReserveError::Exhausted(e) => Error::OutOfMemory(format!(
+                "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \
+                 forced garbage collection(s) and waiting for their cleaners; raise \
+                 -Ddirectmem.maxMemory or free buffers with DirectMemory.free",
+                e.refused.requested, e.refused.used, e.refused.max, e.collections
+            )),
+            ReserveError::CollectorFailed(f) => Error::IllegalState(format!(
+                "could not make the JVM collect garbage to reclaim direct memory: {}",
+                f.0
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reclaim::Collection;
+
+    struct NoGarbage;
+    impl Collector for NoGarbage {
+        fn collect(&mut self) -> Result<Collection, String> {
+            Ok(Collection::Forced)
+        }
+    }
+
+    fn quick() -> Policy {
+        Policy {
+            max_collections: 1,
+            max_wait: std::time::Duration::from_secs(1),
+            first_pause: std::time::Duration::from_millis(1),
+            last_pause: std::time::Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn allocate_and_free_keep_the_ledger_exact() {
+        let pool = Pool::new(1 << 30, quick());
+        let sizes = [0u64, 1, 4096, memory::MMAP_THRESHOLD + 1];
+        let blocks: Vec<_> = sizes
+            .iter()
+            .map(|&c| (pool.allocate(c, &mut NoGarbage).unwrap(), c))
+            .collect();
+        let s = pool.stats();
+        assert_eq!(s.ledger.count, 4);
+        assert_eq!(s.ledger.capacity, sizes.iter().sum::<u64>());
+        assert!(s.ledger.used >= s.ledger.capacity);
+        for (ptr, c) in blocks {
+            // SAFETY: each block is freed once with its own capacity.
+            unsafe { pool.free(ptr, c, FreedBy::Cleaner).unwrap() };
+        }
+        let s = pool.stats();
+        assert_eq!(
+            (s.ledger.used, s.ledger.count, s.ledger.capacity),
+            (0, 0, 0)
+        );
+        assert_eq!(s.reclaimed_bytes, sizes.iter().sum::<u64>());
+    }
+
+    #[test]
+    fn exhausted_budget_reports_numbers_and_reserves_nothing() {
+        let pool = Pool::new(100, quick());
+        let held = pool.allocate(80, &mut NoGarbage).unwrap();
+        let err = pool.allocate(30, &mut NoGarbage).unwrap_err();
+        let Error::OutOfMemory(msg) = err else {
+            panic!("expected OutOfMemory")
+        };
+        assert!(msg.contains("Cannot reserve 30 bytes"), "{msg}");
+        assert!(msg.contains("used: 80, max: 100"), "{msg}");
+        assert!(msg.contains("after 1 forced garbage collection"), "{msg}");
+        assert_eq!(pool.stats().ledger.used, 80);
+        assert_eq!(pool.stats().failures, 1);
+        // SAFETY: freed once.
+        unsafe { pool.free(held, 80, FreedBy::Caller).unwrap() };
+        assert!(pool.allocate(30, &mut NoGarbage).is_ok());
+    }
+
+    #[test]
+    fn refused_native_allocation_returns_its_reservation() {
+        let pool = Pool::new(1000, quick());
+        memory::arm_allocation_failure();
+        let err = pool.allocate(64, &mut NoGarbage).unwrap_err();
+        assert!(matches!(err, Error::OutOfMemory(ref m) if m.contains("refused 64 bytes")));
+        let s = pool.stats().ledger;
+        assert_eq!((s.used, s.count, s.capacity), (0, 0, 0));
+        assert!(pool.allocate(64, &mut NoGarbage).is_ok());
+    }
+
+    #[test]
+    fn capacity_beyond_a_java_buffer_is_an_illegal_argument() {
+        let pool = Pool::new(u64::MAX, quick());
+        let err = pool
+            .allocate(memory::MAX_CAPACITY + 1, &mut NoGarbage)
+            .unwrap_err();
+        assert!(matches!(err, Error::IllegalArgument(_)));
+    }
+}

@@ -1,0 +1,454 @@
+//! Reclamation: what a thread does when the budget is full.
+//!
+//! Unreachable buffers hold budget until the JVM collects them *and* their Cleaner actions run.
+//! So a refused reservation (1) makes the JVM collect, through a [`Collector`] that works even
+//! under `-XX:+DisableExplicitGC`, then (2) waits for the frees themselves, retrying as each
+//! one lands, and gives up only after several collections bring nothing back.
+//!
+//! One thread drives a collection at a time; threads that fail meanwhile wait for that
+//! collection's end instead of starting their own. Waiting never touches the Java thread's
+//! interrupt status.
+
+use crate::ledger::{Ledger, Refused, Reservation};
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A collection that ended this recently may still have frees on their way.
+const SETTLE_WINDOW: Duration = Duration::from_millis(100);
+/// Waiting for those stops once a pause this long brought none.
+const SETTLE_PAUSE: Duration = Duration::from_millis(8);
+
+/// Makes the JVM run a garbage collection that finds unreachable buffers.
+pub trait Collector {
+    /// Returns once the collection has finished (the Cleaner actions may still be pending).
+    fn collect(&mut self) -> Result<Collection, String>;
+}
+
+/// How a collection was brought about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collection {
+    /// The collector honoured a forced collection (JVMTI ForceGarbageCollection).
+    Forced,
+    /// The collector ignored the forced one, so heap allocation pressure drove a cycle.
+    HeapPressure,
+    /// Neither showed evidence of a collection within its bounds.
+    Unconfirmed,
+}
+
+/// Bounds on how long a refused reservation keeps trying.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Collections in a row that bring no memory back before a reservation fails.
+    pub max_collections: u32,
+    /// Longest a refused reservation keeps trying while memory does come back to others.
+    pub max_wait: Duration,
+    /// First pause while waiting for frees; doubled after each pause that brought none.
+    pub first_pause: Duration,
+    /// Waiting after a collection stops once a pause this long brought no free.
+    pub last_pause: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        // As java.nio.Bits: pauses of 1, 2, 4 ... 256 ms, about half a second without progress.
+        Policy {
+            max_collections: 3,
+            max_wait: Duration::from_secs(30),
+            first_pause: Duration::from_millis(1),
+            last_pause: Duration::from_millis(256),
+        }
+    }
+}
+
+/// The outcome of a reservation that could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exhausted {
+    pub refused: Refused,
+    /// Collections this reservation waited through.
+    pub collections: u32,
+}
+
+/// A failure of the collector itself (not of the budget).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectorFailed(pub String);
+
+#[derive(Debug)]
+pub enum ReserveError {
+    Exhausted(Exhausted),
+    CollectorFailed(CollectorFailed),
+}
+
+/// How a wait for frees ended.
+struct Wait {
+    result: Result<(), Refused>,
+    /// Whether any memory came back meanwhile, even if other threads took it.
+    saw_frees: bool,
+}
+
+#[derive(Default)]
+struct Collections {
+    running: bool,
+    finished: u64,
+    last_finished_at: Option<Instant>,
+}
+
+/// Coordinates collections and the waits for the frees that follow them.
+pub struct Reclaimer {
+    policy: Policy,
+    collections: Mutex<Collections>,
+    collection_finished: Condvar,
+    frees: Mutex<u64>,
+    freed: Condvar,
+    waiting_for_frees: AtomicUsize,
+    collections_run: AtomicU64,
+}
+
+impl Reclaimer {
+    pub fn new(policy: Policy) -> Self {
+        Reclaimer {
+            policy,
+            collections: Mutex::new(Collections::default()),
+            collection_finished: Condvar::new(),
+            frees: Mutex::new(0),
+            freed: Condvar::new(),
+            waiting_for_frees: AtomicUsize::new(0),
+            collections_run: AtomicU64::new(0),
+        }
+    }
+
+    /// Collections this reclaimer has driven.
+    pub fn collections_run(&self) -> u64 {
+        self.collections_run.load(Ordering::Relaxed)
+    }
+
+    /// Reserves `r`, reclaiming unreachable buffers first if the budget is full.
+    pub fn reserve(
+        &self,
+        ledger: &Ledger,
+        r: Reservation,
+        collector: &mut dyn Collector,
+    ) -> Result<(), ReserveError> {
+        let refused = match ledger.try_reserve(r) {
+            Ok(()) => return Ok(()),
+            Err(refused) => refused,
+        };
+        if r.footprint > ledger.max() {
+            // No collection can make room for more than the whole budget.
+            return Err(ReserveError::Exhausted(Exhausted {
+                refused,
+                collections: 0,
+            }));
+        }
+        // Frees from a collection that just ended may still be landing: wait for them briefly
+        // before asking for another collection.
+        if self.collected_recently() {
+            if let Ok(()) = self.await_frees_and_reserve(ledger, r, SETTLE_PAUSE).result {
+                return Ok(());
+            }
+        }
+        let deadline = Instant::now() + self.policy.max_wait;
+        let (mut collections, mut fruitless) = (0, 0);
+        loop {
+            self.collect_or_join(collector)
+                .map_err(ReserveError::CollectorFailed)?;
+            collections += 1;
+            let wait = self.await_frees_and_reserve(ledger, r, self.policy.last_pause);
+            let refused = match wait.result {
+                Ok(()) => return Ok(()),
+                Err(refused) => refused,
+            };
+            // Frees that other threads took first mean contention, not exhaustion.
+            fruitless = if wait.saw_frees { 0 } else { fruitless + 1 };
+            if fruitless >= self.policy.max_collections || Instant::now() >= deadline {
+                return Err(ReserveError::Exhausted(Exhausted {
+                    refused,
+                    collections,
+                }));
+            }
+        }
+    }
+
+    /// Tells waiting threads that memory came back.
+    pub fn notify_freed(&self) {
+        if self.waiting_for_frees.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut frees = self.frees.lock();
+        *frees = frees.wrapping_add(1);
+        self.freed.notify_all();
+    }
+
+    fn collected_recently(&self) -> bool {
+        let state = self.collections.lock();
+        state.running
+            || state
+                .last_finished_at
+                .is_some_and(|at| at.elapsed() < SETTLE_WINDOW)
+    }
+
+    /// Runs one collection, or waits for the one another thread is running.
+    fn collect_or_join(&self, collector: &mut dyn Collector) -> Result<(), CollectorFailed> {
+        let mut state = self.collections.lock();
+        if state.running {
+            let seen = state.finished;
+            while state.finished == seen {
+                self.collection_finished.wait(&mut state);
+            }
+            return Ok(());
+        }
+        state.running = true;
+        drop(state);
+
+        // Marks the collection finished even if the collector panics, so no thread waits forever.
+        struct Finish<'a>(&'a Reclaimer);
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                let mut state = self.0.collections.lock();
+                state.running = false;
+                state.finished += 1;
+                state.last_finished_at = Some(Instant::now());
+                self.0.collection_finished.notify_all();
+            }
+        }
+        let _finish = Finish(self);
+        let started = Instant::now();
+        let outcome = collector.collect().map_err(CollectorFailed)?;
+        self.collections_run.fetch_add(1, Ordering::Relaxed);
+        log::debug!(
+            "collection {:?} took {:.1} ms",
+            outcome,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(())
+    }
+
+    /// Retries the reservation as frees land, pausing 1, 2, 4 ... ms while none do.
+    fn await_frees_and_reserve(
+        &self,
+        ledger: &Ledger,
+        r: Reservation,
+        last_pause: Duration,
+    ) -> Wait {
+        self.waiting_for_frees.fetch_add(1, Ordering::AcqRel);
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.waiting_for_frees);
+
+        let mut pause = self.policy.first_pause;
+        let mut saw_frees = false;
+        loop {
+            let mut frees = self.frees.lock();
+            let seen = *frees;
+            // Tried under the lock: a free that lands after this attempt will wake the wait below.
+            let refused = match ledger.try_reserve(r) {
+                Ok(()) => {
+                    return Wait {
+                        result: Ok(()),
+                        saw_frees,
+                    }
+                }
+                Err(refused) => refused,
+            };
+            if pause > last_pause {
+                return Wait {
+                    result: Err(refused),
+                    saw_frees,
+                };
+            }
+            let timed_out = self.freed.wait_for(&mut frees, pause).timed_out();
+            let progressed = *frees != seen;
+            drop(frees);
+            if progressed {
+                saw_frees = true;
+                pause = self.policy.first_pause;
+            } else if timed_out {
+                pause *= 2;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+    use std::sync::Arc;
+    use std::thread;
+
+    fn res(bytes: u64) -> Reservation {
+        Reservation {
+            capacity: bytes,
+            footprint: bytes,
+        }
+    }
+
+    fn fast_policy() -> Policy {
+        Policy {
+            max_collections: 3,
+            max_wait: Duration::from_secs(10),
+            first_pause: Duration::from_millis(1),
+            last_pause: Duration::from_millis(8),
+        }
+    }
+
+    /// A collector whose "garbage" is freed by a cleaner thread some time after each collection.
+    struct LaggingCleaner {
+        ledger: Arc<Ledger>,
+        reclaimer: Arc<Reclaimer>,
+        garbage: Arc<Mutex<Vec<Reservation>>>,
+        lag: Duration,
+        calls: Arc<AtomicU32>,
+    }
+
+    impl Collector for LaggingCleaner {
+        fn collect(&mut self) -> Result<Collection, String> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(5));
+            let found: Vec<_> = self.garbage.lock().drain(..).collect();
+            let (ledger, reclaimer, lag) = (self.ledger.clone(), self.reclaimer.clone(), self.lag);
+            thread::spawn(move || {
+                for r in found {
+                    thread::sleep(lag);
+                    ledger.release(r).unwrap();
+                    reclaimer.notify_freed();
+                }
+            });
+            Ok(Collection::Forced)
+        }
+    }
+
+    struct Setup {
+        ledger: Arc<Ledger>,
+        reclaimer: Arc<Reclaimer>,
+        garbage: Arc<Mutex<Vec<Reservation>>>,
+        calls: Arc<AtomicU32>,
+    }
+
+    impl Setup {
+        fn new(max: u64) -> Self {
+            Setup {
+                ledger: Arc::new(Ledger::new(max)),
+                reclaimer: Arc::new(Reclaimer::new(fast_policy())),
+                garbage: Arc::new(Mutex::new(Vec::new())),
+                calls: Arc::new(AtomicU32::new(0)),
+            }
+        }
+
+        fn collector(&self, lag: Duration) -> LaggingCleaner {
+            LaggingCleaner {
+                ledger: self.ledger.clone(),
+                reclaimer: self.reclaimer.clone(),
+                garbage: self.garbage.clone(),
+                lag,
+                calls: self.calls.clone(),
+            }
+        }
+
+        /// Reserves, then drops the allocation as garbage (as a Java caller drops a buffer).
+        fn churn(&self, bytes: u64, lag: Duration) -> Result<(), ReserveError> {
+            let mut collector = self.collector(lag);
+            self.reclaimer
+                .reserve(&self.ledger, res(bytes), &mut collector)?;
+            self.garbage.lock().push(res(bytes));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn no_collection_while_the_budget_has_room() {
+        let s = Setup::new(100);
+        s.churn(50, Duration::ZERO).unwrap();
+        assert_eq!(s.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn waits_for_lagging_cleaners_instead_of_failing() {
+        // Each free lands 3 ms after the collection: the reserving thread must wait for it.
+        let s = Setup::new(10);
+        for _ in 0..100 {
+            s.churn(5, Duration::from_millis(3)).unwrap();
+        }
+        assert!(s.calls.load(Ordering::SeqCst) >= 40);
+        assert!(s.ledger.used() <= 10);
+    }
+
+    #[test]
+    fn fails_after_the_collections_bring_nothing_back() {
+        let s = Setup::new(10);
+        let mut live = s.collector(Duration::ZERO);
+        s.reclaimer.reserve(&s.ledger, res(10), &mut live).unwrap(); // held, never garbage
+        let err = s.churn(1, Duration::ZERO).unwrap_err();
+        match err {
+            ReserveError::Exhausted(e) => {
+                assert_eq!(e.collections, 3);
+                assert_eq!(
+                    e.refused,
+                    Refused {
+                        requested: 1,
+                        used: 10,
+                        max: 10
+                    }
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(s.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(s.ledger.used(), 10, "a failed reservation reserves nothing");
+    }
+
+    #[test]
+    fn more_than_the_whole_budget_fails_without_collecting() {
+        let s = Setup::new(10);
+        let err = s.churn(11, Duration::ZERO).unwrap_err();
+        assert!(matches!(err, ReserveError::Exhausted(e) if e.collections == 0));
+        assert_eq!(s.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn collector_failure_is_reported_and_reserves_nothing() {
+        struct Broken;
+        impl Collector for Broken {
+            fn collect(&mut self) -> Result<Collection, String> {
+                Err("no JVM".into())
+            }
+        }
+        let ledger = Ledger::new(1);
+        ledger.try_reserve(res(1)).unwrap();
+        let reclaimer = Reclaimer::new(fast_policy());
+        let err = reclaimer.reserve(&ledger, res(1), &mut Broken).unwrap_err();
+        assert!(matches!(err, ReserveError::CollectorFailed(CollectorFailed(m)) if m == "no JVM"));
+        assert_eq!(ledger.used(), 1);
+        // The failed collection did not leave the reclaimer stuck "running".
+        assert!(!reclaimer.collections.lock().running);
+    }
+
+    #[test]
+    fn concurrent_threads_share_collections_and_stay_within_budget() {
+        let s = Arc::new(Setup::new(64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = Arc::clone(&s);
+                thread::spawn(move || {
+                    for _ in 0..200 {
+                        s.churn(8, Duration::from_micros(200)).unwrap();
+                        assert!(s.ledger.used() <= 64);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let calls = s.calls.load(Ordering::SeqCst) as u64;
+        assert!(calls >= 1);
+        // 800 reservations of 8 through a 64-byte budget: at most one per 8 in the worst case,
+        // and far fewer than one per failing thread per refill.
+        assert!(calls <= 800 / 8 * 6 / 5, "collections piled up: {calls}");
+        assert_eq!(s.reclaimer.collections_run(), calls);
+    }
+}
