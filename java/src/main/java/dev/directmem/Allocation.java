@@ -1,0 +1,93 @@
+package dev.directmem;
+
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+
+/**
+ * The owner of one native block: the object its buffer, and every view of it, keeps alive.
+ *
+ * <p>Native code stores the owner in the buffer's {@code att} field, which the JDK copies into
+ * every slice, duplicate and read-only view. The Cleaner watches the owner, so the memory is freed
+ * only when the buffer and all its views are unreachable, and {@link #free} can tell the buffer it
+ * allocated (the root) from a view.
+ */
+final class Allocation {
+    private static final Cleaner CLEANER = Cleaner.create(runnable -> {
+        Thread thread = new Thread(runnable, "directmem-cleaner");
+        thread.setDaemon(true);
+        thread.setPriority(Thread.MAX_PRIORITY - 2);
+        return thread;
+    });
+
+    private final Release release;
+    private final Cleaner.Cleanable cleanable;
+    /** The buffer allocateDirect returned; written once, before the buffer is published. */
+    private volatile ByteBuffer root;
+
+    private Allocation(long address, int capacity) {
+        this.release = new Release(address, capacity);
+        this.cleanable = CLEANER.register(this, release);
+    }
+
+    static ByteBuffer allocate(int capacity) {
+        long address = Native.allocate(capacity);
+        Allocation owner;
+        try {
+            owner = new Allocation(address, capacity);
+        } catch (Throwable t) {
+            Native.free(address, capacity, false);
+            throw t;
+        }
+        try {
+            ByteBuffer buffer = Native.wrap(address, capacity, owner);
+            owner.root = buffer;
+            return buffer;
+        } catch (Throwable t) {
+            owner.cleanable.clean();
+            throw t;
+        }
+    }
+
+    /** The owner of a buffer directmem allocated, or an IllegalArgumentException. */
+    static Allocation of(ByteBuffer buffer) {
+        if (buffer.isDirect() && Native.attachment(buffer) instanceof Allocation owner) {
+            return owner;
+        }
+        throw new IllegalArgumentException(
+                "directmem did not allocate this buffer, so it cannot free it: " + describe(buffer));
+    }
+
+    void free(ByteBuffer buffer) {
+        if (buffer != root) {
+            throw new IllegalArgumentException(
+                    "cannot free a view (slice, duplicate or read-only buffer) of a directmem buffer: "
+                            + "free the buffer DirectMemory.allocateDirect returned");
+        }
+        release.explicit = true;
+        // Disarm before freeing, so the buffer never points at memory that is already gone.
+        Native.disarm(buffer);
+        cleanable.clean(); // runs the release at most once, whoever (Cleaner or caller) is first
+    }
+
+    private static String describe(ByteBuffer buffer) {
+        String kind = !buffer.isDirect() ? "heap buffer" : "direct buffer";
+        return kind + " " + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]";
+    }
+
+    /** The cleaning action: only what the native free needs, never the buffer or its owner. */
+    private static final class Release implements Runnable {
+        private final long address;
+        private final int capacity;
+        volatile boolean explicit;
+
+        Release(long address, int capacity) {
+            this.address = address;
+            this.capacity = capacity;
+        }
+
+        @Override
+        public void run() {
+            Native.free(address, capacity, !explicit);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.directmem;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import com.sun.management.VMOption;
+import java.lang.management.ManagementFactory;
+import java.util.Locale;
+
+/** Where the budget comes from: directmem.maxMemory, else -XX:MaxDirectMemorySize, else the heap. */
+final class Budget {
+    static final String PROPERTY = "directmem.maxMemory";
+
+    private Budget() {}
+
+    static long maxMemory() {
+        String configured = System.getProperty(PROPERTY);
+        if (configured != null) {
+            return parseSize(PROPERTY, configured);
+        }
+        long jvmLimit = jvmMaxDirectMemorySize();
+        return jvmLimit >= 0 ? jvmLimit : Runtime.getRuntime().maxMemory();
+    }
+
+    /** -XX:MaxDirectMemorySize if it was given, else -1. */
+    private static long jvmMaxDirectMemorySize() {
+        try {
+            HotSpotDiagnosticMXBean hotspot =
+                    ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+            VMOption option = hotspot.getVMOption("MaxDirectMemorySize");
+            return option.getOrigin() == VMOption.Origin.DEFAULT ? -1 : Long.parseLong(option.getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return -1; // not HotSpot: the JDK's own default applies
+        }
+    }
+
+    /** Parses bytes with an optional k, m, g or t suffix (any case), as -XX:MaxDirectMemorySize. */
+    static long parseSize(String property, String value) {
+        String text = value.trim().toLowerCase(Locale.ROOT);
+        int shift = 0;
+        if (!text.isEmpty()) {
+            int suffix = "kmgt".indexOf(text.charAt(text.length() - 1));
+            if (suffix >= 0) {
+                shift = 10 * (suffix + 1);
+                text = text.substring(0, text.length() - 1);
+            }
+        }
+        try {
+            if (text.isEmpty() || !text.chars().allMatch(Character::isDigit)) {
+                throw new NumberFormatException();
+            }
+            long number = Long.parseLong(text);
+            if (number > (Long.MAX_VALUE >> shift)) {
+                throw new NumberFormatException();
+            }
+            return number << shift;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("invalid value for system property " + property + ": '"
+                    + value + "' (expected a byte count with an optional k, m, g or t suffix, such as 512m)");
+        }
+    }
+}

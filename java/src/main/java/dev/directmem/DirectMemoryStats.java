@@ -1,0 +1,34 @@
+package dev.directmem;
+
+/**
+ * An immutable snapshot of directmem's counters, from {@link DirectMemory#stats()}.
+ *
+ * <p>Each counter is exact; counters read together may be a moment apart under concurrency.
+ *
+ * @param count live buffers (as {@code BufferPoolMXBean.getCount})
+ * @param totalCapacity the sum of live buffers' capacities ({@code getTotalCapacity})
+ * @param memoryUsed bytes taken from the budget: capacities plus allocator rounding, such as whole
+ *     pages for large buffers ({@code getMemoryUsed})
+ * @param maxMemory the budget
+ * @param peakMemoryUsed the highest {@code memoryUsed} seen
+ * @param collections garbage collections directmem made the JVM run to reclaim memory
+ * @param reclaimedBytes capacity given back by Cleaner actions after buffers became unreachable
+ * @param freedBytes capacity given back by {@link DirectMemory#free}
+ * @param failedAllocations allocations that threw {@code OutOfMemoryError}
+ */
+public record DirectMemoryStats(
+        long count,
+        long totalCapacity,
+        long memoryUsed,
+        long maxMemory,
+        long peakMemoryUsed,
+        long collections,
+        long reclaimedBytes,
+        long freedBytes,
+        long failedAllocations) {
+
+    static DirectMemoryStats fromNative(long[] v) {
+        // Order shared with Java_dev_directmem_Native_stats in rust/src/jvm/exports.rs.
+        return new DirectMemoryStats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
+    }
+}

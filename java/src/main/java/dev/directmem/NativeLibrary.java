@@ -1,0 +1,87 @@
+package dev.directmem;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Loads the native library: from {@code -Ddirectmem.library.path} if given, else from this jar
+ * (extracted once to a private temporary file), else from {@code java.library.path}.
+ */
+final class NativeLibrary {
+    static final String PATH_PROPERTY = "directmem.library.path";
+    private static final String NAME = "directmem";
+
+    private NativeLibrary() {}
+
+    static synchronized void load() {
+        List<String> tried = new ArrayList<>();
+        String explicit = System.getProperty(PATH_PROPERTY);
+        if (explicit != null) {
+            System.load(Path.of(explicit).toAbsolutePath().toString());
+            return;
+        }
+        String platform = platform();
+        String resource = "/native/" + platform + "/" + System.mapLibraryName(NAME);
+        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+            if (in != null) {
+                Path file = extract(in);
+                try {
+                    System.load(file.toString());
+                } finally {
+                    // Once mapped the library no longer needs its file: leave nothing behind.
+                    Files.deleteIfExists(file);
+                }
+                return;
+            }
+            tried.add("jar resource " + resource + " (absent)");
+        } catch (IOException e) {
+            tried.add("jar resource " + resource + " (could not extract: " + e + ")");
+        }
+        try {
+            System.loadLibrary(NAME);
+        } catch (UnsatisfiedLinkError e) {
+            tried.add("System.loadLibrary(\"" + NAME + "\") on java.library.path="
+                    + System.getProperty("java.library.path") + " (" + e.getMessage() + ")");
+            throw new UnsatisfiedLinkError("no directmem native library for platform " + platform
+                    + " (os.name=" + System.getProperty("os.name") + ", os.arch="
+                    + System.getProperty("os.arch") + "); tried: " + String.join("; ", tried)
+                    + ". Supported: linux-x86_64. Set -D" + PATH_PROPERTY + "=/path/to/"
+                    + System.mapLibraryName(NAME) + " to use a library built for this platform.");
+        }
+    }
+
+    /** The jar's folder name for this OS and architecture, such as linux-x86_64. */
+    static String platform() {
+        String os = System.getProperty("os.name", "unknown").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "unknown").toLowerCase(Locale.ROOT);
+        String osName = os.startsWith("linux") ? "linux"
+                : os.startsWith("mac") ? "macos"
+                : os.startsWith("windows") ? "windows"
+                : os.replaceAll("[^a-z0-9]", "");
+        String archName = switch (arch) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "aarch64";
+            default -> arch.replaceAll("[^a-z0-9_]", "");
+        };
+        return osName + "-" + archName;
+    }
+
+    private static Path extract(InputStream in) throws IOException {
+        Path file;
+        try {
+            file = Files.createTempFile("directmem-", "-" + System.mapLibraryName(NAME),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        } catch (UnsupportedOperationException e) {
+            file = Files.createTempFile("directmem-", "-" + System.mapLibraryName(NAME));
+        }
+        Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        return file;
+    }
+}

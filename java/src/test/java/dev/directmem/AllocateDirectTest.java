@@ -1,0 +1,106 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.ReadOnlyBufferException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class AllocateDirectTest {
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1, 7, 64, 4096, 65_536, 262_143, 262_144, 1 << 20, 3_000_001})
+    void behavesLikeTheJdksDirectBuffer(int capacity) {
+        DirectMemoryStats before = DirectMemory.stats();
+        ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+        DirectMemoryStats after = DirectMemory.stats();
+
+        assertTrue(buffer.isDirect());
+        assertFalse(buffer.isReadOnly());
+        assertEquals(capacity, buffer.capacity());
+        assertEquals(capacity, buffer.limit());
+        assertEquals(0, buffer.position());
+        assertEquals(ByteOrder.BIG_ENDIAN, buffer.order());
+        for (int i = 0; i < capacity; i++) {
+            if (buffer.get(i) != 0) {
+                throw new AssertionError("byte " + i + " of " + capacity + " is not zero");
+            }
+        }
+        // Exact even if Cleaner actions ran meanwhile: they are counted in reclaimedBytes.
+        long reclaimed = after.reclaimedBytes() - before.reclaimedBytes();
+        assertEquals(capacity, after.totalCapacity() - before.totalCapacity() + reclaimed);
+        assertTrue(after.memoryUsed() >= after.totalCapacity());
+        assertTrue(after.peakMemoryUsed() >= after.memoryUsed());
+        DirectMemory.free(buffer);
+    }
+
+    @Test
+    void contentsRoundTripInBothByteOrders() {
+        ByteBuffer buffer = DirectMemory.allocateDirect(64);
+        buffer.putLong(0, 0x0102030405060708L);
+        assertEquals(1, buffer.get(0));
+        buffer.order(ByteOrder.LITTLE_ENDIAN).putInt(8, 0x0A0B0C0D);
+        assertEquals(0x0D, buffer.get(8));
+        assertEquals(0x0102030405060708L, buffer.order(ByteOrder.BIG_ENDIAN).getLong(0));
+        DirectMemory.free(buffer);
+    }
+
+    @Test
+    void eachBufferHasItsOwnMemory() {
+        ByteBuffer a = DirectMemory.allocateDirect(16);
+        ByteBuffer b = DirectMemory.allocateDirect(16);
+        assertNotSame(a, b);
+        a.put(0, (byte) 1);
+        assertEquals(0, b.get(0));
+        DirectMemory.free(a);
+        DirectMemory.free(b);
+    }
+
+    @Test
+    void negativeCapacityIsAnIllegalArgumentAndReservesNothing() {
+        DirectMemoryStats before = DirectMemory.stats();
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> DirectMemory.allocateDirect(-1));
+        assertTrue(e.getMessage().contains("-1"), e.getMessage());
+        assertEquals(before.failedAllocations(), DirectMemory.stats().failedAllocations());
+    }
+
+    @Test
+    void budgetComesFromMaxDirectMemorySize() {
+        // The test JVMs run with -XX:MaxDirectMemorySize=64m and no directmem.maxMemory.
+        assertEquals(64L << 20, DirectMemory.stats().maxMemory());
+    }
+
+    @Test
+    void fillSetsTheRemainingBytesOnly() {
+        ByteBuffer buffer = DirectMemory.allocateDirect(32);
+        buffer.position(8).limit(24);
+        DirectMemory.fill(buffer, (byte) 7);
+        assertEquals(8, buffer.position());
+        assertEquals(24, buffer.limit());
+        buffer.clear();
+        for (int i = 0; i < 32; i++) {
+            assertEquals(i >= 8 && i < 24 ? 7 : 0, buffer.get(i), "byte " + i);
+        }
+        DirectMemory.fill(buffer.slice(30, 2), (byte) 9);
+        assertEquals(9, buffer.get(31));
+        DirectMemory.free(buffer);
+    }
+
+    @Test
+    void fillRejectsWhatItCannotWrite() {
+        assertThrows(NullPointerException.class, () -> DirectMemory.fill(null, (byte) 0));
+        assertThrows(IllegalArgumentException.class, () -> DirectMemory.fill(ByteBuffer.allocate(4), (byte) 0));
+        ByteBuffer buffer = DirectMemory.allocateDirect(4);
+        assertThrows(ReadOnlyBufferException.class, () -> DirectMemory.fill(buffer.asReadOnlyBuffer(), (byte) 1));
+        assertEquals(0, buffer.get(0));
+        DirectMemory.free(buffer);
+    }
+}

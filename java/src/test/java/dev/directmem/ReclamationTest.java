@@ -1,0 +1,161 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Reclamation under -XX:+DisableExplicitGC: the budget is 64 MiB (-XX:MaxDirectMemorySize=64m),
+ * and every test pushes many times that through it with dropped references.
+ */
+class ReclamationTest {
+    private static final int MIB = 1 << 20;
+    private static final long BUDGET = 64L * MIB;
+
+    @BeforeAll
+    static void explicitGcIsDisabled() {
+        List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments();
+        assertTrue(flags.contains("-XX:+DisableExplicitGC"), "test JVM flags: " + flags);
+        assertEquals(BUDGET, DirectMemory.stats().maxMemory());
+    }
+
+    /** Allocates, writes and checks {@code count} buffers of {@code size}, dropping each. */
+    private static long churn(int count, int size, int seed) {
+        long checksum = 0;
+        for (int i = 0; i < count; i++) {
+            ByteBuffer buffer = DirectMemory.allocateDirect(size);
+            int value = seed * 31 + i;
+            buffer.putInt(0, value);
+            buffer.putInt(size - 4, ~value);
+            assertEquals(0, buffer.getInt(size / 2 & ~3), "fresh memory must be zero");
+            assertEquals(value, buffer.getInt(0));
+            assertEquals(~value, buffer.getInt(size - 4));
+            checksum += value;
+        }
+        return checksum;
+    }
+
+    @Test
+    void churnOfThirtyTimesTheBudgetSucceedsWhereTheJdkFails() {
+        DirectMemoryStats before = DirectMemory.stats();
+        churn(30 * 64, MIB, 1);
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(before.failedAllocations(), after.failedAllocations());
+        assertTrue(after.collections() > before.collections(), "reclamation must have run");
+        assertTrue(after.reclaimedBytes() - before.reclaimedBytes() >= 29L * 64 * MIB);
+        assertTrue(after.peakMemoryUsed() <= BUDGET);
+
+        // The same workload through the JDK, same flags, same budget: it cannot get through.
+        OutOfMemoryError jdk = assertThrows(OutOfMemoryError.class, () -> {
+            for (int i = 0; i < 30 * 64; i++) {
+                ByteBuffer.allocateDirect(MIB).putInt(0, i);
+            }
+        });
+        assertTrue(jdk.getMessage().contains("direct buffer memory")
+                || jdk.getMessage().contains("Direct buffer memory"), jdk.getMessage());
+    }
+
+    @Test
+    void severalThreadsChurnAtOnce() throws InterruptedException {
+        DirectMemoryStats before = DirectMemory.stats();
+        ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int seed = t;
+            Thread thread = new Thread(() -> {
+                try {
+                    churn(8 * 64, MIB / 2 + seed * 4096, seed);
+                } catch (Throwable e) {
+                    failures.add(e);
+                }
+            }, "churn-" + t);
+            threads.add(thread);
+            thread.start();
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+        assertEquals(before.failedAllocations(), DirectMemory.stats().failedAllocations());
+        assertTrue(DirectMemory.stats().peakMemoryUsed() <= BUDGET);
+    }
+
+    @Test
+    void viewsKeepTheMemoryAliveAfterTheirParentIsDropped() {
+        ByteBuffer parent = DirectMemory.allocateDirect(MIB);
+        for (int i = 0; i < MIB; i += 4) {
+            parent.putInt(i, i ^ 0x5A5A5A5A);
+        }
+        ByteBuffer slice = parent.slice(4096, 8192);
+        ByteBuffer duplicate = parent.duplicate();
+        ByteBuffer readOnly = parent.asReadOnlyBuffer();
+        parent = null; // only the views remain
+
+        churn(4 * 64, MIB, 7); // several reclamations; a freed parent would be reused and zeroed
+
+        for (int i = 0; i < MIB; i += 4) {
+            assertEquals(i ^ 0x5A5A5A5A, duplicate.getInt(i));
+            assertEquals(i ^ 0x5A5A5A5A, readOnly.getInt(i));
+        }
+        for (int i = 0; i < 8192; i += 4) {
+            assertEquals((4096 + i) ^ 0x5A5A5A5A, slice.getInt(i));
+        }
+    }
+
+    @Test
+    void exhaustedBudgetFailsWithNumbersThenRecovers() {
+        List<ByteBuffer> held = new ArrayList<>();
+        DirectMemoryStats before = DirectMemory.stats();
+        OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> {
+            while (true) {
+                held.add(DirectMemory.allocateDirect(MIB));
+            }
+        });
+        String message = error.getMessage();
+        assertTrue(message.contains("Cannot reserve 1048576 bytes"), message);
+        assertTrue(message.contains("max: " + BUDGET), message);
+        assertTrue(message.contains("forced garbage collection"), message);
+        DirectMemoryStats full = DirectMemory.stats();
+        assertEquals(before.failedAllocations() + 1, full.failedAllocations());
+        assertTrue(full.memoryUsed() + MIB > BUDGET, "failed only because the budget was full");
+
+        for (ByteBuffer buffer : held) {
+            DirectMemory.free(buffer);
+        }
+        DirectMemoryStats freed = DirectMemory.stats();
+        assertEquals((long) held.size() * MIB, freed.freedBytes() - full.freedBytes());
+        ByteBuffer again = DirectMemory.allocateDirect(MIB);
+        assertEquals(MIB, again.capacity());
+        DirectMemory.free(again);
+    }
+
+    @Test
+    void moreThanTheWholeBudgetFailsAtOnce() {
+        OutOfMemoryError error = assertThrows(OutOfMemoryError.class,
+                () -> DirectMemory.allocateDirect((int) BUDGET + 1));
+        assertTrue(error.getMessage().contains("after 0 forced"), error.getMessage());
+    }
+
+    @Test
+    void anInterruptedThreadReclaimsAndKeepsItsInterruptStatus() {
+        DirectMemoryStats before = DirectMemory.stats();
+        Thread.currentThread().interrupt();
+        try {
+            churn(3 * 64, MIB, 11);
+            assertTrue(Thread.currentThread().isInterrupted(), "interrupt status must survive");
+        } finally {
+            Thread.interrupted();
+        }
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(before.failedAllocations(), after.failedAllocations());
+        assertTrue(after.memoryUsed() <= BUDGET);
+    }
+}
