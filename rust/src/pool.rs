@@ -100,6 +100,11 @@ impl Pool {
         Ok(())
     }
 
+    /// Capacity given back by Cleaner actions so far: rises when a collection found garbage.
+    pub fn reclaimed_bytes(&self) -> u64 {
+        self.reclaimed_bytes.load(Ordering::Relaxed)
+    }
+
     pub fn stats(&self) -> PoolStats {
         PoolStats {
             ledger: self.ledger.snapshot(),

@@ -55,7 +55,8 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let capacity = non_negative(capacity.into(), "capacity")?;
-        let ptr = POOL.allocate(capacity, &mut JvmCollector::new(env))?;
+        let reclaimed = || POOL.reclaimed_bytes();
+        let ptr = POOL.allocate(capacity, &mut JvmCollector::new(env, &reclaimed))?;
         Ok(ptr.as_ptr() as jlong)
     })
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the Gradle version pinned in gradle/wrapper/gradle-wrapper.properties. The first run
+# downloads the distribution, checks its SHA-256 and unpacks it under ~/.gradle (or
+# $GRADLE_USER_HOME); later runs start it straight away.
+# Exit status 3: the distribution could not be downloaded.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+properties="$root/gradle/wrapper/gradle-wrapper.properties"
+property() { sed -n "s/^$1=//p" "$properties" | tr -d '\r' | sed 's/\\:/:/g'; }
+
+url=$(property distributionUrl)
+sha256=$(property distributionSha256Sum)
+zip_name=${url##*/}                # gradle-9.3.1-bin.zip
+version=${zip_name#gradle-}
+version=${version%-bin.zip}
+[[ -n $url && -n $sha256 && $version != "$zip_name" ]] ||
+  { echo "gradlew: $properties needs distributionUrl (a gradle-X-bin.zip) and distributionSha256Sum" >&2; exit 2; }
+
+dist="${GRADLE_USER_HOME:-$HOME/.gradle}/wrapper/dists/gradle-$version-bin/$sha256"
+gradle="$dist/gradle-$version/bin/gradle"
+
+if [[ ! -x $gradle ]]; then
+  mkdir -p "$dist"
+  exec 9>"$dist.lock"
+  flock 9   # one download at a time; a second gradlew waits, then finds it done
+  if [[ ! -x $gradle ]]; then
+    download="$dist/$zip_name.part"
+    echo "gradlew: downloading Gradle $version from $url" >&2
+    if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$download" "$url"; then
+      rm -f "$download"
+      echo "gradlew: could not download $url" >&2
+      exit 3
+    fi
+    actual=$(sha256sum "$download" | cut -d' ' -f1)
+    if [[ $actual != "$sha256" ]]; then
+      rm -f "$download"
+      echo "gradlew: SHA-256 mismatch for $zip_name: expected $sha256, got $actual; refusing it" >&2
+      exit 1
+    fi
+    rm -rf "$dist/gradle-$version"
+    unzip -q "$download" -d "$dist"
+    chmod +x "$gradle"
+    rm -f "$download"
+  fi
+  exec 9>&-
+fi
+
+exec "$gradle" "$@"
