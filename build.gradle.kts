@@ -15,7 +15,11 @@ val platformFolder = "linux-x86_64" // the only platform built so far; see Nativ
 val nativeLibrary = "libdirectmem.so"
 
 // JVM flags of every test JVM: the scenario directmem exists for, with JNI checking on.
-val testJvmFlags = listOf("-XX:+DisableExplicitGC", "-Xcheck:jni", "-XX:MaxDirectMemorySize=64m", "-Xmx256m")
+// --enable-native-access silences JDK 24+'s warning for System.load (accepted since JDK 17).
+val testJvmFlags = listOf(
+    "--enable-native-access=ALL-UNNAMED", "-XX:+DisableExplicitGC", "-Xcheck:jni",
+    "-XX:MaxDirectMemorySize=64m", "-Xmx256m",
+)
 val collectors = listOf("G1", "Parallel", "Serial", "Z", "Shenandoah")
 
 sourceSets {
@@ -81,7 +85,6 @@ sourceSets.main { resources.srcDir(files(nativeResources).builtBy(copyNativeLibr
 fun Test.runsOn(collector: String) {
     useJUnitPlatform()
     jvmArgs(testJvmFlags + "-XX:+Use${collector}GC")
-    maxHeapSize = "256m"
     testLogging { events("failed"); exceptionFormat = org.gradle.api.tasks.testing.logging.TestExceptionFormat.FULL }
 }
 
@@ -113,6 +116,6 @@ tasks.register<JavaExec>("demo") {
     // Only the assembled jar and the demo's own classes: proves the jar is self-contained.
     classpath = files(tasks.jar) + sourceSets["demo"].output
     mainClass.set("dev.directmem.demo.Demo")
-    jvmArgs("-XX:+DisableExplicitGC", "-XX:MaxDirectMemorySize=64m", "-Xmx256m")
+    jvmArgs("--enable-native-access=ALL-UNNAMED", "-XX:+DisableExplicitGC", "-XX:MaxDirectMemorySize=64m", "-Xmx256m")
     args(providers.gradleProperty("demoMiB").orElse("4096").get())
 }

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 version=$(sed -n 's/^version=//p' gradle.properties)
 junit_console=1.13.4   # the JUnit Platform of junit-bom 5.13.4 in build.gradle.kts
 junit_console_sha256=3fdfc37e29744a9a67dd5365e81467e26fbde0b7aa204e6f8bbe79eeaa7ae892
-test_flags=(-XX:+DisableExplicitGC -Xcheck:jni -XX:MaxDirectMemorySize=64m -Xmx256m)
+test_flags=(--enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -Xcheck:jni -XX:MaxDirectMemorySize=64m -Xmx256m)
 collectors=(G1 Parallel Serial Z Shenandoah)
 jar=build/libs/directmem-$version.jar
 
@@ -63,7 +63,7 @@ demo() {
   assemble
   mkdir -p build/classes/java/demo
   javac --release 17 -encoding UTF-8 -d build/classes/java/demo -cp "$jar" $(find java/src/demo/java -name '*.java')
-  java -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
+  java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
 
