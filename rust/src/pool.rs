@@ -88,7 +88,7 @@ impl Pool {
     /// `ptr` and `capacity` must come from one `allocate` of this pool, freed exactly once.
     pub unsafe fn free(&self, ptr: NonNull<u8>, capacity: u64, by: FreedBy) -> Result<(), Error> {
         let reservation = memory::reservation_for(capacity);
-        // The ledger is checked first: a release it refuses would be a double free.
+        // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
         self.ledger.release(reservation)?;
         memory::free(ptr, capacity);
         let counter = match by {
@@ -124,8 +124,11 @@ impl Pool {
                  -Ddirectmem.maxMemory or free buffers with DirectMemory.free",
                 e.refused.requested, e.refused.used, e.refused.max, e.collections
             )),
-            ReserveError::CollectorFailed(f) => Error::IllegalState(format!(
-                "could not make the JVM collect garbage to reclaim direct memory: {}",
+            ReserveError::CollectorFailed(f) => Error::OutOfMemory(format!(
+                "Cannot reserve direct buffer memory (used: {}, max: {}): could not make the \
+                 JVM collect garbage to reclaim it: {}",
+                self.ledger.used(),
+                self.ledger.max(),
                 f.0
             )),
         }

@@ -79,13 +79,6 @@ pub enum ReserveError {
     CollectorFailed(CollectorFailed),
 }
 
-/// How a wait for frees ended.
-struct Wait {
-    result: Result<(), Refused>,
-    /// Whether any memory came back meanwhile, even if other threads took it.
-    saw_frees: bool,
-}
-
 #[derive(Default)]
 struct Collections {
     running: bool,
@@ -98,7 +91,11 @@ pub struct Reclaimer {
     policy: Policy,
     collections: Mutex<Collections>,
     collection_finished: Condvar,
-    frees: Mutex<u64>,
+    /// Frees so far: rises whenever memory comes back, whoever then takes it.
+    frees: AtomicU64,
+    /// Held by a waiter from its last look at `frees` until it sleeps, and by a notifier while it
+    /// wakes the waiters, so that no free lands unseen in between.
+    free_signal: Mutex<()>,
     freed: Condvar,
     waiting_for_frees: AtomicUsize,
     collections_run: AtomicU64,
@@ -110,7 +107,8 @@ impl Reclaimer {
             policy,
             collections: Mutex::new(Collections::default()),
             collection_finished: Condvar::new(),
-            frees: Mutex::new(0),
+            frees: AtomicU64::new(0),
+            free_signal: Mutex::new(()),
             freed: Condvar::new(),
             waiting_for_frees: AtomicUsize::new(0),
             collections_run: AtomicU64::new(0),
@@ -140,26 +138,28 @@ impl Reclaimer {
                 collections: 0,
             }));
         }
+        let deadline = Instant::now() + self.policy.max_wait;
         // Frees from a collection that just ended may still be landing: wait for them briefly
         // before asking for another collection.
         if self.collected_recently() {
-            if let Ok(()) = self.await_frees_and_reserve(ledger, r, SETTLE_PAUSE).result {
+            if let Ok(()) = self.await_frees_and_reserve(ledger, r, SETTLE_PAUSE, deadline) {
                 return Ok(());
             }
         }
-        let deadline = Instant::now() + self.policy.max_wait;
         let (mut collections, mut fruitless) = (0, 0);
         loop {
+            let frees_before = self.frees.load(Ordering::SeqCst);
             self.collect_or_join(collector)
                 .map_err(ReserveError::CollectorFailed)?;
             collections += 1;
-            let wait = self.await_frees_and_reserve(ledger, r, self.policy.last_pause);
-            let refused = match wait.result {
-                Ok(()) => return Ok(()),
-                Err(refused) => refused,
-            };
-            // Frees that other threads took first mean contention, not exhaustion.
-            fruitless = if wait.saw_frees { 0 } else { fruitless + 1 };
+            let refused =
+                match self.await_frees_and_reserve(ledger, r, self.policy.last_pause, deadline) {
+                    Ok(()) => return Ok(()),
+                    Err(refused) => refused,
+                };
+            // Memory that came back but went to other threads means contention, not exhaustion.
+            let saw_frees = self.frees.load(Ordering::SeqCst) != frees_before;
+            fruitless = if saw_frees { 0 } else { fruitless + 1 };
             if fruitless >= self.policy.max_collections || Instant::now() >= deadline {
                 return Err(ReserveError::Exhausted(Exhausted {
                     refused,
@@ -169,13 +169,15 @@ impl Reclaimer {
         }
     }
 
-    /// Tells waiting threads that memory came back.
+    /// Records that memory came back, waking threads that wait for it.
     pub fn notify_freed(&self) {
-        if self.waiting_for_frees.load(Ordering::Acquire) == 0 {
+        // SeqCst on both sides (here and in await_frees_and_reserve): either this thread sees
+        // the waiter, or the waiter sees this free before it sleeps.
+        self.frees.fetch_add(1, Ordering::SeqCst);
+        if self.waiting_for_frees.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let mut frees = self.frees.lock();
-        *frees = frees.wrapping_add(1);
+        let _signal = self.free_signal.lock();
         self.freed.notify_all();
     }
 
@@ -223,50 +225,41 @@ impl Reclaimer {
         Ok(())
     }
 
-    /// Retries the reservation as frees land, pausing 1, 2, 4 ... ms while none do.
+    /// Retries the reservation as frees land, pausing 1, 2, 4 ... ms while none do, until a
+    /// pause longer than `last_pause` would be needed or the deadline passes.
     fn await_frees_and_reserve(
         &self,
         ledger: &Ledger,
         r: Reservation,
         last_pause: Duration,
-    ) -> Wait {
-        self.waiting_for_frees.fetch_add(1, Ordering::AcqRel);
+        deadline: Instant,
+    ) -> Result<(), Refused> {
+        self.waiting_for_frees.fetch_add(1, Ordering::SeqCst);
         struct Leave<'a>(&'a AtomicUsize);
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
+                self.0.fetch_sub(1, Ordering::SeqCst);
             }
         }
         let _leave = Leave(&self.waiting_for_frees);
 
         let mut pause = self.policy.first_pause;
-        let mut saw_frees = false;
         loop {
-            let mut frees = self.frees.lock();
-            let seen = *frees;
-            // Tried under the lock: a free that lands after this attempt will wake the wait below.
+            let mut signal = self.free_signal.lock();
+            let seen = self.frees.load(Ordering::SeqCst);
             let refused = match ledger.try_reserve(r) {
-                Ok(()) => {
-                    return Wait {
-                        result: Ok(()),
-                        saw_frees,
-                    }
-                }
+                Ok(()) => return Ok(()),
                 Err(refused) => refused,
             };
-            if pause > last_pause {
-                return Wait {
-                    result: Err(refused),
-                    saw_frees,
-                };
+            let now = Instant::now();
+            if pause > last_pause || now >= deadline {
+                return Err(refused);
             }
-            let timed_out = self.freed.wait_for(&mut frees, pause).timed_out();
-            let progressed = *frees != seen;
-            drop(frees);
-            if progressed {
-                saw_frees = true;
+            self.freed.wait_for(&mut signal, pause.min(deadline - now));
+            drop(signal);
+            if self.frees.load(Ordering::SeqCst) != seen {
                 pause = self.policy.first_pause;
-            } else if timed_out {
+            } else {
                 pause *= 2;
             }
         }
@@ -425,6 +418,45 @@ mod tests {
         assert_eq!(ledger.used(), 1);
         // The failed collection did not leave the reclaimer stuck "running".
         assert!(!reclaimer.collections.lock().running);
+    }
+
+    #[test]
+    fn a_request_that_never_fits_fails_by_the_deadline_while_others_churn() {
+        struct Idle;
+        impl Collector for Idle {
+            fn collect(&mut self) -> Result<Collection, String> {
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Arc::new(Ledger::new(10));
+        ledger.try_reserve(res(6)).unwrap(); // held for good: 5 more never fit
+        let reclaimer = Arc::new(Reclaimer::new(Policy {
+            max_wait: Duration::from_millis(300),
+            ..fast_policy()
+        }));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churner = {
+            let (ledger, reclaimer, stop) = (ledger.clone(), reclaimer.clone(), stop.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if ledger.try_reserve(res(1)).is_ok() {
+                        ledger.release(res(1)).unwrap();
+                        reclaimer.notify_freed();
+                    }
+                    thread::sleep(Duration::from_micros(100));
+                }
+            })
+        };
+        let started = Instant::now();
+        let result = reclaimer.reserve(&ledger, res(5), &mut Idle);
+        stop.store(true, Ordering::SeqCst);
+        churner.join().unwrap();
+        assert!(matches!(result, Err(ReserveError::Exhausted(_))));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -38,23 +38,31 @@ final class Allocation {
             Native.free(address, capacity, false);
             throw t;
         }
+        // From here on the Cleanable owns the memory: failures release it through clean().
         try {
             ByteBuffer buffer = Native.wrap(address, capacity, owner);
             owner.root = buffer;
             return buffer;
         } catch (Throwable t) {
+            owner.release.explicit = true;
             owner.cleanable.clean();
             throw t;
         }
     }
 
-    /** The owner of a buffer directmem allocated, or an IllegalArgumentException. */
+    /** The owner of a buffer directmem allocated, or of a view of one; else IllegalArgumentException. */
     static Allocation of(ByteBuffer buffer) {
         if (buffer.isDirect() && Native.attachment(buffer) instanceof Allocation owner) {
             return owner;
         }
-        throw new IllegalArgumentException(
-                "directmem did not allocate this buffer, so it cannot free it: " + describe(buffer));
+        throw new IllegalArgumentException("directmem did not allocate this buffer: " + describe(buffer));
+    }
+
+    /** Throws if the memory was given back by {@link #free}: views would point at freed memory. */
+    void checkNotFreed() {
+        if (release.explicit) {
+            throw new IllegalStateException("the buffer's memory was freed with DirectMemory.free");
+        }
     }
 
     void free(ByteBuffer buffer) {

@@ -62,24 +62,24 @@ public final class DirectMemory {
     }
 
     /**
-     * Sets every byte between a direct buffer's position and limit to {@code value}, without
-     * changing its position or limit.
+     * Sets every byte between a buffer's position and limit to {@code value}, without changing its
+     * position or limit.
      *
-     * @param buffer any writable direct buffer
+     * @param buffer a buffer from {@link #allocateDirect(int)}, or a writable view of one
      * @param value the byte to write
      * @throws NullPointerException if {@code buffer} is null
-     * @throws IllegalArgumentException if {@code buffer} is not direct
+     * @throws IllegalArgumentException if directmem did not allocate {@code buffer}'s memory
+     * @throws IllegalStateException if that memory was given back with {@link #free}
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {
         Native.checkAvailable();
         Objects.requireNonNull(buffer, "buffer");
-        if (!buffer.isDirect()) {
-            throw new IllegalArgumentException("fill needs a direct buffer, got " + buffer);
-        }
+        Allocation owner = Allocation.of(buffer);
         if (buffer.isReadOnly()) {
             throw new java.nio.ReadOnlyBufferException();
         }
+        owner.checkNotFreed();
         Native.fill(buffer, buffer.position(), buffer.remaining(), value);
     }
 

@@ -98,9 +98,14 @@ class AllocateDirectTest {
     void fillRejectsWhatItCannotWrite() {
         assertThrows(NullPointerException.class, () -> DirectMemory.fill(null, (byte) 0));
         assertThrows(IllegalArgumentException.class, () -> DirectMemory.fill(ByteBuffer.allocate(4), (byte) 0));
+        ByteBuffer jdk = ByteBuffer.allocateDirect(4);
+        assertThrows(IllegalArgumentException.class, () -> DirectMemory.fill(jdk, (byte) 1));
+        assertEquals(0, jdk.get(0));
         ByteBuffer buffer = DirectMemory.allocateDirect(4);
         assertThrows(ReadOnlyBufferException.class, () -> DirectMemory.fill(buffer.asReadOnlyBuffer(), (byte) 1));
         assertEquals(0, buffer.get(0));
+        ByteBuffer view = buffer.duplicate();
         DirectMemory.free(buffer);
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(view, (byte) 1));
     }
 }
