@@ -46,7 +46,7 @@ check() {
   junit=$(junit_jar)
   rm -rf build/classes/java/test build/test-results
   mkdir -p build/classes/java/test
-  javac --release 17 -encoding UTF-8 -d build/classes/java/test -cp "$jar:$junit" \
+  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/test -cp "$jar:$junit" \
     $(find java/src/test/java -name '*.java')
   for gc in "${collectors[@]}"; do
     local task=test$gc
@@ -62,7 +62,7 @@ check() {
 demo() {
   assemble
   mkdir -p build/classes/java/demo
-  javac --release 17 -encoding UTF-8 -d build/classes/java/demo -cp "$jar" $(find java/src/demo/java -name '*.java')
+  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/demo -cp "$jar" $(find java/src/demo/java -name '*.java')
   java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
