@@ -24,6 +24,8 @@ pub extern "system" fn JNI_OnLoad(_vm: JavaVM, _reserved: *mut c_void) -> jint {
     // installed a logger keeps it.
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .try_init();
+    // A panic becomes a Java exception (see guard.rs); log it rather than print a backtrace.
+    std::panic::set_hook(Box::new(|info| log::error!("{info}")));
     if std::panic::catch_unwind(|| Lazy::force(&POOL)).is_err() {
         return JNI_ERR;
     }
