@@ -100,6 +100,66 @@ impl Pool {
         Ok(())
     }
 
+    /// As `allocate`, with the block starting at a multiple of `alignment` (a power of two up
+    /// to `memory::MAX_ALIGNMENT`). Free it with `free_aligned` and the same alignment.
+    pub fn allocate_aligned(
+        &self,
+        capacity: u64,
+        alignment: u64,
+        collector: &mut dyn Collector,
+    ) -> Result<NonNull<u8>, Error> {
+        memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
+        if capacity > memory::MAX_CAPACITY {
+            return Err(Error::IllegalArgument(format!(
+                "capacity {capacity} exceeds the largest buffer, {}",
+                memory::MAX_CAPACITY
+            )));
+        }
+        let reservation = memory::reservation_for_aligned(capacity, alignment);
+        self.reclaimer
+            .reserve(&self.ledger, reservation, collector)
+            .map_err(|e| self.failed(e))?;
+        match memory::allocate_aligned(capacity, alignment) {
+            Some(ptr) => Ok(ptr),
+            None => {
+                self.ledger.release(reservation).map_err(Error::from)?;
+                self.reclaimer.notify_freed();
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                Err(Error::OutOfMemory(format!(
+                    "the operating system refused {capacity} bytes of direct memory aligned to \
+                     {alignment} (used: {}, max: {})",
+                    self.ledger.used(),
+                    self.ledger.max()
+                )))
+            }
+        }
+    }
+
+    /// Frees a block from `allocate_aligned` and returns its budget.
+    ///
+    /// # Safety
+    /// `ptr`, `capacity` and `alignment` must come from one `allocate_aligned` of this pool,
+    /// freed exactly once.
+    pub unsafe fn free_aligned(
+        &self,
+        ptr: NonNull<u8>,
+        capacity: u64,
+        alignment: u64,
+        by: FreedBy,
+    ) -> Result<(), Error> {
+        memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
+        let reservation = memory::reservation_for_aligned(capacity, alignment);
+        self.ledger.release(reservation)?;
+        memory::free_aligned(ptr, capacity, alignment);
+        let counter = match by {
+            FreedBy::Caller => &self.freed_bytes,
+            FreedBy::Cleaner => &self.reclaimed_bytes,
+        };
+        counter.fetch_add(capacity, Ordering::Relaxed);
+        self.reclaimer.notify_freed();
+        Ok(())
+    }
+
     /// Capacity given back by Cleaner actions so far: rises when a collection found garbage.
     pub fn reclaimed_bytes(&self) -> u64 {
         self.reclaimed_bytes.load(Ordering::Relaxed)
@@ -216,5 +276,44 @@ mod tests {
             .allocate(memory::MAX_CAPACITY + 1, &mut NoGarbage)
             .unwrap_err();
         assert!(matches!(err, Error::IllegalArgument(_)));
+    }
+
+    #[test]
+    fn aligned_blocks_keep_the_ledger_exact() {
+        let pool = Pool::new(1 << 30, quick());
+        let cases = [
+            (0u64, 4096u64),
+            (100, 64),
+            (5000, 4096),
+            (1 << 20, 1 << 20),
+            (10, 8),
+        ];
+        let blocks: Vec<_> = cases
+            .iter()
+            .map(|&(c, a)| (pool.allocate_aligned(c, a, &mut NoGarbage).unwrap(), c, a))
+            .collect();
+        let expected: u64 = cases
+            .iter()
+            .map(|&(c, a)| memory::reservation_for_aligned(c, a).footprint)
+            .sum();
+        assert_eq!(pool.stats().ledger.used, expected);
+        assert_eq!(pool.stats().ledger.count, cases.len() as u64);
+        for (ptr, c, a) in blocks {
+            assert_eq!(ptr.as_ptr() as u64 % a, 0);
+            // SAFETY: each block is freed once with its own capacity and alignment.
+            unsafe { pool.free_aligned(ptr, c, a, FreedBy::Caller).unwrap() };
+        }
+        let s = pool.stats();
+        assert_eq!((s.ledger.used, s.ledger.count), (0, 0));
+    }
+
+    #[test]
+    fn bad_alignments_are_illegal_arguments_and_reserve_nothing() {
+        let pool = Pool::new(1 << 30, quick());
+        for bad in [0, 3, 2 << 20] {
+            let err = pool.allocate_aligned(64, bad, &mut NoGarbage).unwrap_err();
+            assert!(matches!(err, Error::IllegalArgument(ref m) if m.contains("power of two")));
+        }
+        assert_eq!(pool.stats().ledger.used, 0);
     }
 }

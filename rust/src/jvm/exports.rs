@@ -2,13 +2,15 @@
 //! and goes through `guard` for errors.
 
 use super::collector::{set_max_heap, JvmCollector};
+use super::events;
 use super::guard::guard;
 use super::ids;
 use crate::error::Error;
 use crate::memory;
 use crate::pool::{FreedBy, Pool};
 use crate::reclaim::Policy;
-use jni::objects::{JByteBuffer, JClass, JObject, JValue};
+use crate::report::{ReportingCollector, Trigger};
+use jni::objects::{JByteBuffer, JClass, JObject, JString, JValue};
 use jni::signature::ReturnType;
 use jni::sys::{jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
@@ -20,16 +22,38 @@ static POOL: Lazy<Pool> = Lazy::new(|| Pool::new(0, Policy::default()));
 
 #[no_mangle]
 pub extern "system" fn JNI_OnLoad(_vm: JavaVM, _reserved: *mut c_void) -> jint {
-    // RUST_LOG selects what is logged (e.g. RUST_LOG=directmem=debug); a host that already
-    // installed a logger keeps it.
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .try_init();
+    // Logging starts in Native.initObservability, which knows the directmem.log property.
     // A panic becomes a Java exception (see guard.rs); log it rather than print a backtrace.
     std::panic::set_hook(Box::new(|info| log::error!("{info}")));
     if std::panic::catch_unwind(|| Lazy::force(&POOL)).is_err() {
         return JNI_ERR;
     }
     JNI_VERSION_1_8
+}
+
+/// Starts logging and the reclamation upcall; runs before `init`.
+///
+/// `filter` is the `directmem.log` property (an `env_logger` filter such as `debug` or
+/// `directmem=trace`), or null: then `RUST_LOG` decides, else only warnings are logged. A host
+/// that already installed a logger keeps it.
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_initObservability<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    filter: JString<'l>,
+) {
+    guard(&mut env, (), |env| {
+        let mut builder = if filter.is_null() {
+            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        } else {
+            let filter: String = env.get_string(&filter)?.into();
+            let mut builder = env_logger::Builder::new();
+            builder.parse_filters(&filter);
+            builder
+        };
+        let _ = builder.try_init();
+        events::init(env)
+    })
 }
 
 #[no_mangle]
@@ -58,8 +82,58 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
     guard(&mut env, 0, |env| {
         let capacity = non_negative(capacity.into(), "capacity")?;
         let reclaimed = || POOL.reclaimed_bytes();
-        let ptr = POOL.allocate(capacity, &mut JvmCollector::new(env, &reclaimed))?;
+        let mut jvm = JvmCollector::new(env, &reclaimed);
+        let trigger = Trigger::RefusedAllocation {
+            requested: capacity,
+        };
+        let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
+        let ptr = POOL.allocate(capacity, &mut collector)?;
         Ok(ptr.as_ptr() as jlong)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_allocateAligned<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    capacity: jint,
+    alignment: jint,
+) -> jlong {
+    guard(&mut env, 0, |env| {
+        let capacity = non_negative(capacity.into(), "capacity")?;
+        let alignment = non_negative(alignment.into(), "alignment")?;
+        let reclaimed = || POOL.reclaimed_bytes();
+        let mut jvm = JvmCollector::new(env, &reclaimed);
+        let trigger = Trigger::RefusedAllocation {
+            requested: capacity,
+        };
+        let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
+        let ptr = POOL.allocate_aligned(capacity, alignment, &mut collector)?;
+        Ok(ptr.as_ptr() as jlong)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_freeAligned<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    address: jlong,
+    capacity: jint,
+    alignment: jint,
+    by_cleaner: jboolean,
+) {
+    guard(&mut env, (), |_| {
+        let capacity = non_negative(capacity.into(), "capacity")?;
+        let alignment = non_negative(alignment.into(), "alignment")?;
+        let ptr = NonNull::new(address as *mut u8)
+            .ok_or_else(|| Error::IllegalArgument("free of a null address".into()))?;
+        let by = if by_cleaner != 0 {
+            FreedBy::Cleaner
+        } else {
+            FreedBy::Caller
+        };
+        // SAFETY: the Java side frees each allocation once, through its Cleanable.
+        unsafe { POOL.free_aligned(ptr, capacity, alignment, by) }
     })
 }
 

@@ -2,6 +2,7 @@
 //! its own lives here.
 
 mod collector;
+mod events;
 mod exports;
 mod guard;
 mod ids;

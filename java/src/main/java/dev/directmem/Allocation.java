@@ -24,18 +24,30 @@ final class Allocation {
     /** The buffer allocateDirect returned; written once, before the buffer is published. */
     private volatile ByteBuffer root;
 
-    private Allocation(long address, int capacity) {
-        this.release = new Release(address, capacity);
+    private Allocation(Release release) {
+        this.release = release;
         this.cleanable = CLEANER.register(this, release);
     }
 
-    static ByteBuffer allocate(int capacity) {
-        long address = Native.allocate(capacity);
+    /** A buffer of {@code capacity} bytes; {@code alignment} 0 means whatever the allocator gives. */
+    static ByteBuffer allocate(int capacity, int alignment) {
+        Tracking.checkConfiguration();
+        String site = Tracking.siteOfNextAllocation();
+        long address;
+        try {
+            address = alignment == 0 ? Native.allocate(capacity) : Native.allocateAligned(capacity, alignment);
+        } catch (OutOfMemoryError e) {
+            Events.allocationFailed(capacity, alignment, e.getMessage());
+            throw Tracking.explain(e);
+        }
+        Release release = new Release(address, capacity, alignment, site);
+        Tracking.allocated(site, capacity);
         Allocation owner;
         try {
-            owner = new Allocation(address, capacity);
+            owner = new Allocation(release);
         } catch (Throwable t) {
-            Native.free(address, capacity, false);
+            release.explicit = true;
+            release.run();
             throw t;
         }
         // From here on the Cleanable owns the memory: failures release it through clean().
@@ -82,20 +94,32 @@ final class Allocation {
         return kind + " " + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]";
     }
 
-    /** The cleaning action: only what the native free needs, never the buffer or its owner. */
+    /**
+     * The cleaning action: only what the native free needs, and the allocation site's key (a
+     * string) when tracking sampled it; never the buffer or its owner.
+     */
     private static final class Release implements Runnable {
         private final long address;
         private final int capacity;
+        private final int alignment;
+        private final String site;
         volatile boolean explicit;
 
-        Release(long address, int capacity) {
+        Release(long address, int capacity, int alignment, String site) {
             this.address = address;
             this.capacity = capacity;
+            this.alignment = alignment;
+            this.site = site;
         }
 
         @Override
         public void run() {
-            Native.free(address, capacity, !explicit);
+            if (alignment == 0) {
+                Native.free(address, capacity, !explicit);
+            } else {
+                Native.freeAligned(address, capacity, alignment, !explicit);
+            }
+            Tracking.released(site, capacity);
         }
     }
 }

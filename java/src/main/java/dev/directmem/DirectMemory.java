@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -21,6 +22,9 @@ import java.util.Objects;
  * own default. All methods are thread-safe.
  */
 public final class DirectMemory {
+    /** The largest alignment {@link #allocateDirectAligned} accepts: 1 MiB. */
+    public static final int MAX_ALIGNMENT = 1 << 20;
+
     private DirectMemory() {}
 
     /**
@@ -39,7 +43,35 @@ public final class DirectMemory {
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
-        return Allocation.allocate(capacity);
+        return Allocation.allocate(capacity, 0);
+    }
+
+    /**
+     * Allocates a direct buffer whose first byte lies at a multiple of {@code alignment}, such as
+     * a page-aligned buffer for {@code O_DIRECT} I/O: otherwise as {@link #allocateDirect(int)},
+     * and freed the same ways.
+     *
+     * <p>{@code buffer.alignmentOffset(0, alignment)} is 0. Alignments above 16 bytes cost budget:
+     * small blocks (under 256 KiB, alignment up to a page) reserve {@code capacity + alignment}
+     * bytes, other blocks whole pages, as {@link DirectMemoryStats#memoryUsed()} shows.
+     *
+     * @param capacity the buffer's capacity in bytes; 0 is allowed
+     * @param alignment a power of two from 1 to {@link #MAX_ALIGNMENT}
+     * @return a new, zero-filled, aligned direct buffer that owns its memory
+     * @throws IllegalArgumentException if {@code capacity} is negative or {@code alignment} is
+     *     not a power of two from 1 to {@link #MAX_ALIGNMENT}
+     * @throws OutOfMemoryError as for {@link #allocateDirect(int)}
+     */
+    public static ByteBuffer allocateDirectAligned(int capacity, int alignment) {
+        Native.checkAvailable();
+        if (capacity < 0) {
+            throw new IllegalArgumentException("capacity must not be negative: " + capacity);
+        }
+        if (alignment < 1 || alignment > MAX_ALIGNMENT || Integer.bitCount(alignment) != 1) {
+            throw new IllegalArgumentException(
+                    "alignment must be a power of two from 1 to " + MAX_ALIGNMENT + ": " + alignment);
+        }
+        return Allocation.allocate(capacity, alignment);
     }
 
     /**
@@ -91,5 +123,27 @@ public final class DirectMemory {
     public static DirectMemoryStats stats() {
         Native.checkAvailable();
         return DirectMemoryStats.fromNative(Native.stats());
+    }
+
+    /**
+     * The allocation sites holding the most live memory, for finding leaks and retention.
+     *
+     * <p>Tracking is off unless the JVM runs with {@code -Ddirectmem.tracking=sampled} (one
+     * allocation in {@code -Ddirectmem.tracking.interval}, default 128, is tracked) or
+     * {@code -Ddirectmem.tracking=all}; with it off the list is empty. A site is the first caller
+     * outside directmem. A buffer leaves its site's figures when it is freed, explicitly or after
+     * it became unreachable; tracking never keeps a buffer alive.
+     *
+     * @param n how many sites at most
+     * @return up to {@code n} sites, most live bytes first
+     * @throws IllegalArgumentException if {@code n} is negative, or a tracking property is invalid
+     */
+    public static List<AllocationSite> topAllocationSites(int n) {
+        Native.checkAvailable();
+        Tracking.checkConfiguration();
+        if (n < 0) {
+            throw new IllegalArgumentException("n must not be negative: " + n);
+        }
+        return Tracking.top(n);
     }
 }

@@ -7,15 +7,25 @@ final class Native {
     /** Why directmem cannot be used in this JVM, or null when it can. */
     private static final Throwable UNAVAILABLE;
 
+    /** An env_logger filter for the native library's log, for those who cannot set RUST_LOG. */
+    static final String LOG_PROPERTY = "directmem.log";
+    private static final System.Logger LOG = System.getLogger("dev.directmem");
+
     static {
         Throwable failure = null;
         try {
             NativeLibrary.load();
-            init(Budget.maxMemory(), Runtime.getRuntime().maxMemory());
+            initObservability(System.getProperty(LOG_PROPERTY));
+            long budget = Budget.maxMemory();
+            init(budget, Runtime.getRuntime().maxMemory());
+            LOG.log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
         } catch (RuntimeException | LinkageError e) {
             failure = e;
         }
         UNAVAILABLE = failure;
+        if (failure == null) {
+            Monitoring.register();
+        }
     }
 
     private Native() {}
@@ -38,6 +48,9 @@ final class Native {
         throw new IllegalStateException(message, failure);
     }
 
+    /** Starts native logging ({@code filter}: null for RUST_LOG) and the JFR upcall. */
+    private static native void initObservability(String filter);
+
     private static native void init(long maxMemory, long maxHeap);
 
     /** Reserves budget (reclaiming if needed) and allocates zeroed memory; returns its address. */
@@ -47,6 +60,12 @@ final class Native {
     static native ByteBuffer wrap(long address, int capacity, Object owner);
 
     static native void free(long address, int capacity, boolean byCleaner);
+
+    /** As {@link #allocate}, starting at a multiple of {@code alignment}. */
+    static native long allocateAligned(int capacity, int alignment);
+
+    /** Frees a block from {@link #allocateAligned} with the same capacity and alignment. */
+    static native void freeAligned(long address, int capacity, int alignment, boolean byCleaner);
 
     /** A direct buffer's {@code att} field, or null if it has none or is not a DirectByteBuffer. */
     static native Object attachment(ByteBuffer buffer);

@@ -17,6 +17,7 @@ import java.util.Locale;
 final class NativeLibrary {
     static final String PATH_PROPERTY = "directmem.library.path";
     private static final String NAME = "directmem";
+    private static final System.Logger LOG = System.getLogger("dev.directmem");
 
     private NativeLibrary() {}
 
@@ -24,7 +25,9 @@ final class NativeLibrary {
         List<String> tried = new ArrayList<>();
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null) {
-            System.load(Path.of(explicit).toAbsolutePath().toString());
+            String path = Path.of(explicit).toAbsolutePath().toString();
+            System.load(path);
+            LOG.log(System.Logger.Level.DEBUG, "loaded {0} from -D{1}", path, PATH_PROPERTY);
             return;
         }
         String platform = platform();
@@ -34,6 +37,8 @@ final class NativeLibrary {
                 Path file = extract(in);
                 try {
                     System.load(file.toString());
+                    LOG.log(System.Logger.Level.DEBUG, "loaded {0} from this jar (extracted to {1})",
+                            resource, file);
                 } finally {
                     // Once mapped the library no longer needs its file: leave nothing behind.
                     Files.deleteIfExists(file);
@@ -46,6 +51,8 @@ final class NativeLibrary {
         }
         try {
             System.loadLibrary(NAME);
+            LOG.log(System.Logger.Level.DEBUG, "loaded {0} from java.library.path",
+                    System.mapLibraryName(NAME));
         } catch (UnsatisfiedLinkError e) {
             tried.add("System.loadLibrary(\"" + NAME + "\") on java.library.path="
                     + System.getProperty("java.library.path") + " (" + e.getMessage() + ")");

@@ -1,0 +1,104 @@
+package dev.directmem;
+
+import jdk.jfr.Category;
+import jdk.jfr.DataAmount;
+import jdk.jfr.Description;
+import jdk.jfr.Event;
+import jdk.jfr.Label;
+import jdk.jfr.Name;
+import jdk.jfr.Timespan;
+
+/**
+ * JFR events: one per reclamation (reported by the native library through {@link #reclaimed})
+ * and one per failed allocation. Each is built only when a recording enables it.
+ */
+final class Events {
+    private static final String[] COLLECTIONS = {"forced", "heap pressure", "unconfirmed"};
+
+    private Events() {}
+
+    /**
+     * Called from native code after each collection directmem drove and the wait for its frees.
+     * Order and types shared with rust/src/jvm/events.rs.
+     */
+    static void reclaimed(long durationNanos, long bytesFreed, int collection, long requestedBytes) {
+        ReclamationEvent event = new ReclamationEvent();
+        if (event.shouldCommit()) {
+            event.reclamationTime = durationNanos;
+            event.bytesFreed = bytesFreed;
+            event.collection = collection >= 0 && collection < COLLECTIONS.length
+                    ? COLLECTIONS[collection] : "unknown";
+            event.trigger = "refused allocation";
+            event.requestedBytes = requestedBytes;
+            event.commit();
+        }
+    }
+
+    static void allocationFailed(int capacity, int alignment, String message) {
+        AllocationFailureEvent event = new AllocationFailureEvent();
+        if (event.shouldCommit()) {
+            event.requestedBytes = capacity;
+            event.alignment = alignment;
+            event.message = message;
+            // Only on failure: the figures after the last attempt.
+            DirectMemoryStats stats = DirectMemory.stats();
+            event.memoryUsed = stats.memoryUsed();
+            event.maxMemory = stats.maxMemory();
+            event.commit();
+        }
+    }
+
+    @Name("dev.directmem.Reclamation")
+    @Label("Direct Memory Reclamation")
+    @Category({"Java Application", "directmem"})
+    @Description("A garbage collection directmem made the JVM run because the budget was full, and "
+            + "the wait for the Cleaner actions it queued")
+    static final class ReclamationEvent extends Event {
+        @Label("Reclamation Time")
+        @Description("From the start of the collection to the end of the wait for its frees")
+        @Timespan(Timespan.NANOSECONDS)
+        long reclamationTime;
+
+        @Label("Bytes Freed")
+        @Description("Capacity Cleaner actions gave back during the reclamation")
+        @DataAmount(DataAmount.BYTES)
+        long bytesFreed;
+
+        @Label("Collection")
+        @Description("How the collection came about: forced (JVMTI), heap pressure, or unconfirmed")
+        String collection;
+
+        @Label("Trigger")
+        String trigger;
+
+        @Label("Requested Bytes")
+        @Description("The allocation that did not fit the budget")
+        @DataAmount(DataAmount.BYTES)
+        long requestedBytes;
+    }
+
+    @Name("dev.directmem.AllocationFailure")
+    @Label("Direct Memory Allocation Failure")
+    @Category({"Java Application", "directmem"})
+    @Description("An allocation that threw OutOfMemoryError")
+    static final class AllocationFailureEvent extends Event {
+        @Label("Requested Bytes")
+        @DataAmount(DataAmount.BYTES)
+        long requestedBytes;
+
+        @Label("Alignment")
+        @Description("The alignment asked for, 0 if none")
+        int alignment;
+
+        @Label("Memory Used")
+        @DataAmount(DataAmount.BYTES)
+        long memoryUsed;
+
+        @Label("Max Memory")
+        @DataAmount(DataAmount.BYTES)
+        long maxMemory;
+
+        @Label("Message")
+        String message;
+    }
+}

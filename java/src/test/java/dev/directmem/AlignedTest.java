@@ -1,0 +1,108 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import org.junit.jupiter.api.Test;
+
+/** DirectMemory.allocateDirectAligned: aligned, zeroed, exactly counted, freed like the others. */
+class AlignedTest {
+    private static final int MIB = 1 << 20;
+    private static final int PAGE = 4096;
+
+    @Test
+    void buffersStartAtTheAlignmentAndAreZeroed() {
+        for (int alignment = 1; alignment <= DirectMemory.MAX_ALIGNMENT; alignment <<= 1) {
+            for (int capacity : new int[] {1, 100, 4096, 5000, 256 * 1024, 3 * MIB}) {
+                ByteBuffer buffer = DirectMemory.allocateDirectAligned(capacity, alignment);
+                String what = capacity + " bytes aligned to " + alignment;
+                assertEquals(0, buffer.alignmentOffset(0, alignment), what);
+                assertEquals(capacity, buffer.capacity(), what);
+                assertEquals(capacity, buffer.limit(), what);
+                assertTrue(buffer.isDirect());
+                for (int i = 0; i < capacity; i += 997) {
+                    assertEquals(0, buffer.get(i), what);
+                }
+                buffer.put(capacity - 1, (byte) 7);
+                assertEquals(7, buffer.get(capacity - 1));
+                DirectMemory.free(buffer);
+                assertEquals(0, buffer.capacity());
+            }
+        }
+    }
+
+    @Test
+    void zeroCapacityIsAllowed() {
+        ByteBuffer buffer = DirectMemory.allocateDirectAligned(0, PAGE);
+        assertEquals(0, buffer.capacity());
+        DirectMemory.free(buffer);
+    }
+
+    /** The ledger's memoryUsed rises by the footprint, and free gives all of it back. */
+    private static void assertFootprint(int capacity, int alignment, long footprint) {
+        for (int attempt = 0; ; attempt++) {
+            DirectMemoryStats before = DirectMemory.stats();
+            ByteBuffer buffer = DirectMemory.allocateDirectAligned(capacity, alignment);
+            DirectMemoryStats held = DirectMemory.stats();
+            DirectMemory.free(buffer);
+            DirectMemoryStats after = DirectMemory.stats();
+            if (before.reclaimedBytes() != after.reclaimedBytes() && attempt < 20) {
+                continue; // a Cleaner freed other memory meanwhile: measure again
+            }
+            String what = capacity + " bytes aligned to " + alignment;
+            assertEquals(footprint, held.memoryUsed() - before.memoryUsed(), what);
+            assertEquals(capacity, held.totalCapacity() - before.totalCapacity(), what);
+            assertEquals(1, held.count() - before.count(), what);
+            assertEquals(before.memoryUsed(), after.memoryUsed(), what);
+            assertEquals(capacity, after.freedBytes() - held.freedBytes(), what);
+            return;
+        }
+    }
+
+    @Test
+    void theLedgerCountsTheAlignmentOverheadExactly() {
+        assertFootprint(100, 8, 100);           // malloc's own alignment: nothing extra
+        assertFootprint(100, 64, 164);          // posix_memalign: capacity + alignment
+        assertFootprint(5000, PAGE, 5000 + PAGE);
+        assertFootprint(100, 2 * PAGE, PAGE);   // beyond a page: a trimmed mapping, whole pages
+        assertFootprint(MIB + 1, MIB, MIB + PAGE);
+    }
+
+    @Test
+    void badArgumentsAreIllegalAndReserveNothing() {
+        long used = DirectMemory.stats().count();
+        for (int alignment : new int[] {0, 3, 48, -4, Integer.MIN_VALUE, 2 * DirectMemory.MAX_ALIGNMENT}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> DirectMemory.allocateDirectAligned(64, alignment));
+            assertTrue(e.getMessage().contains("power of two") && e.getMessage().contains("" + alignment),
+                    e.getMessage());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DirectMemory.allocateDirectAligned(-1, 64));
+        assertTrue(e.getMessage().contains("negative"), e.getMessage());
+        assertTrue(DirectMemory.stats().count() <= used);
+    }
+
+    @Test
+    void unreachableAlignedBuffersAreReclaimedThroughTheBudget() {
+        DirectMemoryStats before = DirectMemory.stats();
+        // 3 x the 64 MiB budget of page-aligned 1 MiB buffers, each dropped at once.
+        for (int i = 0; i < 3 * 64; i++) {
+            ByteBuffer buffer = DirectMemory.allocateDirectAligned(MIB, PAGE);
+            assertEquals(0, buffer.alignmentOffset(0, PAGE));
+            buffer.putInt(MIB - 4, i);
+        }
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(before.failedAllocations(), after.failedAllocations());
+        assertTrue(after.reclaimedBytes() - before.reclaimedBytes() >= 2L * 64 * MIB);
+    }
+
+    @Test
+    void aFailedAlignedAllocationThrowsWithNumbers() {
+        OutOfMemoryError e = assertThrows(OutOfMemoryError.class,
+                () -> DirectMemory.allocateDirectAligned(65 * MIB, PAGE));
+        assertTrue(e.getMessage().contains("Cannot reserve " + 65 * MIB + " bytes"), e.getMessage());
+    }
+}

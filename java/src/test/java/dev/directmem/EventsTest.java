@@ -1,0 +1,79 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import jdk.jfr.Recording;
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordingFile;
+import org.junit.jupiter.api.Test;
+
+/** JFR: a recording shows each reclamation and each failed allocation. */
+class EventsTest {
+    private static final int MIB = 1 << 20;
+
+    @Test
+    void aRecordingShowsReclamationsAndFailures() throws Exception {
+        Path file = Files.createTempFile("directmem-events", ".jfr");
+        DirectMemoryStats before;
+        DirectMemoryStats after;
+        try (Recording recording = new Recording()) {
+            recording.enable("dev.directmem.Reclamation");
+            recording.enable("dev.directmem.AllocationFailure");
+            recording.start();
+            before = DirectMemory.stats();
+            for (int i = 0; i < 3 * 64; i++) { // 3 x the budget, each buffer dropped at once
+                ByteBuffer buffer = DirectMemory.allocateDirect(MIB);
+                buffer.putInt(0, i);
+            }
+            assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
+            after = DirectMemory.stats();
+            recording.stop();
+            recording.dump(file);
+        }
+        try {
+            List<RecordedEvent> events = RecordingFile.readAllEvents(file);
+            List<RecordedEvent> reclamations = events.stream()
+                    .filter(e -> e.getEventType().getName().equals("dev.directmem.Reclamation"))
+                    .collect(Collectors.toList());
+            List<RecordedEvent> failures = events.stream()
+                    .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
+                    .collect(Collectors.toList());
+
+            long collections = after.collections() - before.collections();
+            assertTrue(collections > 0);
+            // This thread drove every collection of the period, and reported each once.
+            assertEquals(collections, reclamations.size());
+            long freed = 0;
+            for (RecordedEvent e : reclamations) {
+                assertEquals("refused allocation", e.getString("trigger"));
+                assertEquals(MIB, e.getLong("requestedBytes"));
+                assertTrue(Set.of("forced", "heap pressure", "unconfirmed").contains(e.getString("collection")),
+                        e.getString("collection"));
+                assertTrue(e.getDuration("reclamationTime").toNanos() > 0);
+                freed += e.getLong("bytesFreed");
+            }
+            assertTrue(freed > 0, "the collections brought memory back");
+            assertTrue(freed <= after.reclaimedBytes() - before.reclaimedBytes());
+
+            assertEquals(1, failures.size());
+            RecordedEvent failure = failures.get(0);
+            assertEquals(65L * MIB, failure.getLong("requestedBytes"));
+            assertEquals(64L * MIB, failure.getLong("maxMemory"));
+            assertEquals(0, failure.getInt("alignment"));
+            assertTrue(failure.getString("message").startsWith("Cannot reserve " + 65 * MIB + " bytes"),
+                    failure.getString("message"));
+            assertFalse(failure.getStackTrace().getFrames().isEmpty());
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import javax.management.JMX;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+import org.junit.jupiter.api.Test;
+
+/** The java.nio:type=BufferPool,name=directmem MBean, read as JConsole and exporters read it. */
+class MonitoringTest {
+    private static final long BUDGET = 64L << 20;
+
+    @Test
+    void thePoolIsRegisteredBesideTheJdksPools() throws Exception {
+        DirectMemory.stats(); // first use registers the bean
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        Set<String> pools = server.queryNames(new ObjectName("java.nio:type=BufferPool,*"), null).stream()
+                .map(name -> name.getKeyProperty("name")).collect(Collectors.toSet());
+        assertTrue(pools.containsAll(Set.of("direct", "mapped", "directmem")), pools.toString());
+    }
+
+    @Test
+    void attributesFollowTheLedger() throws Exception {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        ObjectName name = new ObjectName(DirectMemoryMXBean.OBJECT_NAME);
+        ByteBuffer held = DirectMemory.allocateDirect(12345);
+        try {
+            assertEquals("directmem", server.getAttribute(name, "Name"));
+            assertEquals(BUDGET, server.getAttribute(name, "MaxMemory"));
+            assertTrue((Long) server.getAttribute(name, "Count") >= 1);
+            assertTrue((Long) server.getAttribute(name, "TotalCapacity") >= 12345);
+            assertTrue((Long) server.getAttribute(name, "MemoryUsed") >= 12345);
+            assertTrue((Long) server.getAttribute(name, "PeakMemoryUsed") >= 12345);
+            for (String counter : List.of("Collections", "ReclaimedBytes", "FreedBytes", "FailedAllocations")) {
+                assertTrue((Long) server.getAttribute(name, counter) >= 0, counter);
+            }
+
+            // Through the standard interface, as JMX exporters see every buffer pool.
+            BufferPoolMXBean pool = JMX.newMXBeanProxy(server, name, BufferPoolMXBean.class);
+            assertEquals("directmem", pool.getName());
+            long freedBefore = JMX.newMXBeanProxy(server, name, DirectMemoryMXBean.class).getFreedBytes();
+            DirectMemory.free(held);
+            long freedAfter = JMX.newMXBeanProxy(server, name, DirectMemoryMXBean.class).getFreedBytes();
+            assertEquals(12345, freedAfter - freedBefore);
+        } finally {
+            DirectMemory.free(held);
+        }
+    }
+
+    @Test
+    void theJdksOwnListOfPoolsDoesNotIncludeIt() {
+        // ManagementFactory.getPlatformMXBeans lists only the JDK's built-in pools, whatever is
+        // registered in the MBean server: tools that query the server (JConsole, VisualVM, JMX
+        // exporters) see directmem; code that calls getPlatformMXBeans does not.
+        DirectMemory.stats();
+        List<String> names = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                .map(BufferPoolMXBean::getName).collect(Collectors.toList());
+        assertTrue(names.contains("direct"), names.toString());
+        assertFalse(names.contains("directmem"), names.toString());
+    }
+}

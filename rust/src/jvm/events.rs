@@ -1,0 +1,83 @@
+//! Reclamation reports into Java: one cached static upcall, `Events.reclaimed`, which commits a
+//! JFR event when a recording wants it. Works from any thread: a thread the JVM does not know
+//! yet (a background collector) is attached as a daemon first.
+
+use crate::error::Error;
+use crate::reclaim::Collection;
+use crate::report::{Reclamation, Trigger};
+use jni::objects::{GlobalRef, JClass, JStaticMethodID};
+use jni::signature::{Primitive, ReturnType};
+use jni::sys::jvalue;
+use jni::{JNIEnv, JavaVM};
+use once_cell::sync::OnceCell;
+
+struct Upcall {
+    vm: JavaVM,
+    events: GlobalRef,
+    reclaimed: JStaticMethodID,
+}
+
+static UPCALL: OnceCell<Upcall> = OnceCell::new();
+
+/// Looks up `Events.reclaimed` once, from a Java thread (so with the library's class loader).
+pub fn init(env: &mut JNIEnv) -> Result<(), Error> {
+    UPCALL.get_or_try_init(|| {
+        let class = env.find_class("dev/directmem/Events")?;
+        // Order and types shared with Events.reclaimed.
+        let reclaimed = env.get_static_method_id(&class, "reclaimed", "(JJIJ)V")?;
+        Ok::<_, Error>(Upcall {
+            vm: env.get_java_vm()?,
+            events: env.new_global_ref(class)?,
+            reclaimed,
+        })
+    })?;
+    Ok(())
+}
+
+/// Hands one reclamation to Java. Never fails: a report that cannot be delivered is logged.
+pub fn report(r: &Reclamation) {
+    let Some(upcall) = UPCALL.get() else { return };
+    if let Err(e) = deliver(upcall, r) {
+        log::warn!("could not report a reclamation to Java: {e}");
+    }
+}
+
+fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
+    let mut env = upcall.vm.attach_current_thread_as_daemon()?;
+    if env.exception_check()? {
+        return Ok(()); // an exception is on its way to Java: calling in now is not allowed
+    }
+    let Trigger::RefusedAllocation { requested } = r.trigger;
+    let collection = match r.collection {
+        Collection::Forced => 0,
+        Collection::HeapPressure => 1,
+        Collection::Unconfirmed => 2,
+    };
+    let nanos = i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX);
+    let args = [
+        jvalue { j: nanos },
+        jvalue {
+            j: i64::try_from(r.bytes_freed).unwrap_or(i64::MAX),
+        },
+        jvalue { i: collection },
+        jvalue {
+            j: i64::try_from(requested).unwrap_or(i64::MAX),
+        },
+    ];
+    let class: &JClass = upcall.events.as_obj().into();
+    // SAFETY: the method ID belongs to this class and the arguments match "(JJIJ)V".
+    let result = unsafe {
+        env.call_static_method_unchecked(
+            class,
+            upcall.reclaimed,
+            ReturnType::Primitive(Primitive::Void),
+            &args,
+        )
+    };
+    if env.exception_check()? {
+        // A failing event must not become the allocating thread's exception.
+        env.exception_describe()?;
+        env.exception_clear()?;
+    }
+    result.map(|_| ())
+}

@@ -1,0 +1,215 @@
+//! Reclamation reports: what each collection directmem drove cost and brought back.
+//!
+//! [`ReportingCollector`] wraps whatever [`Collector`] a reservation uses. For every collection
+//! it runs, it measures the time from the start of the collection to the end of the wait for
+//! its frees (the next collection, or the end of the reservation), and the bytes Cleaner actions
+//! gave back in that span, then hands a [`Reclamation`] to a listener. It knows nothing of the
+//! JVM or of threads: the JNI layer decides how a report reaches Java (JFR events).
+
+use crate::reclaim::{Collection, Collector};
+use std::time::{Duration, Instant};
+
+/// Why a collection was run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A reservation of this many bytes did not fit in the budget.
+    RefusedAllocation { requested: u64 },
+}
+
+/// One collection and the frees that followed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reclamation {
+    pub trigger: Trigger,
+    pub collection: Collection,
+    /// From the start of the collection to the end of the wait for its frees.
+    pub duration: Duration,
+    /// Capacity Cleaner actions gave back in that span (from any collection's garbage).
+    pub bytes_freed: u64,
+}
+
+/// A [`Collector`] that reports each collection it runs, once its frees have been waited for.
+pub struct ReportingCollector<'a> {
+    inner: &'a mut dyn Collector,
+    /// A counter that rises by the capacity of every buffer a Cleaner action frees.
+    reclaimed_bytes: &'a dyn Fn() -> u64,
+    listener: &'a dyn Fn(&Reclamation),
+    trigger: Trigger,
+    pending: Option<(Instant, u64, Collection)>,
+}
+
+impl<'a> ReportingCollector<'a> {
+    pub fn new(
+        inner: &'a mut dyn Collector,
+        reclaimed_bytes: &'a dyn Fn() -> u64,
+        listener: &'a dyn Fn(&Reclamation),
+        trigger: Trigger,
+    ) -> Self {
+        ReportingCollector {
+            inner,
+            reclaimed_bytes,
+            listener,
+            trigger,
+            pending: None,
+        }
+    }
+
+    /// Reports the collection whose frees were being waited for, if any.
+    fn report_pending(&mut self) {
+        if let Some((started, freed_before, collection)) = self.pending.take() {
+            let report = Reclamation {
+                trigger: self.trigger,
+                collection,
+                duration: started.elapsed(),
+                bytes_freed: (self.reclaimed_bytes)().saturating_sub(freed_before),
+            };
+            log::debug!("{report:?}");
+            (self.listener)(&report);
+        }
+    }
+}
+
+impl Collector for ReportingCollector<'_> {
+    fn collect(&mut self) -> Result<Collection, String> {
+        self.report_pending();
+        let started = Instant::now();
+        let freed_before = (self.reclaimed_bytes)();
+        let collection = self.inner.collect()?;
+        self.pending = Some((started, freed_before, collection));
+        Ok(collection)
+    }
+}
+
+impl Drop for ReportingCollector<'_> {
+    /// The reservation is over: its last collection's wait has ended.
+    fn drop(&mut self) {
+        self.report_pending();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{Ledger, Reservation};
+    use crate::reclaim::{Policy, Reclaimer};
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Each collection "finds" `garbage` bytes, freed at once by its cleaner.
+    struct Freeing<'a> {
+        ledger: &'a Ledger,
+        reclaimer: &'a Reclaimer,
+        reclaimed: &'a AtomicU64,
+        garbage: Vec<u64>,
+    }
+
+    impl Collector for Freeing<'_> {
+        fn collect(&mut self) -> Result<Collection, String> {
+            if let Some(bytes) = self.garbage.pop() {
+                let r = Reservation {
+                    capacity: bytes,
+                    footprint: bytes,
+                };
+                self.ledger
+                    .release(r)
+                    .map_err(|_| "underflow".to_string())?;
+                self.reclaimed.fetch_add(bytes, Ordering::SeqCst);
+                self.reclaimer.notify_freed();
+            }
+            Ok(Collection::Forced)
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            max_collections: 2,
+            max_wait: Duration::from_secs(5),
+            first_pause: Duration::from_millis(1),
+            last_pause: Duration::from_millis(2),
+        }
+    }
+
+    fn res(bytes: u64) -> Reservation {
+        Reservation {
+            capacity: bytes,
+            footprint: bytes,
+        }
+    }
+
+    #[test]
+    fn each_collection_is_reported_once_with_the_bytes_it_brought_back() {
+        let ledger = Ledger::new(100);
+        let reclaimer = Reclaimer::new(policy());
+        let reclaimed = AtomicU64::new(0);
+        for bytes in [50, 40, 10] {
+            ledger.try_reserve(res(bytes)).unwrap();
+        }
+        let reports = RefCell::new(Vec::new());
+        let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
+        let counter = || reclaimed.load(Ordering::SeqCst);
+        // The first collection frees 10 bytes (too few for 30), the second 40.
+        let mut inner = Freeing {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            reclaimed: &reclaimed,
+            garbage: vec![40, 10],
+        };
+        let trigger = Trigger::RefusedAllocation { requested: 30 };
+        {
+            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            reclaimer.reserve(&ledger, res(30), &mut collector).unwrap();
+            assert_eq!(reports.borrow().len(), 1, "the last one waits for the drop");
+        }
+        let reports = reports.into_inner();
+        let freed: Vec<u64> = reports.iter().map(|r| r.bytes_freed).collect();
+        assert_eq!(freed, vec![10, 40]);
+        assert!(reports.iter().all(|r| r.trigger == trigger));
+        assert!(reports.iter().all(|r| r.collection == Collection::Forced));
+    }
+
+    #[test]
+    fn a_reservation_that_fits_reports_nothing() {
+        let ledger = Ledger::new(100);
+        let reclaimer = Reclaimer::new(policy());
+        let reclaimed = AtomicU64::new(0);
+        let calls = RefCell::new(0);
+        let listener = |_: &Reclamation| *calls.borrow_mut() += 1;
+        let counter = || reclaimed.load(Ordering::SeqCst);
+        let mut inner = Freeing {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            reclaimed: &reclaimed,
+            garbage: vec![],
+        };
+        {
+            let trigger = Trigger::RefusedAllocation { requested: 10 };
+            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            reclaimer.reserve(&ledger, res(10), &mut collector).unwrap();
+        }
+        assert_eq!(calls.into_inner(), 0);
+    }
+
+    #[test]
+    fn fruitless_collections_are_reported_too() {
+        let ledger = Ledger::new(10);
+        let reclaimer = Reclaimer::new(policy());
+        let reclaimed = AtomicU64::new(0);
+        ledger.try_reserve(res(10)).unwrap();
+        let reports = RefCell::new(Vec::new());
+        let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
+        let counter = || reclaimed.load(Ordering::SeqCst);
+        let mut inner = Freeing {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            reclaimed: &reclaimed,
+            garbage: vec![],
+        };
+        {
+            let trigger = Trigger::RefusedAllocation { requested: 5 };
+            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            assert!(reclaimer.reserve(&ledger, res(5), &mut collector).is_err());
+        }
+        let reports = reports.into_inner();
+        assert_eq!(reports.len(), 2, "max_collections fruitless collections");
+        assert!(reports.iter().all(|r| r.bytes_freed == 0));
+    }
+}
