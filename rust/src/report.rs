@@ -21,9 +21,13 @@ pub enum Trigger {
 pub struct Reclamation {
     pub trigger: Trigger,
     pub collection: Collection,
-    /// From the start of the collection to the end of the wait for its frees.
+    /// The collection itself, until the collector returned.
+    pub collection_time: Duration,
+    /// From the start of the collection to the end of the wait for its frees: until the
+    /// reserving thread went on (it fit, or the next collection started, or it gave up).
     pub duration: Duration,
-    /// Capacity Cleaner actions gave back in that span (from any collection's garbage).
+    /// Capacity Cleaner actions gave back in that span (from any collection's garbage). Frees
+    /// that land after the thread went on are not counted here; the pool's counters have them.
     pub bytes_freed: u64,
 }
 
@@ -34,7 +38,7 @@ pub struct ReportingCollector<'a> {
     reclaimed_bytes: &'a dyn Fn() -> u64,
     listener: &'a dyn Fn(&Reclamation),
     trigger: Trigger,
-    pending: Option<(Instant, u64, Collection)>,
+    pending: Option<(Instant, Duration, u64, Collection)>,
 }
 
 impl<'a> ReportingCollector<'a> {
@@ -55,10 +59,11 @@ impl<'a> ReportingCollector<'a> {
 
     /// Reports the collection whose frees were being waited for, if any.
     fn report_pending(&mut self) {
-        if let Some((started, freed_before, collection)) = self.pending.take() {
+        if let Some((started, collection_time, freed_before, collection)) = self.pending.take() {
             let report = Reclamation {
                 trigger: self.trigger,
                 collection,
+                collection_time,
                 duration: started.elapsed(),
                 bytes_freed: (self.reclaimed_bytes)().saturating_sub(freed_before),
             };
@@ -74,7 +79,7 @@ impl Collector for ReportingCollector<'_> {
         let started = Instant::now();
         let freed_before = (self.reclaimed_bytes)();
         let collection = self.inner.collect()?;
-        self.pending = Some((started, freed_before, collection));
+        self.pending = Some((started, started.elapsed(), freed_before, collection));
         Ok(collection)
     }
 }
@@ -164,6 +169,7 @@ mod tests {
         assert_eq!(freed, vec![10, 40]);
         assert!(reports.iter().all(|r| r.trigger == trigger));
         assert!(reports.iter().all(|r| r.collection == Collection::Forced));
+        assert!(reports.iter().all(|r| r.collection_time <= r.duration));
     }
 
     #[test]

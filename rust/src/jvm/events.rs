@@ -24,7 +24,7 @@ pub fn init(env: &mut JNIEnv) -> Result<(), Error> {
     UPCALL.get_or_try_init(|| {
         let class = env.find_class("dev/directmem/Events")?;
         // Order and types shared with Events.reclaimed.
-        let reclaimed = env.get_static_method_id(&class, "reclaimed", "(JJIJ)V")?;
+        let reclaimed = env.get_static_method_id(&class, "reclaimed", "(JJJIJ)V")?;
         Ok::<_, Error>(Upcall {
             vm: env.get_java_vm()?,
             events: env.new_global_ref(class)?,
@@ -53,9 +53,14 @@ fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
         Collection::HeapPressure => 1,
         Collection::Unconfirmed => 2,
     };
-    let nanos = i64::try_from(r.duration.as_nanos()).unwrap_or(i64::MAX);
+    let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
     let args = [
-        jvalue { j: nanos },
+        jvalue {
+            j: nanos(r.collection_time),
+        },
+        jvalue {
+            j: nanos(r.duration),
+        },
         jvalue {
             j: i64::try_from(r.bytes_freed).unwrap_or(i64::MAX),
         },
@@ -65,7 +70,7 @@ fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
         },
     ];
     let class: &JClass = upcall.events.as_obj().into();
-    // SAFETY: the method ID belongs to this class and the arguments match "(JJIJ)V".
+    // SAFETY: the method ID belongs to this class and the arguments match "(JJJIJ)V".
     let result = unsafe {
         env.call_static_method_unchecked(
             class,

@@ -21,9 +21,11 @@ final class Events {
      * Called from native code after each collection directmem drove and the wait for its frees.
      * Order and types shared with rust/src/jvm/events.rs.
      */
-    static void reclaimed(long durationNanos, long bytesFreed, int collection, long requestedBytes) {
+    static void reclaimed(long collectionNanos, long durationNanos, long bytesFreed, int collection,
+            long requestedBytes) {
         ReclamationEvent event = new ReclamationEvent();
         if (event.shouldCommit()) {
+            event.collectionTime = collectionNanos;
             event.reclamationTime = durationNanos;
             event.bytesFreed = bytesFreed;
             event.collection = collection >= 0 && collection < COLLECTIONS.length
@@ -54,13 +56,20 @@ final class Events {
     @Description("A garbage collection directmem made the JVM run because the budget was full, and "
             + "the wait for the Cleaner actions it queued")
     static final class ReclamationEvent extends Event {
+        @Label("Collection Time")
+        @Description("The garbage collection alone")
+        @Timespan(Timespan.NANOSECONDS)
+        long collectionTime;
+
         @Label("Reclamation Time")
-        @Description("From the start of the collection to the end of the wait for its frees")
+        @Description("From the start of the collection until the allocating thread went on: the "
+                + "collection and the wait for the frees it brought")
         @Timespan(Timespan.NANOSECONDS)
         long reclamationTime;
 
         @Label("Bytes Freed")
-        @Description("Capacity Cleaner actions gave back during the reclamation")
+        @Description("Capacity Cleaner actions gave back during the reclamation time; frees of the "
+                + "same collection that land later count only in the pool's reclaimed bytes")
         @DataAmount(DataAmount.BYTES)
         long bytesFreed;
 

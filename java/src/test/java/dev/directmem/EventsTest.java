@@ -59,6 +59,7 @@ class EventsTest {
                 assertTrue(Set.of("forced", "heap pressure", "unconfirmed").contains(e.getString("collection")),
                         e.getString("collection"));
                 assertTrue(e.getDuration("reclamationTime").toNanos() > 0);
+                assertTrue(e.getDuration("collectionTime").compareTo(e.getDuration("reclamationTime")) <= 0);
                 freed += e.getLong("bytesFreed");
             }
             assertTrue(freed > 0, "the collections brought memory back");
