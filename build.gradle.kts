@@ -6,6 +6,7 @@
 
 plugins {
     `java-library`
+    `maven-publish` // see "publishing" below
 }
 
 group = "dev.directmem"
@@ -118,4 +119,68 @@ tasks.register<JavaExec>("demo") {
     mainClass.set("dev.directmem.demo.Demo")
     jvmArgs("--enable-native-access=ALL-UNNAMED", "-XX:+DisableExplicitGC", "-XX:MaxDirectMemorySize=64m", "-Xmx256m")
     args(providers.gradleProperty("demoMiB").orElse("4096").get())
+}
+
+// --- publishing, Javadoc, the example consumer (issue 5) ------------------------------------
+// ./gradlew publishToMavenLocal   jar, -sources.jar, -javadoc.jar and POM into ~/.m2/repository
+// ./gradlew -p examples/consumer run   the example consumer, from those coordinates
+// gradle/publishing.sh does the same without Gradle: keep the POM there in step with this one.
+
+java {
+    withSourcesJar()
+    withJavadocJar()
+}
+
+// The native library is a generated resource of main: it belongs in the jar, not the sources.
+tasks.named<Jar>("sourcesJar") { exclude("native/**") }
+
+tasks.javadoc {
+    (options as StandardJavadocDocletOptions).apply {
+        addStringOption("-release", "17")
+        addBooleanOption("Xdoclint:all", true)
+        addBooleanOption("Werror", true)
+        addBooleanOption("quiet", true)
+    }
+}
+
+publishing {
+    publications {
+        create<MavenPublication>("maven") {
+            artifactId = "directmem"
+            from(components["java"])
+            pom {
+                name.set("directmem")
+                description.set("Direct ByteBuffers backed by a native Rust allocator with its own budget, reclaimed even under -XX:+DisableExplicitGC")
+                url.set("https://github.com/directmem/directmem")
+                licenses {
+                    license {
+                        name.set("Apache-2.0")
+                        url.set("https://www.apache.org/licenses/LICENSE-2.0.txt")
+                        distribution.set("repo")
+                    }
+                }
+                developers {
+                    developer {
+                        id.set("directmem")
+                        name.set("The directmem developers")
+                        url.set("https://github.com/directmem")
+                    }
+                }
+                scm {
+                    connection.set("scm:git:https://github.com/directmem/directmem.git")
+                    developerConnection.set("scm:git:ssh://git@github.com/directmem/directmem.git")
+                    url.set("https://github.com/directmem/directmem")
+                }
+            }
+        }
+    }
+}
+
+// ModuleTest reads the module descriptor from the jar and runs it on JDK 25's module path.
+val testedJar = tasks.jar.flatMap { it.archiveFile }
+tasks.withType<Test>().configureEach {
+    inputs.file(testedJar)
+    jvmArgumentProviders.add(CommandLineArgumentProvider {
+        listOf("-Ddirectmem.test.jar=" + testedJar.get().asFile.absolutePath)
+    })
 }

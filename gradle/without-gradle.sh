@@ -3,7 +3,7 @@
 # distribution: the same cargo commands, javac --release 17, the same jar layout, and the JUnit
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
-#   gradle/without-gradle.sh assemble | check | demo [MiB]
+#   gradle/without-gradle.sh assemble | check | demo [MiB] | publishToMavenLocal | example
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -71,5 +71,8 @@ case "${1:-}" in
   assemble) assemble ;;
   check) check ;;
   demo) demo "${2:-}" ;;
-  *) echo "usage: $0 assemble | check | demo [MiB]" >&2; exit 2 ;;
+  # Publishing and the example consumer: gradle/publishing.sh.
+  publishToMavenLocal) source gradle/publishing.sh; assemble; publish_to_maven_local ;;
+  example) source gradle/publishing.sh; example ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | publishToMavenLocal | example" >&2; exit 2 ;;
 esac

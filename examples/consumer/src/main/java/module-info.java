@@ -1,0 +1,4 @@
+/** An application that uses directmem from the module path. */
+module example.consumer {
+    requires dev.directmem;
+}
