@@ -87,7 +87,10 @@ impl Collector for ReportingCollector<'_> {
 impl Drop for ReportingCollector<'_> {
     /// The reservation is over: its last collection's wait has ended.
     fn drop(&mut self) {
-        self.report_pending();
+        // While a panic unwinds (the guard turns it into an exception) nothing calls out.
+        if !std::thread::panicking() {
+            self.report_pending();
+        }
     }
 }
 

@@ -20,6 +20,18 @@ import java.util.Objects;
  * {@code k}, {@code m}, {@code g} or {@code t} suffix), else the JVM's
  * {@code -XX:MaxDirectMemorySize} if one was given, else {@link Runtime#maxMemory()}, as the JDK's
  * own default. All methods are thread-safe.
+ *
+ * <p>For monitoring, directmem registers the MBean {@code java.nio:type=BufferPool,name=directmem}
+ * ({@link DirectMemoryMXBean}) on first use, records the JFR events
+ * {@code dev.directmem.Reclamation} (each garbage collection it drove: duration, bytes freed,
+ * trigger) and {@code dev.directmem.AllocationFailure}, and, with {@code -Ddirectmem.tracking=sampled}
+ * or {@code all}, reports where live memory was allocated through {@link #topAllocationSites}.
+ * The native library logs through {@code env_logger}: {@code -Ddirectmem.log=debug}, or
+ * {@code RUST_LOG}.
+ *
+ * <p>On JDK 24 and later, run with {@code --enable-native-access=dev.directmem} (module path) or
+ * {@code --enable-native-access=ALL-UNNAMED} (class path), or loading the native library prints a
+ * warning.
  */
 public final class DirectMemory {
     /** The largest alignment {@link #allocateDirectAligned} accepts: 1 MiB. */
