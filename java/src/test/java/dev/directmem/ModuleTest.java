@@ -31,7 +31,7 @@ class ModuleTest {
     }
 
     /** The jar under test: -Ddirectmem.test.jar (Gradle), else the jar this class path loads it from. */
-    private static Path jar() throws Exception {
+    static Path jar() throws Exception {
         String configured = System.getProperty("directmem.test.jar");
         if (configured != null) {
             return Path.of(configured);

@@ -1,0 +1,89 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Native logging: -Ddirectmem.log for those who cannot set RUST_LOG, and RUST_LOG itself. */
+class LoggingTest {
+    /** Runs a probe that fills a 4 MiB budget twice over, so that reclamation happens. */
+    private static String run(List<String> flags, Map<String, String> environment) throws Exception {
+        List<String> jvmFlags = ManagementFactory.getRuntimeMXBean().getInputArguments();
+        assumeTrue(jvmFlags.contains("-XX:+UseG1GC"), "checked in the G1 run");
+        Path source = ModuleTest.jar();
+        Path dir = Files.createTempDirectory("directmem-logging");
+        Path probe = dir.resolve("Probe.java");
+        Path log = dir.resolve("output.txt");
+        try {
+            Files.writeString(probe, String.join("\n",
+                    "public class Probe {",
+                    "    public static void main(String[] args) {",
+                    "        for (int i = 0; i < 8; i++) {",
+                    "            dev.directmem.DirectMemory.allocateDirect(1 << 20).put(0, (byte) i);",
+                    "        }",
+                    "        System.out.println(\"probe ok\");",
+                    "    }",
+                    "}", ""));
+            List<String> command = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-XX:+DisableExplicitGC", "-Xcheck:jni", "--enable-native-access=ALL-UNNAMED",
+                    "-Ddirectmem.maxMemory=4m", "-cp", source.toString()));
+            command.addAll(flags);
+            command.add(probe.toString());
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(log.toFile());
+            builder.environment().remove("RUST_LOG");
+            builder.environment().putAll(environment);
+            Process process = builder.start();
+            if (!process.waitFor(120, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("the probe JVM did not finish: " + command);
+            }
+            String output = Files.readString(log, StandardCharsets.UTF_8);
+            assertEquals(0, process.exitValue(), output);
+            assertTrue(output.contains("probe ok"), output);
+            return output;
+        } finally {
+            Files.deleteIfExists(probe);
+            Files.deleteIfExists(log);
+            Files.delete(dir);
+        }
+    }
+
+    @Test
+    void quietByDefault() throws Exception {
+        String output = run(List.of(), Map.of());
+        assertFalse(output.contains("DEBUG"), output);
+    }
+
+    @Test
+    void thePropertySelectsWhatIsLogged() throws Exception {
+        String output = run(List.of("-Ddirectmem.log=directmem=debug"), Map.of());
+        assertTrue(output.contains("DEBUG directmem::jvm::exports] directmem budget: 4194304 bytes"), output);
+        assertTrue(output.contains("DEBUG directmem::report] Reclamation"), output);
+    }
+
+    @Test
+    void rustLogWorksWhenThePropertyIsAbsent() throws Exception {
+        String output = run(List.of(), Map.of("RUST_LOG", "directmem::reclaim=debug"));
+        assertTrue(output.contains("DEBUG directmem::reclaim] collection"), output);
+        assertFalse(output.contains("directmem budget"), output);
+    }
+
+    @Test
+    void thePropertyWinsOverRustLog() throws Exception {
+        String output = run(List.of("-Ddirectmem.log=warn"), Map.of("RUST_LOG", "debug"));
+        assertFalse(output.contains("DEBUG"), output);
+    }
+}
