@@ -17,30 +17,20 @@ import org.junit.jupiter.api.Test;
 
 /** Native logging: -Ddirectmem.log for those who cannot set RUST_LOG, and RUST_LOG itself. */
 class LoggingTest {
-    /** Runs a probe that fills a 4 MiB budget twice over, so that reclamation happens. */
+    /** Runs LoggingProbe, which fills a 4 MiB budget twice over, so that reclamation happens. */
     private static String run(List<String> flags, Map<String, String> environment) throws Exception {
         List<String> jvmFlags = ManagementFactory.getRuntimeMXBean().getInputArguments();
         assumeTrue(jvmFlags.contains("-XX:+UseG1GC"), "checked in the G1 run");
-        Path source = ModuleTest.jar();
-        Path dir = Files.createTempDirectory("directmem-logging");
-        Path probe = dir.resolve("Probe.java");
-        Path log = dir.resolve("output.txt");
+        Path jar = ModuleTest.jar();
+        Path testClasses = Path.of(LoggingProbe.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path log = Files.createTempFile("directmem-logging", ".txt");
         try {
-            Files.writeString(probe, String.join("\n",
-                    "public class Probe {",
-                    "    public static void main(String[] args) {",
-                    "        for (int i = 0; i < 8; i++) {",
-                    "            dev.directmem.DirectMemory.allocateDirect(1 << 20).put(0, (byte) i);",
-                    "        }",
-                    "        System.out.println(\"probe ok\");",
-                    "    }",
-                    "}", ""));
             List<String> command = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-XX:+DisableExplicitGC", "-Xcheck:jni", "--enable-native-access=ALL-UNNAMED",
-                    "-Ddirectmem.maxMemory=4m", "-cp", source.toString()));
+                    "-Ddirectmem.maxMemory=4m", "-cp", jar + java.io.File.pathSeparator + testClasses));
             command.addAll(flags);
-            command.add(probe.toString());
+            command.add(LoggingProbe.class.getName());
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(log.toFile());
             builder.environment().remove("RUST_LOG");
@@ -55,9 +45,7 @@ class LoggingTest {
             assertTrue(output.contains("probe ok"), output);
             return output;
         } finally {
-            Files.deleteIfExists(probe);
             Files.deleteIfExists(log);
-            Files.delete(dir);
         }
     }
 

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.module.ModuleDescriptor;
 import java.lang.module.ModuleFinder;
@@ -17,6 +16,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import dev.directmem.probe.ModuleProbe;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -58,24 +58,14 @@ class ModuleTest {
     private static Run runOnModulePath(List<String> extraFlags) throws Exception {
         Path java = modernJdk().resolve("bin/java");
         assumeTrue(Files.isExecutable(java), "no JDK 24+ at " + modernJdk() + " (set -Ddirectmem.test.jdk)");
-        Path dir = Files.createTempDirectory("directmem-module");
+        Path testClasses = Path.of(ModuleProbe.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path log = Files.createTempFile("directmem-module", ".txt");
         try {
-            Path probe = dir.resolve("Probe.java");
-            Files.writeString(probe, String.join("\n",
-                    "public class Probe {",
-                    "    public static void main(String[] args) {",
-                    "        java.nio.ByteBuffer b = dev.directmem.DirectMemory.allocateDirect(64);",
-                    "        dev.directmem.DirectMemory.free(b);",
-                    "        System.out.println(\"probe ok in module \"",
-                    "                + dev.directmem.DirectMemory.class.getModule().getName());",
-                    "    }",
-                    "}", ""));
             List<String> command = new ArrayList<>(List.of(java.toString(),
                     "-XX:+DisableExplicitGC", "-Xcheck:jni", "--module-path", jar().toString(),
-                    "--add-modules", "dev.directmem"));
+                    "--add-modules", "dev.directmem", "-cp", testClasses.toString()));
             command.addAll(extraFlags);
-            command.add(probe.toString());
-            Path log = dir.resolve("output.txt");
+            command.add(ModuleProbe.class.getName());
             Process process = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(log.toFile()).start();
             if (!process.waitFor(120, TimeUnit.SECONDS)) {
@@ -84,12 +74,7 @@ class ModuleTest {
             }
             return new Run(process.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
         } finally {
-            try (var files = Files.list(dir)) {
-                for (Path f : files.collect(Collectors.toList())) {
-                    Files.delete(f);
-                }
-            }
-            Files.delete(dir);
+            Files.deleteIfExists(log);
         }
     }
 
