@@ -4,6 +4,7 @@
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
 #   gradle/without-gradle.sh assemble | check | demo [MiB]
+#   gradle/without-gradle.sh jmh [options] | benchmarks [--quick]   (see gradle/jmh.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -67,9 +68,14 @@ demo() {
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
 
+# --- benchmarks: the JMH suite, in its own file ---
+source gradle/jmh.sh
+
 case "${1:-}" in
   assemble) assemble ;;
   check) check ;;
   demo) demo "${2:-}" ;;
-  *) echo "usage: $0 assemble | check | demo [MiB]" >&2; exit 2 ;;
+  jmh) shift; jmh "$@" ;;
+  benchmarks) shift; benchmarks "$@" ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
 esac
