@@ -49,6 +49,19 @@ final class Buffers {
         INVOKE_CLEANER.invokeExact(buffer);
     }
 
+    /** Frees what a large-allocation benchmark allocated, each peer its own way; nulls are skipped. */
+    static void release(ByteBuffer ours, ByteBuffer jdks, Object arena) throws Throwable {
+        if (ours != null) {
+            DirectMemory.free(ours);
+        }
+        if (jdks != null) {
+            invokeCleaner(jdks);
+        }
+        if (arena != null) {
+            Ffm.close(arena);
+        }
+    }
+
     /**
      * Fails the fork unless directmem's budget is what the benchmark's flags say: a benchmark
      * whose budget silently fell back to the heap size would not force reclamation.
