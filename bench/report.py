@@ -67,9 +67,18 @@ def number(value):
     return f"{value:,.{digits}f}"
 
 
+def target_text(minimum):
+    """A target ratio as people write it: 1.5x, 3x, 100x, 0.67x."""
+    return f"{minimum:g}x" if minimum >= 1 else f"{minimum:.2f}x"
+
+
 def ratio_text(value):
     if value is None:
         return "n/a"
+    if math.isinf(value):
+        return "∞"
+    if value < 0.01:
+        return f"{value:.3f}x"
     if value >= 100:
         return f"{value:,.0f}x"
     if value >= 10:
@@ -168,7 +177,7 @@ def ratio_check(table, jdk, scenario, size, peer, minimum, what, kind="target"):
     ours = table.get(jdk, scenario, size, 1, "directmem")
     theirs = table.get(jdk, scenario, size, 1, peer)
     value = speedup(ours, theirs)
-    target = f"{what} at {size_label(size)}: ≥ {ratio_text(minimum)}"
+    target = f"{what} at {size_label(size)}: ≥ {target_text(minimum)}"
     if value is None:
         return Check(target, "not measured", None, kind)
     return Check(target, f"{ratio_text(value)}", value >= minimum, kind)
@@ -289,7 +298,10 @@ def markdown(results, footprint, args, chart_path, markdown_path):
     primary = 17 if 17 in jdks else jdks[0]
     versions = {}
     for r in results:
-        versions.setdefault(r.jdk, f"{r.entry['vmName']} {r.entry['vmVersion']} ({r.entry['jvm']})")
+        jvm = r.entry["jvm"]
+        if jvm.startswith(os.getcwd() + os.sep):
+            jvm = os.path.relpath(jvm)
+        versions.setdefault(r.jdk, f"{r.entry['vmName']} {r.entry['vmVersion']} (`{jvm}`)")
     base_flags = " ".join(results[0].entry["jvmArgs"][:-1])
     lines = [
         "# Benchmarks",
@@ -302,10 +314,10 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "",
         "## How these numbers were made",
         "",
-        f"- Command: `{args.command}` (regenerates this file and the chart from scratch"
-        + (f"; took {args.elapsed // 60} min {args.elapsed % 60} s" if args.elapsed else "") + "). "
-        "`gradle/without-gradle.sh benchmarks --quick` is a shorter run; `./gradlew benchmarks` the same "
-        "with Gradle.",
+        f"- Command: `{args.command}`: it regenerates this file and the chart from scratch"
+        + (f" (this run took {args.elapsed // 60} min {args.elapsed % 60} s)" if args.elapsed else "") + ". "
+        "Full run: `gradle/without-gradle.sh benchmarks` or `./gradlew benchmarks`; a short one: "
+        "`gradle/without-gradle.sh benchmarks --quick` or `./gradlew benchmarks -Pbenchmarks.quick`.",
         f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; "
         f"mode: {args.mode}" + (" (**preliminary: short iterations, numbers are indicative only**)"
                                 if args.mode == "quick" else "") + ".",
@@ -364,7 +376,28 @@ CHART_TARGETS = {
 }
 
 
-def chart(results, footprint, path):
+def chart_target(scenario, size, peer):
+    for target_sizes, target_peer, minimum in CHART_TARGETS.get(scenario, []):
+        if peer == target_peer and size in target_sizes:
+            return minimum
+    return None
+
+
+def ratio_ticks(ax):
+    """Readable ticks on a log axis of ratios: 1-2-5 steps when the range is small, else powers of 10."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    low, high = ax.get_ylim()
+    candidates = [m * 10.0 ** e for e in range(-4, 7) for m in (1, 2, 5)]
+    ticks = [t for t in candidates if low <= t <= high]
+    if len(ticks) > 8:
+        ticks = [t for t in ticks if math.log10(t).is_integer()]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}x"))
+
+
+def chart(results, footprint, path, mode):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -376,8 +409,11 @@ def chart(results, footprint, path):
     ffm_jdk = max(jdks)
     panels = ["GcPath", "ExplicitPath", "LargeAllocation", "LargeAllocationTouched"]
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
-    fig.suptitle("directmem's speed-up over each peer (above 1 = directmem faster; log scale). "
-                 "Black dashes: issue 3 targets.", fontsize=13)
+    title = ("directmem's speed-up over each peer: above 1x directmem is faster (log scale). Dashed: issue 3 "
+             f"targets (✓ met, ✗ missed). JDK {primary}, FFM on JDK {ffm_jdk}.")
+    if mode == "quick":
+        title += "\nPreliminary quick run: short iterations, indicative only."
+    fig.suptitle(title, fontsize=12)
     for ax, scenario in zip(axes.flat, panels):
         sizes = sorted({k[2] for k in table.rows if k[1] == scenario})
         series = [(primary, "jdk"), (primary, "netty"), (ffm_jdk, "ffmConfined"), (ffm_jdk, "ffmAuto")]
@@ -393,20 +429,29 @@ def chart(results, footprint, path):
                     ys.append(value)
             label = f"vs {PEERS[scenario][peer]} (JDK {jdk})"
             bars = ax.bar(xs, ys, width * 0.95, color=PEER_COLORS[peer], label=label)
-            for bar, value in zip(bars, ys):
-                ax.annotate(ratio_text(value), (bar.get_x() + bar.get_width() / 2, value),
-                            ha="center", va="bottom", fontsize=7.5)
+            for bar, value, size in zip(bars, ys, [s for s in sizes if table.get(jdk, scenario, s, 1, peer)]):
+                minimum = chart_target(scenario, size, peer) if jdk == primary else None
+                text, color, weight = ratio_text(value), "black", "normal"
+                if minimum is not None:
+                    passed = value >= minimum
+                    text += "\n✓" if passed else "\n✗"
+                    color, weight = ("#1a7f37" if passed else "#c0392b"), "bold"
+                ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
+                            fontsize=7.5, color=color, weight=weight)
         for target_sizes, peer, minimum in CHART_TARGETS.get(scenario, []):
             index = [x for x, s in enumerate(sizes) if s in target_sizes]
             if not index:
                 continue
-            style = "-" if peer == "jdk" else ":"
-            ax.hlines(minimum, min(index) - 0.45, max(index) + 0.45, colors="black", linestyles="--" if
-                      peer == "jdk" else ":", linewidth=1.6)
-            ax.annotate(f"{ratio_text(minimum)} vs {PEER_SHORT[peer]}" + ("" if style == "-" else " (aim)"),
-                        (max(index) + 0.45, minimum), fontsize=7.5, ha="right", va="bottom")
+            aim = peer != "jdk"
+            ax.hlines(minimum, min(index) - 0.45, max(index) + 0.45, colors="black",
+                      linestyles=":" if aim else "--", linewidth=1.6, zorder=3)
+            ax.annotate(f"{'aim' if aim else 'target'} ≥ {target_text(minimum)} vs {PEER_SHORT[peer]}",
+                        (max(index) + 0.45 if aim else min(index) - 0.45, minimum), xytext=(-2 if aim else 2, 3),
+                        textcoords="offset points", fontsize=7.5, ha="right" if aim else "left", va="bottom", zorder=4,
+                        bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
         ax.axhline(1, color="grey", linewidth=0.8)
         ax.set_yscale("log")
+        ratio_ticks(ax)
         ax.set_xticks(range(len(sizes)), [size_label(s) for s in sizes])
         ax.set_title(SCENARIOS[scenario], fontsize=10.5)
         if series:
@@ -435,10 +480,12 @@ def churn_panel(ax, table, jdk):
             position = x + (i - 1.5) * width
             ax.bar(position, result.score, width * 0.95, color=color, hatch=hatch, edgecolor="white",
                    label=label if x == 0 else None)
-            text = number(result.score)
+            text, text_color = number(result.score), "black"
             if result.out_of_memory:
-                text += f"\n{number(result.out_of_memory)} OOM/it"
-            ax.annotate(text, (position, result.score), ha="center", va="bottom", fontsize=7)
+                text = f"fails:\n{number(result.out_of_memory)}\nOOM per\niteration"
+                text_color = "#c0392b"
+            ax.annotate(text, (position, result.score), ha="center", va="bottom", fontsize=7, color=text_color,
+                        weight="bold" if result.out_of_memory else "normal")
         if scenario == "ChurnDisableExplicitGC" and peer == "directmem":
             for x, t in enumerate(threads):
                 with_flag = table.get(jdk, scenario, MIB, t, peer)
@@ -489,7 +536,7 @@ def main():
     results, footprint = load(args.inputs)
     if not results:
         sys.exit("no JMH results in " + " ".join(args.inputs))
-    chart(results, footprint, args.chart)
+    chart(results, footprint, args.chart, args.mode)
     with open(args.markdown, "w") as f:
         f.write(markdown(results, footprint, args, args.chart, args.markdown))
     print(f"wrote {args.markdown} and {args.chart}")
