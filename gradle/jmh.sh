@@ -36,22 +36,26 @@ maven_jar() {
   echo "$file"
 }
 
-# The class path of the JMH harness and of its forks: the library jar, the benchmarks, JMH, Netty.
-jmh_classpath() {
-  local cp="$jar:$jmh_classes" entry
+# The compile class path of the benchmarks: the library jar, JMH, Netty.
+jmh_compile_classpath() {
+  local cp="$jar" entry
   for entry in "${jmh_artifacts[@]}"; do cp="$cp:$(maven_jar $entry)"; done
   echo "$cp"
 }
 
+# The class path of the JMH harness and of its forks: the same plus the compiled benchmarks.
+jmh_classpath() {
+  echo "$jmh_classes:$(jmh_compile_classpath)"
+}
+
+# Compiles java/src/jmh/java with JMH's annotation processor (assemble first).
 jmh_compile() {
-  assemble
   local cp processor
-  cp=$(jmh_classpath)
+  cp=$(jmh_compile_classpath)
   processor="$(maven_jar $jmh_processor_artifact):$cp"
   rm -rf "$jmh_classes" build/generated/sources/annotationProcessor/java/jmh
   mkdir -p "$jmh_classes" build/generated/sources/annotationProcessor/java/jmh
-  # -Xlint:all but "processing": JMH's processor leaves the benchmark annotations unclaimed.
-  javac --release 17 -encoding UTF-8 -Xlint:all,-processing -Werror -d "$jmh_classes" -cp "$cp" \
+  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d "$jmh_classes" -cp "$cp" \
     -processorpath "$processor" -s build/generated/sources/annotationProcessor/java/jmh \
     $(find java/src/jmh/java -name '*.java')
 }
@@ -105,6 +109,7 @@ jmh_run() {
 }
 
 jmh() {
+  assemble
   jmh_compile
   jmh_run "$@"
 }
@@ -149,6 +154,7 @@ benchmarks() {
     mode=quick settings=(--forks 1 --warmup 1 --iterations 2 --time 500ms)
   fi
   local started=$SECONDS java25
+  assemble
   jmh_compile
   bench_venv_ready
   java25=$(bench_java25)

@@ -43,6 +43,7 @@ junit_jar() {
 check() {
   assemble
   cargo test --release --locked 2>&1 | tee build/cargo-test.log
+  jmh_compile   # the benchmarks must keep compiling against the library (none is run)
   local junit status=0
   junit=$(junit_jar)
   rm -rf build/classes/java/test build/test-results
