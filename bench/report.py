@@ -237,6 +237,12 @@ def targets(table, footprint, jdk):
 
 # --- markdown -----------------------------------------------------------------------------
 
+def measured_at(paths):
+    """When the measurements ended: the newest input file's modification time."""
+    newest = max(os.path.getmtime(path) for path in paths)
+    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def machine():
     model, cores = "unknown", os.cpu_count()
     try:
@@ -318,7 +324,7 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         + (f" (this run took {args.elapsed // 60} min {args.elapsed % 60} s)" if args.elapsed else "") + ". "
         "Full run: `gradle/without-gradle.sh benchmarks` or `./gradlew benchmarks`; a short one: "
         "`gradle/without-gradle.sh benchmarks --quick` or `./gradlew benchmarks -Pbenchmarks.quick`.",
-        f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; "
+        f"- Date: {measured_at(args.inputs)}; "
         f"mode: {args.mode}" + (" (**preliminary: short iterations, numbers are indicative only**)"
                                 if args.mode == "quick" else "") + ".",
         f"- Machine: {machine()}.",
@@ -454,7 +460,7 @@ def chart(results, footprint, path, mode):
                     text += "\n✓" if passed else "\n✗"
                     color, weight = ("#1a7f37" if passed else "#c0392b"), "bold"
                 ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
-                            fontsize=7.5, color=color, weight=weight)
+                            fontsize=7, color=color, weight=weight)
         for target_sizes, peer, minimum in CHART_TARGETS.get(scenario, []):
             index = [x for x, s in enumerate(sizes) if s in target_sizes]
             if not index:
@@ -535,7 +541,15 @@ def footprint_panel(ax, footprint):
     netty = next((row["rssPerBuffer"] for row in per_buffer if row["peer"] == "netty"), None)
     if netty is not None:
         ax.axhline(netty + 16, color="black", linestyle="--", linewidth=1.6)
-        ax.annotate("Netty's bare malloc + 16 B (target)", (2.4, netty + 16), ha="right", va="bottom", fontsize=7.5)
+        ax.annotate("target: Netty's bare malloc + 16 B", (2.4, netty + 16), xytext=(0, 3),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7.5)
+    large = next((row for row in footprint if row["measurement"] == "largeFree" and row["peer"] == "directmem"), None)
+    if large is not None:
+        returned = (large["rssAllocated"] - large["rssAfterFree"]) / large["size"]
+        ax.text(0.5, 0.06, f"directmem frees a touched {size_label(large['size'])} buffer:\nRSS "
+                f"{large['rssAllocated'] / MIB:,.0f} → {large['rssAfterFree'] / MIB:,.0f} MiB at once "
+                f"({returned:.0%} back to the OS)", transform=ax.transAxes, ha="center", fontsize=8,
+                bbox=dict(facecolor="white", edgecolor="grey", alpha=0.9))
     ax.set_ylabel("RSS per live 64-byte buffer (bytes)")
     ax.set_title("Native memory per small buffer (JDK 17)", fontsize=10.5)
     ax.margins(y=0.2)
