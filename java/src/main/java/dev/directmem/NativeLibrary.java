@@ -24,7 +24,18 @@ final class NativeLibrary {
         List<String> tried = new ArrayList<>();
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null) {
-            System.load(Path.of(explicit).toAbsolutePath().toString());
+            String file = Path.of(explicit).toAbsolutePath().toString();
+            try {
+                System.load(file);
+            } catch (UnsatisfiedLinkError e) {
+                // The JDK's message may not say where the path came from, or what was expected.
+                UnsatisfiedLinkError error = new UnsatisfiedLinkError("cannot load the directmem "
+                        + "native library " + file + " given by -D" + PATH_PROPERTY + " (platform "
+                        + platform() + ", os.name=" + System.getProperty("os.name") + ", os.arch="
+                        + System.getProperty("os.arch") + "): " + e.getMessage());
+                error.initCause(e);
+                throw error;
+            }
             return;
         }
         String platform = platform();
