@@ -363,3 +363,17 @@ fn a_bogus_release_never_lets_the_budget_be_exceeded() {
     let programs = vec![vec![reserve(2)], vec![release(2)], vec![reserve(3)]];
     explore(3, programs);
 }
+
+#[test]
+fn three_threads_two_rounds_each_through_a_budget_for_two() {
+    let round = |bytes| {
+        vec![
+            reserve(bytes),
+            release(bytes),
+            reserve(bytes),
+            release(bytes),
+        ]
+    };
+    let finals = explore(4, vec![round(2), round(2), round(1)]);
+    assert!(finals.len() > 1, "some orders refuse, others do not");
+}
