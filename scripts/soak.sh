@@ -21,8 +21,10 @@ java=$(java_for "${JDK:-17}")
 log=build/test-logs/soak.log
 echo "== soak on JDK ${JDK:-17}, ${GC:-G1}; log: $log"
 status=0
+# The whole Java heap is committed and touched up front (-Xms = -Xmx, AlwaysPreTouch), so that
+# its pages do not show up as RSS growth over the run: what grows then is native memory.
 "$java" --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -Xcheck:jni -XX:MaxDirectMemorySize=64m \
-  -Xmx256m "-XX:+Use${GC:-G1}GC" -cp "$jar:$classes" dev.directmem.Soak "$@" 2>&1 | tee "$log" || status=1
+  -Xms256m -Xmx256m -XX:+AlwaysPreTouch "-XX:+Use${GC:-G1}GC" -cp "$jar:$classes" dev.directmem.Soak "$@" 2>&1 | tee "$log" || status=1
 if grep -qE "$jni_warning_pattern" "$log"; then
   echo "!! -Xcheck:jni warnings:" >&2
   grep -nE -A3 "$jni_warning_pattern" "$log" >&2
