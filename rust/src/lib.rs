@@ -5,6 +5,8 @@
 
 pub mod error;
 pub mod ledger;
+#[cfg(test)]
+mod ledger_model;
 pub mod memory;
 pub mod pool;
 pub mod reclaim;

@@ -25,9 +25,19 @@ final class NativeLibrary {
         List<String> tried = new ArrayList<>();
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null) {
-            String path = Path.of(explicit).toAbsolutePath().toString();
-            System.load(path);
-            LOG.log(System.Logger.Level.DEBUG, "loaded {0} from -D{1}", path, PATH_PROPERTY);
+            String file = Path.of(explicit).toAbsolutePath().toString();
+            try {
+                System.load(file);
+            } catch (UnsatisfiedLinkError e) {
+                // The JDK's message may not say where the path came from, or what was expected.
+                UnsatisfiedLinkError error = new UnsatisfiedLinkError("cannot load the directmem "
+                        + "native library " + file + " given by -D" + PATH_PROPERTY + " (platform "
+                        + platform() + ", os.name=" + System.getProperty("os.name") + ", os.arch="
+                        + System.getProperty("os.arch") + "): " + e.getMessage());
+                error.initCause(e);
+                throw error;
+            }
+            LOG.log(System.Logger.Level.DEBUG, "loaded {0} from -D{1}", file, PATH_PROPERTY);
             return;
         }
         String platform = platform();

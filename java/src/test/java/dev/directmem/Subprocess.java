@@ -1,0 +1,70 @@
+package dev.directmem;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/** A child JVM with this test JVM's flags (collector, -Xcheck:jni, ...) and its own extras. */
+final class Subprocess {
+    /** What -Xcheck:jni prints on JNI misuse; the same patterns as the build's check. */
+    static final Pattern JNI_WARNING = Pattern.compile(
+            "(?m)^(WARNING in native method:|WARNING: JNI local refs:|FATAL ERROR in native method:)");
+
+    record Result(int exitCode, String output) {}
+
+    private Subprocess() {}
+
+    /**
+     * Runs {@code mainClass} with the given extra JVM flags (after this JVM's own, so they win)
+     * on {@code classPath}, and returns its exit code and combined output.
+     */
+    static Result run(String classPath, List<String> extraFlags, String mainClass, String... args)
+            throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElseThrow());
+        for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            // The child gets its own budget and must not write to this JVM's VM log.
+            if (!flag.startsWith("-XX:MaxDirectMemorySize") && !flag.startsWith("-Ddirectmem.")
+                    && !flag.startsWith("-XX:LogFile") && !flag.equals("-XX:+LogVMOutput")
+                    && !flag.startsWith("-Djava.class.path") && !flag.startsWith("-javaagent")
+                    && !flag.startsWith("-agentlib") && !flag.startsWith("-Dorg.gradle")) {
+                command.add(flag);
+            }
+        }
+        command.addAll(extraFlags);
+        command.add("-cp");
+        command.add(classPath);
+        command.add(mainClass);
+        command.addAll(List.of(args));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        byte[] output = process.getInputStream().readAllBytes();
+        if (!process.waitFor(5, TimeUnit.MINUTES)) {
+            process.destroyForcibly();
+        }
+        String text = new String(output, StandardCharsets.UTF_8);
+        // Echoed, so that the figures land in the test's own output and log too.
+        System.out.println("---- child JVM: " + String.join(" ", command) + "\n" + text + "---- exit "
+                + process.exitValue());
+        return new Result(process.exitValue(), text);
+    }
+
+    /** This JVM's class path plus where directmem's classes and this test's came from. */
+    static String testClassPath() {
+        return String.join(java.io.File.pathSeparator, System.getProperty("java.class.path"),
+                location(DirectMemory.class).toString(), location(Subprocess.class).toString());
+    }
+
+    static Path location(Class<?> type) {
+        try {
+            return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! An exhaustive interleaving check of the ledger's concurrency (test only).
+//!
+//! Each `Ledger` operation is written here as the sequence of atomic steps the real code makes
+//! (`rust/src/ledger.rs`: loads, compare-and-swaps, `fetch_add`/`fetch_max`, and the
+//! `fetch_update` loops of `checked_sub`). A depth-first search runs every interleaving of a few
+//! threads' operations, step by step, and checks in every reachable state that the budget is never
+//! exceeded, and in every final state that the counters are exact. Small scenarios, all orders:
+//! what a stress test can only sample, this enumerates. Keep the steps in sync with ledger.rs.
+
+use std::collections::HashSet;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Op {
+    Reserve { capacity: u64, footprint: u64 },
+    Release { capacity: u64, footprint: u64 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Outcome {
+    Granted,
+    Refused,
+    /// A release after a refused reservation: a caller never frees what it did not get.
+    Skipped,
+}
+
+/// The shared counters, as in `Ledger`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct Counters {
+    used: u64,
+    count: u64,
+    capacity: u64,
+    peak: u64,
+}
+
+/// Where one thread is inside its current operation, with its local variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Pc {
+    /// About to start operation `op` of the thread's program.
+    Start,
+    // try_reserve
+    ReserveCas {
+        seen: u64,
+    },
+    ReserveCount {
+        next: u64,
+    },
+    ReserveCapacity {
+        next: u64,
+    },
+    ReservePeak {
+        next: u64,
+    },
+    // release: checked_sub(count, 1), checked_sub(capacity), checked_sub(used), each a
+    // fetch_update loop (load, then compare-and-swap); a refusal undoes the earlier steps.
+    SubLoad {
+        stage: Stage,
+    },
+    SubCas {
+        stage: Stage,
+        seen: u64,
+    },
+    Undo {
+        stage: Stage,
+    },
+}
+
+/// The counter a release step works on, in the order release() takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Stage {
+    Count,
+    Capacity,
+    Used,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Thread {
+    program: Vec<Op>,
+    op: usize,
+    pc: Pc,
+    outcomes: Vec<Outcome>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct State {
+    counters: Counters,
+    threads: Vec<Thread>,
+}
+
+fn amount(op: Op, stage: Stage) -> u64 {
+    let (capacity, footprint) = match op {
+        Op::Release {
+            capacity,
+            footprint,
+        }
+        | Op::Reserve {
+            capacity,
+            footprint,
+        } => (capacity, footprint),
+    };
+    match stage {
+        Stage::Count => 1,
+        Stage::Capacity => capacity,
+        Stage::Used => footprint,
+    }
+}
+
+fn counter(c: &mut Counters, stage: Stage) -> &mut u64 {
+    match stage {
+        Stage::Count => &mut c.count,
+        Stage::Capacity => &mut c.capacity,
+        Stage::Used => &mut c.used,
+    }
+}
+
+fn next_stage(stage: Stage) -> Option<Stage> {
+    match stage {
+        Stage::Count => Some(Stage::Capacity),
+        Stage::Capacity => Some(Stage::Used),
+        Stage::Used => None,
+    }
+}
+
+fn previous_stage(stage: Stage) -> Option<Stage> {
+    match stage {
+        Stage::Count => None,
+        Stage::Capacity => Some(Stage::Count),
+        Stage::Used => Some(Stage::Capacity),
+    }
+}
+
+/// Runs one atomic step of thread `t`.
+fn step(state: &mut State, t: usize, max: u64) {
+    let c = &mut state.counters;
+    let thread = &mut state.threads[t];
+    let op = thread.program[thread.op];
+    let finish = |thread: &mut Thread, outcome| {
+        thread.outcomes.push(outcome);
+        thread.op += 1;
+        thread.pc = Pc::Start;
+    };
+    match (op, thread.pc) {
+        // let mut used = self.used.load(Relaxed);
+        (Op::Reserve { .. }, Pc::Start) => thread.pc = Pc::ReserveCas { seen: c.used },
+        // checked_add, the max check, then compare_exchange_weak(used, next)
+        (Op::Reserve { footprint, .. }, Pc::ReserveCas { seen }) => {
+            match seen.checked_add(footprint) {
+                Some(next) if next <= max => {
+                    if c.used == seen {
+                        c.used = next;
+                        thread.pc = Pc::ReserveCount { next };
+                    } else {
+                        thread.pc = Pc::ReserveCas { seen: c.used };
+                    }
+                }
+                _ => finish(thread, Outcome::Refused),
+            }
+        }
+        (Op::Reserve { .. }, Pc::ReserveCount { next }) => {
+            c.count += 1;
+            thread.pc = Pc::ReserveCapacity { next };
+        }
+        (Op::Reserve { capacity, .. }, Pc::ReserveCapacity { next }) => {
+            c.capacity += capacity;
+            thread.pc = Pc::ReservePeak { next };
+        }
+        (Op::Reserve { .. }, Pc::ReservePeak { next }) => {
+            c.peak = c.peak.max(next);
+            finish(thread, Outcome::Granted);
+        }
+        (Op::Release { .. }, Pc::Start)
+            if thread.op > 0
+                && matches!(thread.program[thread.op - 1], Op::Reserve { .. })
+                && thread.outcomes[thread.op - 1] != Outcome::Granted =>
+        {
+            finish(thread, Outcome::Skipped)
+        }
+        (Op::Release { .. }, Pc::Start) => {
+            thread.pc = Pc::SubLoad {
+                stage: Stage::Count,
+            }
+        }
+        (Op::Release { .. }, Pc::SubLoad { stage }) => {
+            thread.pc = Pc::SubCas {
+                stage,
+                seen: *counter(c, stage),
+            }
+        }
+        (Op::Release { .. }, Pc::SubCas { stage, seen }) => {
+            match seen.checked_sub(amount(op, stage)) {
+                None => match previous_stage(stage) {
+                    None => finish(thread, Outcome::Refused),
+                    Some(undo) => thread.pc = Pc::Undo { stage: undo },
+                },
+                Some(lower) => {
+                    let value = counter(c, stage);
+                    if *value != seen {
+                        thread.pc = Pc::SubCas {
+                            stage,
+                            seen: *value,
+                        };
+                    } else {
+                        *value = lower;
+                        match next_stage(stage) {
+                            Some(stage) => thread.pc = Pc::SubLoad { stage },
+                            None => finish(thread, Outcome::Granted),
+                        }
+                    }
+                }
+            }
+        }
+        // fetch_add(amount) giving back what an earlier stage took, latest first.
+        (Op::Release { .. }, Pc::Undo { stage }) => {
+            *counter(c, stage) += amount(op, stage);
+            match previous_stage(stage) {
+                None => finish(thread, Outcome::Refused),
+                Some(undo) => thread.pc = Pc::Undo { stage: undo },
+            }
+        }
+        (op, pc) => unreachable!("{op:?} at {pc:?}"),
+    }
+}
+
+/// What every final state must satisfy, given each thread's outcomes.
+fn check_final(state: &State, max: u64) {
+    // Signed: a bogus release may be granted before the reservation it takes from is counted.
+    let (mut used, mut count, mut capacity) = (0i64, 0i64, 0i64);
+    for thread in &state.threads {
+        for (op, outcome) in thread.program.iter().zip(&thread.outcomes) {
+            let sign = match (op, outcome) {
+                (_, Outcome::Refused | Outcome::Skipped) => continue,
+                (Op::Reserve { .. }, Outcome::Granted) => 1,
+                (Op::Release { .. }, Outcome::Granted) => -1,
+            };
+            used += sign * amount(*op, Stage::Used) as i64;
+            count += sign;
+            capacity += sign * amount(*op, Stage::Capacity) as i64;
+        }
+    }
+    let c = state.counters;
+    assert_eq!(
+        (c.used as i64, c.count as i64, c.capacity as i64),
+        (used, count, capacity),
+        "counters not exact in final state {state:?}"
+    );
+    assert!(
+        c.peak <= max && c.peak >= c.used,
+        "peak {} out of range",
+        c.peak
+    );
+}
+
+/// Explores every interleaving of `programs`; returns the distinct final outcome vectors.
+fn explore(max: u64, programs: Vec<Vec<Op>>) -> HashSet<Vec<Vec<Outcome>>> {
+    let start = State {
+        counters: Counters::default(),
+        threads: programs
+            .into_iter()
+            .map(|program| Thread {
+                program,
+                op: 0,
+                pc: Pc::Start,
+                outcomes: Vec::new(),
+            })
+            .collect(),
+    };
+    let mut seen = HashSet::new();
+    let mut finals = HashSet::new();
+    let mut stack = vec![start];
+    while let Some(state) = stack.pop() {
+        if !seen.insert(state.clone()) {
+            continue;
+        }
+        assert!(
+            state.counters.used <= max,
+            "budget exceeded: used {} > max {max} in {state:?}",
+            state.counters.used
+        );
+        let runnable: Vec<usize> = (0..state.threads.len())
+            .filter(|&t| state.threads[t].op < state.threads[t].program.len())
+            .collect();
+        if runnable.is_empty() {
+            check_final(&state, max);
+            finals.insert(state.threads.iter().map(|t| t.outcomes.clone()).collect());
+            continue;
+        }
+        for t in runnable {
+            let mut next = state.clone();
+            step(&mut next, t, max);
+            stack.push(next);
+        }
+    }
+    assert!(seen.len() > 1);
+    finals
+}
+
+fn reserve(bytes: u64) -> Op {
+    Op::Reserve {
+        capacity: bytes,
+        footprint: bytes,
+    }
+}
+
+fn release(bytes: u64) -> Op {
+    Op::Release {
+        capacity: bytes,
+        footprint: bytes,
+    }
+}
+
+#[test]
+fn three_threads_racing_for_two_slots_grant_exactly_two_in_every_order() {
+    let finals = explore(2, vec![vec![reserve(1)]; 3]);
+    for outcomes in &finals {
+        let granted = outcomes
+            .iter()
+            .flatten()
+            .filter(|o| **o == Outcome::Granted)
+            .count();
+        assert_eq!(granted, 2, "{outcomes:?}");
+    }
+    assert_eq!(finals.len(), 3, "each thread can be the one refused");
+}
+
+#[test]
+fn reserve_then_release_on_every_thread_is_exact_and_never_refused() {
+    // Different sizes and a mapped-style footprint larger than the capacity.
+    let programs = vec![
+        vec![reserve(3), release(3)],
+        vec![
+            Op::Reserve {
+                capacity: 2,
+                footprint: 4,
+            },
+            Op::Release {
+                capacity: 2,
+                footprint: 4,
+            },
+        ],
+        vec![reserve(1), release(1)],
+    ];
+    for outcomes in explore(8, programs) {
+        // Everything fits at once, so nothing may be refused and the ledger ends empty.
+        assert!(outcomes.iter().flatten().all(|o| *o == Outcome::Granted));
+    }
+}
+
+#[test]
+fn a_tight_budget_refuses_only_while_full_and_ends_exact() {
+    let programs = vec![
+        vec![reserve(2), release(2), reserve(2), release(2)],
+        vec![reserve(2), release(2)],
+        vec![reserve(1)],
+    ];
+    let finals = explore(3, programs);
+    // Some orders refuse, some do not; check_final verified the counters of every one.
+    assert!(finals.len() > 1);
+}
+
+/// A release nobody reserved (a bookkeeping bug) must be refused or absorbed without ever
+/// letting `used` exceed the budget, even while other threads reserve in the meantime.
+#[test]
+fn a_bogus_release_never_lets_the_budget_be_exceeded() {
+    let programs = vec![vec![reserve(2)], vec![release(2)], vec![reserve(3)]];
+    explore(3, programs);
+}
+
+#[test]
+fn three_threads_two_rounds_each_through_a_budget_for_two() {
+    let round = |bytes| {
+        vec![
+            reserve(bytes),
+            release(bytes),
+            reserve(bytes),
+            release(bytes),
+        ]
+    };
+    let finals = explore(4, vec![round(2), round(2), round(1)]);
+    assert!(finals.len() > 1, "some orders refuse, others do not");
+}
