@@ -87,6 +87,38 @@ impl Pool {
     /// # Safety
     /// `ptr` and `capacity` must come from one `allocate` of this pool, freed exactly once.
     pub unsafe fn free(&self, ptr: NonNull<u8>, capacity: u64, by: FreedBy) -> Result<(), Error> {
+        let freed = self.free_quietly(ptr, capacity, by);
+        self.reclaimer.notify_freed_down_to(self.ledger.used());
+        freed
+    }
+
+    /// Frees several blocks, then wakes waiting threads once rather than once per block. Every
+    /// block is freed even if one fails; the first failure is returned.
+    ///
+    /// # Safety
+    /// As [`Pool::free`], for each block.
+    pub unsafe fn free_all(
+        &self,
+        blocks: impl IntoIterator<Item = (NonNull<u8>, u64)>,
+        by: FreedBy,
+    ) -> Result<(), Error> {
+        let mut outcome = Ok(());
+        for (ptr, capacity) in blocks {
+            let freed = self.free_quietly(ptr, capacity, by);
+            if outcome.is_ok() {
+                outcome = freed;
+            }
+        }
+        self.reclaimer.notify_freed_down_to(self.ledger.used());
+        outcome
+    }
+
+    unsafe fn free_quietly(
+        &self,
+        ptr: NonNull<u8>,
+        capacity: u64,
+        by: FreedBy,
+    ) -> Result<(), Error> {
         let reservation = memory::reservation_for(capacity);
         // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
         self.ledger.release(reservation)?;
@@ -96,8 +128,19 @@ impl Pool {
             FreedBy::Cleaner => &self.reclaimed_bytes,
         };
         counter.fetch_add(capacity, Ordering::Relaxed);
-        self.reclaimer.notify_freed();
         Ok(())
+    }
+
+    /// The background thread's wait for an early collection; see [`Reclaimer::await_early_collection`].
+    pub fn await_early_collection(&self, timeout: std::time::Duration) -> bool {
+        self.reclaimer.await_early_collection(timeout)
+    }
+
+    /// Runs the early collection the background thread was woken for.
+    pub fn collect_early(&self, collector: &mut dyn Collector) -> Result<(), Error> {
+        self.reclaimer
+            .collect_early(&self.ledger, collector)
+            .map_err(|f| Error::IllegalState(format!("early collection failed: {}", f.0)))
     }
 
     /// Capacity given back by Cleaner actions so far: rises when a collection found garbage.
@@ -153,6 +196,7 @@ mod tests {
             max_wait: std::time::Duration::from_secs(1),
             first_pause: std::time::Duration::from_millis(1),
             last_pause: std::time::Duration::from_millis(2),
+            high_water_percent: 100,
         }
     }
 

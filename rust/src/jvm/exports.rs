@@ -1,6 +1,7 @@
 //! The native methods of `dev.directmem.Native`: each converts its arguments, calls the pool,
 //! and goes through `guard` for errors.
 
+use super::background;
 use super::collector::{set_max_heap, JvmCollector};
 use super::guard::guard;
 use super::ids;
@@ -8,9 +9,9 @@ use crate::error::Error;
 use crate::memory;
 use crate::pool::{FreedBy, Pool};
 use crate::reclaim::Policy;
-use jni::objects::{JByteBuffer, JClass, JObject, JValue};
+use jni::objects::{JByteBuffer, JClass, JIntArray, JLongArray, JObject, JValue};
 use jni::signature::ReturnType;
-use jni::sys::{jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
+use jni::sys::{jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
 use once_cell::sync::Lazy;
 use std::ffi::c_void;
@@ -44,65 +45,122 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
         ids::init(env)?;
         POOL.set_max(max);
         set_max_heap(u64::try_from(max_heap).unwrap_or(0));
+        background::start(env.get_java_vm()?, &POOL);
         log::debug!("directmem budget: {max} bytes");
         Ok(())
     })
 }
 
 #[no_mangle]
-pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
+pub extern "system" fn Java_dev_directmem_Native_emptyBuffer<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
-    capacity: jint,
-) -> jlong {
-    guard(&mut env, 0, |env| {
-        let capacity = non_negative(capacity.into(), "capacity")?;
-        let reclaimed = || POOL.reclaimed_bytes();
-        let ptr = POOL.allocate(capacity, &mut JvmCollector::new(env, &reclaimed))?;
-        Ok(ptr.as_ptr() as jlong)
-    })
-}
-
-#[no_mangle]
-pub extern "system" fn Java_dev_directmem_Native_wrap<'l>(
-    mut env: JNIEnv<'l>,
-    _class: JClass<'l>,
-    address: jlong,
-    capacity: jint,
-    owner: JObject<'l>,
 ) -> jobject {
     guard(&mut env, std::ptr::null_mut(), |env| {
-        let ids = ids::get()?;
-        let len = usize::try_from(capacity)
-            .map_err(|_| Error::IllegalArgument(format!("negative capacity {capacity}")))?;
-        // SAFETY: `address` is a live block of `capacity` bytes from `allocate`.
-        let buffer = unsafe { env.new_direct_byte_buffer(address as *mut u8, len)? };
-        // The buffer and every view of it keep `owner` alive; the Cleaner watches `owner`.
-        env.set_field_unchecked(&buffer, ids.att, JValue::Object(&owner))?;
+        let empty = memory::allocate_zeroed(0)
+            .ok_or_else(|| Error::IllegalState("no address for empty buffers".into()))?;
+        // SAFETY: a zero-length buffer never reads or writes its address.
+        let buffer = unsafe { env.new_direct_byte_buffer(empty.as_ptr(), 0)? };
         Ok(buffer.into_raw())
     })
 }
 
+/// Allocates, then points `buffer` (a fresh duplicate of the empty template, which only this
+/// thread has seen) at the memory. Setting four fields costs far less than the constructor
+/// upcall behind `NewDirectByteBuffer`.
 #[no_mangle]
-pub extern "system" fn Java_dev_directmem_Native_free<'l>(
+pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
+    buffer: JObject<'l>,
+    capacity: jint,
+    owner: JObject<'l>,
+) -> jlong {
+    guard(&mut env, 0, |env| {
+        let ids = ids::get()?;
+        let size = non_negative(capacity.into(), "capacity")?;
+        let reclaimed = || POOL.reclaimed_bytes();
+        let ptr = POOL.allocate(size, &mut JvmCollector::new(env, &reclaimed))?;
+        let address = ptr.as_ptr() as jlong;
+        let point = |env: &mut JNIEnv<'l>| -> Result<(), Error> {
+            env.set_field_unchecked(&buffer, ids.address, JValue::Long(address))?;
+            env.set_field_unchecked(&buffer, ids.capacity, JValue::Int(capacity))?;
+            env.set_field_unchecked(&buffer, ids.limit, JValue::Int(capacity))?;
+            // The buffer and every view of it keep `owner` alive; the release watches `owner`.
+            env.set_field_unchecked(&buffer, ids.att, JValue::Object(&owner))?;
+            Ok(())
+        };
+        if let Err(e) = point(env) {
+            // SAFETY: just allocated, never published.
+            unsafe { POOL.free(ptr, size, FreedBy::Caller)? };
+            return Err(e);
+        }
+        Ok(address)
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    buffer: JObject<'l>,
     address: jlong,
     capacity: jint,
-    by_cleaner: jboolean,
 ) {
-    guard(&mut env, (), |_| {
-        let capacity = non_negative(capacity.into(), "capacity")?;
-        let ptr = NonNull::new(address as *mut u8)
-            .ok_or_else(|| Error::IllegalArgument("free of a null address".into()))?;
-        let by = if by_cleaner != 0 {
-            FreedBy::Cleaner
-        } else {
-            FreedBy::Caller
-        };
-        // SAFETY: the Java side frees each allocation once, through its Cleanable.
-        unsafe { POOL.free(ptr, capacity, by) }
+    guard(&mut env, (), |env| {
+        let ids = ids::get()?;
+        // With no address and no room, every get/put fails its bounds check.
+        env.set_field_unchecked(&buffer, ids.limit, JValue::Int(0))?;
+        env.set_field_unchecked(&buffer, ids.position, JValue::Int(0))?;
+        env.set_field_unchecked(&buffer, ids.mark, JValue::Int(-1))?;
+        env.set_field_unchecked(&buffer, ids.capacity, JValue::Int(0))?;
+        env.set_field_unchecked(&buffer, ids.address, JValue::Long(0))?;
+        free(address, capacity, FreedBy::Caller)
     })
+}
+
+/// Frees the blocks the reclaimer thread collected from the reference queue, in one call.
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    addresses: JLongArray<'l>,
+    capacities: JIntArray<'l>,
+    count: jint,
+) {
+    guard(&mut env, (), |env| {
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|n| *n <= BATCH)
+            .ok_or_else(|| Error::IllegalArgument(format!("batch of {count} blocks")))?;
+        let mut address = [0 as jlong; BATCH];
+        let mut capacity = [0 as jint; BATCH];
+        env.get_long_array_region(&addresses, 0, &mut address[..count])?;
+        env.get_int_array_region(&capacities, 0, &mut capacity[..count])?;
+        let blocks = address[..count]
+            .iter()
+            .zip(&capacity[..count])
+            .map(|(&a, &c)| block(a, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        // SAFETY: the Java side frees each allocation once, after claiming its release.
+        unsafe { POOL.free_all(blocks, FreedBy::Cleaner) }
+    })
+}
+
+/// The largest batch `freeBatch` takes (Allocation.BATCH).
+const BATCH: usize = 256;
+
+fn block(address: jlong, capacity: jint) -> Result<(NonNull<u8>, u64), Error> {
+    let capacity = non_negative(capacity.into(), "capacity")?;
+    let ptr = NonNull::new(address as *mut u8)
+        .ok_or_else(|| Error::IllegalArgument("free of a null address".into()))?;
+    Ok((ptr, capacity))
+}
+
+fn free(address: jlong, capacity: jint, by: FreedBy) -> Result<(), Error> {
+    let (ptr, capacity) = block(address, capacity)?;
+    // SAFETY: the Java side frees each allocation once, after claiming its release.
+    unsafe { POOL.free(ptr, capacity, by) }
 }
 
 #[no_mangle]
@@ -118,24 +176,6 @@ pub extern "system" fn Java_dev_directmem_Native_attachment<'l>(
         }
         let att = env.get_field_unchecked(&buffer, ids.att, ReturnType::Object)?;
         Ok(att.l()?.into_raw())
-    })
-}
-
-#[no_mangle]
-pub extern "system" fn Java_dev_directmem_Native_disarm<'l>(
-    mut env: JNIEnv<'l>,
-    _class: JClass<'l>,
-    buffer: JObject<'l>,
-) {
-    guard(&mut env, (), |env| {
-        let ids = ids::get()?;
-        // With no address and no room, every get/put fails its bounds check.
-        env.set_field_unchecked(&buffer, ids.limit, JValue::Int(0))?;
-        env.set_field_unchecked(&buffer, ids.position, JValue::Int(0))?;
-        env.set_field_unchecked(&buffer, ids.mark, JValue::Int(-1))?;
-        env.set_field_unchecked(&buffer, ids.capacity, JValue::Int(0))?;
-        env.set_field_unchecked(&buffer, ids.address, JValue::Long(0))?;
-        Ok(())
     })
 }
 

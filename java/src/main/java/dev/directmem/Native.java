@@ -40,19 +40,24 @@ final class Native {
 
     private static native void init(long maxMemory, long maxHeap);
 
-    /** Reserves budget (reclaiming if needed) and allocates zeroed memory; returns its address. */
-    static native long allocate(int capacity);
+    /** An empty direct buffer with no owner: the template {@link Allocation} duplicates. */
+    static native ByteBuffer emptyBuffer();
 
-    /** A direct buffer over the block, with {@code owner} in its {@code att} field. */
-    static native ByteBuffer wrap(long address, int capacity, Object owner);
+    /**
+     * Reserves budget (reclaiming if needed), allocates zeroed memory and points {@code buffer}, a
+     * fresh duplicate of the template, at it: address, capacity, limit, and {@code owner} in its
+     * {@code att} field. Returns the address.
+     */
+    static native long allocate(ByteBuffer buffer, int capacity, Object owner);
 
-    static native void free(long address, int capacity, boolean byCleaner);
+    /** Resets the buffer's address, capacity, limit, position and mark, then frees its memory. */
+    static native void disarmAndFree(ByteBuffer buffer, long address, int capacity);
+
+    /** Frees {@code count} blocks whose owners became unreachable. */
+    static native void freeBatch(long[] addresses, int[] capacities, int count);
 
     /** A direct buffer's {@code att} field, or null if it has none or is not a DirectByteBuffer. */
     static native Object attachment(ByteBuffer buffer);
-
-    /** Resets address, capacity, limit, position and mark so that every access fails. */
-    static native void disarm(ByteBuffer buffer);
 
     static native void fill(ByteBuffer buffer, int offset, int length, byte value);
 
