@@ -238,7 +238,9 @@ impl Reclaimer {
 
     /// Records that memory came back, leaving `used` in use, and wakes threads that wait for it.
     pub fn notify_freed_down_to(&self, used: u64) {
-        self.floor.fetch_min(used, Ordering::Relaxed);
+        if used < self.floor.load(Ordering::Relaxed) {
+            self.floor.fetch_min(used, Ordering::Relaxed);
+        }
         self.notify_freed();
     }
 

@@ -45,18 +45,18 @@ final class Native {
 
     /**
      * Reserves budget (reclaiming if needed), allocates zeroed memory and points {@code buffer}, a
-     * fresh duplicate of the template, at it: address, capacity, limit, and {@code owner} in its
-     * {@code att} field. Returns the address.
+     * fresh duplicate of the template, at it: address, capacity, and {@code owner} in its {@code
+     * att} field (the caller sets the limit). Returns the address.
      */
     static native long allocate(ByteBuffer buffer, int capacity, Object owner);
 
-    /** Resets the buffer's address, capacity, limit, position and mark, then frees its memory. */
+    /** Resets the buffer's address and capacity (the caller has set its limit to 0), then frees its memory. */
     static native void disarmAndFree(ByteBuffer buffer, long address, int capacity);
 
     /** Frees {@code count} blocks whose owners became unreachable. */
     static native void freeBatch(long[] addresses, int[] capacities, int count);
 
-    /** A direct buffer's {@code att} field, or null if it has none or is not a DirectByteBuffer. */
+    /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);
 
     static native void fill(ByteBuffer buffer, int offset, int length, byte value);
