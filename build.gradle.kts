@@ -119,3 +119,17 @@ tasks.register<JavaExec>("demo") {
     jvmArgs("--enable-native-access=ALL-UNNAMED", "-XX:+DisableExplicitGC", "-XX:MaxDirectMemorySize=64m", "-Xmx256m")
     args(providers.gradleProperty("demoMiB").orElse("4096").get())
 }
+
+// --- footprint (performance work, issue 3) ----------------------------------------------------
+
+tasks.register<JavaExec>("footprint") {
+    group = "application"
+    description = "Shows resident memory before/after allocating and freeing large buffers, and per small buffer."
+    classpath = files(tasks.jar) + sourceSets["demo"].output
+    mainClass.set("dev.directmem.demo.Footprint")
+    // A fixed, pre-touched heap, so that the resident set grows only by native memory.
+    jvmArgs(
+        "--enable-native-access=ALL-UNNAMED", "-XX:+DisableExplicitGC", "-Ddirectmem.maxMemory=1g",
+        "-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch",
+    )
+}

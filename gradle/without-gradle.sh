@@ -3,7 +3,7 @@
 # distribution: the same cargo commands, javac --release 17, the same jar layout, and the JUnit
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
-#   gradle/without-gradle.sh assemble | check | demo [MiB]
+#   gradle/without-gradle.sh assemble | check | demo [MiB] | footprint
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -67,9 +67,21 @@ demo() {
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
 
+# --- footprint (performance work, issue 3): resident memory of large and small buffers -------
+# A fixed, pre-touched heap, so that the resident set grows only by native memory.
+footprint() {
+  assemble
+  mkdir -p build/classes/java/demo
+  javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/demo -cp "$jar" $(find java/src/demo/java -name '*.java')
+  java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -Ddirectmem.maxMemory=1g \
+    -Xms256m -Xmx256m -XX:+AlwaysPreTouch \
+    -cp "$jar:build/classes/java/demo" dev.directmem.demo.Footprint
+}
+
 case "${1:-}" in
   assemble) assemble ;;
   check) check ;;
   demo) demo "${2:-}" ;;
-  *) echo "usage: $0 assemble | check | demo [MiB]" >&2; exit 2 ;;
+  footprint) footprint ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | footprint" >&2; exit 2 ;;
 esac
