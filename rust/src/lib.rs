@@ -8,5 +8,6 @@ pub mod ledger;
 pub mod memory;
 pub mod pool;
 pub mod reclaim;
+pub mod reuse;
 
 mod jvm;

@@ -1,13 +1,12 @@
 //! The background reclaimer: a daemon thread attached to the JVM that runs early collections,
-//! so that allocating threads rarely find the budget full and stall on a collection themselves.
+//! so that allocating threads rarely find the budget full and stall on a collection themselves,
+//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle.
 
 use super::collector::JvmCollector;
 use crate::pool::Pool;
+use crate::reuse::{IDLE, REUSE};
 use jni::JavaVM;
 use std::time::Duration;
-
-/// How long the thread sleeps between checks when nobody asks for a collection.
-const IDLE_WAIT: Duration = Duration::from_secs(60);
 
 /// Starts the thread once; later calls do nothing.
 pub fn start(vm: JavaVM, pool: &'static Pool) {
@@ -33,7 +32,9 @@ fn run(vm: JavaVM, pool: &'static Pool) {
         }
     };
     loop {
-        if !pool.await_early_collection(IDLE_WAIT) {
+        let wanted = pool.await_early_collection(IDLE);
+        REUSE.trim(IDLE);
+        if !wanted {
             continue;
         }
         // A local frame per collection: this thread never returns to Java to free local refs.

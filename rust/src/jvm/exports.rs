@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::memory;
 use crate::pool::{FreedBy, Pool};
 use crate::reclaim::Policy;
+use crate::reuse::REUSE;
 use jni::objects::{JByteBuffer, JClass, JIntArray, JLongArray, JObject, JValue};
 use jni::sys::{jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
@@ -43,6 +44,7 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
         let max = non_negative(max_memory, "maximum memory")?;
         ids::init(env)?;
         POOL.set_max(max);
+        REUSE.set_limit_for_budget(max);
         set_max_heap(u64::try_from(max_heap).unwrap_or(0));
         background::start(env.get_java_vm()?, &POOL);
         log::debug!("directmem budget: {max} bytes");

@@ -9,9 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Shows what directmem's buffers cost in resident memory: large buffers' pages go back to the OS
- * the moment they are freed, and a small buffer takes its capacity plus the allocator's own
- * rounding, nothing more.
+ * Shows what directmem's buffers cost in resident memory: a freed buffer above 16 MiB goes back to
+ * the OS the moment it is freed; freed buffers of 256 KiB to 16 MiB are kept mapped for reuse, up
+ * to 64 MiB (and no more than the budget), and go back once unused for a second; a small buffer
+ * takes its capacity plus the allocator's own rounding, nothing more.
  *
  * <p>Meant to run with a pre-touched, fixed-size Java heap ({@code -Xms256m -Xmx256m
  * -XX:+AlwaysPreTouch}, as {@code ./gradlew footprint} does), so that the resident set grows only
@@ -20,7 +21,7 @@ import java.util.List;
 public final class Footprint {
     private static final int MIB = 1 << 20;
 
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws IOException, InterruptedException {
         System.out.printf("JVM %s; resident set (VmRSS) from /proc/self/status%n%n", Runtime.version());
         List<ByteBuffer> keep = new ArrayList<>(600_000);
         // Warm-up, not shown: the first buffers also pay for code, threads and malloc arenas.
@@ -31,11 +32,13 @@ public final class Footprint {
         small(20_000, 4096, keep);
         keep.clear();
         System.out.println();
+        large(1, 256 * MIB);
+        System.out.println();
         large(16, 16 * MIB);
     }
 
     /** Allocates and touches every page of {@code count} large buffers, then frees them. */
-    private static void large(int count, int capacity) throws IOException {
+    private static void large(int count, int capacity) throws IOException, InterruptedException {
         long before = rss();
         List<ByteBuffer> buffers = new ArrayList<>();
         for (int i = 0; i < count; i++) {
@@ -52,8 +55,10 @@ public final class Footprint {
         System.out.printf("  RSS before %,8d KiB%n", before / 1024);
         System.out.printf("  allocated  %,8d KiB  (+%,d KiB for %,d KiB of buffers)%n",
                 allocated / 1024, (allocated - before) / 1024, (long) count * capacity / 1024);
-        System.out.printf("  freed      %,8d KiB  (%+,d KiB against before: back to the OS at once)%n",
-                freed / 1024, (freed - before) / 1024);
+        System.out.printf("  freed      %,8d KiB  (%+,d KiB against before)%n", freed / 1024, (freed - before) / 1024);
+        Thread.sleep(2500); // kept blocks go back once idle for a second
+        long idle = rss();
+        System.out.printf("  2.5 s on   %,8d KiB  (%+,d KiB against before)%n", idle / 1024, (idle - before) / 1024);
     }
 
     /**
