@@ -119,7 +119,9 @@ final class Allocation {
             } catch (InterruptedException e) {
                 // Only a stray interrupt: this thread is directmem's own, keep reclaiming.
             } catch (RuntimeException | Error e) {
-                // A native error was already logged; the thread must survive to free the rest.
+                // Report it (by default: a stack trace on stderr), but survive to free the rest.
+                Thread self = Thread.currentThread();
+                self.getUncaughtExceptionHandler().uncaughtException(self, e);
             }
         }
     }
@@ -140,7 +142,10 @@ final class Allocation {
         }
 
         final int capacity;
-        /** Written once, before the release is published through the registry. */
+        /**
+         * Written once, before the release is added to the registry; read only after removing it
+         * from the registry, under the same stripe lock, which orders the read after the write.
+         */
         long address;
         @SuppressWarnings("unused") // through CLAIMED
         private volatile boolean claimed;
