@@ -49,10 +49,10 @@ final class Allocation {
         Allocation owner = new Allocation(buffer, capacity);
         // Sets the buffer's address, capacity and att (the owner).
         long address = Native.allocate(buffer, capacity, owner);
-        buffer.limit(capacity);
         // From here on the registry keeps the release, and so the memory's fate, reachable.
         owner.release.address = address;
         REGISTRY.add(owner.release);
+        buffer.limit(capacity);
         return buffer;
     }
 
