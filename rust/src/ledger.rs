@@ -98,7 +98,10 @@ impl Ledger {
         };
         self.count.fetch_add(1, Ordering::Relaxed);
         self.capacity.fetch_add(r.capacity, Ordering::Relaxed);
-        self.peak.fetch_max(next, Ordering::Relaxed);
+        // A read first: the peak rarely moves, and an unconditional fetch_max is a locked RMW.
+        if next > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(next, Ordering::Relaxed);
+        }
         Ok(())
     }
 

@@ -11,5 +11,6 @@ pub mod memory;
 pub mod pool;
 pub mod reclaim;
 pub mod report;
+pub mod reuse;
 
 mod jvm;

@@ -2,9 +2,11 @@
 //!
 //! Small blocks come from `calloc`. Large blocks are mapped directly: the kernel hands out
 //! zero pages, so zeroing costs nothing until a page is touched, and `munmap` gives the memory
-//! back to the OS at once instead of leaving it in a malloc arena.
+//! back to the OS at once instead of leaving it in a malloc arena, except for the bounded few
+//! freed blocks kept mapped for reuse (see `reuse`: page faults cost more than zeroing).
 
 use crate::ledger::Reservation;
+use crate::reuse::REUSE;
 use std::ptr::NonNull;
 
 /// Blocks of at least this many bytes are mapped rather than taken from malloc.
@@ -14,7 +16,11 @@ pub const MMAP_THRESHOLD: u64 = 256 * 1024;
 pub const MAX_CAPACITY: u64 = i32::MAX as u64;
 
 /// Where a zero-capacity buffer points: never read or written, never freed.
-static EMPTY: u64 = 0;
+/// Aligned as a malloc block, so that an empty buffer passes any alignment check a block would.
+static EMPTY: Empty = Empty(0);
+
+#[repr(C, align(16))]
+struct Empty(u8);
 
 /// The budget an allocation of `capacity` bytes takes: mapped blocks are whole pages.
 pub fn reservation_for(capacity: u64) -> Reservation {
@@ -32,28 +38,15 @@ pub fn reservation_for(capacity: u64) -> Reservation {
 /// Allocates `capacity` zero-filled bytes. `None` when the OS refuses.
 pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
     if capacity == 0 {
-        return NonNull::new(&EMPTY as *const u64 as *mut u8);
+        return NonNull::new(&EMPTY as *const Empty as *mut u8);
     }
     let len = usize::try_from(capacity).ok()?;
     if fail_next_allocation() {
         return None;
     }
     if capacity >= MMAP_THRESHOLD {
-        // SAFETY: an anonymous private mapping has no preconditions; failure is MAP_FAILED.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                round_up_to_page(capacity) as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        NonNull::new(ptr.cast())
+        let len = round_up_to_page(capacity);
+        REUSE.take(len).or_else(|| map(len))
     } else {
         // SAFETY: calloc with a non-zero size; a null result is handled.
         NonNull::new(unsafe { libc::calloc(1, len) }.cast())
@@ -70,15 +63,44 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64) {
         return;
     }
     if capacity >= MMAP_THRESHOLD {
-        let rc = libc::munmap(ptr.as_ptr().cast(), round_up_to_page(capacity) as usize);
-        if rc != 0 {
-            log::error!(
-                "munmap of {capacity} bytes at {ptr:p} failed: {}",
-                std::io::Error::last_os_error()
-            );
+        let len = round_up_to_page(capacity);
+        if !REUSE.keep(ptr, len) {
+            unmap(ptr, len);
         }
     } else {
         libc::free(ptr.as_ptr().cast());
+    }
+}
+
+/// Maps `len` bytes of fresh zero pages. `None` when the OS refuses.
+pub(crate) fn map(len: u64) -> Option<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping has no preconditions; failure is MAP_FAILED.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            usize::try_from(len).ok()?,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if ptr == libc::MAP_FAILED {
+        return None;
+    }
+    NonNull::new(ptr.cast())
+}
+
+/// Gives a mapping back to the OS.
+///
+/// # Safety
+/// `ptr..ptr+len` must be one mapping from [`map`], not used afterwards.
+pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
+    if libc::munmap(ptr.as_ptr().cast(), len as usize) != 0 {
+        log::error!(
+            "munmap of {len} bytes at {ptr:p} failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -16,6 +16,15 @@ pub struct Pool {
     failures: AtomicU64,
 }
 
+/// A block `Pool::allocate` handed out, as it must be described to free it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub ptr: NonNull<u8>,
+    pub capacity: u64,
+    /// The alignment it was allocated with (1: none asked for).
+    pub alignment: u64,
+}
+
 /// Who gave memory back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreedBy {
@@ -50,59 +59,10 @@ impl Pool {
         self.ledger.set_max(max);
     }
 
-    /// Reserves budget for `capacity` bytes (reclaiming if needed) and allocates them zeroed.
+    /// Reserves budget for `capacity` bytes (reclaiming if needed) and allocates them zeroed,
+    /// starting at a multiple of `alignment`: a power of two up to `memory::MAX_ALIGNMENT`, 1
+    /// when any address will do (then blocks come from the plain path of `memory`).
     pub fn allocate(
-        &self,
-        capacity: u64,
-        collector: &mut dyn Collector,
-    ) -> Result<NonNull<u8>, Error> {
-        if capacity > memory::MAX_CAPACITY {
-            return Err(Error::IllegalArgument(format!(
-                "capacity {capacity} exceeds the largest buffer, {}",
-                memory::MAX_CAPACITY
-            )));
-        }
-        let reservation = memory::reservation_for(capacity);
-        self.reclaimer
-            .reserve(&self.ledger, reservation, collector)
-            .map_err(|e| self.failed(e))?;
-        match memory::allocate_zeroed(capacity) {
-            Some(ptr) => Ok(ptr),
-            None => {
-                self.ledger.release(reservation).map_err(Error::from)?;
-                self.reclaimer.notify_freed();
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                Err(Error::OutOfMemory(format!(
-                    "the operating system refused {capacity} bytes of direct memory \
-                     (used: {}, max: {})",
-                    self.ledger.used(),
-                    self.ledger.max()
-                )))
-            }
-        }
-    }
-
-    /// Frees a block from `allocate` and returns its budget.
-    ///
-    /// # Safety
-    /// `ptr` and `capacity` must come from one `allocate` of this pool, freed exactly once.
-    pub unsafe fn free(&self, ptr: NonNull<u8>, capacity: u64, by: FreedBy) -> Result<(), Error> {
-        let reservation = memory::reservation_for(capacity);
-        // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
-        self.ledger.release(reservation)?;
-        memory::free(ptr, capacity);
-        let counter = match by {
-            FreedBy::Caller => &self.freed_bytes,
-            FreedBy::Cleaner => &self.reclaimed_bytes,
-        };
-        counter.fetch_add(capacity, Ordering::Relaxed);
-        self.reclaimer.notify_freed();
-        Ok(())
-    }
-
-    /// As `allocate`, with the block starting at a multiple of `alignment` (a power of two up
-    /// to `memory::MAX_ALIGNMENT`). Free it with `free_aligned` and the same alignment.
-    pub fn allocate_aligned(
         &self,
         capacity: u64,
         alignment: u64,
@@ -125,9 +85,14 @@ impl Pool {
                 self.ledger.release(reservation).map_err(Error::from)?;
                 self.reclaimer.notify_freed();
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                let aligned = if alignment > 1 {
+                    format!(" aligned to {alignment}")
+                } else {
+                    String::new()
+                };
                 Err(Error::OutOfMemory(format!(
-                    "the operating system refused {capacity} bytes of direct memory aligned to \
-                     {alignment} (used: {}, max: {})",
+                    "the operating system refused {capacity} bytes of direct memory{aligned} \
+                     (used: {}, max: {})",
                     self.ledger.used(),
                     self.ledger.max()
                 )))
@@ -135,20 +100,47 @@ impl Pool {
         }
     }
 
-    /// Frees a block from `allocate_aligned` and returns its budget.
+    /// Frees a block from `allocate` and returns its budget.
     ///
     /// # Safety
-    /// `ptr`, `capacity` and `alignment` must come from one `allocate_aligned` of this pool,
-    /// freed exactly once.
-    pub unsafe fn free_aligned(
+    /// The block must come from one `allocate` of this pool (same capacity and alignment), and
+    /// be freed exactly once.
+    pub unsafe fn free(&self, block: Block, by: FreedBy) -> Result<(), Error> {
+        let freed = self.free_quietly(block, by);
+        self.reclaimer.notify_freed_down_to(self.ledger.used());
+        freed
+    }
+
+    /// Frees several blocks, then wakes waiting threads once rather than once per block. Every
+    /// block is freed even if one fails; the first failure is returned.
+    ///
+    /// # Safety
+    /// As [`Pool::free`], for each block.
+    pub unsafe fn free_all(
         &self,
-        ptr: NonNull<u8>,
-        capacity: u64,
-        alignment: u64,
+        blocks: impl IntoIterator<Item = Block>,
         by: FreedBy,
     ) -> Result<(), Error> {
+        let mut outcome = Ok(());
+        for block in blocks {
+            let freed = self.free_quietly(block, by);
+            if outcome.is_ok() {
+                outcome = freed;
+            }
+        }
+        self.reclaimer.notify_freed_down_to(self.ledger.used());
+        outcome
+    }
+
+    unsafe fn free_quietly(&self, block: Block, by: FreedBy) -> Result<(), Error> {
+        let Block {
+            ptr,
+            capacity,
+            alignment,
+        } = block;
         memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
         let reservation = memory::reservation_for_aligned(capacity, alignment);
+        // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
         self.ledger.release(reservation)?;
         memory::free_aligned(ptr, capacity, alignment);
         let counter = match by {
@@ -156,8 +148,19 @@ impl Pool {
             FreedBy::Cleaner => &self.reclaimed_bytes,
         };
         counter.fetch_add(capacity, Ordering::Relaxed);
-        self.reclaimer.notify_freed();
         Ok(())
+    }
+
+    /// The background thread's wait for an early collection; see [`Reclaimer::await_early_collection`].
+    pub fn await_early_collection(&self, timeout: std::time::Duration) -> bool {
+        self.reclaimer.await_early_collection(timeout)
+    }
+
+    /// Runs the early collection the background thread was woken for.
+    pub fn collect_early(&self, collector: &mut dyn Collector) -> Result<(), Error> {
+        self.reclaimer
+            .collect_early(&self.ledger, collector)
+            .map_err(|f| Error::IllegalState(format!("early collection failed: {}", f.0)))
     }
 
     /// Capacity given back by Cleaner actions so far: rises when a collection found garbage.
@@ -213,6 +216,15 @@ mod tests {
             max_wait: std::time::Duration::from_secs(1),
             first_pause: std::time::Duration::from_millis(1),
             last_pause: std::time::Duration::from_millis(2),
+            high_water_percent: 100,
+        }
+    }
+
+    fn plain(ptr: NonNull<u8>, capacity: u64) -> Block {
+        Block {
+            ptr,
+            capacity,
+            alignment: 1,
         }
     }
 
@@ -222,15 +234,15 @@ mod tests {
         let sizes = [0u64, 1, 4096, memory::MMAP_THRESHOLD + 1];
         let blocks: Vec<_> = sizes
             .iter()
-            .map(|&c| (pool.allocate(c, &mut NoGarbage).unwrap(), c))
+            .map(|&c| (pool.allocate(c, 1, &mut NoGarbage).unwrap(), c))
             .collect();
         let s = pool.stats();
         assert_eq!(s.ledger.count, 4);
         assert_eq!(s.ledger.capacity, sizes.iter().sum::<u64>());
         assert!(s.ledger.used >= s.ledger.capacity);
-        for (ptr, c) in blocks {
+        for (ptr, capacity) in blocks {
             // SAFETY: each block is freed once with its own capacity.
-            unsafe { pool.free(ptr, c, FreedBy::Cleaner).unwrap() };
+            unsafe { pool.free(plain(ptr, capacity), FreedBy::Cleaner).unwrap() };
         }
         let s = pool.stats();
         assert_eq!(
@@ -243,8 +255,8 @@ mod tests {
     #[test]
     fn exhausted_budget_reports_numbers_and_reserves_nothing() {
         let pool = Pool::new(100, quick());
-        let held = pool.allocate(80, &mut NoGarbage).unwrap();
-        let err = pool.allocate(30, &mut NoGarbage).unwrap_err();
+        let held = pool.allocate(80, 1, &mut NoGarbage).unwrap();
+        let err = pool.allocate(30, 1, &mut NoGarbage).unwrap_err();
         let Error::OutOfMemory(msg) = err else {
             panic!("expected OutOfMemory")
         };
@@ -254,26 +266,26 @@ mod tests {
         assert_eq!(pool.stats().ledger.used, 80);
         assert_eq!(pool.stats().failures, 1);
         // SAFETY: freed once.
-        unsafe { pool.free(held, 80, FreedBy::Caller).unwrap() };
-        assert!(pool.allocate(30, &mut NoGarbage).is_ok());
+        unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
+        assert!(pool.allocate(30, 1, &mut NoGarbage).is_ok());
     }
 
     #[test]
     fn refused_native_allocation_returns_its_reservation() {
         let pool = Pool::new(1000, quick());
         memory::arm_allocation_failure();
-        let err = pool.allocate(64, &mut NoGarbage).unwrap_err();
+        let err = pool.allocate(64, 1, &mut NoGarbage).unwrap_err();
         assert!(matches!(err, Error::OutOfMemory(ref m) if m.contains("refused 64 bytes")));
         let s = pool.stats().ledger;
         assert_eq!((s.used, s.count, s.capacity), (0, 0, 0));
-        assert!(pool.allocate(64, &mut NoGarbage).is_ok());
+        assert!(pool.allocate(64, 1, &mut NoGarbage).is_ok());
     }
 
     #[test]
     fn capacity_beyond_a_java_buffer_is_an_illegal_argument() {
         let pool = Pool::new(u64::MAX, quick());
         let err = pool
-            .allocate(memory::MAX_CAPACITY + 1, &mut NoGarbage)
+            .allocate(memory::MAX_CAPACITY + 1, 1, &mut NoGarbage)
             .unwrap_err();
         assert!(matches!(err, Error::IllegalArgument(_)));
     }
@@ -290,7 +302,7 @@ mod tests {
         ];
         let blocks: Vec<_> = cases
             .iter()
-            .map(|&(c, a)| (pool.allocate_aligned(c, a, &mut NoGarbage).unwrap(), c, a))
+            .map(|&(c, a)| (pool.allocate(c, a, &mut NoGarbage).unwrap(), c, a))
             .collect();
         let expected: u64 = cases
             .iter()
@@ -298,10 +310,15 @@ mod tests {
             .sum();
         assert_eq!(pool.stats().ledger.used, expected);
         assert_eq!(pool.stats().ledger.count, cases.len() as u64);
-        for (ptr, c, a) in blocks {
-            assert_eq!(ptr.as_ptr() as u64 % a, 0);
+        for (ptr, capacity, alignment) in blocks {
+            assert_eq!(ptr.as_ptr() as u64 % alignment, 0);
+            let block = Block {
+                ptr,
+                capacity,
+                alignment,
+            };
             // SAFETY: each block is freed once with its own capacity and alignment.
-            unsafe { pool.free_aligned(ptr, c, a, FreedBy::Caller).unwrap() };
+            unsafe { pool.free(block, FreedBy::Caller).unwrap() };
         }
         let s = pool.stats();
         assert_eq!((s.ledger.used, s.ledger.count), (0, 0));
@@ -311,7 +328,7 @@ mod tests {
     fn bad_alignments_are_illegal_arguments_and_reserve_nothing() {
         let pool = Pool::new(1 << 30, quick());
         for bad in [0, 3, 2 << 20] {
-            let err = pool.allocate_aligned(64, bad, &mut NoGarbage).unwrap_err();
+            let err = pool.allocate(64, bad, &mut NoGarbage).unwrap_err();
             assert!(matches!(err, Error::IllegalArgument(ref m) if m.contains("power of two")));
         }
         assert_eq!(pool.stats().ledger.used, 0);

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 pub enum Trigger {
     /// A reservation of this many bytes did not fit in the budget.
     RefusedAllocation { requested: u64 },
+    /// Use crossed the high-water mark: the background thread collected ahead of need.
+    Early,
 }
 
 /// One collection and the frees that followed it.
@@ -133,6 +135,7 @@ mod tests {
             max_wait: Duration::from_secs(5),
             first_pause: Duration::from_millis(1),
             last_pause: Duration::from_millis(2),
+            high_water_percent: 100,
         }
     }
 

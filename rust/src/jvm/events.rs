@@ -24,7 +24,7 @@ pub fn init(env: &mut JNIEnv) -> Result<(), Error> {
     UPCALL.get_or_try_init(|| {
         let class = env.find_class("dev/directmem/Events")?;
         // Order and types shared with Events.reclaimed.
-        let reclaimed = env.get_static_method_id(&class, "reclaimed", "(JJJIJ)V")?;
+        let reclaimed = env.get_static_method_id(&class, "reclaimed", "(JJJIIJ)V")?;
         Ok::<_, Error>(Upcall {
             vm: env.get_java_vm()?,
             events: env.new_global_ref(class)?,
@@ -47,7 +47,11 @@ fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
     if env.exception_check()? {
         return Ok(()); // an exception is on its way to Java: calling in now is not allowed
     }
-    let Trigger::RefusedAllocation { requested } = r.trigger;
+    // (trigger, requested bytes): codes shared with Events.TRIGGERS.
+    let (trigger, requested) = match r.trigger {
+        Trigger::RefusedAllocation { requested } => (0, requested),
+        Trigger::Early => (1, 0),
+    };
     let collection = match r.collection {
         Collection::Forced => 0,
         Collection::HeapPressure => 1,
@@ -65,12 +69,13 @@ fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
             j: i64::try_from(r.bytes_freed).unwrap_or(i64::MAX),
         },
         jvalue { i: collection },
+        jvalue { i: trigger },
         jvalue {
             j: i64::try_from(requested).unwrap_or(i64::MAX),
         },
     ];
     let class: &JClass = upcall.events.as_obj().into();
-    // SAFETY: the method ID belongs to this class and the arguments match "(JJJIJ)V".
+    // SAFETY: the method ID belongs to this class and the arguments match "(JJJIIJ)V".
     let result = unsafe {
         env.call_static_method_unchecked(
             class,

@@ -14,6 +14,7 @@ import jdk.jfr.Timespan;
  */
 final class Events {
     private static final String[] COLLECTIONS = {"forced", "heap pressure", "unconfirmed"};
+    private static final String[] TRIGGERS = {"refused allocation", "early, in the background"};
 
     private Events() {}
 
@@ -22,7 +23,7 @@ final class Events {
      * Order and types shared with rust/src/jvm/events.rs.
      */
     static void reclaimed(long collectionNanos, long durationNanos, long bytesFreed, int collection,
-            long requestedBytes) {
+            int trigger, long requestedBytes) {
         ReclamationEvent event = new ReclamationEvent();
         if (event.shouldCommit()) {
             event.collectionTime = collectionNanos;
@@ -30,7 +31,7 @@ final class Events {
             event.bytesFreed = bytesFreed;
             event.collection = collection >= 0 && collection < COLLECTIONS.length
                     ? COLLECTIONS[collection] : "unknown";
-            event.trigger = "refused allocation";
+            event.trigger = trigger >= 0 && trigger < TRIGGERS.length ? TRIGGERS[trigger] : "unknown";
             event.requestedBytes = requestedBytes;
             event.commit();
         }
@@ -78,10 +79,12 @@ final class Events {
         String collection;
 
         @Label("Trigger")
+        @Description("Why it ran: an allocation that did not fit the budget, or use past the "
+                + "high-water mark (a background collection ahead of need)")
         String trigger;
 
         @Label("Requested Bytes")
-        @Description("The allocation that did not fit the budget")
+        @Description("The allocation that did not fit the budget (0 for a background collection)")
         @DataAmount(DataAmount.BYTES)
         long requestedBytes;
     }

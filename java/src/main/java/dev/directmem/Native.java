@@ -53,25 +53,28 @@ final class Native {
 
     private static native void init(long maxMemory, long maxHeap);
 
-    /** Reserves budget (reclaiming if needed) and allocates zeroed memory; returns its address. */
-    static native long allocate(int capacity);
+    /** An empty direct buffer with no owner: the template {@link Allocation} duplicates. */
+    static native ByteBuffer emptyBuffer();
 
-    /** A direct buffer over the block, with {@code owner} in its {@code att} field. */
-    static native ByteBuffer wrap(long address, int capacity, Object owner);
+    /**
+     * Reserves budget (reclaiming if needed), allocates zeroed memory starting at a multiple of
+     * {@code alignment} (1: any) and points {@code buffer}, a fresh duplicate of the template, at
+     * it: address, capacity, and {@code owner} in its {@code att} field (the caller sets the
+     * limit). Returns the address.
+     */
+    static native long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner);
 
-    static native void free(long address, int capacity, boolean byCleaner);
+    /**
+     * Resets the buffer's address and capacity (the caller has set its limit to 0), then frees
+     * its memory, allocated with that capacity and alignment.
+     */
+    static native void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment);
 
-    /** As {@link #allocate}, starting at a multiple of {@code alignment}. */
-    static native long allocateAligned(int capacity, int alignment);
+    /** Frees {@code count} blocks whose owners became unreachable. */
+    static native void freeBatch(long[] addresses, int[] capacities, int[] alignments, int count);
 
-    /** Frees a block from {@link #allocateAligned} with the same capacity and alignment. */
-    static native void freeAligned(long address, int capacity, int alignment, boolean byCleaner);
-
-    /** A direct buffer's {@code att} field, or null if it has none or is not a DirectByteBuffer. */
+    /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);
-
-    /** Resets address, capacity, limit, position and mark so that every access fails. */
-    static native void disarm(ByteBuffer buffer);
 
     static native void fill(ByteBuffer buffer, int offset, int length, byte value);
 

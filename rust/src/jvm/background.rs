@@ -1,0 +1,57 @@
+//! The background reclaimer: a daemon thread attached to the JVM that runs early collections,
+//! so that allocating threads rarely find the budget full and stall on a collection themselves,
+//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle.
+
+use super::collector::JvmCollector;
+use super::events;
+use crate::pool::Pool;
+use crate::report::{ReportingCollector, Trigger};
+use crate::reuse::{IDLE, REUSE};
+use jni::JavaVM;
+use std::time::Duration;
+
+/// Starts the thread once; later calls do nothing.
+pub fn start(vm: JavaVM, pool: &'static Pool) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("directmem-early-reclaimer".into())
+            .spawn(move || run(vm, pool));
+        if let Err(e) = spawned {
+            log::warn!(
+                "no background reclaimer ({e}): collections start only when the budget is full"
+            );
+        }
+    });
+}
+
+fn run(vm: JavaVM, pool: &'static Pool) {
+    let mut env = match vm.attach_current_thread_as_daemon() {
+        Ok(env) => env,
+        Err(e) => {
+            log::warn!("the background reclaimer could not attach to the JVM: {e}");
+            return;
+        }
+    };
+    loop {
+        let wanted = pool.await_early_collection(IDLE);
+        REUSE.trim(IDLE);
+        if !wanted {
+            continue;
+        }
+        // A local frame per collection: this thread never returns to Java to free local refs.
+        let collected = env.with_local_frame(16, |env| {
+            let reclaimed = || pool.reclaimed_bytes();
+            let mut jvm = JvmCollector::new(env, &reclaimed);
+            let mut collector =
+                ReportingCollector::new(&mut jvm, &reclaimed, &events::report, Trigger::Early);
+            pool.collect_early(&mut collector)
+        });
+        if let Err(e) = collected {
+            log::warn!("early collection failed: {}", e.message());
+            let _ = env.exception_clear();
+            // Do not spin on a failing collector: reserving threads still collect on their own.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
