@@ -76,7 +76,7 @@ impl Policy {
         max: u64,
         allocated_since: u64,
     ) -> bool {
-        if self.high_water_percent >= 100 || used > max {
+        if self.high_water_percent >= 100 || max == 0 || used > max {
             return false;
         }
         let floor = floor.min(used);
@@ -290,7 +290,8 @@ impl Reclaimer {
     }
 
     /// Runs the early collection the background thread was woken for, unless another collection
-    /// is running or has begun since the request (which then serves it).
+    /// is running or has begun since the request (which then serves it: a running one is waited
+    /// for, so that the background thread does not spin while it runs).
     pub fn collect_early(
         &self,
         ledger: &Ledger,
@@ -299,8 +300,18 @@ impl Reclaimer {
         if !*self.early_wanted.lock() {
             return Ok(());
         }
-        if self.collections.lock().running {
-            return Ok(());
+        {
+            let mut state = self.collections.lock();
+            if state.running {
+                let seen = state.finished;
+                while state.finished == seen {
+                    self.collection_finished.wait(&mut state);
+                }
+                drop(state);
+                // That collection served the request; a reservation past the mark asks again.
+                *self.early_wanted.lock() = false;
+                return Ok(());
+            }
         }
         self.collect_or_join(ledger, collector)
     }
@@ -658,6 +669,41 @@ mod tests {
     fn early_collection_can_be_turned_off() {
         assert!(!early(100).wants_early_collection(100, 0, 100, 1000));
         assert!(!early(75).wants_early_collection(10, 0, 0, 1000));
+        // A budget of nothing never asks for a collection (zero-capacity buffers only).
+        assert!(!early(75).wants_early_collection(0, 0, 0, 0));
+    }
+
+    #[test]
+    fn an_early_request_made_during_a_running_collection_is_served_by_it_without_spinning() {
+        struct Slow;
+        impl Collector for Slow {
+            fn collect(&mut self) -> Result<Collection, String> {
+                thread::sleep(Duration::from_millis(200));
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Arc::new(Ledger::new(100));
+        let reclaimer = Arc::new(Reclaimer::new(early(50)));
+        let running = {
+            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
+            thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Slow))
+        };
+        while !reclaimer.collections.lock().running {
+            thread::yield_now();
+        }
+        // Past the mark while that collection runs: the request stays set after it began.
+        for _ in 0..6 {
+            ledger.try_reserve(res(10)).unwrap();
+            reclaimer.reserved(&ledger, res(10));
+        }
+        assert!(reclaimer.await_early_collection(Duration::from_millis(1)));
+        // The background thread's turn: it waits for the running collection instead of
+        // returning at once (and looping), and that collection clears the request.
+        reclaimer.collect_early(&ledger, &mut Slow).unwrap();
+        assert!(!reclaimer.collections.lock().running);
+        assert!(!reclaimer.await_early_collection(Duration::from_millis(1)));
+        running.join().unwrap().unwrap();
+        assert_eq!(reclaimer.collections_run(), 1);
     }
 
     #[test]

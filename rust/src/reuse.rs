@@ -131,7 +131,10 @@ impl Default for Reuse {
     }
 }
 
-/// Zeroes the resident pages of a mapped block; pages not resident read as zero already.
+/// Zeroes a kept mapped block: resident pages by writing zeros, the others by dropping them
+/// with `MADV_DONTNEED`. A page `mincore` calls not resident may still hold data (swapped out),
+/// and dropping it makes the next access read a fresh zero page; for a page never touched the
+/// call costs next to nothing.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be a private anonymous mapping owned by the caller, page-aligned.
@@ -151,16 +154,18 @@ unsafe fn zero_resident(ptr: NonNull<u8>, len: u64) {
         } else {
             let mut p = 0;
             while p < pages {
-                if residency[p] & 1 == 0 {
-                    p += 1;
-                    continue;
-                }
+                let resident = residency[p] & 1;
                 let run = residency[p..pages]
                     .iter()
-                    .take_while(|r| *r & 1 == 1)
+                    .take_while(|r| *r & 1 == resident)
                     .count();
-                let end = ((p + run) * page).min(chunk);
-                std::ptr::write_bytes(base.add(p * page), 0, end - p * page);
+                let start = base.add(p * page);
+                let bytes = ((p + run) * page).min(chunk) - p * page;
+                let dropped =
+                    resident == 0 && libc::madvise(start.cast(), bytes, libc::MADV_DONTNEED) == 0;
+                if !dropped {
+                    std::ptr::write_bytes(start, 0, bytes);
+                }
                 p += run;
             }
         }
