@@ -56,12 +56,25 @@ final class Allocation {
             address = Native.allocate(buffer, capacity, owner.release.alignment, owner);
         } catch (OutOfMemoryError e) {
             // Nothing was allocated; the release, never registered, dies with the owner.
-            Events.allocationFailed(capacity, alignment, e.getMessage());
+            try {
+                Events.allocationFailed(capacity, alignment, e.getMessage());
+            } catch (RuntimeException | Error reporting) {
+                e.addSuppressed(reporting); // the budget's error is the one the caller needs
+            }
             throw Tracking.explain(e);
         }
-        // From here on the registry keeps the release, and so the memory's fate, reachable.
-        owner.release.address = address;
-        REGISTRY.add(owner.release);
+        Release release = owner.release;
+        release.address = address;
+        try {
+            // From here on the registry keeps the release, and so the memory's fate, reachable.
+            REGISTRY.add(release);
+        } catch (Throwable t) { // a StackOverflowError at the very bottom of a deep stack
+            if (release.claim()) {
+                buffer.limit(0);
+                Native.disarmAndFree(buffer, address, capacity, release.alignment);
+            }
+            throw t;
+        }
         Tracking.allocated(site, capacity);
         buffer.limit(capacity);
         return buffer;
@@ -110,35 +123,61 @@ final class Allocation {
 
     /** The reclaimer thread: frees the memory of owners the collector found unreachable. */
     private static void reclaimForever() {
+        Release[] claimed = new Release[BATCH];
         long[] addresses = new long[BATCH];
         int[] capacities = new int[BATCH];
         int[] alignments = new int[BATCH];
         while (true) {
+            int n;
             try {
-                Release r = (Release) QUEUE.remove();
-                int n = 0;
-                while (r != null) {
-                    if (r.claim()) {
-                        REGISTRY.remove(r);
-                        addresses[n] = r.address;
-                        capacities[n] = r.capacity;
-                        alignments[n] = r.alignment;
-                        Tracking.released(r.site, r.capacity);
-                        n++;
-                    }
-                    r = n < BATCH ? (Release) QUEUE.poll() : null;
-                }
-                if (n > 0) {
-                    Native.freeBatch(addresses, capacities, alignments, n);
-                }
+                n = claimQueued(claimed);
             } catch (InterruptedException e) {
-                // Only a stray interrupt: this thread is directmem's own, keep reclaiming.
+                continue; // only a stray interrupt: this thread is directmem's own
+            }
+            // A claimed release is freed here or never: nothing that can fail comes before.
+            try {
+                for (int i = 0; i < n; i++) {
+                    addresses[i] = claimed[i].address;
+                    capacities[i] = claimed[i].capacity;
+                    alignments[i] = claimed[i].alignment;
+                }
+                Native.freeBatch(addresses, capacities, alignments, n);
             } catch (RuntimeException | Error e) {
-                // Report it (by default: a stack trace on stderr), but survive to free the rest.
-                Thread self = Thread.currentThread();
-                self.getUncaughtExceptionHandler().uncaughtException(self, e);
+                report(e);
+            }
+            for (int i = 0; i < n; i++) {
+                Release r = claimed[i];
+                claimed[i] = null;
+                try {
+                    Tracking.released(r.site, r.capacity);
+                } catch (RuntimeException | Error e) {
+                    report(e);
+                }
             }
         }
+    }
+
+    /**
+     * Waits for the collector to queue releases, then claims and unregisters up to a batch of
+     * them, without allocating: returns how many {@code claimed} holds.
+     */
+    private static int claimQueued(Release[] claimed) throws InterruptedException {
+        int n = 0;
+        Release r = (Release) QUEUE.remove();
+        while (r != null) {
+            if (r.claim()) {
+                claimed[n++] = r;
+                REGISTRY.remove(r);
+            }
+            r = n < BATCH ? (Release) QUEUE.poll() : null;
+        }
+        return n;
+    }
+
+    /** Reports a failure of the reclaimer thread (by default: a stack trace on stderr); it goes on. */
+    private static void report(Throwable e) {
+        Thread self = Thread.currentThread();
+        self.getUncaughtExceptionHandler().uncaughtException(self, e);
     }
 
     /**
