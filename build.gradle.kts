@@ -219,7 +219,8 @@ fun javaExecutable(jdk: String): File = file(jdk).let { if (it.isDirectory) it.r
 
 /** The feature version of a JDK, from the `release` file of its home (a jlink image has one too). */
 fun javaFeature(java: File): Int {
-    val release = java.parentFile.parentFile.resolve("release")
+    // canonicalFile: a symlinked launcher (/usr/bin/java) has the JDK's home two levels above its target.
+    val release = java.canonicalFile.parentFile.parentFile.resolve("release")
     val version = Regex("JAVA_VERSION=\"(\\d+)").find(release.readText())?.groupValues?.get(1)
     return version?.toInt() ?: error("no JAVA_VERSION in $release")
 }
