@@ -345,6 +345,7 @@ val footprintRuns = listOf("perBuffer", "largeFree").flatMap { measurement ->
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
             )
             args(measurement, peer, jmhReports.get().file("footprint.jsonl").asFile.path)
+            doFirst { jmhReports.get().asFile.mkdirs() } // Footprint appends to the file, creating no folder
             outputs.upToDateWhen { false }
         }
     }
