@@ -357,12 +357,14 @@ tasks.register<Exec>("benchmarks") {
     dependsOn(cleanBenchmarkReports, benchmarkVenv, jmhRuns, footprintRuns)
     val mode = if (providers.gradleProperty("benchmarks.quick").isPresent) "quick" else "full"
     val reports = jmhReports
+    val started = System.currentTimeMillis() // as gradle/jmh.sh, BENCHMARKS.md gives the run's duration
     commandLine(
         benchPython.get().path, "bench/report.py", "--mode", mode,
         "--command", "./gradlew benchmarks" + if (mode == "quick") " -Pbenchmarks.quick" else "",
         "--markdown", "BENCHMARKS.md", "--chart", "bench/benchmarks.png",
     )
     argumentProviders.add(CommandLineArgumentProvider {
+        listOf("--elapsed", ((System.currentTimeMillis() - started) / 1000).toString()) +
         reports.get().asFile.listFiles().orEmpty()
             .filter { it.name.endsWith(".json") || it.name.endsWith(".jsonl") }.map { it.path }.sorted()
     })
