@@ -59,7 +59,13 @@ impl Reuse {
     /// collection frees most of the budget at once, and whatever is not kept comes back as
     /// fresh pages that fault again.
     pub fn set_limit_for_budget(&self, max: u64) {
-        self.limit.store(max.min(MAX_LIMIT), Ordering::Relaxed);
+        self.set_limit(max.min(MAX_LIMIT));
+    }
+
+    /// Sets how many bytes of freed blocks may be kept, whatever the budget; zero turns reuse off
+    /// (`-Ddirectmem.reuseMemory`). Blocks kept beyond the new limit are unmapped at once.
+    pub fn set_limit(&self, bytes: u64) {
+        self.limit.store(bytes, Ordering::Relaxed);
         self.trim(Duration::ZERO);
     }
 

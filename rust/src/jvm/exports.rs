@@ -63,12 +63,17 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
     _class: JClass<'l>,
     max_memory: jlong,
     max_heap: jlong,
+    reuse_memory: jlong,
 ) {
     guard(&mut env, (), |env| {
         let max = non_negative(max_memory, "maximum memory")?;
         ids::init(env)?;
         POOL.set_max(max);
-        REUSE.set_limit_for_budget(max);
+        // Negative: not configured, the default (as much as the budget, at most 64 MiB).
+        match u64::try_from(reuse_memory) {
+            Ok(bytes) => REUSE.set_limit(bytes.min(max)),
+            Err(_) => REUSE.set_limit_for_budget(max),
+        }
         set_max_heap(u64::try_from(max_heap).unwrap_or(0));
         background::start(env.get_java_vm()?, &POOL);
         log::debug!("directmem budget: {max} bytes");

@@ -8,6 +8,7 @@ import java.util.Locale;
 /** Where the budget comes from: directmem.maxMemory, else -XX:MaxDirectMemorySize, else the heap. */
 final class Budget {
     static final String PROPERTY = "directmem.maxMemory";
+    static final String REUSE_PROPERTY = "directmem.reuseMemory";
 
     private Budget() {}
 
@@ -18,6 +19,12 @@ final class Budget {
         }
         long jvmLimit = jvmMaxDirectMemorySize();
         return jvmLimit >= 0 ? jvmLimit : Runtime.getRuntime().maxMemory();
+    }
+
+    /** directmem.reuseMemory: the most freed memory kept mapped for reuse; -1 when not set. */
+    static long reuseMemory() {
+        String configured = System.getProperty(REUSE_PROPERTY);
+        return configured == null ? -1 : parseSize(REUSE_PROPERTY, configured);
     }
 
     /** -XX:MaxDirectMemorySize if it was given, else -1. */

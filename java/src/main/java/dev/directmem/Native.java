@@ -17,7 +17,7 @@ final class Native {
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
             long budget = Budget.maxMemory();
-            init(budget, Runtime.getRuntime().maxMemory());
+            init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory());
             LOG.log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
         } catch (RuntimeException | LinkageError e) {
             failure = e;
@@ -51,7 +51,8 @@ final class Native {
     /** Starts native logging ({@code filter}: null for RUST_LOG) and the JFR upcall. */
     private static native void initObservability(String filter);
 
-    private static native void init(long maxMemory, long maxHeap);
+    /** {@code reuseMemory}: the most freed memory kept for reuse, or -1 for the default. */
+    private static native void init(long maxMemory, long maxHeap, long reuseMemory);
 
     /** An empty direct buffer with no owner: the template {@link Allocation} duplicates. */
     static native ByteBuffer emptyBuffer();
