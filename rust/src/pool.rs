@@ -30,8 +30,8 @@ pub struct Block {
 pub enum FreedBy {
     /// `DirectMemory.free`.
     Caller,
-    /// A Cleaner action, after the buffer became unreachable.
-    Cleaner,
+    /// The reclaimer thread, after the buffer became unreachable.
+    Reclaimer,
 }
 
 /// Everything `DirectMemory.stats()` reports.
@@ -145,7 +145,7 @@ impl Pool {
         memory::free_aligned(ptr, capacity, alignment);
         let counter = match by {
             FreedBy::Caller => &self.freed_bytes,
-            FreedBy::Cleaner => &self.reclaimed_bytes,
+            FreedBy::Reclaimer => &self.reclaimed_bytes,
         };
         counter.fetch_add(capacity, Ordering::Relaxed);
         Ok(())
@@ -163,7 +163,7 @@ impl Pool {
             .map_err(|f| Error::IllegalState(format!("early collection failed: {}", f.0)))
     }
 
-    /// Capacity given back by Cleaner actions so far: rises when a collection found garbage.
+    /// Capacity given back by the reclaimer thread so far: rises when a collection found garbage.
     pub fn reclaimed_bytes(&self) -> u64 {
         self.reclaimed_bytes.load(Ordering::Relaxed)
     }
@@ -242,7 +242,7 @@ mod tests {
         assert!(s.ledger.used >= s.ledger.capacity);
         for (ptr, capacity) in blocks {
             // SAFETY: each block is freed once with its own capacity.
-            unsafe { pool.free(plain(ptr, capacity), FreedBy::Cleaner).unwrap() };
+            unsafe { pool.free(plain(ptr, capacity), FreedBy::Reclaimer).unwrap() };
         }
         let s = pool.stats();
         assert_eq!(

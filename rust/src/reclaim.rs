@@ -1,6 +1,7 @@
 //! Reclamation: what a thread does when the budget is full.
 //!
-//! Unreachable buffers hold budget until the JVM collects them *and* their Cleaner actions run.
+//! Unreachable buffers hold budget until the JVM collects them *and* the reclaimer thread frees
+//! them.
 //! So a refused reservation (1) makes the JVM collect, through a [`Collector`] that works even
 //! under `-XX:+DisableExplicitGC`, then (2) waits for the frees themselves, retrying as each
 //! one lands, and gives up only after several collections bring nothing back.
@@ -31,7 +32,7 @@ const QUIET_AFTER_FREES: Duration = Duration::from_millis(4);
 
 /// Makes the JVM run a garbage collection that finds unreachable buffers.
 pub trait Collector {
-    /// Returns once the collection has finished (the Cleaner actions may still be pending).
+    /// Returns once the collection has finished (the frees may still be pending).
     fn collect(&mut self) -> Result<Collection, String>;
 }
 
@@ -397,7 +398,7 @@ impl Reclaimer {
             };
             let now = Instant::now();
             // Frees came and stopped: what the collection found is freed, waiting longer for
-            // more is wasted (the caller collects again); while none came yet, the Cleaner may
+            // more is wasted (the caller collects again); while none came yet, the reclaimer may
             // only be late, so the full back-off applies.
             let quiet = if seen != frees_before {
                 last_pause.min(QUIET_AFTER_FREES)

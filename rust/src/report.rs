@@ -2,8 +2,8 @@
 //!
 //! [`ReportingCollector`] wraps whatever [`Collector`] a reservation uses. For every collection
 //! it runs, it measures the time from the start of the collection to the end of the wait for
-//! its frees (the next collection, or the end of the reservation), and the bytes Cleaner actions
-//! gave back in that span, then hands a [`Reclamation`] to a listener. It knows nothing of the
+//! its frees (the next collection, or the end of the reservation), and the bytes the reclaimer
+//! thread gave back in that span, then hands a [`Reclamation`] to a listener. It knows nothing of the
 //! JVM or of threads: the JNI layer decides how a report reaches Java (JFR events).
 
 use crate::reclaim::{Collection, Collector};
@@ -28,7 +28,7 @@ pub struct Reclamation {
     /// From the start of the collection to the end of the wait for its frees: until the
     /// reserving thread went on (it fit, or the next collection started, or it gave up).
     pub duration: Duration,
-    /// Capacity Cleaner actions gave back in that span (from any collection's garbage). Frees
+    /// Capacity the reclaimer thread gave back in that span (from any collection's garbage). Frees
     /// that land after the thread went on are not counted here; the pool's counters have them.
     pub bytes_freed: u64,
 }
@@ -36,7 +36,7 @@ pub struct Reclamation {
 /// A [`Collector`] that reports each collection it runs, once its frees have been waited for.
 pub struct ReportingCollector<'a> {
     inner: &'a mut dyn Collector,
-    /// A counter that rises by the capacity of every buffer a Cleaner action frees.
+    /// A counter that rises by the capacity of every buffer the reclaimer thread frees.
     reclaimed_bytes: &'a dyn Fn() -> u64,
     listener: &'a dyn Fn(&Reclamation),
     trigger: Trigger,

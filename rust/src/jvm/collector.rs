@@ -5,8 +5,8 @@
 //! canary tells whether a collection really happened: a JNI weak reference to a fresh object,
 //! cleared by any collection that finds the object unreachable. If it survives the forced
 //! collection, garbage arrays allocated on the Java heap push the collector into a cycle of its
-//! own, the one trigger every collector reacts to, until the canary is cleared or Cleaner actions
-//! start giving memory back (on Shenandoah the canary has been seen to outlive several cycles).
+//! own, the one trigger every collector reacts to, until the canary is cleared or the reclaimer
+//! thread starts giving memory back (on Shenandoah the canary has been seen to outlive several cycles).
 
 use crate::reclaim::{Collection, Collector};
 use jni::objects::WeakRef;
@@ -32,7 +32,7 @@ pub fn set_max_heap(bytes: u64) {
 /// A collector driven from the current Java thread.
 pub struct JvmCollector<'a, 'local> {
     env: &'a mut JNIEnv<'local>,
-    /// A counter that rises when Cleaner actions free memory.
+    /// A counter that rises when the reclaimer thread frees memory.
     reclaimed: &'a dyn Fn() -> u64,
 }
 

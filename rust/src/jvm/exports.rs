@@ -194,7 +194,7 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
             .map(|i| block(address[i], capacity[i], alignment[i]))
             .collect::<Result<Vec<_>, _>>()?;
         // SAFETY: the Java side frees each allocation once, after claiming its release.
-        unsafe { POOL.free_all(blocks, FreedBy::Cleaner) }
+        unsafe { POOL.free_all(blocks, FreedBy::Reclaimer) }
     })
 }
 

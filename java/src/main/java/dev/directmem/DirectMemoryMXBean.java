@@ -37,7 +37,7 @@ public interface DirectMemoryMXBean extends BufferPoolMXBean {
     long getCollections();
 
     /**
-     * Capacity given back by Cleaner actions after buffers became unreachable.
+     * Capacity given back by the reclaimer thread after buffers became unreachable.
      *
      * @return reclaimed bytes
      */

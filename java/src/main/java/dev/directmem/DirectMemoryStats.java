@@ -12,7 +12,7 @@ package dev.directmem;
  * @param maxMemory the budget
  * @param peakMemoryUsed the highest {@code memoryUsed} seen
  * @param collections garbage collections directmem made the JVM run to reclaim memory
- * @param reclaimedBytes capacity given back by Cleaner actions after buffers became unreachable
+ * @param reclaimedBytes capacity given back by the reclaimer thread after buffers became unreachable
  * @param freedBytes capacity given back by {@link DirectMemory#free}
  * @param failedAllocations allocations that threw {@code OutOfMemoryError}
  */

@@ -54,8 +54,8 @@ final class Events {
     @Name("dev.directmem.Reclamation")
     @Label("Direct Memory Reclamation")
     @Category({"Java Application", "directmem"})
-    @Description("A garbage collection directmem made the JVM run because the budget was full, and "
-            + "the wait for the Cleaner actions it queued")
+    @Description("A garbage collection directmem made the JVM run, because the budget was full or "
+            + "ahead of need in the background, and the wait for the frees it made possible")
     static final class ReclamationEvent extends Event {
         @Label("Collection Time")
         @Description("The garbage collection alone")
@@ -69,7 +69,7 @@ final class Events {
         long reclamationTime;
 
         @Label("Bytes Freed")
-        @Description("Capacity Cleaner actions gave back during the reclamation time; frees of the "
+        @Description("Capacity the reclaimer thread gave back during the reclamation time; frees of the "
                 + "same collection that land later count only in the pool's reclaimed bytes")
         @DataAmount(DataAmount.BYTES)
         long bytesFreed;

@@ -17,9 +17,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@code sampled}, one allocation in {@code -Ddirectmem.tracking.interval} (default 128) is
  * tracked, at random. A tracked allocation records its site (the first caller outside directmem)
  * in a table of live bytes and buffers per site. The site's key travels in the allocation's
- * Cleaner action, never the buffer, so tracking keeps nothing alive; the free, explicit or by
- * the Cleaner, takes the allocation out of the table, and a site with no live buffer left
- * leaves it.
+ * release (the phantom reference that frees it), never the buffer, so tracking keeps nothing
+ * alive; the free, explicit or by the reclaimer thread, takes the allocation out of the table, and
+ * a site with no live buffer left leaves it.
  */
 final class Tracking {
     static final String PROPERTY = "directmem.tracking";
