@@ -132,6 +132,11 @@ impl Pool {
         outcome
     }
 
+    /// Records whether the reclaimer thread has more frees queued; see [`Reclaimer::set_backlog`].
+    pub fn set_reclaimer_backlog(&self, more_queued: bool) {
+        self.reclaimer.set_backlog(more_queued);
+    }
+
     unsafe fn free_quietly(&self, block: Block, by: FreedBy) -> Result<(), Error> {
         let Block {
             ptr,

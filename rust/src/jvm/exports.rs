@@ -13,7 +13,7 @@ use crate::reclaim::Policy;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::REUSE;
 use jni::objects::{JByteBuffer, JClass, JFieldID, JIntArray, JLongArray, JObject, JString};
-use jni::sys::{jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
+use jni::sys::{jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
 use once_cell::sync::Lazy;
 use std::ffi::c_void;
@@ -169,7 +169,8 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
     })
 }
 
-/// Frees the blocks the reclaimer thread collected from the reference queue, in one call.
+/// Frees the blocks the reclaimer thread collected from the reference queue, in one call;
+/// `more_queued`: the batch was full, so more are likely waiting in the queue.
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
     mut env: JNIEnv<'l>,
@@ -178,6 +179,7 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
     capacities: JIntArray<'l>,
     alignments: JIntArray<'l>,
     count: jint,
+    more_queued: jboolean,
 ) {
     guard(&mut env, (), |env| {
         let count = usize::try_from(count)
@@ -193,6 +195,7 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
         let blocks = (0..count)
             .map(|i| block(address[i], capacity[i], alignment[i]))
             .collect::<Result<Vec<_>, _>>()?;
+        POOL.set_reclaimer_backlog(more_queued != 0);
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         unsafe { POOL.free_all(blocks, FreedBy::Reclaimer) }
     })

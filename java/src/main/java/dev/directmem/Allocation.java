@@ -141,7 +141,8 @@ final class Allocation {
                     capacities[i] = claimed[i].capacity;
                     alignments[i] = claimed[i].alignment;
                 }
-                Native.freeBatch(addresses, capacities, alignments, n);
+                // A full batch means more are likely queued: waiting threads should wait for them.
+                Native.freeBatch(addresses, capacities, alignments, n, n == BATCH);
             } catch (RuntimeException | Error e) {
                 report(e);
             }

@@ -71,8 +71,9 @@ final class Native {
      */
     static native void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment);
 
-    /** Frees {@code count} blocks whose owners became unreachable. */
-    static native void freeBatch(long[] addresses, int[] capacities, int[] alignments, int count);
+    /** Frees {@code count} blocks whose owners became unreachable; {@code moreQueued}: more wait. */
+    static native void freeBatch(
+            long[] addresses, int[] capacities, int[] alignments, int count, boolean moreQueued);
 
     /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);
