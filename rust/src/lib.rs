@@ -12,5 +12,6 @@ pub mod pool;
 pub mod reclaim;
 pub mod report;
 pub mod reuse;
+pub mod reuse_small;
 
 mod jvm;

@@ -3,10 +3,12 @@
 //! Small blocks come from `calloc`. Large blocks are mapped directly: the kernel hands out
 //! zero pages, so zeroing costs nothing until a page is touched, and `munmap` gives the memory
 //! back to the OS at once instead of leaving it in a malloc arena, except for the bounded few
-//! freed blocks kept mapped for reuse (see `reuse`: page faults cost more than zeroing).
+//! freed blocks kept mapped for reuse (see `reuse`: page faults cost more than zeroing). Freed
+//! small blocks are kept for reuse too (`reuse_small`: cross-thread frees defeat malloc's caches).
 
 use crate::ledger::Reservation;
 use crate::reuse::REUSE;
+use crate::reuse_small::SmallBlocks;
 use std::ptr::NonNull;
 
 /// Blocks of at least this many bytes are mapped rather than taken from malloc.
@@ -40,7 +42,7 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
     if capacity == 0 {
         return NonNull::new(&EMPTY as *const Empty as *mut u8);
     }
-    let len = usize::try_from(capacity).ok()?;
+    usize::try_from(capacity).ok()?;
     if fail_next_allocation() {
         return None;
     }
@@ -48,6 +50,11 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
         let len = round_up_to_page(capacity);
         REUSE.take(len).or_else(|| map(len))
     } else {
+        if let Some(kept) = REUSE.small.take(capacity) {
+            return Some(kept);
+        }
+        // Rounded up to its size class, so that the block can be kept for any size of the class.
+        let len = SmallBlocks::block_size(capacity) as usize;
         // SAFETY: calloc with a non-zero size; a null result is handled.
         NonNull::new(unsafe { libc::calloc(1, len) }.cast())
     }
@@ -67,7 +74,7 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64) {
         if !REUSE.keep(ptr, len) {
             unmap(ptr, len);
         }
-    } else {
+    } else if !REUSE.small.keep(ptr, capacity) {
         libc::free(ptr.as_ptr().cast());
     }
 }
