@@ -112,15 +112,21 @@ impl Ledger {
     /// refusal, another thread could reserve the bytes in between and the restore would push
     /// `used` over the maximum (found by the interleaving model in ledger_model.rs).
     pub fn release(&self, r: Reservation) -> Result<(), Underflow> {
-        let underflow = Underflow { reservation: r };
-        checked_sub(&self.count, 1).ok_or(underflow)?;
-        if checked_sub(&self.capacity, r.capacity).is_none() {
-            self.count.fetch_add(1, Ordering::Relaxed);
+        self.release_many(1, r)
+    }
+
+    /// Gives back `count` reservations at once, `total` their sum: three atomic steps for a
+    /// whole batch instead of three per block. Refuses as [`Ledger::release`], changing nothing.
+    pub fn release_many(&self, count: u64, total: Reservation) -> Result<(), Underflow> {
+        let underflow = Underflow { reservation: total };
+        checked_sub(&self.count, count).ok_or(underflow)?;
+        if checked_sub(&self.capacity, total.capacity).is_none() {
+            self.count.fetch_add(count, Ordering::Relaxed);
             return Err(underflow);
         }
-        if checked_sub(&self.used, r.footprint).is_none() {
-            self.capacity.fetch_add(r.capacity, Ordering::Relaxed);
-            self.count.fetch_add(1, Ordering::Relaxed);
+        if checked_sub(&self.used, total.footprint).is_none() {
+            self.capacity.fetch_add(total.capacity, Ordering::Relaxed);
+            self.count.fetch_add(count, Ordering::Relaxed);
             return Err(underflow);
         }
         Ok(())
@@ -174,6 +180,20 @@ mod tests {
         );
         let s = ledger.snapshot();
         assert_eq!((s.used, s.count, s.capacity, s.peak), (100, 2, 100, 100));
+    }
+
+    #[test]
+    fn a_batch_is_released_at_once_or_not_at_all() {
+        let ledger = Ledger::new(100);
+        for c in [10, 20, 30] {
+            ledger.try_reserve(res(c)).unwrap();
+        }
+        assert!(ledger.release_many(4, res(60)).is_err(), "one too many");
+        assert!(ledger.release_many(3, res(61)).is_err(), "a byte too many");
+        assert_eq!(ledger.snapshot().used, 60, "a refusal changes nothing");
+        ledger.release_many(2, res(30)).unwrap();
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.count, s.capacity), (30, 1, 30));
     }
 
     #[test]

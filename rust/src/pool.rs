@@ -1,7 +1,7 @@
 //! The pool: budget, memory and reclamation together, as the JNI layer uses them.
 
 use crate::error::Error;
-use crate::ledger::{Ledger, LedgerSnapshot};
+use crate::ledger::{Ledger, LedgerSnapshot, Reservation};
 use crate::memory;
 use crate::reclaim::{Collector, Policy, Reclaimer, ReserveError};
 use std::ptr::NonNull;
@@ -116,20 +116,59 @@ impl Pool {
     ///
     /// # Safety
     /// As [`Pool::free`], for each block.
-    pub unsafe fn free_all(
-        &self,
-        blocks: impl IntoIterator<Item = Block>,
-        by: FreedBy,
-    ) -> Result<(), Error> {
-        let mut outcome = Ok(());
-        for block in blocks {
-            let freed = self.free_quietly(block, by);
-            if outcome.is_ok() {
-                outcome = freed;
+    pub unsafe fn free_all(&self, blocks: Vec<Block>, by: FreedBy) -> Result<(), Error> {
+        // One ledger release for the whole batch: per block, its atomic steps contended with
+        // the allocating threads' reservations (measured on the reclaimer thread).
+        let outcome = match self.release_batch(&blocks) {
+            Some(capacity) => {
+                for block in &blocks {
+                    memory::free_aligned(block.ptr, block.capacity, block.alignment);
+                }
+                self.freed_counter(by)
+                    .fetch_add(capacity, Ordering::Relaxed);
+                Ok(())
             }
-        }
+            // An invalid block or a ledger refusal: block by block, to free every valid one and
+            // report the first failure.
+            None => {
+                let mut outcome = Ok(());
+                for block in blocks {
+                    let freed = self.free_quietly(block, by);
+                    if outcome.is_ok() {
+                        outcome = freed;
+                    }
+                }
+                outcome
+            }
+        };
         self.reclaimer.notify_freed_down_to(self.ledger.used());
         outcome
+    }
+
+    /// Releases the ledger for every block at once; the total capacity, or `None` (nothing
+    /// released) if a block is invalid or the ledger refuses.
+    fn release_batch(&self, blocks: &[Block]) -> Option<u64> {
+        let mut total = Reservation {
+            capacity: 0,
+            footprint: 0,
+        };
+        for block in blocks {
+            memory::check_alignment(block.alignment).ok()?;
+            let r = memory::reservation_for_aligned(block.capacity, block.alignment);
+            total.capacity = total.capacity.checked_add(r.capacity)?;
+            total.footprint = total.footprint.checked_add(r.footprint)?;
+        }
+        self.ledger
+            .release_many(blocks.len() as u64, total)
+            .ok()
+            .map(|()| total.capacity)
+    }
+
+    fn freed_counter(&self, by: FreedBy) -> &AtomicU64 {
+        match by {
+            FreedBy::Caller => &self.freed_bytes,
+            FreedBy::Reclaimer => &self.reclaimed_bytes,
+        }
     }
 
     /// Records whether the reclaimer thread has more frees queued; see [`Reclaimer::set_backlog`].
@@ -148,11 +187,8 @@ impl Pool {
         // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
         self.ledger.release(reservation)?;
         memory::free_aligned(ptr, capacity, alignment);
-        let counter = match by {
-            FreedBy::Caller => &self.freed_bytes,
-            FreedBy::Reclaimer => &self.reclaimed_bytes,
-        };
-        counter.fetch_add(capacity, Ordering::Relaxed);
+        self.freed_counter(by)
+            .fetch_add(capacity, Ordering::Relaxed);
         Ok(())
     }
 
@@ -255,6 +291,46 @@ mod tests {
             (0, 0, 0)
         );
         assert_eq!(s.reclaimed_bytes, sizes.iter().sum::<u64>());
+    }
+
+    #[test]
+    fn a_batch_frees_every_block_and_a_bad_block_spoils_only_itself() {
+        let pool = Pool::new(1 << 30, quick());
+        let sizes = [1u64, 64, 4096, memory::MMAP_THRESHOLD];
+        let batch = |pool: &Pool| -> Vec<Block> {
+            sizes
+                .iter()
+                .map(|&c| plain(pool.allocate(c, 1, &mut NoGarbage).unwrap(), c))
+                .collect()
+        };
+        let blocks = batch(&pool);
+        // SAFETY: each block is freed once, as allocated.
+        unsafe { pool.free_all(blocks, FreedBy::Reclaimer).unwrap() };
+        let s = pool.stats();
+        assert_eq!((s.ledger.used, s.ledger.count), (0, 0));
+        assert_eq!(s.reclaimed_bytes, sizes.iter().sum::<u64>());
+
+        let mut blocks = batch(&pool);
+        let bad = pool.allocate(8, 1, &mut NoGarbage).unwrap();
+        blocks.insert(
+            1,
+            Block {
+                alignment: 3,
+                ..plain(bad, 8)
+            },
+        );
+        // SAFETY: as above; the bad block is refused before anything is done with it.
+        let err = unsafe { pool.free_all(blocks, FreedBy::Reclaimer).unwrap_err() };
+        assert!(matches!(err, Error::IllegalArgument(_)), "{err:?}");
+        let s = pool.stats();
+        assert_eq!(
+            (s.ledger.count, s.ledger.capacity),
+            (1, 8),
+            "all but the bad block freed"
+        );
+        // SAFETY: described correctly this time.
+        unsafe { pool.free(plain(bad, 8), FreedBy::Caller).unwrap() };
+        assert_eq!(pool.stats().ledger.used, 0);
     }
 
     #[test]
