@@ -29,6 +29,8 @@ const SETTLE_PAUSE: Duration = Duration::from_millis(1);
 /// Once frees have come back after a collection and then stop for this long, that collection's
 /// garbage is all freed: collect again rather than wait out the full back-off.
 const QUIET_AFTER_FREES: Duration = Duration::from_millis(4);
+/// An early collection starts only if no memory came back for this long before it.
+const EARLY_QUIET: Duration = Duration::from_millis(5);
 /// While the reclaimer thread says more frees are queued, waiting stops only after a pause this
 /// long brought none. Measured (64-byte buffers, 64 MiB budget): a collection finds about a
 /// million of them, and collecting again while they were still being freed (every 40 ms, each
@@ -327,6 +329,16 @@ impl Reclaimer {
                 *self.early_wanted.lock() = false;
                 return Ok(());
             }
+        }
+        // Memory still coming back (the reclaimer working through what the last collections,
+        // young ones included, found) makes a forced collection premature: skip it, and let a
+        // reservation past the mark ask again. Measured (64-byte buffers): early full
+        // collections while frees were flowing cost a third of the throughput.
+        let frees = self.frees.load(Ordering::SeqCst);
+        std::thread::sleep(EARLY_QUIET);
+        if self.frees.load(Ordering::SeqCst) != frees {
+            *self.early_wanted.lock() = false;
+            return Ok(());
         }
         self.collect_or_join(ledger, collector)
     }

@@ -204,7 +204,7 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
 }
 
 /// Frees the blocks the reclaimer thread collected from the reference queue, in one call;
-/// `more_queued`: the batch was full, so more are likely waiting in the queue.
+/// `more_queued`: more are waiting in the queue after these.
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
     mut env: JNIEnv<'l>,

@@ -142,8 +142,8 @@ final class Allocation {
                     capacities[i] = claimed[i].capacity;
                     alignments[i] = claimed[i].alignment;
                 }
-                // A full batch means more are likely queued: waiting threads should wait for them.
-                Native.freeBatch(addresses, capacities, alignments, n, n == BATCH);
+                // More queued: threads waiting for memory should wait for those frees too.
+                Native.freeBatch(addresses, capacities, alignments, n, polledAhead != null);
             } catch (RuntimeException | Error e) {
                 report(e);
             }
@@ -160,19 +160,32 @@ final class Allocation {
     }
 
     /**
+     * The release the reclaimer thread polled past a full batch, to learn whether more were
+     * queued: the first of its next batch. Only that thread touches it.
+     */
+    private static Release polledAhead;
+
+    /**
      * Waits for the collector to queue releases, then claims and unregisters up to a batch of
      * them, without allocating: returns how many {@code claimed} holds.
      */
     private static int claimQueued(Release[] claimed) throws InterruptedException {
         int n = 0;
-        Release r = (Release) QUEUE.remove();
+        Release r = polledAhead != null ? polledAhead : (Release) QUEUE.remove();
+        polledAhead = null;
         while (r != null) {
+            if (n == BATCH) {
+                polledAhead = r;
+                break;
+            }
             if (r.claim()) {
                 claimed[n++] = r;
-                REGISTRY.remove(r);
             }
-            r = n < BATCH ? (Release) QUEUE.poll() : null;
+            r = (Release) QUEUE.poll();
         }
+        // Unregistered together: one lock per stripe and batch rather than one per release, which
+        // measured as contention with the allocating threads adding to the same stripe.
+        REGISTRY.removeAll(claimed, n);
         return n;
     }
 
@@ -270,21 +283,39 @@ final class Allocation {
 
         void remove(Release r) {
             synchronized (locks[r.stripe]) {
-                Release previous = r.previous;
-                Release next = r.next;
-                if (previous == null) {
-                    if (heads[r.stripe] == r) {
-                        heads[r.stripe] = next;
-                    }
-                } else {
-                    previous.next = next;
-                }
-                if (next != null) {
-                    next.previous = previous;
-                }
-                r.previous = null;
-                r.next = null;
+                unlink(r);
             }
+        }
+
+        /** Removes {@code releases[0..n)}, taking each stripe's lock once for a run of its releases. */
+        void removeAll(Release[] releases, int n) {
+            int i = 0;
+            while (i < n) {
+                int stripe = releases[i].stripe;
+                synchronized (locks[stripe]) {
+                    while (i < n && releases[i].stripe == stripe) {
+                        unlink(releases[i++]);
+                    }
+                }
+            }
+        }
+
+        /** Guarded by the release's stripe lock. */
+        private void unlink(Release r) {
+            Release previous = r.previous;
+            Release next = r.next;
+            if (previous == null) {
+                if (heads[r.stripe] == r) {
+                    heads[r.stripe] = next;
+                }
+            } else {
+                previous.next = next;
+            }
+            if (next != null) {
+                next.previous = previous;
+            }
+            r.previous = null;
+            r.next = null;
         }
     }
 }
