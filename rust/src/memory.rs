@@ -8,7 +8,7 @@
 
 use crate::ledger::Reservation;
 use crate::reuse::REUSE;
-use crate::reuse_small::SmallBlocks;
+use crate::reuse_small::{SmallBlocks, MAX_SMALL};
 use std::ptr::NonNull;
 
 /// Blocks of at least this many bytes are mapped rather than taken from malloc.
@@ -23,6 +23,17 @@ static EMPTY: Empty = Empty(0);
 
 #[repr(C, align(16))]
 struct Empty(u8);
+
+/// Who gives a block back, which decides where a small one goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreedBy {
+    /// `DirectMemory.free`, most often on the thread that allocated the block: malloc's own
+    /// per-thread cache takes it back best.
+    Caller,
+    /// The reclaimer thread, after the buffer became unreachable: never the allocating thread,
+    /// so small blocks are kept for reuse (`reuse_small`) rather than freed across threads.
+    Reclaimer,
+}
 
 /// The budget an allocation of `capacity` bytes takes: mapped blocks are whole pages.
 pub fn reservation_for(capacity: u64) -> Reservation {
@@ -55,6 +66,15 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
         }
         // Rounded up to its size class, so that the block can be kept for any size of the class.
         let len = SmallBlocks::block_size(capacity) as usize;
+        if capacity <= MAX_SMALL {
+            // malloc and zero: calloc skips malloc's per-thread cache, which serves the
+            // allocate-free loops of DirectMemory.free.
+            // SAFETY: malloc with a non-zero size; a null result is handled.
+            let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
+            // SAFETY: the block is `len` >= `capacity` bytes and ours.
+            unsafe { fill(ptr, capacity as usize, 0) };
+            return Some(ptr);
+        }
         // SAFETY: calloc with a non-zero size; a null result is handled.
         NonNull::new(unsafe { libc::calloc(1, len) }.cast())
     }
@@ -65,7 +85,7 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
 /// # Safety
 /// `ptr` and `capacity` must come from one `allocate_zeroed` call, and the block must not be
 /// used or freed again afterwards.
-pub unsafe fn free(ptr: NonNull<u8>, capacity: u64) {
+pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
     if capacity == 0 {
         return;
     }
@@ -74,7 +94,7 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64) {
         if !REUSE.keep(ptr, len) {
             unmap(ptr, len);
         }
-    } else if !REUSE.small.keep(ptr, capacity) {
+    } else if by == FreedBy::Caller || !REUSE.small.keep(ptr, capacity) {
         libc::free(ptr.as_ptr().cast());
     }
 }
@@ -262,9 +282,9 @@ fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
 /// # Safety
 /// `ptr`, `capacity` and `alignment` must come from one `allocate_aligned` call, and the block
 /// must not be used or freed again afterwards.
-pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64) {
+pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: FreedBy) {
     match aligned_kind(capacity, alignment) {
-        AlignedKind::Plain => free(ptr, capacity),
+        AlignedKind::Plain => free(ptr, capacity, by),
         _ if capacity == 0 => {}
         AlignedKind::Memalign => libc::free(ptr.as_ptr().cast()),
         AlignedKind::Mapped => {
@@ -307,7 +327,7 @@ mod tests {
             fill(ptr, len, 0xAB);
             let bytes = std::slice::from_raw_parts(ptr.as_ptr(), len);
             assert!(bytes.iter().all(|b| *b == 0xAB));
-            free(ptr, capacity);
+            free(ptr, capacity, FreedBy::Caller);
         }
     }
 
@@ -329,7 +349,7 @@ mod tests {
     fn zero_capacity_needs_no_memory() {
         let ptr = allocate_zeroed(0).unwrap();
         // SAFETY: freeing a zero-capacity block is a no-op.
-        unsafe { free(ptr, 0) };
+        unsafe { free(ptr, 0, FreedBy::Caller) };
         assert_eq!(reservation_for(0).footprint, 0);
     }
 
@@ -348,7 +368,7 @@ mod tests {
         assert!(allocate_zeroed(16).is_none());
         let ptr = allocate_zeroed(16).expect("the next allocation works");
         // SAFETY: just allocated with this capacity.
-        unsafe { free(ptr, 16) };
+        unsafe { free(ptr, 16, FreedBy::Caller) };
     }
 
     #[test]
@@ -373,7 +393,7 @@ mod tests {
                     let bytes = std::slice::from_raw_parts(ptr.as_ptr(), len);
                     assert!(bytes.iter().all(|b| *b == 0));
                     fill(ptr, len, 0x5A);
-                    free_aligned(ptr, capacity, alignment);
+                    free_aligned(ptr, capacity, alignment, FreedBy::Caller);
                 }
             }
         }

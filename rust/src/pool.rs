@@ -25,14 +25,7 @@ pub struct Block {
     pub alignment: u64,
 }
 
-/// Who gave memory back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FreedBy {
-    /// `DirectMemory.free`.
-    Caller,
-    /// The reclaimer thread, after the buffer became unreachable.
-    Reclaimer,
-}
+pub use crate::memory::FreedBy;
 
 /// Everything `DirectMemory.stats()` reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -122,7 +115,7 @@ impl Pool {
         let outcome = match self.release_batch(&blocks) {
             Some(capacity) => {
                 for block in &blocks {
-                    memory::free_aligned(block.ptr, block.capacity, block.alignment);
+                    memory::free_aligned(block.ptr, block.capacity, block.alignment, by);
                 }
                 self.freed_counter(by)
                     .fetch_add(capacity, Ordering::Relaxed);
@@ -186,7 +179,7 @@ impl Pool {
         let reservation = memory::reservation_for_aligned(capacity, alignment);
         // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
         self.ledger.release(reservation)?;
-        memory::free_aligned(ptr, capacity, alignment);
+        memory::free_aligned(ptr, capacity, alignment, by);
         self.freed_counter(by)
             .fetch_add(capacity, Ordering::Relaxed);
         Ok(())

@@ -90,6 +90,9 @@ impl SmallBlocks {
     /// Takes a kept block of `capacity`'s class, its first `capacity` bytes zeroed, if there is one.
     pub fn take(&self, capacity: u64) -> Option<NonNull<u8>> {
         let (index, size) = Self::class_of(capacity)?;
+        if self.bytes.load(Ordering::Relaxed) == 0 {
+            return None; // the usual case of explicit frees: no lock taken
+        }
         let address = {
             let mut class = self.classes[index].lock();
             let address = class.kept.pop()?;
