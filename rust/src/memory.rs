@@ -1,6 +1,6 @@
 //! Native blocks behind the buffers: zero-filled allocation, free and fill.
 //!
-//! Small blocks come from `calloc`. Large blocks are mapped directly: the kernel hands out
+//! Blocks up to 4 KiB come from `malloc` (then zeroed), larger small ones from `calloc`. Large blocks are mapped directly: the kernel hands out
 //! zero pages, so zeroing costs nothing until a page is touched, and `munmap` gives the memory
 //! back to the OS at once instead of leaving it in a malloc arena, except for the bounded few
 //! freed blocks kept mapped for reuse (see `reuse`: page faults cost more than zeroing). Freed
@@ -160,7 +160,7 @@ fn round_up_to_page(bytes: u64) -> u64 {
 /// `O_DIRECT` or SIMD code asks for.
 pub const MAX_ALIGNMENT: u64 = 1 << 20;
 
-/// Alignment every `calloc` block already has on the supported platform (glibc, x86-64).
+/// Alignment every `malloc`/`calloc` block already has on the supported platform (glibc, x86-64).
 const MALLOC_ALIGNMENT: u64 = 16;
 
 /// How an aligned block is obtained, which decides how it is freed and what it costs.
