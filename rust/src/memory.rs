@@ -1,10 +1,11 @@
 //! Native blocks behind the buffers: zero-filled allocation, free and fill.
 //!
-//! Blocks up to 4 KiB come from `malloc` (then zeroed), larger small ones from `calloc`. Large blocks are mapped directly: the kernel hands out
-//! zero pages, so zeroing costs nothing until a page is touched, and `munmap` gives the memory
-//! back to the OS at once instead of leaving it in a malloc arena, except for the bounded few
-//! freed blocks kept mapped for reuse (see `reuse`: page faults cost more than zeroing). Freed
-//! small blocks are kept for reuse too (`reuse_small`: cross-thread frees defeat malloc's caches).
+//! Blocks up to 4 KiB come from `malloc` (then zeroed), larger small ones from `calloc`. Large
+//! blocks are mapped directly: the kernel hands out zero pages, so zeroing costs nothing until a
+//! page is touched, and `munmap` gives the memory back to the OS at once instead of leaving it in
+//! a malloc arena, except for the bounded few freed blocks kept mapped for reuse (see `reuse`:
+//! page faults cost more than zeroing). Small blocks the reclaimer thread frees are kept for reuse
+//! too (`reuse_small`: cross-thread frees defeat malloc's per-thread caches).
 
 use crate::ledger::Reservation;
 use crate::reuse::REUSE;
