@@ -171,7 +171,7 @@ final class Allocation {
      */
     private static int claimQueued(Release[] claimed) throws InterruptedException {
         int n = 0;
-        Release r = polledAhead != null ? polledAhead : (Release) QUEUE.remove();
+        Release r = polledAhead != null ? polledAhead : awaitQueued();
         polledAhead = null;
         while (r != null) {
             if (n == BATCH) {
@@ -187,6 +187,21 @@ final class Allocation {
         // measured as contention with the allocating threads adding to the same stripe.
         REGISTRY.removeAll(claimed, n);
         return n;
+    }
+
+    /**
+     * The next queued release; null after a second without one while the MBean still waits for an
+     * MBean server, which this thread then looks for (see {@link Monitoring}).
+     */
+    private static Release awaitQueued() throws InterruptedException {
+        if (!Monitoring.pending()) {
+            return (Release) QUEUE.remove();
+        }
+        Release r = (Release) QUEUE.remove(1000);
+        if (r == null) {
+            Monitoring.register();
+        }
+        return r;
     }
 
     /** Reports a failure of the reclaimer thread (by default: a stack trace on stderr); it goes on. */

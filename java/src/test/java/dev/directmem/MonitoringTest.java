@@ -19,10 +19,21 @@ import org.junit.jupiter.api.Test;
 class MonitoringTest {
     private static final long BUDGET = 64L << 20;
 
+    /** The platform MBean server, once directmem's bean is in it: at most a second after it exists. */
+    static MBeanServer serverWithTheBean() throws Exception {
+        DirectMemory.stats(); // directmem in use
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        ObjectName name = new ObjectName(DirectMemoryMXBean.OBJECT_NAME);
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!server.isRegistered(name) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        return server;
+    }
+
     @Test
     void thePoolIsRegisteredBesideTheJdksPools() throws Exception {
-        DirectMemory.stats(); // first use registers the bean
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        MBeanServer server = serverWithTheBean();
         Set<String> pools = server.queryNames(new ObjectName("java.nio:type=BufferPool,*"), null).stream()
                 .map(name -> name.getKeyProperty("name")).collect(Collectors.toSet());
         assertTrue(pools.containsAll(Set.of("direct", "mapped", "directmem")), pools.toString());
@@ -30,7 +41,7 @@ class MonitoringTest {
 
     @Test
     void attributesFollowTheLedger() throws Exception {
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        MBeanServer server = serverWithTheBean();
         ObjectName name = new ObjectName(DirectMemoryMXBean.OBJECT_NAME);
         ByteBuffer held = DirectMemory.allocateDirect(12345);
         try {
@@ -54,6 +65,15 @@ class MonitoringTest {
         } finally {
             DirectMemory.free(held);
         }
+    }
+
+    @Test
+    void noMBeanServerIsCreatedForItAndTheBeanFollowsTheApplicationsServer() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                MonitoringProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("SERVERS 0"), result.output());
+        assertTrue(result.output().contains("REGISTERED true"), result.output());
     }
 
     @Test

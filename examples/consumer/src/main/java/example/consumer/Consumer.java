@@ -6,6 +6,7 @@ import dev.directmem.DirectMemoryStats;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.util.List;
+import javax.management.MBeanServer;
 import javax.management.ObjectName;
 
 /**
@@ -18,6 +19,9 @@ public final class Consumer {
     public static void main(String[] args) throws Exception {
         List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments();
         check(flags.contains("-XX:+DisableExplicitGC"), "runs under -XX:+DisableExplicitGC: " + flags);
+        // As in an application that uses JMX: its MBean server exists before directmem's first use,
+        // which then registers its bean at once (without one, directmem does not create one).
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
 
         ByteBuffer aligned = DirectMemory.allocateDirectAligned(64 * 1024, 4096);
         check(aligned.alignmentOffset(0, 4096) == 0, "page-aligned");
@@ -36,8 +40,7 @@ public final class Consumer {
         check(stats.maxMemory() == 32L * mib, "budget from -Ddirectmem.maxMemory: " + stats);
         check(stats.collections() > 0 && stats.failedAllocations() == 0, "reclaimed, never failed: " + stats);
 
-        Object poolName = ManagementFactory.getPlatformMBeanServer()
-                .getAttribute(new ObjectName(DirectMemoryMXBean.OBJECT_NAME), "Name");
+        Object poolName = server.getAttribute(new ObjectName(DirectMemoryMXBean.OBJECT_NAME), "Name");
         check("directmem".equals(poolName), "the BufferPool MBean is registered");
 
         System.out.printf("consumer: 512 MiB through a 32 MiB budget in module %s: %d collections, "
