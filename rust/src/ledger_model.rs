@@ -28,7 +28,8 @@ enum Outcome {
 struct Counters {
     used: u64,
     count: u64,
-    capacity: u64,
+    /// `footprint - capacity` summed; the capacity the ledger reports is `used - rounding`.
+    rounding: u64,
     peak: u64,
 }
 
@@ -44,13 +45,13 @@ enum Pc {
     ReserveCount {
         next: u64,
     },
-    ReserveCapacity {
+    ReserveRounding {
         next: u64,
     },
     ReservePeak {
         next: u64,
     },
-    // release: checked_sub(count, 1), checked_sub(capacity), checked_sub(used), each a
+    // release: checked_sub(count, 1), checked_sub(rounding), checked_sub(used), each a
     // fetch_update loop (load, then compare-and-swap); a refusal undoes the earlier steps.
     SubLoad {
         stage: Stage,
@@ -68,7 +69,8 @@ enum Pc {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Stage {
     Count,
-    Capacity,
+    /// Skipped by the real code when the amount is 0: here a step that changes nothing.
+    Rounding,
     Used,
 }
 
@@ -99,7 +101,7 @@ fn amount(op: Op, stage: Stage) -> u64 {
     };
     match stage {
         Stage::Count => 1,
-        Stage::Capacity => capacity,
+        Stage::Rounding => footprint - capacity,
         Stage::Used => footprint,
     }
 }
@@ -107,15 +109,15 @@ fn amount(op: Op, stage: Stage) -> u64 {
 fn counter(c: &mut Counters, stage: Stage) -> &mut u64 {
     match stage {
         Stage::Count => &mut c.count,
-        Stage::Capacity => &mut c.capacity,
+        Stage::Rounding => &mut c.rounding,
         Stage::Used => &mut c.used,
     }
 }
 
 fn next_stage(stage: Stage) -> Option<Stage> {
     match stage {
-        Stage::Count => Some(Stage::Capacity),
-        Stage::Capacity => Some(Stage::Used),
+        Stage::Count => Some(Stage::Rounding),
+        Stage::Rounding => Some(Stage::Used),
         Stage::Used => None,
     }
 }
@@ -123,8 +125,8 @@ fn next_stage(stage: Stage) -> Option<Stage> {
 fn previous_stage(stage: Stage) -> Option<Stage> {
     match stage {
         Stage::Count => None,
-        Stage::Capacity => Some(Stage::Count),
-        Stage::Used => Some(Stage::Capacity),
+        Stage::Rounding => Some(Stage::Count),
+        Stage::Used => Some(Stage::Rounding),
     }
 }
 
@@ -157,10 +159,16 @@ fn step(state: &mut State, t: usize, max: u64) {
         }
         (Op::Reserve { .. }, Pc::ReserveCount { next }) => {
             c.count += 1;
-            thread.pc = Pc::ReserveCapacity { next };
+            thread.pc = Pc::ReserveRounding { next };
         }
-        (Op::Reserve { capacity, .. }, Pc::ReserveCapacity { next }) => {
-            c.capacity += capacity;
+        (
+            Op::Reserve {
+                capacity,
+                footprint,
+            },
+            Pc::ReserveRounding { next },
+        ) => {
+            c.rounding += footprint - capacity;
             thread.pc = Pc::ReservePeak { next };
         }
         (Op::Reserve { .. }, Pc::ReservePeak { next }) => {
@@ -223,7 +231,7 @@ fn step(state: &mut State, t: usize, max: u64) {
 /// What every final state must satisfy, given each thread's outcomes.
 fn check_final(state: &State, max: u64) {
     // Signed: a bogus release may be granted before the reservation it takes from is counted.
-    let (mut used, mut count, mut capacity) = (0i64, 0i64, 0i64);
+    let (mut used, mut count, mut rounding) = (0i64, 0i64, 0i64);
     for thread in &state.threads {
         for (op, outcome) in thread.program.iter().zip(&thread.outcomes) {
             let sign = match (op, outcome) {
@@ -233,13 +241,13 @@ fn check_final(state: &State, max: u64) {
             };
             used += sign * amount(*op, Stage::Used) as i64;
             count += sign;
-            capacity += sign * amount(*op, Stage::Capacity) as i64;
+            rounding += sign * amount(*op, Stage::Rounding) as i64;
         }
     }
     let c = state.counters;
     assert_eq!(
-        (c.used as i64, c.count as i64, c.capacity as i64),
-        (used, count, capacity),
+        (c.used as i64, c.count as i64, c.rounding as i64),
+        (used, count, rounding),
         "counters not exact in final state {state:?}"
     );
     assert!(
@@ -274,6 +282,11 @@ fn explore(max: u64, programs: Vec<Vec<Op>>) -> HashSet<Vec<Vec<Outcome>>> {
             state.counters.used <= max,
             "budget exceeded: used {} > max {max} in {state:?}",
             state.counters.used
+        );
+        // The reported capacity, used - rounding, is never negative.
+        assert!(
+            state.counters.rounding <= state.counters.used,
+            "rounding above used in {state:?}"
         );
         let runnable: Vec<usize> = (0..state.threads.len())
             .filter(|&t| state.threads[t].op < state.threads[t].program.len())
