@@ -79,6 +79,12 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
             GET_ATTACHMENT = handles == null ? null : handles[3];
         }
 
+        /**
+         * From this JDK on, writing a final field through reflection prints a warning unless the
+         * JVM allows it (JEP 500): JNI, which writes them without one, is used there.
+         */
+        private static final int FINAL_MEANS_FINAL = 26;
+
         private FromJava() {}
 
         /** Whether java.nio is open to this module and its buffers have the fields expected. */
@@ -87,7 +93,8 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         private static MethodHandle[] handlesOrNull() {
-            if (!Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())) {
+            if (!Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())
+                    || Runtime.version().feature() >= FINAL_MEANS_FINAL) {
                 return null;
             }
             try {

@@ -4,6 +4,7 @@ import jdk.jfr.Category;
 import jdk.jfr.DataAmount;
 import jdk.jfr.Description;
 import jdk.jfr.Event;
+import jdk.jfr.FlightRecorder;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.Timespan;
@@ -18,12 +19,20 @@ final class Events {
 
     private Events() {}
 
+    // Without a flight recorder in this JVM no recording can want an event, and loading an event
+    // class would start JFR's metadata for every event type: about a megabyte of objects that each
+    // full collection then walks (measured, 1 MiB buffers through a 64 MiB budget). A recorder
+    // started later (-XX:StartFlightRecording, jcmd JFR.start, the Recording API) gets the events.
+
     /**
      * Called from native code after each collection directmem drove and the wait for its frees.
      * Order and types shared with rust/src/jvm/events.rs.
      */
     static void reclaimed(long collectionNanos, long durationNanos, long bytesFreed, int collection,
             int trigger, long requestedBytes) {
+        if (!FlightRecorder.isInitialized()) {
+            return; // no recorder, no recording (see above)
+        }
         ReclamationEvent event = new ReclamationEvent();
         if (event.shouldCommit()) {
             event.collectionTime = collectionNanos;
@@ -38,6 +47,9 @@ final class Events {
     }
 
     static void allocationFailed(int capacity, int alignment, String message) {
+        if (!FlightRecorder.isInitialized()) {
+            return;
+        }
         AllocationFailureEvent event = new AllocationFailureEvent();
         if (event.shouldCommit()) {
             event.requestedBytes = capacity;
