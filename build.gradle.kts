@@ -267,6 +267,10 @@ val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) 
 } else {
     mapOf("forks" to "1", "warmup" to "2", "iterations" to "4", "time" to "1s")
 }
+// Churn gets 3 forks in a full run (as gradle/jmh.sh): its throughput varies more between forks
+// than within one, and its target compares two runs of it.
+val churnSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) benchSettings
+    else benchSettings + ("forks" to "3")
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
 val pathScenarios = "bench\\.(GcPath|ExplicitPath|JniFields|LargeAllocation|LargeAllocationTouched)\\."
@@ -324,7 +328,8 @@ val jmhRuns = listOf(
         val exclude = if (kind == "ffm17") "\\.ffm" else null
         if (kind == "ffm25") dependsOn(benchmarkVenv)
         argumentProviders.add(CommandLineArgumentProvider {
-            jmhArguments(name, benchSettings, include, exclude, if (kind == "ffm25") jdk4pyJava() else null, extra)
+            val settings = if (kind == "churn") churnSettings else benchSettings
+            jmhArguments(name, settings, include, exclude, if (kind == "ffm25") jdk4pyJava() else null, extra)
         })
     }
 }

@@ -308,9 +308,12 @@ def scenario_tables(table, jdk):
 
 def settings_text(results):
     first = results[0].entry
-    return (f"{first['forks']} fork, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
-            f"{first['measurementIterations']} measured iterations of {first['measurementTime']}; "
-            f"JMH {first['jmhVersion']}")
+    text = (f"{first['forks']} fork, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
+            f"{first['measurementIterations']} measured iterations of {first['measurementTime']}")
+    churn_forks = {r.entry["forks"] for r in results if r.scenario.startswith("Churn")}
+    if churn_forks and churn_forks != {first["forks"]}:
+        text += f" ({', '.join(str(f) for f in sorted(churn_forks))} forks for churn)"
+    return text + f"; JMH {first['jmhVersion']}"
 
 
 def markdown(results, footprint, args, chart_path, markdown_path):
