@@ -112,13 +112,11 @@ impl Pool {
     pub unsafe fn free_all(&self, blocks: Vec<Block>, by: FreedBy) -> Result<(), Error> {
         // One ledger release for the whole batch: per block, its atomic steps contended with
         // the allocating threads' reservations (measured on the reclaimer thread).
-        let outcome = match self.release_batch(&blocks) {
-            Some(capacity) => {
+        let outcome = match self.release_batch(&blocks, by) {
+            Some(()) => {
                 for block in &blocks {
                     memory::free_aligned(block.ptr, block.capacity, block.alignment, by);
                 }
-                self.freed_counter(by)
-                    .fetch_add(capacity, Ordering::Relaxed);
                 Ok(())
             }
             // An invalid block or a ledger refusal: block by block, to free every valid one and
@@ -138,9 +136,9 @@ impl Pool {
         outcome
     }
 
-    /// Releases the ledger for every block at once; the total capacity, or `None` (nothing
-    /// released) if a block is invalid or the ledger refuses.
-    fn release_batch(&self, blocks: &[Block]) -> Option<u64> {
+    /// Counts the blocks freed and releases the ledger for all of them at once; `None` (nothing
+    /// counted or released) if a block is invalid or the ledger refuses.
+    fn release_batch(&self, blocks: &[Block], by: FreedBy) -> Option<()> {
         let mut total = Reservation {
             capacity: 0,
             footprint: 0,
@@ -151,10 +149,15 @@ impl Pool {
             total.capacity = total.capacity.checked_add(r.capacity)?;
             total.footprint = total.footprint.checked_add(r.footprint)?;
         }
-        self.ledger
-            .release_many(blocks.len() as u64, total)
-            .ok()
-            .map(|()| total.capacity)
+        let counter = self.freed_counter(by);
+        // Counted before the ledger shows the memory back: whoever sees the ledger at zero then
+        // sees every freed byte counted (a settled snapshot adds up).
+        counter.fetch_add(total.capacity, Ordering::Relaxed);
+        let released = self.ledger.release_many(blocks.len() as u64, total);
+        if released.is_err() {
+            counter.fetch_sub(total.capacity, Ordering::Relaxed);
+        }
+        released.ok()
     }
 
     fn freed_counter(&self, by: FreedBy) -> &AtomicU64 {
@@ -177,11 +180,15 @@ impl Pool {
         } = block;
         memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
         let reservation = memory::reservation_for_aligned(capacity, alignment);
-        // The ledger is released first: if it refuses (a bookkeeping bug), nothing is freed.
-        self.ledger.release(reservation)?;
+        // Counted before the ledger shows it back (see release_batch); the ledger is released
+        // before the memory: if it refuses (a bookkeeping bug), nothing is freed.
+        let counter = self.freed_counter(by);
+        counter.fetch_add(capacity, Ordering::Relaxed);
+        if let Err(underflow) = self.ledger.release(reservation) {
+            counter.fetch_sub(capacity, Ordering::Relaxed);
+            return Err(underflow.into());
+        }
         memory::free_aligned(ptr, capacity, alignment, by);
-        self.freed_counter(by)
-            .fetch_add(capacity, Ordering::Relaxed);
         Ok(())
     }
 
