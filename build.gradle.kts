@@ -265,7 +265,7 @@ val jdk17 = javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion
 val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) {
     mapOf("forks" to "1", "warmup" to "1", "iterations" to "2", "time" to "500ms")
 } else {
-    mapOf("forks" to "1", "warmup" to "2", "iterations" to "4", "time" to "1s")
+    mapOf("forks" to "2", "warmup" to "2", "iterations" to "4", "time" to "1s")
 }
 // Churn gets 3 forks in a full run (as gradle/jmh.sh): its throughput varies more between forks
 // than within one, and its target compares two runs of it.

@@ -308,7 +308,8 @@ def scenario_tables(table, jdk):
 
 def settings_text(results):
     first = results[0].entry
-    text = (f"{first['forks']} fork, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
+    forks = first["forks"]
+    text = (f"{forks} fork{'' if forks == 1 else 's'}, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
             f"{first['measurementIterations']} measured iterations of {first['measurementTime']}")
     churn_forks = {r.entry["forks"] for r in results if r.scenario.startswith("Churn")}
     if churn_forks and churn_forks != {first["forks"]}:

@@ -158,7 +158,7 @@ footprint() {
 benchmarks() {
   # Churn gets 3 forks in a full run: its throughput varies more between forks than within one,
   # and its target compares two runs of it.
-  local mode=full settings=(--forks 1 --warmup 2 --iterations 4 --time 1s) churn_forks=3
+  local mode=full settings=(--forks 2 --warmup 2 --iterations 4 --time 1s) churn_forks=3
   if [[ ${1:-} == --quick ]]; then
     mode=quick settings=(--forks 1 --warmup 1 --iterations 2 --time 500ms) churn_forks=1
   fi
