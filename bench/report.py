@@ -307,7 +307,8 @@ def scenario_tables(table, jdk):
 
 
 def settings_text(results):
-    first = results[0].entry
+    # The path scenarios' settings; churn's forks differ (see below).
+    first = next((r for r in results if not r.scenario.startswith("Churn")), results[0]).entry
     forks = first["forks"]
     text = (f"{forks} fork{'' if forks == 1 else 's'}, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
             f"{first['measurementIterations']} measured iterations of {first['measurementTime']}")
