@@ -110,6 +110,9 @@ impl Pool {
     /// # Safety
     /// As [`Pool::free`], for each block.
     pub unsafe fn free_all(&self, blocks: Vec<Block>, by: FreedBy) -> Result<(), Error> {
+        if blocks.is_empty() {
+            return Ok(()); // nothing came back: waiting threads must not count it as a free
+        }
         // One ledger release for the whole batch: per block, its atomic steps contended with
         // the allocating threads' reservations (measured on the reclaimer thread).
         let outcome = match self.release_batch(&blocks, by) {

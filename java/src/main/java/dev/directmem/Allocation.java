@@ -143,7 +143,13 @@ final class Allocation {
                     alignments[i] = claimed[i].alignment;
                 }
                 // More queued: threads waiting for memory should wait for those frees too.
-                Native.freeBatch(addresses, capacities, alignments, n, polledAhead != null);
+                boolean more = polledAhead != null;
+                // Nothing to free and nothing new to say (a timeout, or releases freed already):
+                // no call, which would count as memory coming back.
+                if (n > 0 || more != reportedMore) {
+                    Native.freeBatch(addresses, capacities, alignments, n, more);
+                    reportedMore = more;
+                }
             } catch (RuntimeException | Error e) {
                 report(e);
             }
@@ -164,6 +170,8 @@ final class Allocation {
      * queued: the first of its next batch. Only that thread touches it.
      */
     private static Release polledAhead;
+    /** What the reclaimer thread last told the native side about more releases queued. */
+    private static boolean reportedMore;
 
     /**
      * Waits for the collector to queue releases, then claims and unregisters up to a batch of
