@@ -152,15 +152,25 @@ impl Pool {
             total.capacity = total.capacity.checked_add(r.capacity)?;
             total.footprint = total.footprint.checked_add(r.footprint)?;
         }
+        self.count_and_release(blocks.len() as u64, total, by).ok()
+    }
+
+    /// Counts `total.capacity` as freed by `by`, then releases `count` reservations from the
+    /// ledger, undoing the count if the ledger refuses. Counted first, so that whoever sees the
+    /// ledger at zero sees every freed byte counted (a settled snapshot adds up).
+    fn count_and_release(
+        &self,
+        count: u64,
+        total: Reservation,
+        by: FreedBy,
+    ) -> Result<(), crate::ledger::Underflow> {
         let counter = self.freed_counter(by);
-        // Counted before the ledger shows the memory back: whoever sees the ledger at zero then
-        // sees every freed byte counted (a settled snapshot adds up).
         counter.fetch_add(total.capacity, Ordering::Relaxed);
-        let released = self.ledger.release_many(blocks.len() as u64, total);
+        let released = self.ledger.release_many(count, total);
         if released.is_err() {
             counter.fetch_sub(total.capacity, Ordering::Relaxed);
         }
-        released.ok()
+        released
     }
 
     fn freed_counter(&self, by: FreedBy) -> &AtomicU64 {
@@ -183,14 +193,9 @@ impl Pool {
         } = block;
         memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
         let reservation = memory::reservation_for_aligned(capacity, alignment);
-        // Counted before the ledger shows it back (see release_batch); the ledger is released
-        // before the memory: if it refuses (a bookkeeping bug), nothing is freed.
-        let counter = self.freed_counter(by);
-        counter.fetch_add(capacity, Ordering::Relaxed);
-        if let Err(underflow) = self.ledger.release(reservation) {
-            counter.fetch_sub(capacity, Ordering::Relaxed);
-            return Err(underflow.into());
-        }
+        // The ledger is released before the memory: if it refuses (a bookkeeping bug), nothing
+        // is freed.
+        self.count_and_release(1, reservation, by)?;
         memory::free_aligned(ptr, capacity, alignment, by);
         Ok(())
     }
