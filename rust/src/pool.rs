@@ -61,17 +61,44 @@ impl Pool {
         alignment: u64,
         collector: &mut dyn Collector,
     ) -> Result<NonNull<u8>, Error> {
-        memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
-        if capacity > memory::MAX_CAPACITY {
-            return Err(Error::IllegalArgument(format!(
-                "capacity {capacity} exceeds the largest buffer, {}",
-                memory::MAX_CAPACITY
-            )));
-        }
-        let reservation = memory::reservation_for_aligned(capacity, alignment);
+        let reservation = reservation_checked(capacity, alignment)?;
         self.reclaimer
             .reserve(&self.ledger, reservation, collector)
             .map_err(|e| self.failed(e))?;
+        self.allocate_reserved(capacity, alignment, reservation)
+    }
+
+    /// As [`Pool::allocate`], but never reclaims and never fails for lack of memory: `None`,
+    /// with nothing reserved, when the budget cannot take the block right now or the operating
+    /// system refuses it. For blocks a caller can do without (small buffers' shared blocks: the
+    /// caller then allocates the one buffer it needs, which reclaims and reports as usual).
+    pub fn try_allocate(
+        &self,
+        capacity: u64,
+        alignment: u64,
+    ) -> Result<Option<NonNull<u8>>, Error> {
+        let reservation = reservation_checked(capacity, alignment)?;
+        if !self.reclaimer.try_reserve(&self.ledger, reservation) {
+            return Ok(None);
+        }
+        match memory::allocate_aligned(capacity, alignment) {
+            Some(ptr) => Ok(Some(ptr)),
+            None => {
+                self.ledger.release(reservation).map_err(Error::from)?;
+                self.reclaimer.notify_freed();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Allocates a block whose budget is reserved; gives the reservation back if the operating
+    /// system refuses the memory.
+    fn allocate_reserved(
+        &self,
+        capacity: u64,
+        alignment: u64,
+        reservation: Reservation,
+    ) -> Result<NonNull<u8>, Error> {
         match memory::allocate_aligned(capacity, alignment) {
             Some(ptr) => Ok(ptr),
             None => {
@@ -247,6 +274,18 @@ impl Pool {
     }
 }
 
+/// What a block of `capacity` bytes at `alignment` takes from the budget, once both are valid.
+fn reservation_checked(capacity: u64, alignment: u64) -> Result<Reservation, Error> {
+    memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
+    if capacity > memory::MAX_CAPACITY {
+        return Err(Error::IllegalArgument(format!(
+            "capacity {capacity} exceeds the largest buffer, {}",
+            memory::MAX_CAPACITY
+        )));
+    }
+    Ok(memory::reservation_for_aligned(capacity, alignment))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +407,27 @@ mod tests {
         let s = pool.stats().ledger;
         assert_eq!((s.used, s.count, s.capacity), (0, 0, 0));
         assert!(pool.allocate(64, 1, &mut NoGarbage).is_ok());
+    }
+
+    #[test]
+    fn try_allocate_never_collects_and_a_refusal_leaves_nothing_reserved() {
+        struct MustNotCollect;
+        impl Collector for MustNotCollect {
+            fn collect(&mut self) -> Result<Collection, String> {
+                panic!("try_allocate must not collect")
+            }
+        }
+        let pool = Pool::new(100, quick());
+        let held = pool.try_allocate(80, 1).unwrap().expect("fits");
+        assert_eq!(pool.try_allocate(30, 1).unwrap(), None, "over the budget");
+        memory::arm_allocation_failure();
+        assert_eq!(pool.try_allocate(8, 1).unwrap(), None, "refused by the OS");
+        let s = pool.stats();
+        assert_eq!((s.ledger.used, s.ledger.count, s.failures), (80, 1, 0));
+        // SAFETY: freed once.
+        unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
+        assert!(pool.try_allocate(30, 1).unwrap().is_some());
+        let _ = pool.allocate(1, 1, &mut MustNotCollect).unwrap();
     }
 
     #[test]

@@ -247,6 +247,15 @@ impl Reclaimer {
         }
     }
 
+    /// Reserves `r` if the budget can take it now; never collects or waits.
+    pub fn try_reserve(&self, ledger: &Ledger, r: Reservation) -> bool {
+        let reserved = ledger.try_reserve(r).is_ok();
+        if reserved {
+            self.reserved(ledger, r);
+        }
+        reserved
+    }
+
     /// Records whether the reclaimer thread has more frees queued after the ones it is making:
     /// while it has, waiting threads wait for them rather than ask for another collection.
     pub fn set_backlog(&self, more_queued: bool) {

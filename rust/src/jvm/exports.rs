@@ -13,7 +13,9 @@ use crate::reclaim::Policy;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::REUSE;
 use jni::objects::{JByteBuffer, JClass, JFieldID, JIntArray, JLongArray, JObject, JString};
-use jni::sys::{jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_VERSION_1_8};
+use jni::sys::{
+    jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_FALSE, JNI_VERSION_1_8,
+};
 use jni::{JNIEnv, JavaVM};
 use once_cell::sync::Lazy;
 use std::ffi::c_void;
@@ -95,20 +97,30 @@ pub extern "system" fn Java_dev_directmem_Native_emptyBuffer<'l>(
     })
 }
 
-/// Reserves budget (reclaiming through the JVM if it is full) and allocates a zeroed block.
-fn allocate_block(env: &mut JNIEnv, capacity: jint, alignment: jint) -> Result<Block, Error> {
+/// Reserves budget and allocates a zeroed block. When the budget is full: with `reclaim`, makes
+/// the JVM collect and waits for memory to come back; without, returns `None` at once.
+fn allocate_block(
+    env: &mut JNIEnv,
+    capacity: jint,
+    alignment: jint,
+    reclaim: jboolean,
+) -> Result<Option<Block>, Error> {
     let size = non_negative(capacity.into(), "capacity")?;
     let alignment = non_negative(alignment.into(), "alignment")?;
-    let reclaimed = || POOL.reclaimed_bytes();
-    let mut jvm = JvmCollector::new(env, &reclaimed);
-    let trigger = Trigger::RefusedAllocation { requested: size };
-    let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
-    let ptr = POOL.allocate(size, alignment, &mut collector)?;
-    Ok(Block {
+    let ptr = if reclaim == JNI_FALSE {
+        POOL.try_allocate(size, alignment)?
+    } else {
+        let reclaimed = || POOL.reclaimed_bytes();
+        let mut jvm = JvmCollector::new(env, &reclaimed);
+        let trigger = Trigger::RefusedAllocation { requested: size };
+        let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
+        Some(POOL.allocate(size, alignment, &mut collector)?)
+    };
+    Ok(ptr.map(|ptr| Block {
         ptr,
         capacity: size,
         alignment,
-    })
+    }))
 }
 
 /// Allocates, then points `buffer` (a fresh duplicate of the empty template, which only this
@@ -123,10 +135,13 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
     capacity: jint,
     alignment: jint,
     owner: JObject<'l>,
+    reclaim: jboolean,
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let ids = ids::get()?;
-        let block = allocate_block(env, capacity, alignment)?;
+        let Some(block) = allocate_block(env, capacity, alignment, reclaim)? else {
+            return Ok(0); // the budget is full and the caller asked not to reclaim
+        };
         let address = block.ptr.as_ptr() as jlong;
         let point = |env: &mut JNIEnv<'l>| -> Result<(), Error> {
             let fields = RawFields::of(env)?;
@@ -155,10 +170,12 @@ pub extern "system" fn Java_dev_directmem_Native_allocateMemory<'l>(
     _class: JClass<'l>,
     capacity: jint,
     alignment: jint,
+    reclaim: jboolean,
 ) -> jlong {
     guard(&mut env, 0, |env| {
-        let block = allocate_block(env, capacity, alignment)?;
-        Ok(block.ptr.as_ptr() as jlong)
+        let block = allocate_block(env, capacity, alignment, reclaim)?;
+        // 0: the budget is full and the caller asked not to reclaim.
+        Ok(block.map_or(0, |block| block.ptr.as_ptr() as jlong))
     })
 }
 
@@ -188,19 +205,34 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
     alignment: jint,
 ) {
     guard(&mut env, (), |env| {
-        let ids = ids::get()?;
-        // The Java caller has set limit, position and mark to 0 with buffer.limit(0). With no
-        // address and no room, every get/put fails its bounds check.
-        let fields = RawFields::of(env)?;
-        // SAFETY: `buffer` is a live DirectByteBuffer (the caller's root buffer).
-        unsafe {
-            fields.set_int(&buffer, ids.capacity, 0);
-            fields.set_long(&buffer, ids.address, 0);
-        }
+        disarm(env, &buffer)?;
         let block = block(address, capacity, alignment)?;
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         unsafe { POOL.free(block, FreedBy::Caller) }
     })
+}
+
+/// Points a freed small buffer, which shares its block with others, at nothing.
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_disarm<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    buffer: JObject<'l>,
+) {
+    guard(&mut env, (), |env| disarm(env, &buffer))
+}
+
+/// Resets a buffer's address and capacity. The Java caller has set limit, position and mark to
+/// 0 with buffer.limit(0); with no address and no room, every get and put fails its bounds check.
+fn disarm(env: &mut JNIEnv, buffer: &JObject) -> Result<(), Error> {
+    let ids = ids::get()?;
+    let fields = RawFields::of(env)?;
+    // SAFETY: `buffer` is a live DirectByteBuffer that directmem allocated.
+    unsafe {
+        fields.set_int(buffer, ids.capacity, 0);
+        fields.set_long(buffer, ids.address, 0);
+    }
+    Ok(())
 }
 
 /// Frees the blocks the reclaimer thread collected from the reference queue, in one call;

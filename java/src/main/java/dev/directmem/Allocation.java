@@ -18,11 +18,13 @@ import java.nio.ByteBuffer;
  * one lock), its one free per native call and its thread's lag cost more than the allocation itself.
  * Here releases are kept reachable in striped lists, and the reclaimer thread frees whatever the
  * collector found in batches of up to {@value #BATCH}, one native call per batch.
+ *
+ * <p>Small buffers usually share an owner and its block: see {@link SharedBlock}.
  */
-final class Allocation {
+sealed class Allocation permits SharedBlock {
     /** Buffers are made by duplicating this empty buffer, then pointing the copy at new memory. */
     private static final ByteBuffer TEMPLATE = Native.emptyBuffer();
-    private static final BufferAccess ACCESS = BufferAccess.INSTANCE;
+    static final BufferAccess ACCESS = BufferAccess.INSTANCE;
     private static final ReferenceQueue<Allocation> QUEUE = new ReferenceQueue<>();
     private static final Registry REGISTRY = new Registry();
     static final int BATCH = 256;
@@ -36,12 +38,13 @@ final class Allocation {
         reclaimer.start();
     }
 
-    /** The buffer allocateDirect returned. */
-    private final ByteBuffer root;
-    private final Release release;
+    /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
+    final ByteBuffer root;
+    final Release release;
 
-    private Allocation(ByteBuffer root, int capacity, int alignment, String site) {
-        this.root = root;
+    /** An owner for a block of {@code capacity} bytes; {@link #arm} allocates it. */
+    Allocation(int capacity, int alignment, String site) {
+        this.root = TEMPLATE.duplicate();
         this.release = new Release(this, capacity, alignment, site);
     }
 
@@ -49,36 +52,57 @@ final class Allocation {
     static ByteBuffer allocate(int capacity, int alignment) {
         Tracking.checkConfiguration();
         String site = Tracking.siteOfNextAllocation();
-        ByteBuffer buffer = TEMPLATE.duplicate();
-        Allocation owner = new Allocation(buffer, capacity, Math.max(alignment, 1), site);
+        // A tracked allocation keeps an owner of its own, so that its site's figures stay exact.
+        if (site == null && alignment == 0 && SharedBlock.takes(capacity)) {
+            ByteBuffer shared = SharedBlock.allocate(capacity);
+            if (shared != null) {
+                return shared;
+            }
+            // A new shared block does not fit the budget now: allocate just this buffer, which
+            // reclaims if it must (the block might never fit where the buffer does).
+        }
+        Allocation owner = new Allocation(capacity, Math.max(alignment, 1), site);
+        owner.arm(true);
+        return owner.root;
+    }
+
+    /**
+     * Allocates the block and points the root at it (limit included), registered for release.
+     * When the budget is full: with {@code reclaim}, reclaims and, failing that, throws
+     * OutOfMemoryError; without, returns false, and nothing was allocated.
+     */
+    final boolean arm(boolean reclaim) {
+        Release r = release;
         long address;
         try {
-            // Sets the buffer's address, capacity and att (the owner).
-            address = ACCESS.allocate(buffer, capacity, owner.release.alignment, owner);
+            // Sets the root's address, capacity and att (this owner).
+            address = ACCESS.allocate(root, r.capacity, r.alignment, this, reclaim);
         } catch (OutOfMemoryError e) {
             // Nothing was allocated; the release, never registered, dies with the owner.
             try {
-                Events.allocationFailed(capacity, alignment, e.getMessage());
+                Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
             } catch (RuntimeException | Error reporting) {
                 e.addSuppressed(reporting); // the budget's error is the one the caller needs
             }
             throw Tracking.explain(e);
         }
-        Release release = owner.release;
-        release.address = address;
+        if (address == 0) {
+            return false;
+        }
+        r.address = address;
         try {
             // From here on the registry keeps the release, and so the memory's fate, reachable.
-            REGISTRY.add(release);
+            REGISTRY.add(r);
         } catch (Throwable t) { // a StackOverflowError at the very bottom of a deep stack
-            if (release.claim()) {
-                buffer.limit(0);
-                ACCESS.disarmAndFree(buffer, address, capacity, release.alignment);
+            if (r.claim()) {
+                root.limit(0);
+                ACCESS.disarmAndFree(root, address, r.capacity, r.alignment);
             }
             throw t;
         }
-        Tracking.allocated(site, capacity);
-        buffer.limit(capacity);
-        return buffer;
+        Tracking.allocated(r.site, r.capacity);
+        root.limit(r.capacity);
+        return true;
     }
 
     /** The owner of a buffer directmem allocated, or of a view of one; else IllegalArgumentException. */
@@ -90,19 +114,36 @@ final class Allocation {
         throw new IllegalArgumentException("directmem did not allocate this buffer: " + describe(buffer));
     }
 
-    /** Throws if the memory was given back by {@link #free}: views would point at freed memory. */
-    void checkNotFreed() {
+    /**
+     * Throws if {@code buffer}'s memory (the buffer is this owner's, or a view) was given back
+     * by {@link #free}: views would point at freed memory.
+     */
+    void checkNotFreed(ByteBuffer buffer) {
         if (release.isClaimed()) {
-            throw new IllegalStateException("the buffer's memory was freed with DirectMemory.free");
+            throw freed();
         }
     }
 
+    static IllegalStateException freed() {
+        return new IllegalStateException("the buffer's memory was freed with DirectMemory.free");
+    }
+
+    /** {@link DirectMemory#free}, for a buffer whose owner this is. */
     void free(ByteBuffer buffer) {
         if (buffer != root) {
-            throw new IllegalArgumentException(
-                    "cannot free a view (slice, duplicate or read-only buffer) of a directmem buffer: "
-                            + "free the buffer DirectMemory.allocateDirect returned");
+            throw cannotFreeView();
         }
+        freeBlock();
+    }
+
+    static IllegalArgumentException cannotFreeView() {
+        return new IllegalArgumentException(
+                "cannot free a view (slice, duplicate or read-only buffer) of a directmem buffer: "
+                        + "free the buffer DirectMemory.allocateDirect returned");
+    }
+
+    /** Gives the block back now, unless it was already. */
+    final void freeBlock() {
         Release r = release;
         if (!r.claim()) {
             return; // freed already
@@ -110,10 +151,10 @@ final class Allocation {
         // Unregistered, the release dies with the owner and is never enqueued: no clear() needed
         // (a native call on JDK 16+, 2% of the explicit path measured).
         REGISTRY.remove(r);
-        // Disarms the buffer first, so that it never points at memory that is already gone;
+        // Disarms the root first, so that it never points at memory that is already gone;
         // limit(0) also takes position and mark to 0 and -1.
-        buffer.limit(0);
-        ACCESS.disarmAndFree(buffer, r.address, r.capacity, r.alignment);
+        root.limit(0);
+        ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
         Tracking.released(r.site, r.capacity);
     }
 
@@ -271,7 +312,7 @@ final class Allocation {
 
     /** Keeps releases reachable until claimed: doubly linked lists, one lock per stripe. */
     static final class Registry {
-        private static final int STRIPES = stripes();
+        static final int STRIPES = stripes();
         private final Release[] heads = new Release[STRIPES];
         private final Object[] locks = new Object[STRIPES];
 

@@ -5,10 +5,14 @@ import com.sun.management.VMOption;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
 
-/** Where the budget comes from: directmem.maxMemory, else -XX:MaxDirectMemorySize, else the heap. */
+/**
+ * The settings read once at startup. The budget comes from directmem.maxMemory, else
+ * -XX:MaxDirectMemorySize, else the heap.
+ */
 final class Budget {
     static final String PROPERTY = "directmem.maxMemory";
     static final String REUSE_PROPERTY = "directmem.reuseMemory";
+    static final String PACK_PROPERTY = "directmem.packSmallBuffers";
 
     private Budget() {}
 
@@ -25,6 +29,20 @@ final class Budget {
     static long reuseMemory() {
         String configured = System.getProperty(REUSE_PROPERTY);
         return configured == null ? -1 : parseSize(REUSE_PROPERTY, configured);
+    }
+
+    /** directmem.packSmallBuffers: whether small buffers share blocks ({@link SharedBlock}); default true. */
+    static boolean packSmallBuffers() {
+        String configured = System.getProperty(PACK_PROPERTY);
+        if (configured == null) {
+            return true;
+        }
+        return switch (configured.trim().toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("invalid value for system property "
+                    + PACK_PROPERTY + ": '" + configured + "' (expected true or false)");
+        };
     }
 
     /** -XX:MaxDirectMemorySize if it was given, else -1. */

@@ -23,12 +23,13 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
     static final BufferAccess INSTANCE = FromJava.isAvailable() ? new FromJava() : new ThroughJni();
 
     /**
-     * Reserves budget (reclaiming if needed), allocates zeroed memory starting at a multiple of
-     * {@code alignment} and points {@code buffer}, a fresh duplicate of the empty template, at it:
-     * address, capacity and {@code owner} in {@code att}. Returns the address. The caller sets
-     * the limit.
+     * Reserves budget, allocates zeroed memory starting at a multiple of {@code alignment} and
+     * points {@code buffer}, a fresh duplicate of the empty template, at it: address, capacity
+     * and {@code owner} in {@code att}. Returns the address. The caller sets the limit. When the
+     * budget is full: with {@code reclaim}, reclaims first; without, returns 0 and changes
+     * nothing.
      */
-    abstract long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner);
+    abstract long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim);
 
     /** A direct buffer's {@code att} field (the caller checks the class), or null. */
     abstract Object attachment(ByteBuffer buffer);
@@ -39,13 +40,16 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
      */
     abstract void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment);
 
+    /** Points the buffer at nothing (the caller has set its limit to 0); frees nothing. */
+    abstract void disarm(ByteBuffer buffer);
+
     /** Which access this is, for logs and tests. */
     abstract String describe();
 
     static final class ThroughJni extends BufferAccess {
         @Override
-        long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner) {
-            return Native.allocate(buffer, capacity, alignment, owner);
+        long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim) {
+            return Native.allocate(buffer, capacity, alignment, owner, reclaim);
         }
 
         @Override
@@ -56,6 +60,11 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         @Override
         void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
             Native.disarmAndFree(buffer, address, capacity, alignment);
+        }
+
+        @Override
+        void disarm(ByteBuffer buffer) {
+            Native.disarm(buffer);
         }
 
         @Override
@@ -127,8 +136,11 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         @Override
-        long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner) {
-            long address = Native.allocateMemory(capacity, alignment);
+        long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim) {
+            long address = Native.allocateMemory(capacity, alignment, reclaim);
+            if (address == 0) {
+                return 0;
+            }
             try {
                 SET_ADDRESS.invokeExact(buffer, address);
                 SET_CAPACITY.invokeExact(buffer, capacity);
@@ -151,13 +163,18 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
         @Override
         void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
+            disarm(buffer); // if it throws, the memory stays allocated: better than freed under a live buffer
+            Native.freeMemory(address, capacity, alignment);
+        }
+
+        @Override
+        void disarm(ByteBuffer buffer) {
             try {
                 SET_CAPACITY.invokeExact(buffer, 0);
                 SET_ADDRESS.invokeExact(buffer, 0L);
             } catch (Throwable t) {
-                throw rethrow(t); // the memory stays allocated: better than freed under a live buffer
+                throw rethrow(t);
             }
-            Native.freeMemory(address, capacity, alignment);
         }
 
         @Override

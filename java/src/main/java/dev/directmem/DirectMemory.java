@@ -123,7 +123,7 @@ public final class DirectMemory {
         if (buffer.isReadOnly()) {
             throw new java.nio.ReadOnlyBufferException();
         }
-        owner.checkNotFreed();
+        owner.checkNotFreed(buffer);
         Native.fill(buffer, buffer.position(), buffer.remaining(), value);
     }
 

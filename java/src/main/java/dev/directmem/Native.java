@@ -10,10 +10,14 @@ final class Native {
     /** An env_logger filter for the native library's log, for those who cannot set RUST_LOG. */
     static final String LOG_PROPERTY = "directmem.log";
     private static final System.Logger LOG = System.getLogger("dev.directmem");
+    /** Whether small buffers share blocks: see {@link SharedBlock}. */
+    static final boolean PACK_SMALL_BUFFERS;
 
     static {
         Throwable failure = null;
+        boolean pack = false;
         try {
+            pack = Budget.packSmallBuffers();
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
             long budget = Budget.maxMemory();
@@ -23,6 +27,7 @@ final class Native {
             failure = e;
         }
         UNAVAILABLE = failure;
+        PACK_SMALL_BUFFERS = pack;
         if (failure == null) {
             Monitoring.register();
         }
@@ -58,15 +63,16 @@ final class Native {
     static native ByteBuffer emptyBuffer();
 
     /**
-     * Reserves budget (reclaiming if needed), allocates zeroed memory starting at a multiple of
-     * {@code alignment} (1: any) and points {@code buffer}, a fresh duplicate of the template, at
-     * it: address, capacity, and {@code owner} in its {@code att} field (the caller sets the
-     * limit). Returns the address.
+     * Reserves budget, allocates zeroed memory starting at a multiple of {@code alignment} (1:
+     * any) and points {@code buffer}, a fresh duplicate of the template, at it: address,
+     * capacity, and {@code owner} in its {@code att} field (the caller sets the limit). Returns
+     * the address. When the budget is full: with {@code reclaim}, reclaims first; without,
+     * returns 0 and changes nothing.
      */
-    static native long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner);
+    static native long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim);
 
     /** As {@link #allocate}, for a caller that sets the buffer's fields itself. */
-    static native long allocateMemory(int capacity, int alignment);
+    static native long allocateMemory(int capacity, int alignment, boolean reclaim);
 
     /** Frees memory from {@link #allocateMemory}, for a caller that disarmed the buffer itself. */
     static native void freeMemory(long address, int capacity, int alignment);
@@ -76,6 +82,9 @@ final class Native {
      * its memory, allocated with that capacity and alignment.
      */
     static native void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment);
+
+    /** Resets a buffer's address and capacity (the caller has set its limit to 0). */
+    static native void disarm(ByteBuffer buffer);
 
     /** Frees {@code count} blocks whose owners became unreachable; {@code moreQueued}: more wait. */
     static native void freeBatch(

@@ -131,6 +131,14 @@ final class Churn {
         return (int) Math.max(minSize, Math.min(maxSize, size));
     }
 
+    /**
+     * A buffer with a block of its own even where {@link DirectMemory#allocateDirect} would share
+     * one ({@link SharedBlock}): alignment 1 is no alignment at all, but never shared.
+     */
+    static ByteBuffer unshared(int capacity) {
+        return DirectMemory.allocateDirectAligned(capacity, 1);
+    }
+
     /** Fresh memory is zero at both ends and in the middle; writes land where they should. */
     private static void check(ByteBuffer buffer, int size, long stamp, ConcurrentLinkedQueue<String> problems) {
         if (buffer.capacity() != size || buffer.get(0) != 0 || buffer.get(size / 2) != 0 || buffer.get(size - 1) != 0) {

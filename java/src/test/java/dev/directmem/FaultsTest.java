@@ -24,16 +24,33 @@ class FaultsTest {
     void refusedNativeAllocationIsAnOutOfMemoryErrorAndLosesNothing() {
         DirectMemoryStats before = DirectMemory.stats();
         Native.failNextAllocation();
-        OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(4096));
-        assertTrue(error.getMessage().contains("refused 4096 bytes"), error.getMessage());
+        OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(5000));
+        assertTrue(error.getMessage().contains("refused 5000 bytes"), error.getMessage());
         DirectMemoryStats after = DirectMemory.stats();
         assertEquals(before.failedAllocations() + 1, after.failedAllocations());
         long reclaimed = after.reclaimedBytes() - before.reclaimedBytes();
         assertEquals(before.totalCapacity(), after.totalCapacity() + reclaimed, "nothing stays reserved");
 
-        ByteBuffer next = DirectMemory.allocateDirect(4096);
-        assertEquals(4096, next.capacity());
+        ByteBuffer next = DirectMemory.allocateDirect(5000);
+        assertEquals(5000, next.capacity());
         DirectMemory.free(next);
+    }
+
+    /** A shared block the OS refuses costs nothing: the buffer gets a block of its own. */
+    @Test
+    void aRefusedSharedBlockFallsBackToABlockOfTheBuffersOwn() throws InterruptedException {
+        assertTrue(SharedBlock.takes(4000));
+        DirectMemoryStats before = Churn.settle();
+        Native.failNextAllocation();
+        ByteBuffer buffer = DirectMemory.allocateDirect(4000);
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(1, after.count());
+        assertEquals(4000, after.totalCapacity());
+        assertEquals(before.failedAllocations(), after.failedAllocations());
+        buffer.put(3999, (byte) 5);
+        assertEquals(5, buffer.get(3999));
+        DirectMemory.free(buffer);
+        assertEquals(0, DirectMemory.stats().memoryUsed());
     }
 
     @Test
@@ -48,7 +65,7 @@ class FaultsTest {
 
     /** With a settled ledger the check is exact: not a byte, not a buffer more or less. */
     @ParameterizedTest
-    @ValueSource(ints = {4096, 1 << 20})
+    @ValueSource(ints = {5000, 1 << 20})
     void refusedNativeAllocationLeavesTheLedgerExactlyAsItWas(int capacity) throws InterruptedException {
         DirectMemoryStats before = Churn.settle();
         Native.failNextAllocation();

@@ -43,13 +43,14 @@ class RaceTest {
         int batch = 100;
         ByteBuffer[] strong = new ByteBuffer[buffers];
         List<WeakReference<ByteBuffer>> weak = new ArrayList<>();
-        long capacities = 0;
         for (int i = 0; i < buffers; i++) {
             int capacity = 1_000 + i; // distinct sizes: a double free would not cancel out
-            strong[i] = DirectMemory.allocateDirect(capacity);
+            // Odd ones with a block of their own, even ones sharing blocks (up to 4 KiB).
+            strong[i] = i % 2 == 0 ? DirectMemory.allocateDirect(capacity) : Churn.unshared(capacity);
             weak.add(new WeakReference<>(strong[i]));
-            capacities += capacity;
         }
+        // What the blocks hold, shared ones whole: each must come back exactly once.
+        long capacities = DirectMemory.stats().totalCapacity() - before.totalCapacity();
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
         AtomicLong churned = new AtomicLong();
         AtomicBoolean done = new AtomicBoolean();
@@ -120,12 +121,12 @@ class RaceTest {
     void severalThreadsFreeTheSameBuffers() throws InterruptedException {
         DirectMemoryStats before = Churn.settle();
         List<ByteBuffer> buffers = new ArrayList<>();
-        long capacities = 0;
         for (int i = 0; i < 1_000; i++) {
-            int capacity = i % 10 == 0 ? 256 * 1024 + i : 64 + i; // mapped and calloc'd blocks, 26 MiB
-            buffers.add(DirectMemory.allocateDirect(capacity));
-            capacities += capacity;
+            // Mapped blocks, 26 MiB, and small buffers, in shared blocks and in their own.
+            int capacity = i % 10 == 0 ? 256 * 1024 + i : 64 + i;
+            buffers.add(i % 3 == 0 ? Churn.unshared(capacity) : DirectMemory.allocateDirect(capacity));
         }
+        long capacities = DirectMemory.stats().totalCapacity() - before.totalCapacity();
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
         CountDownLatch start = new CountDownLatch(1);
         List<Thread> threads = new ArrayList<>();
@@ -176,7 +177,9 @@ class RaceTest {
                 Random random = new Random(seed);
                 try {
                     for (int i = 0; i < 400; i++) {
-                        int capacity = 1 + random.nextInt(2 * MIB);
+                        // Above the shared blocks' sizes: what the Cleaner and free each bring
+                        // back is then known per buffer.
+                        int capacity = SharedBlock.MAX_CAPACITY + 1 + random.nextInt(2 * MIB);
                         ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
                         allocated.addAndGet(capacity);
                         buffer.put(capacity - 1, (byte) 7);
