@@ -14,7 +14,10 @@ import java.util.Objects;
  * buffers' memory is really free, and only then, if the budget is still full, throws.
  *
  * <p>Memory comes back when a buffer and all its views become unreachable, or at once through
- * {@link #free(ByteBuffer)}.
+ * {@link #free(ByteBuffer)}. Buffers of up to 4 KiB usually share a native block with up to 15
+ * others of their size, which makes the GC path several times cheaper; such a block comes back
+ * when all its buffers have (system property {@code directmem.packSmallBuffers=false} turns this
+ * off).
  *
  * <p>The budget is the system property {@code directmem.maxMemory} (bytes, with an optional
  * {@code k}, {@code m}, {@code g} or {@code t} suffix), else the JVM's
@@ -92,6 +95,10 @@ public final class DirectMemory {
      * <p>Afterwards the buffer refuses access: its capacity, limit and position are 0, so every
      * get and put throws instead of touching freed memory. A second {@code free} of the same buffer
      * does nothing. Views made from the buffer before it was freed must not be used afterwards.
+     *
+     * <p>A buffer of up to 4 KiB that shares a native block with others gives its memory back
+     * with the block: at once if every other buffer handed out from the block is freed too, else
+     * when the last of them is freed or becomes unreachable.
      *
      * @param buffer a buffer returned by {@link #allocateDirect(int)}
      * @throws NullPointerException if {@code buffer} is null

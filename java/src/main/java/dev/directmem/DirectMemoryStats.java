@@ -5,8 +5,12 @@ package dev.directmem;
  *
  * <p>Each counter is exact; counters read together may be a moment apart under concurrency.
  *
- * @param count live buffers (as {@code BufferPoolMXBean.getCount})
- * @param totalCapacity the sum of live buffers' capacities ({@code getTotalCapacity})
+ * <p>The counters count native blocks. A buffer of up to 4 KiB usually shares its block with up to
+ * 15 others of its size (see {@code -Ddirectmem.packSmallBuffers} in the README): such a block
+ * counts once, with the capacity of all its slots, from its first buffer until it comes back.
+ *
+ * @param count live blocks: buffers, a shared block counting once (as {@code BufferPoolMXBean.getCount})
+ * @param totalCapacity the sum of live blocks' capacities ({@code getTotalCapacity})
  * @param memoryUsed bytes taken from the budget: capacities plus allocator rounding, such as whole
  *     pages for large buffers ({@code getMemoryUsed})
  * @param maxMemory the budget
