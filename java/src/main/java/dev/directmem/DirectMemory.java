@@ -14,10 +14,10 @@ import java.util.Objects;
  * buffers' memory is really free, and only then, if the budget is still full, throws.
  *
  * <p>Memory comes back when a buffer and all its views become unreachable, or at once through
- * {@link #free(ByteBuffer)}. Buffers of up to 4 KiB usually share a native block with up to 15
- * others of their size, which makes the GC path several times cheaper; such a block comes back
- * when all its buffers have (system property {@code directmem.packSmallBuffers=false} turns this
- * off).
+ * {@link #free(ByteBuffer)}. Buffers of up to 4 KiB (less under a small budget) usually share a
+ * native block with up to 15 others of their size, which makes the GC path several times cheaper;
+ * such a block comes back when all its buffers have (system property
+ * {@code directmem.packSmallBuffers=false} turns this off).
  *
  * <p>The budget is the system property {@code directmem.maxMemory} (bytes, with an optional
  * {@code k}, {@code m}, {@code g} or {@code t} suffix), else the JVM's

@@ -12,15 +12,18 @@ final class Native {
     private static final System.Logger LOG = System.getLogger("dev.directmem");
     /** Whether small buffers share blocks: see {@link SharedBlock}. */
     static final boolean PACK_SMALL_BUFFERS;
+    /** The budget in bytes (0 when unavailable). */
+    static final long BUDGET;
 
     static {
         Throwable failure = null;
         boolean pack = false;
+        long budget = 0;
         try {
             pack = Budget.packSmallBuffers();
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
-            long budget = Budget.maxMemory();
+            budget = Budget.maxMemory();
             init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory());
             LOG.log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
         } catch (RuntimeException | LinkageError e) {
@@ -28,6 +31,7 @@ final class Native {
         }
         UNAVAILABLE = failure;
         PACK_SMALL_BUFFERS = pack;
+        BUDGET = budget;
         if (failure == null) {
             Monitoring.register();
         }

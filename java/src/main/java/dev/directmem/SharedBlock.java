@@ -1,7 +1,10 @@
 package dev.directmem;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 
 /**
  * One native block shared by up to {@value #SLOTS} small buffers of one size: one allocation, one
@@ -11,16 +14,21 @@ import java.nio.ByteBuffer;
  * the collector discovers and the reclaimer frees one by one; the JDK pays the same for its
  * Cleaner. Shared, that cost is paid once per block (see BENCHMARKS.md).
  *
- * <p>The price: a block's memory comes back only when all its buffers have been freed or have
- * become unreachable, so one long-lived buffer keeps the other slots of its block reserved (at
- * most 15 times its own size, in the budget and in memory). {@code
- * -Ddirectmem.packSmallBuffers=false} turns sharing off.
+ * <p>A block is {@value #SLOTS} slots of the buffers' capacity rounded up to 16 bytes. The price:
+ * its memory comes back only when all its buffers have been freed or have become unreachable, so
+ * one long-lived buffer keeps the other 15 slots reserved, in the budget and in memory (a 1-byte
+ * buffer, a block of 256 bytes). Each stripe also keeps the block it is carving for each size, up
+ * to 15 slots not handed out yet; so that those stay a small part of the budget, a small budget
+ * shares only smaller buffers ({@link #largestShared}). {@code -Ddirectmem.packSmallBuffers=false}
+ * turns sharing off.
  *
  * <p>Explicit frees: once every buffer carved from a block is freed, the block is freed at once,
  * even if not all its slots were handed out (it is then retired: nothing more is carved from it).
- * A stripe whose blocks keep being retired early frees its buffers as fast as it allocates them:
- * sharing buys nothing there, so its next {@value #UNSHARED_AFTER_RETIREMENT} buffers of that size
- * get blocks of their own, the cheaper cycle for allocate-and-free.
+ * A stripe that retires blocks early frees its buffers about as fast as it allocates them: sharing
+ * buys nothing there, so its next buffers of that size get blocks of their own, the cheaper cycle
+ * for allocate-and-free: {@value #FIRST_UNSHARED_RUN} of them, twice as many after each early
+ * retirement in a row, up to {@value #LONGEST_UNSHARED_RUN}, and {@value #FIRST_UNSHARED_RUN}
+ * again once a block fills up.
  *
  * <p>Each buffer is a slice of the block's hidden root: its {@code att} is this block, which
  * therefore stays alive while the buffer or any view of it does. Slots are handed out in order and
@@ -29,24 +37,38 @@ import java.nio.ByteBuffer;
  */
 final class SharedBlock extends Allocation {
     static final int SLOTS = 16;
-    /** The largest buffer that shares: its block is 64 KiB. */
+    /** The largest buffer that shares on a large enough budget: its block is 64 KiB. */
     static final int MAX_CAPACITY = 4096;
     private static final int SLOT_ALIGNMENT = 16;
-    static final int UNSHARED_AFTER_RETIREMENT = 1024;
+    private static final int SIZE_CLASSES = MAX_CAPACITY / SLOT_ALIGNMENT;
+    static final int FIRST_UNSHARED_RUN = 16;
+    static final int LONGEST_UNSHARED_RUN = 1024;
+    /** The largest buffer that shares in this JVM; 0 when sharing is off. */
+    static final int LARGEST_SHARED =
+            Native.PACK_SMALL_BUFFERS ? largestShared(Native.BUDGET, Registry.STRIPES) : 0;
 
     /**
      * Per registry stripe and size class, the block being carved. Held weakly: a block whose
      * buffers are all unreachable must be collectable even if its stripe never allocates again.
-     * Read without a lock: a stale entry only means a new block a little sooner.
+     * Read without a lock (a stale entry only means a new block a little sooner), hence
+     * {@link #CURRENT_ELEMENT}: a block is published with release semantics once armed.
      */
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static final WeakReference<SharedBlock>[][] CURRENT =
-            new WeakReference[Registry.STRIPES][MAX_CAPACITY / SLOT_ALIGNMENT];
-    /**
-     * Per stripe and size class, how many more buffers get blocks of their own after a block was
-     * retired early. Read and written without a lock: it only steers a heuristic.
+            new WeakReference[Registry.STRIPES][SIZE_CLASSES];
+    private static final VarHandle CURRENT_ELEMENT = MethodHandles.arrayElementVarHandle(WeakReference[].class);
+    /*
+     * Per stripe and size class, how many more buffers get blocks of their own, and how many the
+     * next early retirement gives. Read and written without a lock: they only steer a heuristic.
      */
-    private static final int[][] UNSHARED_LEFT = new int[Registry.STRIPES][MAX_CAPACITY / SLOT_ALIGNMENT];
+    private static final int[][] UNSHARED_LEFT = new int[Registry.STRIPES][SIZE_CLASSES];
+    private static final int[][] NEXT_UNSHARED_RUN = new int[Registry.STRIPES][SIZE_CLASSES];
+
+    static {
+        for (int[] runs : NEXT_UNSHARED_RUN) {
+            Arrays.fill(runs, FIRST_UNSHARED_RUN);
+        }
+    }
 
     private final int slotSize;
     /** The buffers handed out, in slot order; guarded by this block. */
@@ -68,15 +90,27 @@ final class SharedBlock extends Allocation {
     static void startOverForTesting() {
         for (int stripe = 0; stripe < Registry.STRIPES; stripe++) {
             synchronized (CURRENT[stripe]) {
-                java.util.Arrays.fill(CURRENT[stripe], null);
-                java.util.Arrays.fill(UNSHARED_LEFT[stripe], 0);
+                Arrays.fill(CURRENT[stripe], null);
+                Arrays.fill(UNSHARED_LEFT[stripe], 0);
+                Arrays.fill(NEXT_UNSHARED_RUN[stripe], FIRST_UNSHARED_RUN);
             }
         }
     }
 
+    /**
+     * The largest capacity that shares under a budget of {@code budget} bytes with {@code stripes}
+     * stripes: {@value #MAX_CAPACITY}, or less where the stripes' current blocks of one size could
+     * hold more than a sixteenth of the budget (a 64 MiB budget shares up to 4 KiB on up to 64
+     * stripes, a 1 MiB budget up to 512 bytes on 8).
+     */
+    static int largestShared(long budget, int stripes) {
+        long slot = budget / (16L * stripes * SLOTS);
+        return (int) Math.min(MAX_CAPACITY, slot & -SLOT_ALIGNMENT);
+    }
+
     /** Whether a buffer of {@code capacity} bytes (with no alignment asked for) shares a block. */
     static boolean takes(int capacity) {
-        return capacity > 0 && capacity <= MAX_CAPACITY && Native.PACK_SMALL_BUFFERS;
+        return capacity > 0 && capacity <= LARGEST_SHARED;
     }
 
     /**
@@ -85,7 +119,7 @@ final class SharedBlock extends Allocation {
      * one without reclaiming.
      */
     static ByteBuffer allocate(int capacity) {
-        int sizeClass = (capacity - 1) / SLOT_ALIGNMENT;
+        int sizeClass = sizeClass(capacity);
         int stripe = Registry.stripeOfCurrentThread();
         int[] unsharedLeft = UNSHARED_LEFT[stripe];
         if (unsharedLeft[sizeClass] > 0) {
@@ -93,26 +127,36 @@ final class SharedBlock extends Allocation {
             return null;
         }
         WeakReference<SharedBlock>[] current = CURRENT[stripe];
-        ByteBuffer buffer = carve(current[sizeClass], capacity);
+        ByteBuffer buffer = carveCurrent(current, sizeClass, capacity);
         if (buffer != null) {
             return buffer;
         }
         synchronized (current) {
             // Another thread of the stripe may have replaced the block meanwhile.
-            buffer = carve(current[sizeClass], capacity);
+            buffer = carveCurrent(current, sizeClass, capacity);
             if (buffer != null) {
                 return buffer;
             }
             SharedBlock block = new SharedBlock((sizeClass + 1) * SLOT_ALIGNMENT, stripe);
             if (!block.arm(false)) {
+                // The budget is full: this buffer and the next 15 go straight to the path that
+                // reclaims, rather than each building a block that would be refused too.
+                unsharedLeft[sizeClass] = SLOTS - 1;
                 return null;
             }
-            current[sizeClass] = new WeakReference<>(block);
-            return block.carve(capacity);
+            buffer = block.carve(capacity);
+            CURRENT_ELEMENT.setRelease(current, sizeClass, new WeakReference<>(block));
+            return buffer;
         }
     }
 
-    private static ByteBuffer carve(WeakReference<SharedBlock> reference, int capacity) {
+    private static int sizeClass(int capacity) {
+        return (capacity - 1) / SLOT_ALIGNMENT;
+    }
+
+    private static ByteBuffer carveCurrent(WeakReference<SharedBlock>[] current, int sizeClass, int capacity) {
+        @SuppressWarnings("unchecked")
+        var reference = (WeakReference<SharedBlock>) CURRENT_ELEMENT.getAcquire(current, sizeClass);
         SharedBlock block = reference == null ? null : reference.get();
         return block == null ? null : block.carve(capacity);
     }
@@ -124,6 +168,10 @@ final class SharedBlock extends Allocation {
         }
         ByteBuffer buffer = root.slice(carved * slotSize, capacity);
         buffers[carved++] = buffer;
+        if (carved == SLOTS) {
+            // Filled: this stripe's buffers of this size are not being freed as fast as made.
+            NEXT_UNSHARED_RUN[stripe][sizeClass(slotSize)] = FIRST_UNSHARED_RUN;
+        }
         return buffer;
     }
 
@@ -175,7 +223,10 @@ final class SharedBlock extends Allocation {
             freeBlock();
         }
         if (early) {
-            UNSHARED_LEFT[stripe][(slotSize - 1) / SLOT_ALIGNMENT] = UNSHARED_AFTER_RETIREMENT;
+            int sizeClass = sizeClass(slotSize);
+            int run = NEXT_UNSHARED_RUN[stripe][sizeClass];
+            UNSHARED_LEFT[stripe][sizeClass] = run;
+            NEXT_UNSHARED_RUN[stripe][sizeClass] = Math.min(2 * run, LONGEST_UNSHARED_RUN);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,6 +42,7 @@ class FaultsTest {
     void aRefusedSharedBlockFallsBackToABlockOfTheBuffersOwn() throws InterruptedException {
         assertTrue(SharedBlock.takes(4000));
         DirectMemoryStats before = Churn.settle();
+        SharedBlock.startOverForTesting();
         Native.failNextAllocation();
         ByteBuffer buffer = DirectMemory.allocateDirect(4000);
         DirectMemoryStats after = DirectMemory.stats();
@@ -50,6 +52,17 @@ class FaultsTest {
         buffer.put(3999, (byte) 5);
         assertEquals(5, buffer.get(3999));
         DirectMemory.free(buffer);
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+
+        // The next few skip the block that would likely be refused too, then sharing resumes.
+        for (int i = 1; i < SharedBlock.SLOTS; i++) {
+            ByteBuffer next = DirectMemory.allocateDirect(4000);
+            assertSame(Allocation.class, Allocation.of(next).getClass(), "buffer " + i);
+            DirectMemory.free(next);
+        }
+        ByteBuffer shared = DirectMemory.allocateDirect(4000);
+        assertTrue(Allocation.of(shared) instanceof SharedBlock);
+        DirectMemory.free(shared);
         assertEquals(0, DirectMemory.stats().memoryUsed());
     }
 

@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class FreeTest {
 
@@ -58,10 +60,16 @@ class FreeTest {
         assertEquals(once.freedBytes(), DirectMemory.stats().freedBytes());
     }
 
-    @Test
-    void concurrentFreesOfOneBufferFreeItOnce() throws InterruptedException {
+    /** Shared: each round's buffer is the only one carved from a fresh block, which goes with it. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void concurrentFreesOfOneBufferFreeItOnce(boolean shared) throws InterruptedException {
         for (int round = 0; round < 200; round++) {
-            ByteBuffer buffer = DirectMemory.allocateDirect(512);
+            if (shared) {
+                SharedBlock.startOverForTesting();
+            }
+            ByteBuffer buffer = shared ? DirectMemory.allocateDirect(512) : Churn.unshared(512);
+            assertEquals(shared, Allocation.of(buffer) instanceof SharedBlock);
             long freedBefore = DirectMemory.stats().freedBytes();
             CountDownLatch start = new CountDownLatch(1);
             List<Thread> threads = new ArrayList<>();
@@ -81,7 +89,7 @@ class FreeTest {
             for (Thread thread : threads) {
                 thread.join();
             }
-            assertEquals(512, DirectMemory.stats().freedBytes() - freedBefore);
+            assertEquals(shared ? SharedBlock.SLOTS * 512 : 512, DirectMemory.stats().freedBytes() - freedBefore);
         }
     }
 

@@ -97,17 +97,61 @@ class SharedBlockTest {
     }
 
     @Test
-    void aStripeThatRetiresBlocksEarlyGivesItsNextBuffersBlocksOfTheirOwn() {
-        ByteBuffer first = DirectMemory.allocateDirect(48);
-        assertEquals(SLOTS * 48, DirectMemory.stats().totalCapacity());
-        DirectMemory.free(first); // the block's only buffer: it is retired at once
-        assertEquals(0, DirectMemory.stats().memoryUsed());
+    void aStripeThatKeepsRetiringBlocksEarlyGivesItsBuffersBlocksOfTheirOwnForLongerEachTime() {
+        // Allocate-and-free: each shared block is retired early, with its only buffer.
+        int run = SharedBlock.FIRST_UNSHARED_RUN;
+        for (int retirement = 1; run <= 2 * SharedBlock.LONGEST_UNSHARED_RUN; retirement++, run *= 2) {
+            assertTrue(allocateAndFree(48) instanceof SharedBlock, "retirement " + retirement);
+            int expected = Math.min(run, SharedBlock.LONGEST_UNSHARED_RUN);
+            for (int i = 0; i < expected; i++) {
+                assertSame(Allocation.class, allocateAndFree(48).getClass(), "retirement " + retirement);
+            }
+        }
+        assertTrue(allocateAndFree(48) instanceof SharedBlock, "after the longest run, a block again");
+    }
 
-        ByteBuffer next = DirectMemory.allocateDirect(48);
-        assertEquals(48, DirectMemory.stats().totalCapacity(), "a block of its own");
-        assertSame(Allocation.class, Allocation.of(next).getClass());
-        DirectMemory.free(next);
+    @Test
+    void aFilledBlockResetsTheRunsOfBlocksOfTheirOwn() {
+        assertTrue(allocateAndFree(32) instanceof SharedBlock);
+        for (int i = 0; i < SharedBlock.FIRST_UNSHARED_RUN; i++) {
+            assertSame(Allocation.class, allocateAndFree(32).getClass());
+        }
+        ByteBuffer[] full = allocate(SLOTS, 32);
+        assertEquals(1, DirectMemory.stats().count(), "one block, filled");
+        for (ByteBuffer buffer : full) {
+            DirectMemory.free(buffer);
+        }
+        assertTrue(allocateAndFree(32) instanceof SharedBlock, "a filled block was not an early retirement");
+        for (int i = 0; i < SharedBlock.FIRST_UNSHARED_RUN; i++) {
+            assertSame(Allocation.class, allocateAndFree(32).getClass(), "the first run again, not twice it");
+        }
+        assertTrue(allocateAndFree(32) instanceof SharedBlock);
+    }
+
+    /** Allocates and frees one buffer; returns its owner. */
+    private static Allocation allocateAndFree(int capacity) {
+        ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+        Allocation owner = Allocation.of(buffer);
+        DirectMemory.free(buffer);
         assertEquals(0, DirectMemory.stats().memoryUsed());
+        return owner;
+    }
+
+    @Test
+    void aSmallBudgetSharesOnlySmallerBuffers() throws Exception {
+        assertEquals(4096, SharedBlock.largestShared(64L << 20, 8));
+        assertEquals(4096, SharedBlock.largestShared(64L << 20, 64));
+        assertEquals(4096, SharedBlock.largestShared(Long.MAX_VALUE, 64));
+        assertEquals(2048, SharedBlock.largestShared(16L << 20, 32));
+        assertEquals(512, SharedBlock.largestShared(1L << 20, 8));
+        assertEquals(496, SharedBlock.largestShared((1L << 20) - 1, 8), "rounded down to 16 bytes");
+        assertEquals(0, SharedBlock.largestShared(4000, 8), "a tiny budget shares nothing");
+
+        int largest = SharedBlock.largestShared(1L << 20, Allocation.Registry.STRIPES);
+        assertEquals("count=1 capacity=" + SLOTS * largest + " largest=" + largest,
+                probe(largest, "-Ddirectmem.maxMemory=1m"));
+        assertEquals("count=16 capacity=" + SLOTS * (largest + 16) + " largest=" + largest,
+                probe(largest + 16, "-Ddirectmem.maxMemory=1m"));
     }
 
     @Test
@@ -134,19 +178,20 @@ class SharedBlockTest {
 
     @Test
     void sharingCanBeTurnedOffAndABadSettingIsAClearError() throws Exception {
-        assertEquals("count=1 capacity=1024", probe("-Ddirectmem.packSmallBuffers=true"));
-        assertEquals("count=16 capacity=1024", probe("-Ddirectmem.packSmallBuffers=false"));
+        assertEquals("count=1 capacity=1024 largest=4096", probe(64, "-Ddirectmem.packSmallBuffers=true"));
+        assertEquals("count=16 capacity=1024 largest=0", probe(64, "-Ddirectmem.packSmallBuffers=false"));
 
         Subprocess.Result bad = Subprocess.run(Subprocess.testClassPath(),
-                List.of("-Ddirectmem.packSmallBuffers=yes"), SharingProbe.class.getName());
+                List.of("-Ddirectmem.packSmallBuffers=yes"), SharingProbe.class.getName(), "64");
         assertTrue(bad.exitCode() != 0, bad.output());
         assertTrue(bad.output().contains("IllegalArgumentException: directmem is unavailable: invalid value "
                 + "for system property directmem.packSmallBuffers: 'yes' (expected true or false)"), bad.output());
     }
 
-    private static String probe(String flag) throws Exception {
+    /** The ledger of a child JVM with {@code flag} after 16 buffers of {@code capacity} bytes. */
+    private static String probe(int capacity, String flag) throws Exception {
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(flag),
-                SharingProbe.class.getName());
+                SharingProbe.class.getName(), String.valueOf(capacity));
         assertEquals(0, result.exitCode(), result.output());
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("SHARING (.*)").matcher(result.output());
         assertTrue(m.find(), result.output());
