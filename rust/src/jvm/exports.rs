@@ -348,6 +348,27 @@ pub extern "system" fn Java_dev_directmem_Native_attachment<'l>(
     })
 }
 
+/// A direct buffer's address: 0 once disarmed (JNI's GetDirectBufferAddress, which jni-rs
+/// reports as an error when 0).
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_address<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    buffer: JObject<'l>,
+) -> jlong {
+    guard(&mut env, 0, |env| {
+        let env_ptr = env.get_raw();
+        // SAFETY: this thread's live JNIEnv, and a live local reference to a direct buffer.
+        let address = unsafe {
+            let get = (**env_ptr)
+                .GetDirectBufferAddress
+                .ok_or_else(|| Error::IllegalState("JNI GetDirectBufferAddress missing".into()))?;
+            get(env_ptr, buffer.as_raw())
+        };
+        Ok(address as jlong)
+    })
+}
+
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_fill<'l>(
     mut env: JNIEnv<'l>,

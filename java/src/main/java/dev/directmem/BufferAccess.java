@@ -34,6 +34,9 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
     /** A direct buffer's {@code att} field (the caller checks the class), or null. */
     abstract Object attachment(ByteBuffer buffer);
 
+    /** A direct buffer's {@code address} field: 0 once {@link #disarm} has run on it. */
+    abstract long address(ByteBuffer buffer);
+
     /**
      * Points the buffer at nothing (the caller has set its limit to 0), then frees its memory,
      * allocated with that capacity and alignment.
@@ -58,6 +61,11 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         @Override
+        long address(ByteBuffer buffer) {
+            return Native.address(buffer);
+        }
+
+        @Override
         void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
             Native.disarmAndFree(buffer, address, capacity, alignment);
         }
@@ -79,6 +87,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         private static final MethodHandle SET_CAPACITY;
         private static final MethodHandle SET_ATTACHMENT;
         private static final MethodHandle GET_ATTACHMENT;
+        private static final MethodHandle GET_ADDRESS;
 
         static {
             MethodHandle[] handles = handlesOrNull();
@@ -86,6 +95,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
             SET_CAPACITY = handles == null ? null : handles[1];
             SET_ATTACHMENT = handles == null ? null : handles[2];
             GET_ATTACHMENT = handles == null ? null : handles[3];
+            GET_ADDRESS = handles == null ? null : handles[4];
         }
 
         /**
@@ -112,14 +122,16 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
                 // capacity and att are final: only a setter unreflected from an accessible Field
                 // may write them (as JNI does), and only before the buffer is published.
                 Field att = accessible(direct, "att");
+                Field address = accessible(Buffer.class, "address");
                 return new MethodHandle[] {
-                    lookup.unreflectSetter(accessible(Buffer.class, "address"))
+                    lookup.unreflectSetter(address)
                             .asType(MethodType.methodType(void.class, ByteBuffer.class, long.class)),
                     lookup.unreflectSetter(accessible(Buffer.class, "capacity"))
                             .asType(MethodType.methodType(void.class, ByteBuffer.class, int.class)),
                     lookup.unreflectSetter(att)
                             .asType(MethodType.methodType(void.class, ByteBuffer.class, Object.class)),
                     lookup.unreflectGetter(att).asType(MethodType.methodType(Object.class, ByteBuffer.class)),
+                    lookup.unreflectGetter(address).asType(MethodType.methodType(long.class, ByteBuffer.class)),
                 };
             } catch (ReflectiveOperationException | RuntimeException e) {
                 // Another JDK's field layout: JNI still works there.
@@ -156,6 +168,15 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         Object attachment(ByteBuffer buffer) {
             try {
                 return (Object) GET_ATTACHMENT.invokeExact(buffer);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        @Override
+        long address(ByteBuffer buffer) {
+            try {
+                return (long) GET_ADDRESS.invokeExact(buffer);
             } catch (Throwable t) {
                 throw rethrow(t);
             }

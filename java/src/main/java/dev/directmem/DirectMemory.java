@@ -96,9 +96,10 @@ public final class DirectMemory {
      * get and put throws instead of touching freed memory. A second {@code free} of the same buffer
      * does nothing. Views made from the buffer before it was freed must not be used afterwards.
      *
-     * <p>A buffer of up to 4 KiB that shares a native block with others gives its memory back
-     * with the block: at once if every other buffer handed out from the block is freed too, else
-     * when the last of them is freed or becomes unreachable.
+     * <p>A buffer of up to 4 KiB that shares a native block with others gives its slot back to
+     * the block, for the next buffer of its size; the block's memory comes back once it is no
+     * longer the one small buffers of its size are taken from and its last buffer is freed or
+     * unreachable, or, if it still is, at the next garbage collection that finds it unused.
      *
      * @param buffer a buffer returned by {@link #allocateDirect(int)}
      * @throws NullPointerException if {@code buffer} is null

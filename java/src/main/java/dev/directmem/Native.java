@@ -97,6 +97,9 @@ final class Native {
     /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);
 
+    /** A direct buffer's address: 0 once disarmed. */
+    static native long address(ByteBuffer buffer);
+
     static native void fill(ByteBuffer buffer, int offset, int length, byte value);
 
     static native long[] stats();

@@ -12,28 +12,26 @@ import java.util.Arrays;
  *
  * <p>Why: on the GC path, most of a small buffer's cost is its release, a phantom reference that
  * the collector discovers and the reclaimer frees one by one; the JDK pays the same for its
- * Cleaner. Shared, that cost is paid once per block (see BENCHMARKS.md).
+ * Cleaner. Shared, that cost is paid once per block. On the explicit path, a freed buffer's slot
+ * goes back to its block and the next buffer of its size takes it: allocate-and-free costs no
+ * native allocation at all (see BENCHMARKS.md).
  *
- * <p>A block is {@value #SLOTS} slots of the buffers' capacity rounded up to 16 bytes. The price:
- * its memory comes back only when all its buffers have been freed or have become unreachable, so
- * one long-lived buffer keeps the other 15 slots reserved, in the budget and in memory (a 1-byte
- * buffer, a block of 256 bytes). Each stripe also keeps the block it is carving for each size, up
- * to 15 slots not handed out yet; so that those stay a small part of the budget, a small budget
- * shares only smaller buffers ({@link #largestShared}). {@code -Ddirectmem.packSmallBuffers=false}
- * turns sharing off.
- *
- * <p>Explicit frees: once every buffer carved from a block is freed, the block is freed at once,
- * even if not all its slots were handed out (it is then retired: nothing more is carved from it).
- * A stripe that retires blocks early frees its buffers about as fast as it allocates them: sharing
- * buys nothing there, so its next buffers of that size get blocks of their own, the cheaper cycle
- * for allocate-and-free: {@value #FIRST_UNSHARED_RUN} of them, twice as many after each early
- * retirement in a row, up to {@value #LONGEST_UNSHARED_RUN}, and {@value #FIRST_UNSHARED_RUN}
- * again once a block fills up.
+ * <p>A block is {@value #SLOTS} slots of the buffers' capacity rounded up to 16 bytes, carved for
+ * the threads of one registry stripe. Each stripe carves one current block per size class; when
+ * it has no slot left, a new one replaces it and the old one is retired: it takes no more buffers
+ * and is freed as soon as none of its buffers is left. Its memory comes back when all its
+ * buffers have been freed or have become unreachable, so one long-lived buffer keeps the other 15
+ * slots reserved, in the budget and in memory (a 1-byte buffer, a block of 256 bytes). A current
+ * block whose buffers were all freed stays for reuse; the stripe's list holds it weakly, so the
+ * next garbage collection gives it back if no buffer of its size is allocated meanwhile (and a
+ * full budget makes one happen). So that current blocks stay a small part of the budget, a small
+ * budget shares only smaller buffers ({@link #largestShared}). {@code
+ * -Ddirectmem.packSmallBuffers=false} turns sharing off.
  *
  * <p>Each buffer is a slice of the block's hidden root: its {@code att} is this block, which
- * therefore stays alive while the buffer or any view of it does. Slots are handed out in order and
- * never reused, so every buffer starts zeroed; each starts at a multiple of 16 bytes, as a block
- * of its own from malloc would.
+ * therefore stays alive while the buffer or any view of it does. Every buffer starts zeroed (a
+ * reused slot is cleared when handed out again) at a multiple of 16 bytes, as a block of its own
+ * from malloc would.
  */
 final class SharedBlock extends Allocation {
     static final int SLOTS = 16;
@@ -41,44 +39,37 @@ final class SharedBlock extends Allocation {
     static final int MAX_CAPACITY = 4096;
     private static final int SLOT_ALIGNMENT = 16;
     private static final int SIZE_CLASSES = MAX_CAPACITY / SLOT_ALIGNMENT;
-    static final int FIRST_UNSHARED_RUN = 16;
-    static final int LONGEST_UNSHARED_RUN = 1024;
+    private static final byte[] ZEROS = new byte[MAX_CAPACITY];
     /** The largest buffer that shares in this JVM; 0 when sharing is off. */
     static final int LARGEST_SHARED =
             Native.PACK_SMALL_BUFFERS ? largestShared(Native.BUDGET, Registry.STRIPES) : 0;
 
     /**
-     * Per registry stripe and size class, the block being carved. Held weakly: a block whose
-     * buffers are all unreachable must be collectable even if its stripe never allocates again.
-     * Read without a lock (a stale entry only means a new block a little sooner), hence
+     * Per registry stripe and size class, the block being carved. Held weakly: a block with no
+     * reachable buffer must be collectable even if its stripe never allocates again. Read without
+     * a lock (a stale entry only means a new block a little sooner), hence
      * {@link #CURRENT_ELEMENT}: a block is published with release semantics once armed.
      */
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static final WeakReference<SharedBlock>[][] CURRENT =
             new WeakReference[Registry.STRIPES][SIZE_CLASSES];
     private static final VarHandle CURRENT_ELEMENT = MethodHandles.arrayElementVarHandle(WeakReference[].class);
-    /*
-     * Per stripe and size class, how many more buffers get blocks of their own, and how many the
-     * next early retirement gives. Read and written without a lock: they only steer a heuristic.
+    /**
+     * Per stripe and size class, how many more buffers skip sharing after the budget or the OS
+     * refused a block. Read and written without a lock: it only steers a heuristic.
      */
     private static final int[][] UNSHARED_LEFT = new int[Registry.STRIPES][SIZE_CLASSES];
-    private static final int[][] NEXT_UNSHARED_RUN = new int[Registry.STRIPES][SIZE_CLASSES];
-
-    static {
-        for (int[] runs : NEXT_UNSHARED_RUN) {
-            Arrays.fill(runs, FIRST_UNSHARED_RUN);
-        }
-    }
 
     private final int slotSize;
-    /** The buffers handed out, in slot order; guarded by this block. */
-    private final ByteBuffer[] buffers = new ByteBuffer[SLOTS];
-    private int carved;
-    /** Bit i: slot i was given back with {@link DirectMemory#free}. */
-    private int freedSlots;
-    /** Freed before all its slots were handed out: nothing more is carved. */
-    private boolean retired;
     private final int stripe;
+    /** The buffers handed out and not freed, by slot; guarded by this block. */
+    private final ByteBuffer[] buffers = new ByteBuffer[SLOTS];
+    /** Slots handed out at least once: slots from here on were never used. */
+    private int carved;
+    /** Bit i: slot i was given back with {@link DirectMemory#free} and may be handed out again. */
+    private int reusableSlots;
+    /** No longer its stripe's current block: nothing more is handed out. */
+    private boolean retired;
 
     private SharedBlock(int slotSize, int stripe) {
         super(slotSize * SLOTS, 1, null);
@@ -86,13 +77,16 @@ final class SharedBlock extends Allocation {
         this.stripe = stripe;
     }
 
-    /** For tests: forgets every stripe's blocks and retirements, as in a fresh JVM. */
+    /** For tests: retires every stripe's blocks (freeing those with no buffer left) and refusals. */
     static void startOverForTesting() {
         for (int stripe = 0; stripe < Registry.STRIPES; stripe++) {
-            synchronized (CURRENT[stripe]) {
-                Arrays.fill(CURRENT[stripe], null);
+            WeakReference<SharedBlock>[] current = CURRENT[stripe];
+            synchronized (current) {
+                for (int sizeClass = 0; sizeClass < SIZE_CLASSES; sizeClass++) {
+                    retire(current, sizeClass);
+                    CURRENT_ELEMENT.setRelease(current, sizeClass, (WeakReference<?>) null);
+                }
                 Arrays.fill(UNSHARED_LEFT[stripe], 0);
-                Arrays.fill(NEXT_UNSHARED_RUN[stripe], FIRST_UNSHARED_RUN);
             }
         }
     }
@@ -115,8 +109,8 @@ final class SharedBlock extends Allocation {
 
     /**
      * A zeroed buffer of {@code capacity} bytes from this thread's stripe's block of its size;
-     * null if it should have a block of its own, or needs a new block and the budget cannot take
-     * one without reclaiming.
+     * null if it needs a new block and the budget cannot take one without reclaiming (or did not
+     * just before).
      */
     static ByteBuffer allocate(int capacity) {
         int sizeClass = sizeClass(capacity);
@@ -145,6 +139,7 @@ final class SharedBlock extends Allocation {
                 return null;
             }
             buffer = block.carve(capacity);
+            retire(current, sizeClass);
             CURRENT_ELEMENT.setRelease(current, sizeClass, new WeakReference<>(block));
             return buffer;
         }
@@ -154,30 +149,64 @@ final class SharedBlock extends Allocation {
         return (capacity - 1) / SLOT_ALIGNMENT;
     }
 
-    private static ByteBuffer carveCurrent(WeakReference<SharedBlock>[] current, int sizeClass, int capacity) {
+    private static SharedBlock currentBlock(WeakReference<SharedBlock>[] current, int sizeClass) {
         @SuppressWarnings("unchecked")
         var reference = (WeakReference<SharedBlock>) CURRENT_ELEMENT.getAcquire(current, sizeClass);
-        SharedBlock block = reference == null ? null : reference.get();
+        return reference == null ? null : reference.get();
+    }
+
+    private static ByteBuffer carveCurrent(WeakReference<SharedBlock>[] current, int sizeClass, int capacity) {
+        SharedBlock block = currentBlock(current, sizeClass);
         return block == null ? null : block.carve(capacity);
     }
 
-    /** The next slot as a buffer of {@code capacity} bytes, or null when none is left. */
+    /** Retires the stripe's current block of this size, if any; the caller holds the stripe's lock. */
+    private static void retire(WeakReference<SharedBlock>[] current, int sizeClass) {
+        SharedBlock block = currentBlock(current, sizeClass);
+        if (block != null && block.retire()) {
+            block.freeBlock();
+        }
+    }
+
+    /** Takes no more buffers; returns whether none is left, so that the block can go now. */
+    private synchronized boolean retire() {
+        retired = true;
+        return isUnused();
+    }
+
+    /** Guarded by this block. */
+    private boolean isUnused() {
+        for (ByteBuffer buffer : buffers) {
+            if (buffer != null) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A free slot as a zeroed buffer of {@code capacity} bytes, or null when none is left. */
     private synchronized ByteBuffer carve(int capacity) {
-        if (carved == SLOTS || retired) {
+        if (retired) {
             return null;
         }
-        ByteBuffer buffer = root.slice(carved * slotSize, capacity);
-        buffers[carved++] = buffer;
-        if (carved == SLOTS) {
-            // Filled: this stripe's buffers of this size are not being freed as fast as made.
-            NEXT_UNSHARED_RUN[stripe][sizeClass(slotSize)] = FIRST_UNSHARED_RUN;
+        int slot;
+        if (reusableSlots != 0) {
+            slot = Integer.numberOfTrailingZeros(reusableSlots);
+            reusableSlots &= reusableSlots - 1;
+            root.put(slot * slotSize, ZEROS, 0, capacity); // what the freed buffer wrote
+        } else if (carved < SLOTS) {
+            slot = carved++;
+        } else {
+            return null;
         }
+        ByteBuffer buffer = root.slice(slot * slotSize, capacity);
+        buffers[slot] = buffer;
         return buffer;
     }
 
-    /** The slot {@code buffer} was handed out as, or -1 for a view. */
+    /** The slot {@code buffer} was handed out as, or -1 if it is a view or was freed. */
     private int slotOf(ByteBuffer buffer) {
-        for (int i = 0; i < carved; i++) {
+        for (int i = 0; i < SLOTS; i++) {
             if (buffers[i] == buffer) {
                 return i;
             }
@@ -188,45 +217,38 @@ final class SharedBlock extends Allocation {
     @Override
     void checkNotFreed(ByteBuffer buffer) {
         super.checkNotFreed(buffer);
-        synchronized (this) {
-            int slot = slotOf(buffer);
-            if (slot >= 0 && (freedSlots & (1 << slot)) != 0) {
-                throw freed();
-            }
+        // A freed buffer points at nothing, as does any view made of it afterwards.
+        if (ACCESS.address(buffer) == 0) {
+            throw freed();
         }
     }
 
     /**
-     * Disarms the buffer at once; its slot stays reserved (never reused) until the whole block
-     * comes back, which is now if no other buffer carved from it is still unfreed.
+     * Disarms the buffer at once. Its slot goes back to the block, for the next buffer of its size
+     * if the block is still current, else the block itself is freed once no buffer is left.
      */
     @Override
     void free(ByteBuffer buffer) {
         boolean blockUnused;
-        boolean early;
         synchronized (this) {
             int slot = slotOf(buffer);
             if (slot < 0) {
+                if (ACCESS.address(buffer) == 0) {
+                    return; // freed already
+                }
                 throw cannotFreeView();
-            }
-            if ((freedSlots & (1 << slot)) != 0) {
-                return; // freed already
             }
             buffer.limit(0);
             ACCESS.disarm(buffer);
-            freedSlots |= 1 << slot;
-            blockUnused = freedSlots == (1 << carved) - 1;
-            early = blockUnused && carved < SLOTS;
-            retired |= early;
+            buffers[slot] = null;
+            if (!retired) {
+                reusableSlots |= 1 << slot;
+                return;
+            }
+            blockUnused = isUnused();
         }
         if (blockUnused) {
             freeBlock();
-        }
-        if (early) {
-            int sizeClass = sizeClass(slotSize);
-            int run = NEXT_UNSHARED_RUN[stripe][sizeClass];
-            UNSHARED_LEFT[stripe][sizeClass] = run;
-            NEXT_UNSHARED_RUN[stripe][sizeClass] = Math.min(2 * run, LONGEST_UNSHARED_RUN);
         }
     }
 }

@@ -112,8 +112,13 @@ class AllocateDirectTest {
         ByteBuffer buffer = DirectMemory.allocateDirect(4);
         assertThrows(ReadOnlyBufferException.class, () -> DirectMemory.fill(buffer.asReadOnlyBuffer(), (byte) 1));
         assertEquals(0, buffer.get(0));
-        ByteBuffer view = buffer.duplicate();
-        DirectMemory.free(buffer);
+        // A view of a buffer with a block of its own knows when the block is gone (a shared
+        // block's slot stays allocated for reuse: SharedBlockTest).
+        ByteBuffer unshared = Churn.unshared(4);
+        ByteBuffer view = unshared.duplicate();
+        DirectMemory.free(unshared);
         assertThrows(IllegalStateException.class, () -> DirectMemory.fill(view, (byte) 1));
+        DirectMemory.free(buffer);
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(buffer.duplicate(), (byte) 1));
     }
 }

@@ -60,16 +60,16 @@ class FreeTest {
         assertEquals(once.freedBytes(), DirectMemory.stats().freedBytes());
     }
 
-    /** Shared: each round's buffer is the only one carved from a fresh block, which goes with it. */
+    /** Shared: each round's buffer is the only one of a retired block, which goes with it. */
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void concurrentFreesOfOneBufferFreeItOnce(boolean shared) throws InterruptedException {
         for (int round = 0; round < 200; round++) {
+            ByteBuffer buffer = shared ? DirectMemory.allocateDirect(512) : Churn.unshared(512);
+            assertEquals(shared, Allocation.of(buffer) instanceof SharedBlock);
             if (shared) {
                 SharedBlock.startOverForTesting();
             }
-            ByteBuffer buffer = shared ? DirectMemory.allocateDirect(512) : Churn.unshared(512);
-            assertEquals(shared, Allocation.of(buffer) instanceof SharedBlock);
             long freedBefore = DirectMemory.stats().freedBytes();
             CountDownLatch start = new CountDownLatch(1);
             List<Thread> threads = new ArrayList<>();

@@ -149,6 +149,7 @@ class RaceTest {
         start.countDown();
         join(threads);
         assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+        SharedBlock.startOverForTesting(); // frees the current blocks, idle now, as well
         DirectMemoryStats after = Churn.settle();
         assertEquals(capacities, after.freedBytes() - before.freedBytes());
         assertEquals(before.reclaimedBytes(), after.reclaimedBytes());

@@ -62,11 +62,13 @@ class SharedBlockTest {
             DirectMemory.free(buffer);
         }
         assertEquals(SLOTS * 112, DirectMemory.stats().freedBytes() - stats.freedBytes(),
-                "the full block came back with its last buffer");
+                "the full block, retired by the seventeenth buffer, came back with its last buffer");
         DirectMemory.free(seventeenth);
         stats = DirectMemory.stats();
-        assertEquals(0, stats.count());
-        assertEquals(0, stats.memoryUsed(), "a block freed before it was full comes back too");
+        assertEquals(1, stats.count(), "the current block stays for the next buffers of its size");
+        assertEquals(SLOTS * 112, stats.memoryUsed());
+        SharedBlock.startOverForTesting();
+        assertEquals(0, DirectMemory.stats().memoryUsed(), "retired with no buffer left: freed at once");
     }
 
     @Test
@@ -92,49 +94,61 @@ class SharedBlockTest {
 
         DirectMemory.free(buffers[1]);
         DirectMemory.free(buffers[2]);
+        SharedBlock.startOverForTesting();
         assertEquals(0, DirectMemory.stats().memoryUsed());
         assertThrows(IllegalStateException.class, () -> DirectMemory.fill(view, (byte) 1));
     }
 
     @Test
-    void aStripeThatKeepsRetiringBlocksEarlyGivesItsBuffersBlocksOfTheirOwnForLongerEachTime() {
-        // Allocate-and-free: each shared block is retired early, with its only buffer.
-        int run = SharedBlock.FIRST_UNSHARED_RUN;
-        for (int retirement = 1; run <= 2 * SharedBlock.LONGEST_UNSHARED_RUN; retirement++, run *= 2) {
-            assertTrue(allocateAndFree(48) instanceof SharedBlock, "retirement " + retirement);
-            int expected = Math.min(run, SharedBlock.LONGEST_UNSHARED_RUN);
-            for (int i = 0; i < expected; i++) {
-                assertSame(Allocation.class, allocateAndFree(48).getClass(), "retirement " + retirement);
-            }
+    void aFreedSlotIsHandedOutAgainZeroedWithNoNativeAllocation() {
+        ByteBuffer first = DirectMemory.allocateDirect(48);
+        Allocation block = Allocation.of(first);
+        for (int i = 0; i < 48; i++) {
+            first.put(i, (byte) -1);
         }
-        assertTrue(allocateAndFree(48) instanceof SharedBlock, "after the longest run, a block again");
+        DirectMemory.free(first);
+        DirectMemoryStats before = DirectMemory.stats();
+
+        for (int round = 0; round < 10_000; round++) {
+            ByteBuffer buffer = DirectMemory.allocateDirect(33 + round % 16); // one size class
+            assertSame(block, Allocation.of(buffer), "round " + round);
+            for (int i = 0; i < buffer.capacity(); i++) {
+                assertEquals(0, buffer.get(i), "round " + round);
+            }
+            buffer.put(0, (byte) 7).put(buffer.capacity() - 1, (byte) 7);
+            DirectMemory.free(buffer);
+            assertEquals(0, buffer.capacity());
+            DirectMemory.free(buffer); // a second free does nothing, though the slot went on
+        }
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(before.count(), after.count());
+        assertEquals(before.memoryUsed(), after.memoryUsed());
+        assertEquals(before.freedBytes(), after.freedBytes());
+        assertEquals(SLOTS * 48, after.memoryUsed(), "one block all along");
     }
 
     @Test
-    void aFilledBlockResetsTheRunsOfBlocksOfTheirOwn() {
-        assertTrue(allocateAndFree(32) instanceof SharedBlock);
-        for (int i = 0; i < SharedBlock.FIRST_UNSHARED_RUN; i++) {
-            assertSame(Allocation.class, allocateAndFree(32).getClass());
+    void aRetiredBlockGoesWithItsLastBufferAndAnIdleCurrentOneAtTheNextCollection()
+            throws InterruptedException {
+        ByteBuffer[] full = allocate(SLOTS, 64);
+        ByteBuffer next = DirectMemory.allocateDirect(64); // a new current block retires the full one
+        DirectMemoryStats before = DirectMemory.stats();
+        assertEquals(2 * SLOTS * 64, before.memoryUsed());
+        for (int i = 0; i < SLOTS - 1; i++) {
+            DirectMemory.free(full[i]);
         }
-        ByteBuffer[] full = allocate(SLOTS, 32);
-        assertEquals(1, DirectMemory.stats().count(), "one block, filled");
-        for (ByteBuffer buffer : full) {
-            DirectMemory.free(buffer);
-        }
-        assertTrue(allocateAndFree(32) instanceof SharedBlock, "a filled block was not an early retirement");
-        for (int i = 0; i < SharedBlock.FIRST_UNSHARED_RUN; i++) {
-            assertSame(Allocation.class, allocateAndFree(32).getClass(), "the first run again, not twice it");
-        }
-        assertTrue(allocateAndFree(32) instanceof SharedBlock);
-    }
+        assertEquals(before.freedBytes(), DirectMemory.stats().freedBytes(), "one buffer is left");
+        DirectMemory.free(full[SLOTS - 1]);
+        assertEquals(before.freedBytes() + SLOTS * 64, DirectMemory.stats().freedBytes());
 
-    /** Allocates and frees one buffer; returns its owner. */
-    private static Allocation allocateAndFree(int capacity) {
-        ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
-        Allocation owner = Allocation.of(buffer);
-        DirectMemory.free(buffer);
-        assertEquals(0, DirectMemory.stats().memoryUsed());
-        return owner;
+        DirectMemory.free(next);
+        assertEquals(SLOTS * 64, DirectMemory.stats().memoryUsed(), "the current block stays");
+        next = null;
+        full = null;
+        // Idle, it is held weakly: the collection a full budget makes gives it back.
+        DirectMemoryStats settled = Churn.settle();
+        assertEquals(0, settled.memoryUsed());
+        assertEquals(SLOTS * 64, settled.reclaimedBytes() - before.reclaimedBytes());
     }
 
     @Test
