@@ -212,14 +212,23 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
     })
 }
 
-/// Points a freed small buffer, which shares its block with others, at nothing.
+/// Points a freed small buffer, which shares its block with others, at nothing, and its `att` at
+/// `owner`, so that it no longer keeps the block alive.
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_disarm<'l>(
     mut env: JNIEnv<'l>,
     _class: JClass<'l>,
     buffer: JObject<'l>,
+    owner: JObject<'l>,
 ) {
-    guard(&mut env, (), |env| disarm(env, &buffer))
+    guard(&mut env, (), |env| {
+        disarm(env, &buffer)?;
+        let ids = ids::get()?;
+        let fields = RawFields::of(env)?;
+        // SAFETY: `buffer` is a live DirectByteBuffer that directmem allocated; `att` holds any object.
+        unsafe { fields.set_object(&buffer, ids.att, &owner) };
+        Ok(())
+    })
 }
 
 /// Resets a buffer's address and capacity. The Java caller has set limit, position and mark to
@@ -345,27 +354,6 @@ pub extern "system" fn Java_dev_directmem_Native_attachment<'l>(
             get(env_ptr, buffer.as_raw(), ids.att.into_raw())
         };
         Ok(att)
-    })
-}
-
-/// A direct buffer's address: 0 once disarmed (JNI's GetDirectBufferAddress, which jni-rs
-/// reports as an error when 0).
-#[no_mangle]
-pub extern "system" fn Java_dev_directmem_Native_address<'l>(
-    mut env: JNIEnv<'l>,
-    _class: JClass<'l>,
-    buffer: JObject<'l>,
-) -> jlong {
-    guard(&mut env, 0, |env| {
-        let env_ptr = env.get_raw();
-        // SAFETY: this thread's live JNIEnv, and a live local reference to a direct buffer.
-        let address = unsafe {
-            let get = (**env_ptr)
-                .GetDirectBufferAddress
-                .ok_or_else(|| Error::IllegalState("JNI GetDirectBufferAddress missing".into()))?;
-            get(env_ptr, buffer.as_raw())
-        };
-        Ok(address as jlong)
     })
 }
 

@@ -198,6 +198,7 @@ sealed class Allocation permits SharedBlock {
                 Release r = claimed[i];
                 claimed[i] = null;
                 try {
+                    SharedBlock.noLongerCurrent(r);
                     Tracking.released(r.site, r.capacity);
                 } catch (RuntimeException | Error e) {
                     report(e);
@@ -287,6 +288,8 @@ sealed class Allocation permits SharedBlock {
         long address;
         @SuppressWarnings("unused") // through CLAIMED
         private volatile boolean claimed;
+        /** A shared block's, counted among the current blocks: see {@link SharedBlock#noLongerCurrent}. */
+        volatile boolean current;
         /** The registry stripe's list; guarded by that stripe. */
         Release previous;
         Release next;

@@ -34,17 +34,17 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
     /** A direct buffer's {@code att} field (the caller checks the class), or null. */
     abstract Object attachment(ByteBuffer buffer);
 
-    /** A direct buffer's {@code address} field: 0 once {@link #disarm} has run on it. */
-    abstract long address(ByteBuffer buffer);
-
     /**
      * Points the buffer at nothing (the caller has set its limit to 0), then frees its memory,
      * allocated with that capacity and alignment.
      */
     abstract void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment);
 
-    /** Points the buffer at nothing (the caller has set its limit to 0); frees nothing. */
-    abstract void disarm(ByteBuffer buffer);
+    /**
+     * Points the buffer at nothing (the caller has set its limit to 0) and its {@code att} at
+     * {@code owner}; frees nothing.
+     */
+    abstract void disarm(ByteBuffer buffer, Object owner);
 
     /** Which access this is, for logs and tests. */
     abstract String describe();
@@ -61,18 +61,13 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         @Override
-        long address(ByteBuffer buffer) {
-            return Native.address(buffer);
-        }
-
-        @Override
         void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
             Native.disarmAndFree(buffer, address, capacity, alignment);
         }
 
         @Override
-        void disarm(ByteBuffer buffer) {
-            Native.disarm(buffer);
+        void disarm(ByteBuffer buffer, Object owner) {
+            Native.disarm(buffer, owner);
         }
 
         @Override
@@ -87,7 +82,6 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         private static final MethodHandle SET_CAPACITY;
         private static final MethodHandle SET_ATTACHMENT;
         private static final MethodHandle GET_ATTACHMENT;
-        private static final MethodHandle GET_ADDRESS;
 
         static {
             MethodHandle[] handles = handlesOrNull();
@@ -95,7 +89,6 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
             SET_CAPACITY = handles == null ? null : handles[1];
             SET_ATTACHMENT = handles == null ? null : handles[2];
             GET_ATTACHMENT = handles == null ? null : handles[3];
-            GET_ADDRESS = handles == null ? null : handles[4];
         }
 
         /**
@@ -122,16 +115,14 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
                 // capacity and att are final: only a setter unreflected from an accessible Field
                 // may write them (as JNI does), and only before the buffer is published.
                 Field att = accessible(direct, "att");
-                Field address = accessible(Buffer.class, "address");
                 return new MethodHandle[] {
-                    lookup.unreflectSetter(address)
+                    lookup.unreflectSetter(accessible(Buffer.class, "address"))
                             .asType(MethodType.methodType(void.class, ByteBuffer.class, long.class)),
                     lookup.unreflectSetter(accessible(Buffer.class, "capacity"))
                             .asType(MethodType.methodType(void.class, ByteBuffer.class, int.class)),
                     lookup.unreflectSetter(att)
                             .asType(MethodType.methodType(void.class, ByteBuffer.class, Object.class)),
                     lookup.unreflectGetter(att).asType(MethodType.methodType(Object.class, ByteBuffer.class)),
-                    lookup.unreflectGetter(address).asType(MethodType.methodType(long.class, ByteBuffer.class)),
                 };
             } catch (ReflectiveOperationException | RuntimeException e) {
                 // Another JDK's field layout: JNI still works there.
@@ -174,25 +165,23 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         @Override
-        long address(ByteBuffer buffer) {
+        void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
             try {
-                return (long) GET_ADDRESS.invokeExact(buffer);
+                SET_CAPACITY.invokeExact(buffer, 0);
+                SET_ADDRESS.invokeExact(buffer, 0L);
             } catch (Throwable t) {
+                // The memory stays allocated: better than freed under a live buffer.
                 throw rethrow(t);
             }
-        }
-
-        @Override
-        void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
-            disarm(buffer); // if it throws, the memory stays allocated: better than freed under a live buffer
             Native.freeMemory(address, capacity, alignment);
         }
 
         @Override
-        void disarm(ByteBuffer buffer) {
+        void disarm(ByteBuffer buffer, Object owner) {
             try {
                 SET_CAPACITY.invokeExact(buffer, 0);
                 SET_ADDRESS.invokeExact(buffer, 0L);
+                SET_ATTACHMENT.invokeExact(buffer, owner);
             } catch (Throwable t) {
                 throw rethrow(t);
             }

@@ -15,9 +15,9 @@ import java.util.Objects;
  *
  * <p>Memory comes back when a buffer and all its views become unreachable, or at once through
  * {@link #free(ByteBuffer)}. Buffers of up to 4 KiB (less under a small budget) usually share a
- * native block with up to 15 others of their size, which makes the GC path several times cheaper;
- * such a block comes back when all its buffers have (system property
- * {@code directmem.packSmallBuffers=false} turns this off).
+ * native block with up to 15 others of their size, which makes the GC path several times cheaper
+ * and lets {@code free} give a slot to the next buffer of its size without a native call (system
+ * property {@code directmem.packSmallBuffers=false} turns this off).
  *
  * <p>The budget is the system property {@code directmem.maxMemory} (bytes, with an optional
  * {@code k}, {@code m}, {@code g} or {@code t} suffix), else the JVM's
@@ -90,16 +90,19 @@ public final class DirectMemory {
     }
 
     /**
-     * Gives a buffer's memory back now, instead of when the buffer becomes unreachable.
+     * Gives a buffer's memory back now, instead of when the buffer becomes unreachable: to the
+     * native allocator, or, for a buffer of up to 4 KiB that shares a native block, to that block.
      *
      * <p>Afterwards the buffer refuses access: its capacity, limit and position are 0, so every
      * get and put throws instead of touching freed memory. A second {@code free} of the same buffer
-     * does nothing. Views made from the buffer before it was freed must not be used afterwards.
+     * does nothing. Views made from the buffer before it was freed must not be used afterwards:
+     * they still point at its memory, which may be freed or handed to another buffer.
      *
-     * <p>A buffer of up to 4 KiB that shares a native block with others gives its slot back to
-     * the block, for the next buffer of its size; the block's memory comes back once it is no
-     * longer the one small buffers of its size are taken from and its last buffer is freed or
-     * unreachable, or, if it still is, at the next garbage collection that finds it unused.
+     * <p>A shared block takes the freed slot's next buffer of its size (the slot cleared). The
+     * block's memory comes back once its last buffer is freed or unreachable, if the block is no
+     * longer the one its stripe takes buffers of that size from; if it still is, the next garbage
+     * collection that finds it unused gives it back. Such blocks hold at most a sixteenth of the
+     * budget.
      *
      * @param buffer a buffer returned by {@link #allocateDirect(int)}
      * @throws NullPointerException if {@code buffer} is null
@@ -121,7 +124,8 @@ public final class DirectMemory {
      * @param value the byte to write
      * @throws NullPointerException if {@code buffer} is null
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer}'s memory
-     * @throws IllegalStateException if that memory was given back with {@link #free}
+     * @throws IllegalStateException if that memory was given back with {@link #free} (not always
+     *     detected for a view made before the free, which must not be used)
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {

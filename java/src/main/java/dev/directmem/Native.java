@@ -87,8 +87,8 @@ final class Native {
      */
     static native void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment);
 
-    /** Resets a buffer's address and capacity (the caller has set its limit to 0). */
-    static native void disarm(ByteBuffer buffer);
+    /** Resets a buffer's address and capacity (the caller has set its limit to 0); att becomes {@code owner}. */
+    static native void disarm(ByteBuffer buffer, Object owner);
 
     /** Frees {@code count} blocks whose owners became unreachable; {@code moreQueued}: more wait. */
     static native void freeBatch(
@@ -96,9 +96,6 @@ final class Native {
 
     /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);
-
-    /** A direct buffer's address: 0 once disarmed. */
-    static native long address(ByteBuffer buffer);
 
     static native void fill(ByteBuffer buffer, int offset, int length, byte value);
 

@@ -5,6 +5,7 @@ import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One native block shared by up to {@value #SLOTS} small buffers of one size: one allocation, one
@@ -22,11 +23,13 @@ import java.util.Arrays;
  * and is freed as soon as none of its buffers is left. Its memory comes back when all its
  * buffers have been freed or have become unreachable, so one long-lived buffer keeps the other 15
  * slots reserved, in the budget and in memory (a 1-byte buffer, a block of 256 bytes). A current
- * block whose buffers were all freed stays for reuse; the stripe's list holds it weakly, so the
- * next garbage collection gives it back if no buffer of its size is allocated meanwhile (and a
- * full budget makes one happen). So that current blocks stay a small part of the budget, a small
- * budget shares only smaller buffers ({@link #largestShared}). {@code
- * -Ddirectmem.packSmallBuffers=false} turns sharing off.
+ * block whose buffers were all freed stays for reuse; the stripe's list holds it weakly (and a
+ * freed buffer points at {@link #GIVEN_BACK}, not at it), so the next garbage collection gives it
+ * back if no buffer of its size is allocated meanwhile (and a full budget makes one happen). So
+ * that current blocks stay a small part of the budget, all of them together hold at most
+ * {@link #CURRENT_BYTES_CAP} (past it, buffers get blocks of their own), and a small budget shares
+ * only smaller buffers ({@link #largestShared}). {@code -Ddirectmem.packSmallBuffers=false} turns
+ * sharing off.
  *
  * <p>Each buffer is a slice of the block's hidden root: its {@code att} is this block, which
  * therefore stays alive while the buffer or any view of it does. Every buffer starts zeroed (a
@@ -55,10 +58,22 @@ final class SharedBlock extends Allocation {
             new WeakReference[Registry.STRIPES][SIZE_CLASSES];
     private static final VarHandle CURRENT_ELEMENT = MethodHandles.arrayElementVarHandle(WeakReference[].class);
     /**
-     * Per stripe and size class, how many more buffers skip sharing after the budget or the OS
-     * refused a block. Read and written without a lock: it only steers a heuristic.
+     * Per stripe and size class, how many more buffers skip sharing after a new block was refused
+     * (by the budget, the OS or {@link #CURRENT_BYTES_CAP}). Read and written without a lock: it
+     * only steers a heuristic.
      */
     private static final int[][] UNSHARED_LEFT = new int[Registry.STRIPES][SIZE_CLASSES];
+    /**
+     * The most bytes all stripes' current blocks may hold together: a sixteenth of the budget.
+     * Their free slots, and all of an idle one, are budget nobody uses.
+     */
+    static final long CURRENT_BYTES_CAP = Native.BUDGET / 16;
+    private static final AtomicLong CURRENT_BYTES = new AtomicLong();
+    /**
+     * The owner of every freed shared buffer, in place of its block, so that a freed buffer the
+     * program still holds does not keep the block alive. Never allocated.
+     */
+    private static final SharedBlock GIVEN_BACK = new SharedBlock(SLOT_ALIGNMENT, 0);
 
     private final int slotSize;
     private final int stripe;
@@ -66,6 +81,8 @@ final class SharedBlock extends Allocation {
     private final ByteBuffer[] buffers = new ByteBuffer[SLOTS];
     /** Slots handed out at least once: slots from here on were never used. */
     private int carved;
+    /** Buffers handed out and not freed. */
+    private int live;
     /** Bit i: slot i was given back with {@link DirectMemory#free} and may be handed out again. */
     private int reusableSlots;
     /** No longer its stripe's current block: nothing more is handed out. */
@@ -84,11 +101,15 @@ final class SharedBlock extends Allocation {
             synchronized (current) {
                 for (int sizeClass = 0; sizeClass < SIZE_CLASSES; sizeClass++) {
                     retire(current, sizeClass);
-                    CURRENT_ELEMENT.setRelease(current, sizeClass, (WeakReference<?>) null);
                 }
                 Arrays.fill(UNSHARED_LEFT[stripe], 0);
             }
         }
+    }
+
+    /** For tests: the bytes current blocks hold now. */
+    static long currentBytes() {
+        return CURRENT_BYTES.get();
     }
 
     /**
@@ -131,17 +152,51 @@ final class SharedBlock extends Allocation {
             if (buffer != null) {
                 return buffer;
             }
+            retire(current, sizeClass); // full: it makes way
             SharedBlock block = new SharedBlock((sizeClass + 1) * SLOT_ALIGNMENT, stripe);
+            if (!countCurrent(block.release)) {
+                return refused(unsharedLeft, sizeClass);
+            }
             if (!block.arm(false)) {
-                // The budget is full: this buffer and the next 15 go straight to the path that
-                // reclaims, rather than each building a block that would be refused too.
-                unsharedLeft[sizeClass] = SLOTS - 1;
-                return null;
+                noLongerCurrent(block.release);
+                return refused(unsharedLeft, sizeClass);
             }
             buffer = block.carve(capacity);
-            retire(current, sizeClass);
             CURRENT_ELEMENT.setRelease(current, sizeClass, new WeakReference<>(block));
             return buffer;
+        }
+    }
+
+    /**
+     * This buffer and the next 15 of its size go straight to a block of their own (which
+     * reclaims if the budget is full), rather than each building a block refused too.
+     */
+    private static ByteBuffer refused(int[] unsharedLeft, int sizeClass) {
+        unsharedLeft[sizeClass] = SLOTS - 1;
+        return null;
+    }
+
+    /** Counts a new current block, unless the cap leaves no room for it. */
+    private static boolean countCurrent(Release release) {
+        long bytes;
+        do {
+            bytes = CURRENT_BYTES.get();
+            if (bytes + release.capacity > CURRENT_BYTES_CAP) {
+                return false;
+            }
+        } while (!CURRENT_BYTES.compareAndSet(bytes, bytes + release.capacity));
+        release.current = true;
+        return true;
+    }
+
+    /**
+     * Un-counts a block that is no longer current: retired (under its lock), or collected while
+     * current (by the reclaimer thread, when nothing else can reach it), never both.
+     */
+    static void noLongerCurrent(Release release) {
+        if (release.current) {
+            release.current = false;
+            CURRENT_BYTES.addAndGet(-release.capacity);
         }
     }
 
@@ -163,6 +218,7 @@ final class SharedBlock extends Allocation {
     /** Retires the stripe's current block of this size, if any; the caller holds the stripe's lock. */
     private static void retire(WeakReference<SharedBlock>[] current, int sizeClass) {
         SharedBlock block = currentBlock(current, sizeClass);
+        CURRENT_ELEMENT.setRelease(current, sizeClass, (WeakReference<?>) null);
         if (block != null && block.retire()) {
             block.freeBlock();
         }
@@ -170,18 +226,11 @@ final class SharedBlock extends Allocation {
 
     /** Takes no more buffers; returns whether none is left, so that the block can go now. */
     private synchronized boolean retire() {
-        retired = true;
-        return isUnused();
-    }
-
-    /** Guarded by this block. */
-    private boolean isUnused() {
-        for (ByteBuffer buffer : buffers) {
-            if (buffer != null) {
-                return false;
-            }
+        if (!retired) {
+            retired = true;
+            noLongerCurrent(release);
         }
-        return true;
+        return live == 0;
     }
 
     /** A free slot as a zeroed buffer of {@code capacity} bytes, or null when none is left. */
@@ -201,6 +250,7 @@ final class SharedBlock extends Allocation {
         }
         ByteBuffer buffer = root.slice(slot * slotSize, capacity);
         buffers[slot] = buffer;
+        live++;
         return buffer;
     }
 
@@ -216,39 +266,42 @@ final class SharedBlock extends Allocation {
 
     @Override
     void checkNotFreed(ByteBuffer buffer) {
-        super.checkNotFreed(buffer);
-        // A freed buffer points at nothing, as does any view made of it afterwards.
-        if (ACCESS.address(buffer) == 0) {
-            throw freed();
+        if (this == GIVEN_BACK) {
+            throw freed(); // a freed buffer, or a view made of it since
         }
+        super.checkNotFreed(buffer);
     }
 
     /**
-     * Disarms the buffer at once. Its slot goes back to the block, for the next buffer of its size
-     * if the block is still current, else the block itself is freed once no buffer is left.
+     * Disarms the buffer at once and points it at {@link #GIVEN_BACK}. Its slot goes back to the
+     * block, for the next buffer of its size if the block is still current, else the block itself
+     * is freed once no buffer is left.
      */
     @Override
     void free(ByteBuffer buffer) {
-        boolean blockUnused;
+        if (this == GIVEN_BACK) {
+            return; // freed already (or a view made of a freed buffer: empty)
+        }
         synchronized (this) {
             int slot = slotOf(buffer);
             if (slot < 0) {
-                if (ACCESS.address(buffer) == 0) {
-                    return; // freed already
+                if (ACCESS.attachment(buffer) == GIVEN_BACK) {
+                    return; // freed by another thread since the caller found this block
                 }
                 throw cannotFreeView();
             }
             buffer.limit(0);
-            ACCESS.disarm(buffer);
+            ACCESS.disarm(buffer, GIVEN_BACK);
             buffers[slot] = null;
+            live--;
             if (!retired) {
                 reusableSlots |= 1 << slot;
                 return;
             }
-            blockUnused = isUnused();
+            if (live > 0) {
+                return;
+            }
         }
-        if (blockUnused) {
-            freeBlock();
-        }
+        freeBlock();
     }
 }

@@ -6,8 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -149,6 +153,111 @@ class SharedBlockTest {
         DirectMemoryStats settled = Churn.settle();
         assertEquals(0, settled.memoryUsed());
         assertEquals(SLOTS * 64, settled.reclaimedBytes() - before.reclaimedBytes());
+    }
+
+    @Test
+    void aFreedBufferTheProgramStillHoldsDoesNotKeepItsBlock() throws InterruptedException {
+        ByteBuffer freed = DirectMemory.allocateDirect(64);
+        Allocation block = Allocation.of(freed);
+        DirectMemory.free(freed);
+        assertNotSame(block, Allocation.of(freed), "pointed away from its block");
+        ByteBuffer emptyView = freed.duplicate();
+        DirectMemory.free(emptyView); // empty, like the buffer: nothing to do
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(emptyView, (byte) 1));
+        block = null;
+
+        assertEquals(0, Churn.settle().memoryUsed(), "the idle block went at the collection");
+        assertEquals(0, freed.capacity());
+        DirectMemory.free(freed);
+        Reference.reachabilityFence(freed);
+    }
+
+    @Test
+    void currentBlocksHoldAtMostASixteenthOfTheBudget() {
+        int shared = 0;
+        for (int capacity = 16; capacity <= SharedBlock.LARGEST_SHARED; capacity += 16) {
+            ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+            shared += Allocation.of(buffer) instanceof SharedBlock ? 1 : 0;
+            DirectMemory.free(buffer);
+            assertTrue(SharedBlock.currentBytes() <= SharedBlock.CURRENT_BYTES_CAP, "at " + capacity);
+        }
+        DirectMemoryStats stats = DirectMemory.stats();
+        assertEquals(SharedBlock.currentBytes(), stats.memoryUsed(), "idle current blocks, nothing else");
+        assertTrue(stats.memoryUsed() > SharedBlock.CURRENT_BYTES_CAP / 2, stats.toString());
+        assertTrue(shared > 0 && shared < SharedBlock.LARGEST_SHARED / 16, "shared " + shared);
+        SharedBlock.startOverForTesting();
+        assertEquals(0, SharedBlock.currentBytes());
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
+    /** Threads of every stripe, each allocating, stamping, checking and freeing: no slot is handed out twice. */
+    @Test
+    void threadsAllocatingAndFreeingNeverShareASlot() throws InterruptedException {
+        ConcurrentLinkedQueue<String> problems = new ConcurrentLinkedQueue<>();
+        List<Thread> threads = new java.util.ArrayList<>();
+        for (int t = 0; t < 8; t++) {
+            byte stamp = (byte) (t + 1);
+            threads.add(new Thread(() -> {
+                ByteBuffer[] held = new ByteBuffer[3];
+                for (int round = 0; round < 50_000 && problems.isEmpty(); round++) {
+                    int i = round % held.length;
+                    if (held[i] != null) {
+                        for (int at = 0; at < held[i].capacity(); at++) {
+                            if (held[i].get(at) != stamp) {
+                                problems.add("thread " + stamp + " found " + held[i].get(at) + " at " + at);
+                                break;
+                            }
+                        }
+                        DirectMemory.free(held[i]);
+                    }
+                    ByteBuffer buffer = DirectMemory.allocateDirect(48 + round % 17);
+                    for (int at = 0; at < buffer.capacity(); at++) {
+                        if (buffer.get(at) != 0) {
+                            problems.add("thread " + stamp + ": byte " + at + " not zeroed");
+                            break;
+                        }
+                        buffer.put(at, stamp);
+                    }
+                    held[i] = buffer;
+                }
+                for (ByteBuffer buffer : held) {
+                    DirectMemory.free(buffer);
+                }
+            }));
+        }
+        threads.forEach(Thread::start);
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertTrue(problems.isEmpty(), problems::toString);
+        SharedBlock.startOverForTesting();
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
+    /** A buffer freed by another thread (of another stripe) goes back to its own block. */
+    @Test
+    void buffersFreedByAnotherThreadGoBackToTheirBlock() throws InterruptedException {
+        BlockingQueue<ByteBuffer> handOver = new ArrayBlockingQueue<>(64);
+        Thread freer = new Thread(() -> {
+            try {
+                for (int i = 0; i < 20_000; i++) {
+                    DirectMemory.free(handOver.take());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        freer.start();
+        for (int i = 0; i < 20_000; i++) {
+            ByteBuffer buffer = DirectMemory.allocateDirect(100);
+            assertEquals(0, buffer.get(99));
+            buffer.put(99, (byte) 1);
+            handOver.put(buffer);
+        }
+        freer.join();
+        assertTrue(DirectMemory.stats().memoryUsed() <= 6 * SLOTS * 112, DirectMemory.stats().toString());
+        SharedBlock.startOverForTesting();
+        assertEquals(0, DirectMemory.stats().memoryUsed());
     }
 
     @Test
