@@ -151,8 +151,10 @@ class RaceTest {
         assertTrue(failures.isEmpty(), () -> "failures: " + failures);
         SharedBlock.startOverForTesting(); // frees the current blocks, idle now, as well
         DirectMemoryStats after = Churn.settle();
-        assertEquals(capacities, after.freedBytes() - before.freedBytes());
-        assertEquals(before.reclaimedBytes(), after.reclaimedBytes());
+        // Idle current blocks are held weakly: a collection may have taken some first.
+        long reclaimed = after.reclaimedBytes() - before.reclaimedBytes();
+        assertTrue(reclaimed <= SharedBlock.CURRENT_BYTES_CAP, "reclaimed " + reclaimed);
+        assertEquals(capacities, after.freedBytes() - before.freedBytes() + reclaimed);
         assertEquals(0, after.count());
         assertEquals(0, after.memoryUsed());
         assertEquals(0, after.totalCapacity());

@@ -67,10 +67,12 @@ class SharedBlockTest {
         }
         assertEquals(SLOTS * 112, DirectMemory.stats().freedBytes() - stats.freedBytes(),
                 "the full block, retired by the seventeenth buffer, came back with its last buffer");
+        Allocation current = Allocation.of(seventeenth); // else a collection could take it, idle
         DirectMemory.free(seventeenth);
         stats = DirectMemory.stats();
         assertEquals(1, stats.count(), "the current block stays for the next buffers of its size");
         assertEquals(SLOTS * 112, stats.memoryUsed());
+        Reference.reachabilityFence(current);
         SharedBlock.startOverForTesting();
         assertEquals(0, DirectMemory.stats().memoryUsed(), "retired with no buffer left: freed at once");
     }
@@ -145,10 +147,11 @@ class SharedBlockTest {
         DirectMemory.free(full[SLOTS - 1]);
         assertEquals(before.freedBytes() + SLOTS * 64, DirectMemory.stats().freedBytes());
 
+        Allocation current = Allocation.of(next); // else a collection could take it, idle
         DirectMemory.free(next);
         assertEquals(SLOTS * 64, DirectMemory.stats().memoryUsed(), "the current block stays");
-        next = null;
-        full = null;
+        Reference.reachabilityFence(current);
+        current = null;
         // Idle, it is held weakly: the collection a full budget makes gives it back.
         DirectMemoryStats settled = Churn.settle();
         assertEquals(0, settled.memoryUsed());
@@ -174,18 +177,22 @@ class SharedBlockTest {
 
     @Test
     void currentBlocksHoldAtMostASixteenthOfTheBudget() {
-        int shared = 0;
+        List<Allocation> idleBlocks = new java.util.ArrayList<>(); // so that no collection takes them
         for (int capacity = 16; capacity <= SharedBlock.LARGEST_SHARED; capacity += 16) {
             ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
-            shared += Allocation.of(buffer) instanceof SharedBlock ? 1 : 0;
+            if (Allocation.of(buffer) instanceof SharedBlock block) {
+                idleBlocks.add(block);
+            }
             DirectMemory.free(buffer);
             assertTrue(SharedBlock.currentBytes() <= SharedBlock.CURRENT_BYTES_CAP, "at " + capacity);
         }
         DirectMemoryStats stats = DirectMemory.stats();
         assertEquals(SharedBlock.currentBytes(), stats.memoryUsed(), "idle current blocks, nothing else");
         assertTrue(stats.memoryUsed() > SharedBlock.CURRENT_BYTES_CAP / 2, stats.toString());
+        int shared = idleBlocks.size();
         assertTrue(shared > 0 && shared < SharedBlock.LARGEST_SHARED / 16, "shared " + shared);
         SharedBlock.startOverForTesting();
+        Reference.reachabilityFence(idleBlocks);
         assertEquals(0, SharedBlock.currentBytes());
         assertEquals(0, DirectMemory.stats().memoryUsed());
     }
