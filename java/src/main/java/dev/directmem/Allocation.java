@@ -3,6 +3,7 @@ package dev.directmem;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.PhantomReference;
+import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
 import java.nio.ByteBuffer;
 
@@ -102,6 +103,8 @@ sealed class Allocation permits SharedBlock {
         }
         Tracking.allocated(r.site, r.capacity);
         root.limit(r.capacity);
+        // Registered before the owner may be found unreachable, so never enqueued unregistered.
+        Reference.reachabilityFence(this);
         return true;
     }
 
@@ -236,7 +239,18 @@ sealed class Allocation permits SharedBlock {
         // Unregistered together: one lock per stripe and batch rather than one per release, which
         // measured as contention with the allocating threads adding to the same stripe.
         REGISTRY.removeAll(claimed, n);
-        return n;
+        // An owner can die before its memory was allocated, its release still in a local variable
+        // when the collector looked (an allocation refused or failed): nothing to free for it.
+        // Read after removeAll, under the stripe lock, an armed release's address is never stale.
+        int armed = 0;
+        for (int i = 0; i < n; i++) {
+            Release release = claimed[i];
+            claimed[i] = null;
+            if (release.address != 0) {
+                claimed[armed++] = release;
+            }
+        }
+        return armed;
     }
 
     /**

@@ -153,10 +153,12 @@ final class SharedBlock extends Allocation {
                 return buffer;
             }
             retire(current, sizeClass); // full: it makes way
-            SharedBlock block = new SharedBlock((sizeClass + 1) * SLOT_ALIGNMENT, stripe);
-            if (!countCurrent(block.release)) {
+            int slotSize = (sizeClass + 1) * SLOT_ALIGNMENT;
+            if (!countCurrent(slotSize * SLOTS)) {
                 return refused(unsharedLeft, sizeClass);
             }
+            SharedBlock block = new SharedBlock(slotSize, stripe);
+            block.release.current = true;
             if (!block.arm(false)) {
                 noLongerCurrent(block.release);
                 return refused(unsharedLeft, sizeClass);
@@ -176,16 +178,15 @@ final class SharedBlock extends Allocation {
         return null;
     }
 
-    /** Counts a new current block, unless the cap leaves no room for it. */
-    private static boolean countCurrent(Release release) {
+    /** Counts a new current block of {@code capacity} bytes, unless the cap leaves no room for it. */
+    private static boolean countCurrent(int capacity) {
         long bytes;
         do {
             bytes = CURRENT_BYTES.get();
-            if (bytes + release.capacity > CURRENT_BYTES_CAP) {
+            if (bytes + capacity > CURRENT_BYTES_CAP) {
                 return false;
             }
-        } while (!CURRENT_BYTES.compareAndSet(bytes, bytes + release.capacity));
-        release.current = true;
+        } while (!CURRENT_BYTES.compareAndSet(bytes, bytes + capacity));
         return true;
     }
 

@@ -24,6 +24,24 @@ class ReclaimerTest {
         }
     }
 
+    /**
+     * An owner whose memory was never allocated (its allocation refused) can die while its release
+     * is still reachable: the reclaimer must pass over it and free the rest of its batch.
+     */
+    @Test
+    void aReleaseWhoseOwnerNeverGotMemoryIsPassedOver() throws InterruptedException {
+        DirectMemoryStats before = Churn.settle();
+        List<Allocation.Release> unarmed = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            unarmed.add(new Allocation(4096, 1, null).release); // the owner dies at once
+        }
+        churn(300, MIB); // collections find them beside the churned buffers
+        DirectMemoryStats after = Churn.settle();
+        assertEquals(0, after.memoryUsed(), "the batches around them were freed: " + after);
+        assertEquals(300L * MIB, after.reclaimedBytes() - before.reclaimedBytes());
+        assertTrue(unarmed.stream().allMatch(r -> r.refersTo(null)), "the collector found them");
+    }
+
     @Test
     void explicitlyFreedBuffersThatBecomeGarbageAreNotFreedAgain() {
         DirectMemoryStats before = DirectMemory.stats();
