@@ -205,7 +205,7 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
     alignment: jint,
 ) {
     guard(&mut env, (), |env| {
-        disarm(env, &buffer)?;
+        disarm(env, &buffer, None)?;
         let block = block(address, capacity, alignment)?;
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         unsafe { POOL.free(block, FreedBy::Caller) }
@@ -221,25 +221,22 @@ pub extern "system" fn Java_dev_directmem_Native_disarm<'l>(
     buffer: JObject<'l>,
     owner: JObject<'l>,
 ) {
-    guard(&mut env, (), |env| {
-        disarm(env, &buffer)?;
-        let ids = ids::get()?;
-        let fields = RawFields::of(env)?;
-        // SAFETY: `buffer` is a live DirectByteBuffer that directmem allocated; `att` holds any object.
-        unsafe { fields.set_object(&buffer, ids.att, &owner) };
-        Ok(())
-    })
+    guard(&mut env, (), |env| disarm(env, &buffer, Some(&owner)))
 }
 
-/// Resets a buffer's address and capacity. The Java caller has set limit, position and mark to
-/// 0 with buffer.limit(0); with no address and no room, every get and put fails its bounds check.
-fn disarm(env: &mut JNIEnv, buffer: &JObject) -> Result<(), Error> {
+/// Resets a buffer's address and capacity, and its `att` to `new_owner` if given. The Java
+/// caller has set limit, position and mark to 0 with buffer.limit(0); with no address and no
+/// room, every get and put fails its bounds check.
+fn disarm(env: &mut JNIEnv, buffer: &JObject, new_owner: Option<&JObject>) -> Result<(), Error> {
     let ids = ids::get()?;
     let fields = RawFields::of(env)?;
-    // SAFETY: `buffer` is a live DirectByteBuffer that directmem allocated.
+    // SAFETY: `buffer` is a live DirectByteBuffer that directmem allocated; `att` holds any object.
     unsafe {
         fields.set_int(buffer, ids.capacity, 0);
         fields.set_long(buffer, ids.address, 0);
+        if let Some(owner) = new_owner {
+            fields.set_object(buffer, ids.att, owner);
+        }
     }
     Ok(())
 }
