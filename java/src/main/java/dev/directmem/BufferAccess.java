@@ -166,22 +166,24 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
         @Override
         void disarmAndFree(ByteBuffer buffer, long address, int capacity, int alignment) {
-            try {
-                SET_CAPACITY.invokeExact(buffer, 0);
-                SET_ADDRESS.invokeExact(buffer, 0L);
-            } catch (Throwable t) {
-                // The memory stays allocated: better than freed under a live buffer.
-                throw rethrow(t);
-            }
+            pointAtNothing(buffer); // if it throws, the memory stays allocated: better than freed under a live buffer
             Native.freeMemory(address, capacity, alignment);
         }
 
         @Override
         void disarm(ByteBuffer buffer, Object owner) {
+            pointAtNothing(buffer);
+            try {
+                SET_ATTACHMENT.invokeExact(buffer, owner);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        private static void pointAtNothing(ByteBuffer buffer) {
             try {
                 SET_CAPACITY.invokeExact(buffer, 0);
                 SET_ADDRESS.invokeExact(buffer, 0L);
-                SET_ATTACHMENT.invokeExact(buffer, owner);
             } catch (Throwable t) {
                 throw rethrow(t);
             }

@@ -73,10 +73,9 @@ final class SharedBlock extends Allocation {
      * The owner of every freed shared buffer, in place of its block, so that a freed buffer the
      * program still holds does not keep the block alive. Never allocated.
      */
-    private static final SharedBlock GIVEN_BACK = new SharedBlock(SLOT_ALIGNMENT, 0);
+    private static final SharedBlock GIVEN_BACK = new SharedBlock(SLOT_ALIGNMENT);
 
     private final int slotSize;
-    private final int stripe;
     /** The buffers handed out and not freed, by slot; guarded by this block. */
     private final ByteBuffer[] buffers = new ByteBuffer[SLOTS];
     /** Slots handed out at least once: slots from here on were never used. */
@@ -88,10 +87,9 @@ final class SharedBlock extends Allocation {
     /** No longer its stripe's current block: nothing more is handed out. */
     private boolean retired;
 
-    private SharedBlock(int slotSize, int stripe) {
+    private SharedBlock(int slotSize) {
         super(slotSize * SLOTS, 1, null);
         this.slotSize = slotSize;
-        this.stripe = stripe;
     }
 
     /** For tests: retires every stripe's blocks (freeing those with no buffer left) and refusals. */
@@ -157,7 +155,7 @@ final class SharedBlock extends Allocation {
             if (!countCurrent(slotSize * SLOTS)) {
                 return refused(unsharedLeft, sizeClass);
             }
-            SharedBlock block = new SharedBlock(slotSize, stripe);
+            SharedBlock block = new SharedBlock(slotSize);
             block.release.current = true;
             if (!block.arm(false)) {
                 noLongerCurrent(block.release);
