@@ -4,6 +4,7 @@
 //! layer the Java class `dev.directmem.Native` binds to.
 
 pub mod error;
+pub mod fill;
 pub mod ledger;
 #[cfg(test)]
 mod ledger_model;

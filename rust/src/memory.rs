@@ -7,8 +7,9 @@
 //! page faults cost more than zeroing). Small blocks the reclaimer thread frees are kept for reuse
 //! too (`reuse_small`: cross-thread frees defeat malloc's per-thread caches).
 
+use crate::fill::Stores;
 use crate::ledger::Reservation;
-use crate::reuse::REUSE;
+use crate::reuse::{Warmth, REUSE};
 use crate::reuse_small::{SmallBlocks, MAX_SMALL};
 use std::ptr::NonNull;
 
@@ -92,7 +93,7 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
     }
     if capacity >= MMAP_THRESHOLD {
         let len = round_up_to_page(capacity);
-        if !REUSE.keep(ptr, len) {
+        if !REUSE.keep(ptr, len, Warmth::after_free_by(by)) {
             unmap(ptr, len);
         }
     } else if by == FreedBy::Caller || !REUSE.small.keep(ptr, capacity) {
@@ -132,12 +133,12 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
     }
 }
 
-/// Sets `len` bytes at `ptr` to `value`.
+/// Sets `len` bytes at `ptr` to `value`, bypassing the cache for ranges it cannot hold.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be writable memory owned by the caller.
 pub unsafe fn fill(ptr: NonNull<u8>, len: usize, value: u8) {
-    std::ptr::write_bytes(ptr.as_ptr(), value, len);
+    crate::fill::fill(ptr.as_ptr(), len, value, Stores::for_len(len));
 }
 
 pub fn page_size() -> u64 {

@@ -9,6 +9,8 @@
 //! the kernel's zero pages and need nothing. Blocks beyond the limit, and larger ones, are
 //! unmapped at once; kept blocks go back to the OS once idle for [`IDLE`] (see [`trim`]).
 
+use crate::fill::{fill, Stores};
+use crate::memory::FreedBy;
 use crate::reuse_small::SmallBlocks;
 use parking_lot::Mutex;
 use std::ptr::NonNull;
@@ -26,6 +28,37 @@ struct Kept {
     address: usize,
     len: u64,
     since: Instant,
+    warmth: Warmth,
+}
+
+/// Whether a freed block is likely still in cache, which decides how it is zeroed for reuse
+/// (see [`crate::fill`]: streaming stores zero a block out of cache twice as fast).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmth {
+    /// Freed by the caller, most often just after writing it: zeroed with plain stores, unless
+    /// it is too large for the cache anyway.
+    Warm,
+    /// Freed by the reclaimer: the buffer was dropped before a collection, most often a budget's
+    /// worth of other buffers ago, and its lines have left the cache: zeroed with streaming
+    /// stores.
+    Cold,
+}
+
+impl Warmth {
+    /// How warm a block is when `by` frees it.
+    pub fn after_free_by(by: FreedBy) -> Warmth {
+        match by {
+            FreedBy::Caller => Warmth::Warm,
+            FreedBy::Reclaimer => Warmth::Cold,
+        }
+    }
+
+    fn stores(self, len: u64) -> Stores {
+        match self {
+            Warmth::Warm => Stores::for_len(len as usize),
+            Warmth::Cold => Stores::Streaming,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -94,13 +127,13 @@ impl Reuse {
         };
         let ptr = NonNull::new(block.address as *mut u8)?;
         // SAFETY: the block is a live mapping of `len` bytes that nobody else holds.
-        unsafe { zero_resident(ptr, block.len) };
+        unsafe { zero_resident(ptr, block.len, block.warmth.stores(block.len)) };
         Some(ptr)
     }
 
     /// Keeps a freed mapped block of `len` bytes for reuse if it fits under the limit; `false`
     /// when the caller must unmap it.
-    pub fn keep(&self, ptr: NonNull<u8>, len: u64) -> bool {
+    pub fn keep(&self, ptr: NonNull<u8>, len: u64, warmth: Warmth) -> bool {
         if len > MAX_BLOCK {
             return false;
         }
@@ -114,6 +147,7 @@ impl Reuse {
             address: ptr.as_ptr() as usize,
             len,
             since: Instant::now(),
+            warmth,
         });
         true
     }
@@ -167,7 +201,7 @@ impl Default for Reuse {
 ///
 /// # Safety
 /// `ptr..ptr+len` must be a private anonymous mapping owned by the caller, page-aligned.
-unsafe fn zero_resident(ptr: NonNull<u8>, len: u64) {
+unsafe fn zero_resident(ptr: NonNull<u8>, len: u64, stores: Stores) {
     let page = crate::memory::page_size() as usize;
     let len = len as usize;
     // mincore in chunks, so that the residency vector stays on the stack.
@@ -179,7 +213,7 @@ unsafe fn zero_resident(ptr: NonNull<u8>, len: u64) {
         let pages = chunk.div_ceil(page);
         let base = ptr.as_ptr().add(offset);
         if libc::mincore(base.cast(), chunk, residency.as_mut_ptr()) != 0 {
-            std::ptr::write_bytes(base, 0, chunk); // cannot tell: zero it all
+            fill(base, chunk, 0, stores); // cannot tell: zero it all
         } else {
             let mut p = 0;
             while p < pages {
@@ -193,7 +227,7 @@ unsafe fn zero_resident(ptr: NonNull<u8>, len: u64) {
                 let dropped =
                     resident == 0 && libc::madvise(start.cast(), bytes, libc::MADV_DONTNEED) == 0;
                 if !dropped {
-                    std::ptr::write_bytes(start, 0, bytes);
+                    fill(start, bytes, 0, stores);
                 }
                 p += run;
             }
@@ -221,24 +255,26 @@ mod tests {
     }
 
     #[test]
-    fn a_reused_block_is_zeroed_where_it_was_written() {
-        let reuse = Reuse::new();
-        reuse.set_limit_for_budget(64 << 20);
-        let len = 3 << 20;
-        let first = map(len).unwrap();
-        write_some_pages(first, len);
-        assert!(reuse.keep(first, len));
-        assert_eq!(reuse.kept_bytes(), len);
-        assert!(
-            reuse.take(len + 4096).is_none(),
-            "only exact lengths are reused"
-        );
-        let again = reuse.take(len).expect("the kept block");
-        assert_eq!(again, first);
-        assert!(all_zero(again, len));
-        assert_eq!(reuse.kept_bytes(), 0);
-        // SAFETY: mapped above, unmapped once.
-        unsafe { unmap(again, len) };
+    fn a_reused_block_is_zeroed_where_it_was_written_warm_or_cold() {
+        for warmth in [Warmth::Warm, Warmth::Cold] {
+            let reuse = Reuse::new();
+            reuse.set_limit_for_budget(64 << 20);
+            let len = 3 << 20;
+            let first = map(len).unwrap();
+            write_some_pages(first, len);
+            assert!(reuse.keep(first, len, warmth));
+            assert_eq!(reuse.kept_bytes(), len);
+            assert!(
+                reuse.take(len + 4096).is_none(),
+                "only exact lengths are reused"
+            );
+            let again = reuse.take(len).expect("the kept block");
+            assert_eq!(again, first);
+            assert!(all_zero(again, len), "{warmth:?}");
+            assert_eq!(reuse.kept_bytes(), 0);
+            // SAFETY: mapped above, unmapped once.
+            unsafe { unmap(again, len) };
+        }
     }
 
     #[test]
@@ -246,7 +282,10 @@ mod tests {
         let reuse = Reuse::new();
         reuse.set_limit_for_budget(2 << 20);
         let blocks: Vec<_> = (0..3).map(|_| map(1 << 20).unwrap()).collect();
-        let kept: Vec<bool> = blocks.iter().map(|b| reuse.keep(*b, 1 << 20)).collect();
+        let kept: Vec<bool> = blocks
+            .iter()
+            .map(|b| reuse.keep(*b, 1 << 20, Warmth::Warm))
+            .collect();
         assert_eq!(kept, [true, true, false]);
         // SAFETY: the one not kept is ours to unmap.
         unsafe { unmap(blocks[2], 1 << 20) };
@@ -256,7 +295,7 @@ mod tests {
         assert_eq!(reuse.kept_bytes(), 0);
         let big = map(MAX_BLOCK + 4096).unwrap();
         assert!(
-            !reuse.keep(big, MAX_BLOCK + 4096),
+            !reuse.keep(big, MAX_BLOCK + 4096, Warmth::Cold),
             "a block above MAX_BLOCK was kept"
         );
         // SAFETY: not kept, so ours.
@@ -267,7 +306,7 @@ mod tests {
     fn trim_unmaps_only_blocks_idle_long_enough() {
         let reuse = Reuse::new();
         reuse.set_limit_for_budget(64 << 20);
-        assert!(reuse.keep(map(1 << 20).unwrap(), 1 << 20));
+        assert!(reuse.keep(map(1 << 20).unwrap(), 1 << 20, Warmth::Cold));
         reuse.trim(Duration::from_secs(3600));
         assert_eq!(reuse.kept_bytes(), 1 << 20);
         reuse.trim(Duration::ZERO);
@@ -279,7 +318,7 @@ mod tests {
         let reuse = Reuse::new();
         reuse.set_limit_for_budget(0);
         let block = map(1 << 20).unwrap();
-        assert!(!reuse.keep(block, 1 << 20));
+        assert!(!reuse.keep(block, 1 << 20, Warmth::Warm));
         // SAFETY: not kept, so ours.
         unsafe { unmap(block, 1 << 20) };
     }
