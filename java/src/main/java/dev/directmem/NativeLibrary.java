@@ -2,13 +2,15 @@ package dev.directmem;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Loads the native library: from {@code -Ddirectmem.library.path} if given, else from this jar
@@ -90,15 +92,45 @@ final class NativeLibrary {
         return osName + "-" + archName;
     }
 
+    /**
+     * Copies the library to a new file in {@code java.io.tmpdir} that only this user can read.
+     *
+     * <p>Not through {@code Files.createTempFile}: its {@code SecureRandom} brings up the JDK's
+     * security providers, some sixty classes and thousands of objects that every full collection
+     * then walks for the life of the JVM. The name need not be secret: the file is created only if
+     * nothing is there ({@code O_EXCL}), so a file or link planted under that name makes the
+     * attempt fail, and another name is tried.
+     */
     private static Path extract(InputStream in) throws IOException {
-        Path file;
-        try {
-            file = Files.createTempFile("directmem-", "-" + System.mapLibraryName(NAME),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        } catch (UnsupportedOperationException e) {
-            file = Files.createTempFile("directmem-", "-" + System.mapLibraryName(NAME));
+        Path folder = Path.of(System.getProperty("java.io.tmpdir"));
+        String suffix = "-" + System.mapLibraryName(NAME);
+        for (int attempt = 1; ; attempt++) {
+            String random = Long.toHexString(ThreadLocalRandom.current().nextLong());
+            Path file = folder.resolve("directmem-" + random + suffix);
+            try {
+                createPrivateFile(file);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt == 10) {
+                    throw e;
+                }
+                continue;
+            }
+            try (OutputStream out = Files.newOutputStream(file)) {
+                in.transferTo(out);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(file);
+                throw e;
+            }
+            return file;
         }
-        Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-        return file;
+    }
+
+    private static void createPrivateFile(Path file) throws IOException {
+        try {
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rwx------")));
+        } catch (UnsupportedOperationException e) {
+            Files.createFile(file); // not a POSIX file system
+        }
     }
 }
