@@ -87,6 +87,30 @@ class AllocateDirectTest {
     }
 
     @Test
+    void aLargeFillAndAReusedLargeBlockAreExactToTheByte() {
+        // Over 8 MiB both go through streaming stores, with plain stores at the unaligned ends.
+        int capacity = 12 << 20;
+        ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+        ByteBuffer middle = buffer.slice(3, capacity - 70);
+        DirectMemory.fill(middle, (byte) 0x5A);
+        for (int i : new int[] {0, 1, 2, capacity - 67, capacity - 66, capacity - 1}) {
+            assertEquals(0, buffer.get(i), "byte " + i);
+        }
+        for (int i = 3; i < capacity - 67; i += 4093) {
+            assertEquals(0x5A, buffer.get(i), "byte " + i);
+        }
+        assertEquals(0x5A, buffer.get(capacity - 68));
+        DirectMemory.free(buffer);
+
+        ByteBuffer again = DirectMemory.allocateDirect(capacity); // most often the same block
+        for (int i = 0; i < capacity; i += 61) {
+            assertEquals(0, again.get(i), "byte " + i + " of the reused block");
+        }
+        assertEquals(0, again.get(capacity - 68));
+        DirectMemory.free(again);
+    }
+
+    @Test
     void fillSetsTheRemainingBytesOnly() {
         ByteBuffer buffer = DirectMemory.allocateDirect(32);
         buffer.position(8).limit(24);
