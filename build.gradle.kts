@@ -267,10 +267,10 @@ val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) 
 } else {
     mapOf("forks" to "2", "warmup" to "2", "iterations" to "4", "time" to "1s")
 }
-// Churn gets 3 forks in a full run (as gradle/jmh.sh): its throughput varies more between forks
+// Churn gets 5 forks in a full run (as gradle/jmh.sh): its throughput varies more between forks
 // than within one, and its target compares two runs of it.
 val churnSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) benchSettings
-    else benchSettings + ("forks" to "3")
+    else benchSettings + ("forks" to "5")
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
 val pathScenarios = "bench\\.(GcPath|ExplicitPath|JniFields|LargeAllocation|LargeAllocationTouched)\\."
