@@ -12,6 +12,9 @@ pub enum Error {
     IllegalState(String),
     /// A JNI call failed; a Java exception may already be pending.
     Jni(jni::errors::Error),
+    /// Only from the test hook `Native.failNextFree`: stands for the `StackOverflowError` that
+    /// any call at the bottom of a deep stack throws before it does anything.
+    StackOverflowForTesting,
 }
 
 impl Error {
@@ -21,6 +24,7 @@ impl Error {
             Error::IllegalArgument(_) => "java/lang/IllegalArgumentException",
             Error::OutOfMemory(_) => "java/lang/OutOfMemoryError",
             Error::IllegalState(_) | Error::Jni(_) => "java/lang/IllegalStateException",
+            Error::StackOverflowForTesting => "java/lang/StackOverflowError",
         }
     }
 
@@ -28,6 +32,7 @@ impl Error {
         match self {
             Error::IllegalArgument(m) | Error::OutOfMemory(m) | Error::IllegalState(m) => m.clone(),
             Error::Jni(e) => format!("directmem: JNI call failed: {e}"),
+            Error::StackOverflowForTesting => "directmem: failNextFree test hook".to_string(),
         }
     }
 }

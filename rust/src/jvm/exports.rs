@@ -189,6 +189,7 @@ pub extern "system" fn Java_dev_directmem_Native_freeMemory<'l>(
     alignment: jint,
 ) {
     guard(&mut env, (), |_| {
+        fail_if_armed_for_testing()?;
         let block = block(address, capacity, alignment)?;
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         unsafe { POOL.free(block, FreedBy::Caller) }
@@ -205,6 +206,7 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
     alignment: jint,
 ) {
     guard(&mut env, (), |env| {
+        fail_if_armed_for_testing()?;
         disarm(env, &buffer, None)?;
         let block = block(address, capacity, alignment)?;
         // SAFETY: the Java side frees each allocation once, after claiming its release.
@@ -418,6 +420,28 @@ pub extern "system" fn Java_dev_directmem_Native_failNextAllocation<'l>(
     _class: JClass<'l>,
 ) {
     memory::arm_allocation_failure();
+}
+
+thread_local! {
+    /// Armed by [`Java_dev_directmem_Native_failNextFree`].
+    static FAIL_NEXT_FREE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Test hook: the calling thread's next `freeMemory` or `disarmAndFree` throws
+/// `StackOverflowError` before doing anything, as a call at the bottom of a deep stack would.
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_failNextFree<'l>(
+    _env: JNIEnv<'l>,
+    _class: JClass<'l>,
+) {
+    FAIL_NEXT_FREE.with(|f| f.set(true));
+}
+
+fn fail_if_armed_for_testing() -> Result<(), Error> {
+    if FAIL_NEXT_FREE.with(|f| f.replace(false)) {
+        return Err(Error::StackOverflowForTesting);
+    }
+    Ok(())
 }
 
 /// Test hook: proves a Rust panic reaches Java as an exception, with the JVM alive.

@@ -104,6 +104,12 @@ final class Native {
     /** Test hook: this thread's next native allocation fails as if the OS refused it. */
     static native void failNextAllocation();
 
+    /**
+     * Test hook: this thread's next {@link #freeMemory} or {@link #disarmAndFree} throws
+     * StackOverflowError before doing anything, as any call at the bottom of a deep stack may.
+     */
+    static native void failNextFree();
+
     /** Test hook: a deliberate Rust panic, which must arrive as an exception. */
     static native void panicForTesting();
 }
