@@ -151,14 +151,23 @@ sealed class Allocation permits SharedBlock {
         if (!r.claim()) {
             return; // freed already
         }
+        // Freed before it is unregistered, so that a StackOverflowError (which any call at the
+        // bottom of a deep stack can throw, before it does anything) loses nothing: thrown before
+        // the memory is freed, the claim is undone, and a later free or the reclaimer frees the
+        // block; thrown after, the claimed release stays registered until the reclaimer drops it.
+        try {
+            // Disarms the root first, so that it never points at memory that is already gone;
+            // limit(0) also takes position and mark to 0 and -1.
+            root.limit(0);
+            ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
+        } catch (StackOverflowError e) {
+            r.claimed = false; // a field write, where a call could overflow the stack again
+            throw e;
+        }
+        Tracking.released(r.site, r.capacity);
         // Unregistered, the release dies with the owner and is never enqueued: no clear() needed
         // (a native call on JDK 16+, 2% of the explicit path measured).
         REGISTRY.remove(r);
-        // Disarms the root first, so that it never points at memory that is already gone;
-        // limit(0) also takes position and mark to 0 and -1.
-        root.limit(0);
-        ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
-        Tracking.released(r.site, r.capacity);
     }
 
     private static String describe(ByteBuffer buffer) {
@@ -233,6 +242,8 @@ sealed class Allocation permits SharedBlock {
             }
             if (r.claim()) {
                 claimed[n++] = r;
+            } else {
+                REGISTRY.remove(r); // freed, but left registered by a free that overflowed the stack
             }
             r = (Release) QUEUE.poll();
         }
@@ -296,11 +307,13 @@ sealed class Allocation permits SharedBlock {
         /** The allocation site tracking sampled, or null. */
         final String site;
         /**
-         * Written once, before the release is added to the registry; read only after removing it
-         * from the registry, under the same stripe lock, which orders the read after the write.
+         * Written once, before the release is added to the registry. The reclaimer reads it only
+         * after removing the release from the registry, under the same stripe lock, which orders
+         * the read after the write; {@link Allocation#freeBlock} reads it on a thread that got the buffer
+         * after it was armed.
          */
         long address;
-        @SuppressWarnings("unused") // through CLAIMED
+        /** Set through CLAIMED; cleared by a free that failed before freeing anything. */
         private volatile boolean claimed;
         /** A shared block's, counted among the current blocks: see {@link SharedBlock#noLongerCurrent}. */
         volatile boolean current;

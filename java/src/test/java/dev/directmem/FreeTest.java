@@ -143,4 +143,121 @@ class FreeTest {
         DirectMemory.free(empty);
         DirectMemory.free(empty);
     }
+
+    /**
+     * A StackOverflowError can strike any call inside free. Freeing at each depth near the bottom
+     * of a small stack makes it strike one call after another: whatever it struck, the buffer is
+     * freed exactly once, by that free or by the next.
+     */
+    @Test
+    void aFreeThatOverflowsTheStackLosesNothing() throws InterruptedException {
+        int[] outcomes = new int[3];
+        Throwable[] failure = new Throwable[1];
+        Thread deep = new Thread(null, () -> {
+            try {
+                freeNearTheBottomOfTheStack(outcomes);
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+        }, "directmem-deep-free", 256 << 10);
+        deep.start();
+        deep.join();
+        if (failure[0] != null) {
+            throw new AssertionError(failure[0]);
+        }
+        assertTrue(outcomes[THREW] > 0, "no free overflowed the stack, so nothing was tested: " + outcomes[FREED]
+                + " freed, " + outcomes[NOT_REACHED] + " not reached");
+        assertTrue(outcomes[FREED] > 0, "no free had stack enough");
+    }
+
+    /**
+     * A StackOverflowError from the native free (what any call at the bottom of a deep stack may
+     * throw before doing anything) frees nothing and undoes the claim: a later free frees the
+     * block, and so does the collector if the buffer is dropped instead.
+     */
+    @Test
+    void aFreeWhoseNativeCallOverflowedTheStackIsDoneLater() throws InterruptedException {
+        long freedBefore = DirectMemory.stats().freedBytes();
+        ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+        buffer.put(BLOCK - 1, (byte) 7);
+        Native.failNextFree();
+        assertThrows(StackOverflowError.class, () -> DirectMemory.free(buffer));
+        assertEquals(freedBefore, DirectMemory.stats().freedBytes(), "the free that threw freed the block");
+        DirectMemory.free(buffer);
+        assertEquals(freedBefore + BLOCK, DirectMemory.stats().freedBytes());
+        assertEquals(0, buffer.capacity());
+
+        DirectMemoryStats before = Churn.settle();
+        failToFreeThenDrop();
+        DirectMemoryStats after = Churn.settle(); // fails unless the dropped block was reclaimed
+        assertEquals(BLOCK, after.reclaimedBytes() - before.reclaimedBytes());
+        assertEquals(before.freedBytes(), after.freedBytes());
+    }
+
+    private static void failToFreeThenDrop() {
+        ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+        Native.failNextFree();
+        assertThrows(StackOverflowError.class, () -> DirectMemory.free(buffer));
+    }
+
+    private static final int NOT_REACHED = 0;
+    private static final int THREW = 1;
+    private static final int FREED = 2;
+    private static final int BLOCK = 64 << 10; // a block of its own: freedBytes counts it exactly
+
+    private static void freeNearTheBottomOfTheStack(int[] outcomes) {
+        for (int round = 0; round < 3; round++) {
+            int bottom = 0;
+            for (int probe = 0; probe < 20; probe++) { // once the recursion is compiled, frames shrink
+                bottom = Math.max(bottom, deepestFrame());
+            }
+            for (int depth = Math.max(0, bottom - 300); depth <= bottom + 20; depth++) {
+                ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+                long freedBefore = DirectMemory.stats().freedBytes();
+                int outcome = freeAtDepth(buffer, depth);
+                outcomes[outcome]++;
+                if (outcome != FREED) {
+                    DirectMemory.free(buffer);
+                }
+                assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore,
+                        "freed bytes after a free at depth " + depth + " (outcome " + outcome + ") and another");
+                assertEquals(0, buffer.capacity());
+            }
+        }
+    }
+
+    /** How deep {@link #freeAtDepth} can recurse before the stack overflows, when it frees nothing. */
+    private static int deepestFrame() {
+        int reached = 0;
+        int overflowed = 1 << 20;
+        while (overflowed - reached > 1) {
+            int depth = (reached + overflowed) >>> 1;
+            if (freeAtDepth(null, depth) == NOT_REACHED) {
+                overflowed = depth;
+            } else {
+                reached = depth;
+            }
+        }
+        return reached;
+    }
+
+    /** Recurses {@code depth} frames, then frees the buffer there. */
+    private static int freeAtDepth(ByteBuffer buffer, int depth) {
+        if (depth > 0) {
+            try {
+                return freeAtDepth(buffer, depth - 1);
+            } catch (StackOverflowError e) {
+                return NOT_REACHED; // struck on the way down, before the free
+            }
+        }
+        if (buffer == null) {
+            return FREED; // a probe of the depth
+        }
+        try {
+            DirectMemory.free(buffer);
+            return FREED;
+        } catch (StackOverflowError e) {
+            return THREW;
+        }
+    }
 }
