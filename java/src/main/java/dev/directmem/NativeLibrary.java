@@ -3,13 +3,18 @@ package dev.directmem;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -107,30 +112,37 @@ final class NativeLibrary {
         for (int attempt = 1; ; attempt++) {
             String random = Long.toHexString(ThreadLocalRandom.current().nextLong());
             Path file = folder.resolve("directmem-" + random + suffix);
+            OutputStream out;
             try {
-                createPrivateFile(file);
+                out = Channels.newOutputStream(createPrivateFile(file));
             } catch (FileAlreadyExistsException e) {
                 if (attempt == 10) {
                     throw e;
                 }
                 continue;
             }
-            try (OutputStream out = Files.newOutputStream(file)) {
+            try (out) {
                 in.transferTo(out);
-            } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(file);
-                throw e;
+            } catch (Throwable t) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException | RuntimeException cleanup) {
+                    t.addSuppressed(cleanup);
+                }
+                throw t;
             }
             return file;
         }
     }
 
-    private static void createPrivateFile(Path file) throws IOException {
+    /** Creates and opens the file in one call, so that what is written is what was created. */
+    private static SeekableByteChannel createPrivateFile(Path file) throws IOException {
+        Set<StandardOpenOption> options = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         try {
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(
+            return Files.newByteChannel(file, options, PosixFilePermissions.asFileAttribute(
                     PosixFilePermissions.fromString("rwx------")));
         } catch (UnsupportedOperationException e) {
-            Files.createFile(file); // not a POSIX file system
+            return Files.newByteChannel(file, options); // not a POSIX file system
         }
     }
 }

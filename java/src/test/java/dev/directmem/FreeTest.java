@@ -206,6 +206,9 @@ class FreeTest {
     private static final int BLOCK = 64 << 10; // a block of its own: freedBytes counts it exactly
 
     private static void freeNearTheBottomOfTheStack(int[] outcomes) {
+        // First on a shallow stack: first-time work (class initialisation, linking) must not
+        // overflow, which could leave a class unusable.
+        DirectMemory.free(DirectMemory.allocateDirect(BLOCK));
         for (int round = 0; round < 3; round++) {
             int bottom = 0;
             for (int probe = 0; probe < 20; probe++) { // once the recursion is compiled, frames shrink
