@@ -263,6 +263,9 @@ sealed class Allocation permits SharedBlock {
             claimed[i] = null;
             if (release.address != 0) {
                 claimed[armed++] = release;
+            } else {
+                // A shared block whose arming threw was counted as current: un-count it.
+                SharedBlock.noLongerCurrent(release);
             }
         }
         return armed;
