@@ -273,7 +273,7 @@ val churnSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) 
     else benchSettings + ("forks" to "5")
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
-val pathScenarios = "bench\\.(GcPath|ExplicitPath|JniFields|LargeAllocation|LargeAllocationTouched)\\."
+val pathScenarios = "bench\\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\\."
 
 val cleanBenchmarkReports = tasks.register<Delete>("cleanBenchmarkReports") {
     delete(jmhReports)

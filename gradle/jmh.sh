@@ -171,12 +171,12 @@ benchmarks() {
   rm -rf build/reports/jmh
   mkdir -p build/reports/jmh
   # JDK 17: every scenario but FFM (22+); churn with 2 and with 4 threads.
-  jmh_run "${settings[@]}" --include 'bench\.(GcPath|ExplicitPath|JniFields|LargeAllocation|LargeAllocationTouched)\.' \
+  jmh_run "${settings[@]}" --include 'bench\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\.' \
     --exclude '\.ffm' --name jdk17
   jmh_run "${settings[@]}" --forks "$churn_forks" --include 'bench\.Churn' --name jdk17-churn-2-threads -- -t 2
   jmh_run "${settings[@]}" --forks "$churn_forks" --include 'bench\.Churn' --name jdk17-churn-4-threads -- -t 4
   # JDK 25: FFM, with directmem and the other peers again in the same run.
-  jmh_run "${settings[@]}" --jdk "$java25" --include 'bench\.(GcPath|ExplicitPath|JniFields|LargeAllocation|LargeAllocationTouched)\.' \
+  jmh_run "${settings[@]}" --jdk "$java25" --include 'bench\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\.' \
     --name jdk25
   footprint
   "$bench_venv/bin/python" bench/report.py --mode "$mode" --elapsed $((SECONDS - started)) \

@@ -13,6 +13,7 @@ final class Budget {
     static final String PROPERTY = "directmem.maxMemory";
     static final String REUSE_PROPERTY = "directmem.reuseMemory";
     static final String PACK_PROPERTY = "directmem.packSmallBuffers";
+    static final String ACCESS_PROPERTY = "directmem.bufferAccess";
 
     private Budget() {}
 
@@ -42,6 +43,23 @@ final class Budget {
             case "false" -> false;
             default -> throw new IllegalArgumentException("invalid value for system property "
                     + PACK_PROPERTY + ": '" + configured + "' (expected true or false)");
+        };
+    }
+
+    /**
+     * directmem.bufferAccess: {@code auto} (the default) reaches buffer fields from Java where the
+     * JVM allows it ({@link BufferAccess}); {@code jni} always through JNI. True for {@code jni}.
+     */
+    static boolean jniBufferAccess() {
+        String configured = System.getProperty(ACCESS_PROPERTY);
+        if (configured == null) {
+            return false;
+        }
+        return switch (configured.trim().toLowerCase(Locale.ROOT)) {
+            case "auto" -> false;
+            case "jni" -> true;
+            default -> throw new IllegalArgumentException("invalid value for system property "
+                    + ACCESS_PROPERTY + ": '" + configured + "' (expected auto or jni)");
         };
     }
 

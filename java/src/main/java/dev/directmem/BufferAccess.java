@@ -4,6 +4,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 
@@ -11,12 +12,18 @@ import java.nio.ByteBuffer;
  * How directmem reaches a direct buffer's private fields ({@code address}, {@code capacity},
  * {@code att}) and the native memory behind them.
  *
- * <p>By default through JNI, which ignores Java access control: one native call per allocation
- * and per free, each setting the fields inside. Every JNI field access is a VM transition (20-30
- * ns measured), about a third of a small buffer's explicit allocate-and-free. When {@code
- * java.nio} is open to directmem ({@code --add-opens java.base/java.nio=dev.directmem}, or
- * {@code =ALL-UNNAMED} on the class path: the flag Netty asks for too), the fields are set from
- * Java and the native calls take and return plain numbers.
+ * <p>Every JNI field access is a VM transition (20-30 ns measured), about a third of a small
+ * buffer's explicit allocate-and-free, so the fields are set from Java wherever the JVM allows it
+ * without a warning, and the native calls then take and return plain numbers:
+ * <ul>
+ *   <li>when {@code java.nio} is open to directmem ({@code --add-opens
+ *       java.base/java.nio=dev.directmem}, or {@code =ALL-UNNAMED} on the class path: the flag
+ *       Netty asks for too), through reflection, up to JDK 25;
+ *   <li>otherwise through {@code sun.misc.Unsafe} field offsets, as Netty does, up to JDK 23:
+ *       from JDK 24 its memory-access methods warn (JEP 498);
+ *   <li>otherwise, or with {@code -Ddirectmem.bufferAccess=jni}, through JNI, which ignores Java
+ *       access control: one native call per allocation and per free, each setting the fields.
+ * </ul>
  */
 abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess.FromJava {
     /** The access this JVM allows. */
@@ -77,59 +84,100 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
     }
 
     static final class FromJava extends BufferAccess {
-        // Static finals, so that the JIT inlines each handle into a plain field access.
-        private static final MethodHandle SET_ADDRESS;
-        private static final MethodHandle SET_CAPACITY;
-        private static final MethodHandle SET_ATTACHMENT;
-        private static final MethodHandle GET_ATTACHMENT;
+        private static final MethodType SET_LONG = MethodType.methodType(void.class, ByteBuffer.class, long.class);
+        private static final MethodType SET_INT = MethodType.methodType(void.class, ByteBuffer.class, int.class);
+        private static final MethodType SET_OBJECT =
+                MethodType.methodType(void.class, ByteBuffer.class, Object.class);
+        private static final MethodType GET_OBJECT = MethodType.methodType(Object.class, ByteBuffer.class);
 
-        static {
-            MethodHandle[] handles = handlesOrNull();
-            SET_ADDRESS = handles == null ? null : handles[0];
-            SET_CAPACITY = handles == null ? null : handles[1];
-            SET_ATTACHMENT = handles == null ? null : handles[2];
-            GET_ATTACHMENT = handles == null ? null : handles[3];
-        }
+        /** Setters of address, capacity and att and a getter of att, and how they reach them. */
+        private record Fields(String how, MethodHandle setAddress, MethodHandle setCapacity,
+                MethodHandle setAttachment, MethodHandle getAttachment) {}
+
+        private static final Fields FIELDS = fieldsOrNull();
+        // Static finals, so that the JIT inlines each handle into a plain field access.
+        private static final MethodHandle SET_ADDRESS = FIELDS == null ? null : FIELDS.setAddress();
+        private static final MethodHandle SET_CAPACITY = FIELDS == null ? null : FIELDS.setCapacity();
+        private static final MethodHandle SET_ATTACHMENT = FIELDS == null ? null : FIELDS.setAttachment();
+        private static final MethodHandle GET_ATTACHMENT = FIELDS == null ? null : FIELDS.getAttachment();
 
         /**
          * From this JDK on, writing a final field through reflection prints a warning unless the
-         * JVM allows it (JEP 500): JNI, which writes them without one, is used there.
+         * JVM allows it (JEP 500).
          */
         private static final int FINAL_MEANS_FINAL = 26;
+        /** From this JDK on, sun.misc.Unsafe's memory-access methods print a warning (JEP 498). */
+        private static final int UNSAFE_WARNS = 24;
 
         private FromJava() {}
 
-        /** Whether java.nio is open to this module and its buffers have the fields expected. */
+        /** Whether this JVM lets directmem set buffer fields from Java, and the user allows it. */
         static boolean isAvailable() {
             return SET_ADDRESS != null;
         }
 
-        private static MethodHandle[] handlesOrNull() {
-            if (!Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())
-                    || Runtime.version().feature() >= FINAL_MEANS_FINAL) {
+        /** The fields as this JVM lets directmem reach them from Java, or null for JNI. */
+        private static Fields fieldsOrNull() {
+            if (Native.JNI_BUFFER_ACCESS) {
                 return null;
             }
+            int feature = Runtime.version().feature();
             try {
                 Class<?> direct = ByteBuffer.allocateDirect(0).getClass();
-                MethodHandles.Lookup lookup = MethodHandles.lookup();
-                // capacity and att are final: only a setter unreflected from an accessible Field
-                // may write them (as JNI does), and only before the buffer is published.
-                Field att = accessible(direct, "att");
-                return new MethodHandle[] {
-                    lookup.unreflectSetter(accessible(Buffer.class, "address"))
-                            .asType(MethodType.methodType(void.class, ByteBuffer.class, long.class)),
-                    lookup.unreflectSetter(accessible(Buffer.class, "capacity"))
-                            .asType(MethodType.methodType(void.class, ByteBuffer.class, int.class)),
-                    lookup.unreflectSetter(att)
-                            .asType(MethodType.methodType(void.class, ByteBuffer.class, Object.class)),
-                    lookup.unreflectGetter(att).asType(MethodType.methodType(Object.class, ByteBuffer.class)),
-                };
+                if (Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())
+                        && feature < FINAL_MEANS_FINAL) {
+                    return reflectiveFields(direct);
+                }
+                if (feature < UNSAFE_WARNS) {
+                    return unsafeFields(direct);
+                }
             } catch (ReflectiveOperationException | RuntimeException e) {
-                // Another JDK's field layout: JNI still works there.
+                // Another JDK's field layout, or no sun.misc.Unsafe: JNI still works there.
                 System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG,
-                        "java.nio is open but its buffer fields are not as expected; using JNI", e);
-                return null;
+                        "cannot reach buffer fields from Java; using JNI", e);
             }
+            return null;
+        }
+
+        private static Fields reflectiveFields(Class<?> direct) throws ReflectiveOperationException {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            // capacity and att are final: only a setter unreflected from an accessible Field may
+            // write them (as JNI does), and only before the buffer is published.
+            Field att = accessible(direct, "att");
+            return new Fields("Java (java.nio is open to directmem)",
+                    lookup.unreflectSetter(accessible(Buffer.class, "address")).asType(SET_LONG),
+                    lookup.unreflectSetter(accessible(Buffer.class, "capacity")).asType(SET_INT),
+                    lookup.unreflectSetter(att).asType(SET_OBJECT),
+                    lookup.unreflectGetter(att).asType(GET_OBJECT));
+        }
+
+        /**
+         * The same accesses as sun.misc.Unsafe puts and gets at the fields' offsets, each handle
+         * bound to the Unsafe instance and its offset, so that the JIT sees a plain field access.
+         * jdk.unsupported opens sun.misc, so its instance is readable without any flag.
+         */
+        private static Fields unsafeFields(Class<?> direct) throws ReflectiveOperationException {
+            Class<?> type = Class.forName("sun.misc.Unsafe");
+            Object unsafe = accessible(type, "theUnsafe").get(null);
+            Method offsetOf = type.getMethod("objectFieldOffset", Field.class);
+            long address = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("address"));
+            long capacity = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("capacity"));
+            long att = (long) offsetOf.invoke(unsafe, direct.getDeclaredField("att"));
+            MethodHandles.Lookup lookup = MethodHandles.publicLookup();
+            return new Fields("Java (sun.misc.Unsafe)",
+                    atOffset(lookup, type, unsafe, "putLong", void.class, long.class, address).asType(SET_LONG),
+                    atOffset(lookup, type, unsafe, "putInt", void.class, int.class, capacity).asType(SET_INT),
+                    atOffset(lookup, type, unsafe, "putObject", void.class, Object.class, att).asType(SET_OBJECT),
+                    atOffset(lookup, type, unsafe, "getObject", Object.class, null, att).asType(GET_OBJECT));
+        }
+
+        /** Unsafe's {@code name(Object, long[, value])} with the instance and offset bound: (Object[, value]). */
+        private static MethodHandle atOffset(MethodHandles.Lookup lookup, Class<?> type, Object unsafe, String name,
+                Class<?> returns, Class<?> value, long offset) throws ReflectiveOperationException {
+            MethodType signature = value == null
+                    ? MethodType.methodType(returns, Object.class, long.class)
+                    : MethodType.methodType(returns, Object.class, long.class, value);
+            return MethodHandles.insertArguments(lookup.findVirtual(type, name, signature).bindTo(unsafe), 1, offset);
         }
 
         private static Field accessible(Class<?> type, String name) throws NoSuchFieldException {
@@ -191,7 +239,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
         @Override
         String describe() {
-            return "Java (java.nio is open to directmem)";
+            return FIELDS.how();
         }
     }
 

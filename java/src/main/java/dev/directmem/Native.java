@@ -12,15 +12,19 @@ final class Native {
     private static final System.Logger LOG = System.getLogger("dev.directmem");
     /** Whether small buffers share blocks: see {@link SharedBlock}. */
     static final boolean PACK_SMALL_BUFFERS;
+    /** Whether buffer fields are set through JNI even where Java could: see {@link BufferAccess}. */
+    static final boolean JNI_BUFFER_ACCESS;
     /** The budget in bytes (0 when unavailable). */
     static final long BUDGET;
 
     static {
         Throwable failure = null;
         boolean pack = false;
+        boolean jniAccess = true;
         long budget = 0;
         try {
             pack = Budget.packSmallBuffers();
+            jniAccess = Budget.jniBufferAccess();
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
             budget = Budget.maxMemory();
@@ -31,6 +35,7 @@ final class Native {
         }
         UNAVAILABLE = failure;
         PACK_SMALL_BUFFERS = pack;
+        JNI_BUFFER_ACCESS = jniAccess;
         BUDGET = budget;
         if (failure == null) {
             Monitoring.register();

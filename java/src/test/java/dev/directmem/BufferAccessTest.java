@@ -4,28 +4,57 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.Buffer;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Both ways of reaching a buffer's fields: JNI by default, Java when java.nio is open to
- * directmem. (The whole suite runs with java.nio open in the JDK 21 cells of the test matrix.)
+ * The ways of reaching a buffer's fields: from Java by reflection when java.nio is open to
+ * directmem, else through sun.misc.Unsafe up to JDK 23, else through JNI. The test matrix runs the
+ * whole suite each way: its JDK 21 cells open java.nio, the JDK 17 cells use Unsafe and the JDK 25
+ * cells JNI.
  */
 class BufferAccessTest {
+    private static final String REFLECTION = "Java (java.nio is open to directmem)";
+    private static final String UNSAFE = "Java (sun.misc.Unsafe)";
+    private static final String JNI = "JNI";
+
     @Test
-    void fieldsAreSetFromJavaExactlyWhenJavaNioIsOpen() {
+    void fieldsAreSetFromJavaWhereverTheJvmAllowsItWithoutAWarning() {
         boolean open = Buffer.class.getModule().isOpen("java.nio", DirectMemory.class.getModule());
-        assertEquals(open, BufferAccess.INSTANCE instanceof BufferAccess.FromJava,
-                BufferAccess.INSTANCE.describe());
+        int feature = Runtime.version().feature();
+        String expected = open && feature < 26 ? REFLECTION : feature < 24 ? UNSAFE : JNI;
+        assertEquals(expected, BufferAccess.INSTANCE.describe());
+        assertEquals(!expected.equals(JNI), BufferAccess.INSTANCE instanceof BufferAccess.FromJava);
     }
 
     @Test
-    void javaAccessAllocatesFreesAndReclaims() throws Exception {
+    void reflectionAllocatesFreesAndReclaims() throws Exception {
+        boolean before26 = Runtime.version().feature() < 26;
+        assertProbeRuns(List.of("--add-opens=java.base/java.nio=ALL-UNNAMED"), before26 ? REFLECTION : JNI);
+    }
+
+    @Test
+    void jniAllocatesFreesAndReclaimsWhenAskedFor() throws Exception {
+        // Asked for even where java.nio is open: JNI then covers every cell of the matrix.
+        assertProbeRuns(List.of("--add-opens=java.base/java.nio=ALL-UNNAMED", "-Ddirectmem.bufferAccess=jni"), JNI);
+    }
+
+    @Test
+    void anInvalidAccessSettingMakesDirectMemoryUnavailableSayingWhy() throws Exception {
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
-                List.of("--add-opens=java.base/java.nio=ALL-UNNAMED", "-Ddirectmem.maxMemory=64m"),
-                BufferAccessProbe.class.getName());
+                List.of("-Ddirectmem.bufferAccess=fast"), BufferAccessProbe.class.getName());
+        assertEquals(1, result.exitCode(), result.output());
+        assertTrue(result.output().contains("java.lang.IllegalArgumentException: directmem is unavailable: invalid value "
+                + "for system property directmem.bufferAccess: 'fast' (expected auto or jni)"), result.output());
+    }
+
+    private static void assertProbeRuns(List<String> flags, String access) throws Exception {
+        List<String> all = new ArrayList<>(flags);
+        all.add("-Ddirectmem.maxMemory=64m");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), all, BufferAccessProbe.class.getName());
         assertEquals(0, result.exitCode(), result.output());
-        assertTrue(result.output().contains("ACCESS Java"), result.output());
+        assertTrue(result.output().contains("ACCESS " + access + "\n"), result.output());
         assertTrue(result.output().contains("OK"), result.output());
     }
 }

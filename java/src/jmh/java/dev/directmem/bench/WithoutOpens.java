@@ -15,9 +15,10 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * directmem's GC and explicit paths at small sizes in a JVM that does not open {@code java.nio}:
- * buffer fields are then set through JNI (the other benchmark classes open it, for Netty, so
- * directmem sets them from Java there). The report shows these next to the default rows.
+ * directmem's GC and explicit paths at small sizes in a JVM that does not open {@code java.nio}
+ * (the other benchmark classes open it, for Netty, so directmem sets buffer fields by reflection
+ * there): buffer fields are then set through sun.misc.Unsafe on JDK 17-23 and through JNI on JDK
+ * 24 and later. The report shows these next to the default rows.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -25,7 +26,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgs = {Flags.NATIVE_ACCESS, Flags.HEAP_MIN, Flags.HEAP_MAX, Flags.BUDGET_64M})
-public class JniFields {
+public class WithoutOpens {
     @Param({"64", "4096"})
     public int size;
 
