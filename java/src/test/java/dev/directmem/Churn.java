@@ -186,6 +186,23 @@ final class Churn {
                 stats.freedBytes() - PROBES_FREED.get(), stats.failedAllocations());
     }
 
+    /**
+     * Waits, forcing no collection, until the ledger counts nothing: for an idle shared block that
+     * a collection may have taken before the test retired it, which the reclaimer thread frees a
+     * moment later. Fails if something stays counted for 10 s.
+     */
+    static void awaitNothingUsed() throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        DirectMemoryStats stats = DirectMemory.stats();
+        while (stats.memoryUsed() != 0) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("memory still counted as used: " + stats);
+            }
+            Thread.sleep(1);
+            stats = DirectMemory.stats();
+        }
+    }
+
     /** This process's resident set size (VmRSS), in bytes. */
     static long rssBytes() {
         try {

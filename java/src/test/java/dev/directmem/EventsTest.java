@@ -28,6 +28,7 @@ class EventsTest {
         try (Recording recording = new Recording()) {
             recording.enable("dev.directmem.Reclamation");
             recording.enable("dev.directmem.AllocationFailure");
+            settledStats(); // no collection of an earlier test's still running
             recording.start();
             before = DirectMemory.stats();
             for (int i = 0; i < 3 * 64; i++) { // 3 x the budget, each buffer dropped at once
@@ -80,11 +81,14 @@ class EventsTest {
         }
     }
 
-    /** The stats once no collection has started for 200 ms: the background one may still run. */
+    /**
+     * The stats once no collection has ended for a second: a background one may still run, and
+     * one driven by heap pressure (Shenandoah, ZGC) can take a few hundred milliseconds.
+     */
     private static DirectMemoryStats settledStats() throws InterruptedException {
         DirectMemoryStats stats = DirectMemory.stats();
-        for (int quiet = 0; quiet < 4; ) {
-            Thread.sleep(50);
+        for (int quiet = 0; quiet < 10; ) {
+            Thread.sleep(100);
             DirectMemoryStats now = DirectMemory.stats();
             quiet = now.collections() == stats.collections() ? quiet + 1 : 0;
             stats = now;
