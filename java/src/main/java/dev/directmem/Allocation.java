@@ -192,34 +192,39 @@ sealed class Allocation permits SharedBlock {
             } catch (InterruptedException e) {
                 continue; // only a stray interrupt: this thread is directmem's own
             }
-            // A claimed release is freed here or never: nothing that can fail comes before (the
-            // bookkeeping's own failures are reported, not thrown).
+            // A claimed release is freed here or never: nothing that can fail comes before the
+            // free, and the bookkeeping (which can, in report) has it in a finally.
             for (int i = 0; i < n; i++) {
-                Release r = claimed[i];
-                claimed[i] = null;
-                addresses[i] = r.address;
-                capacities[i] = r.capacity;
-                alignments[i] = r.alignment;
+                addresses[i] = claimed[i].address;
+                capacities[i] = claimed[i].capacity;
+                alignments[i] = claimed[i].alignment;
+            }
+            try {
                 // Before the free, which wakes threads waiting for memory: they then find the
                 // current shared blocks and the allocation sites counted as the ledger is.
+                for (int i = 0; i < n; i++) {
+                    Release r = claimed[i];
+                    claimed[i] = null;
+                    try {
+                        SharedBlock.noLongerCurrent(r);
+                        Tracking.released(r.site, r.capacity);
+                    } catch (RuntimeException | Error e) {
+                        report(e);
+                    }
+                }
+            } finally {
                 try {
-                    SharedBlock.noLongerCurrent(r);
-                    Tracking.released(r.site, r.capacity);
+                    // More queued: threads waiting for memory should wait for those frees too.
+                    boolean more = polledAhead != null;
+                    // Nothing to free and nothing new to say (a timeout, or releases freed
+                    // already): no call, which would count as memory coming back.
+                    if (n > 0 || more != reportedMore) {
+                        Native.freeBatch(addresses, capacities, alignments, n, more);
+                        reportedMore = more;
+                    }
                 } catch (RuntimeException | Error e) {
                     report(e);
                 }
-            }
-            try {
-                // More queued: threads waiting for memory should wait for those frees too.
-                boolean more = polledAhead != null;
-                // Nothing to free and nothing new to say (a timeout, or releases freed already):
-                // no call, which would count as memory coming back.
-                if (n > 0 || more != reportedMore) {
-                    Native.freeBatch(addresses, capacities, alignments, n, more);
-                    reportedMore = more;
-                }
-            } catch (RuntimeException | Error e) {
-                report(e);
             }
         }
     }
