@@ -34,16 +34,7 @@ final class Budget {
 
     /** directmem.packSmallBuffers: whether small buffers share blocks ({@link SharedBlock}); default true. */
     static boolean packSmallBuffers() {
-        String configured = System.getProperty(PACK_PROPERTY);
-        if (configured == null) {
-            return true;
-        }
-        return switch (configured.trim().toLowerCase(Locale.ROOT)) {
-            case "true" -> true;
-            case "false" -> false;
-            default -> throw new IllegalArgumentException("invalid value for system property "
-                    + PACK_PROPERTY + ": '" + configured + "' (expected true or false)");
-        };
+        return !otherThanDefault(PACK_PROPERTY, "true", "false");
     }
 
     /**
@@ -51,16 +42,21 @@ final class Budget {
      * JVM allows it ({@link BufferAccess}); {@code jni} always through JNI. True for {@code jni}.
      */
     static boolean jniBufferAccess() {
-        String configured = System.getProperty(ACCESS_PROPERTY);
-        if (configured == null) {
-            return false;
+        return otherThanDefault(ACCESS_PROPERTY, "auto", "jni");
+    }
+
+    /**
+     * Whether a property that takes one of two values (any case) was set to {@code other} rather
+     * than left unset or set to {@code byDefault}.
+     */
+    private static boolean otherThanDefault(String property, String byDefault, String other) {
+        String configured = System.getProperty(property);
+        String value = configured == null ? byDefault : configured.trim().toLowerCase(Locale.ROOT);
+        if (value.equals(byDefault) || value.equals(other)) {
+            return value.equals(other);
         }
-        return switch (configured.trim().toLowerCase(Locale.ROOT)) {
-            case "auto" -> false;
-            case "jni" -> true;
-            default -> throw new IllegalArgumentException("invalid value for system property "
-                    + ACCESS_PROPERTY + ": '" + configured + "' (expected auto or jni)");
-        };
+        throw new IllegalArgumentException("invalid value for system property " + property + ": '" + configured
+                + "' (expected " + byDefault + " or " + other + ")");
     }
 
     /** -XX:MaxDirectMemorySize if it was given, else -1. */

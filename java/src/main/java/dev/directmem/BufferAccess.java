@@ -20,7 +20,8 @@ import java.nio.ByteBuffer;
  *       java.base/java.nio=dev.directmem}, or {@code =ALL-UNNAMED} on the class path: the flag
  *       Netty asks for too), through reflection, up to JDK 25;
  *   <li>otherwise through {@code sun.misc.Unsafe} field offsets, as Netty does, up to JDK 23:
- *       from JDK 24 its memory-access methods warn (JEP 498);
+ *       from JDK 24 its memory-access methods warn (JEP 498), as they do on 23 with
+ *       {@code --sun-misc-unsafe-memory-access=warn};
  *   <li>otherwise, or with {@code -Ddirectmem.bufferAccess=jni}, through JNI, which ignores Java
  *       access control: one native call per allocation and per free, each setting the fields.
  * </ul>
@@ -122,28 +123,41 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
                 return null;
             }
             int feature = Runtime.version().feature();
-            try {
-                Class<?> direct = ByteBuffer.allocateDirect(0).getClass();
-                if (Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())
-                        && feature < FINAL_MEANS_FINAL) {
-                    return reflectiveFields(direct);
+            if (Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())
+                    && feature < FINAL_MEANS_FINAL) {
+                try {
+                    return reflectiveFields();
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    cannotReach("by reflection", e); // another JDK's field layout: try Unsafe
                 }
-                if (feature < UNSAFE_WARNS) {
-                    return unsafeFields(direct);
+            }
+            // JDK 23 warns too when asked to (--sun-misc-unsafe-memory-access=warn).
+            String unsafeAccess = System.getProperty("sun.misc.unsafe.memory.access", "allow");
+            if (feature < UNSAFE_WARNS && unsafeAccess.equals("allow")) {
+                try {
+                    return unsafeFields();
+                } catch (ReflectiveOperationException | RuntimeException e) {
+                    cannotReach("through sun.misc.Unsafe", e); // JNI still works
                 }
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                // Another JDK's field layout, or no sun.misc.Unsafe: JNI still works there.
-                System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG,
-                        "cannot reach buffer fields from Java; using JNI", e);
             }
             return null;
         }
 
-        private static Fields reflectiveFields(Class<?> direct) throws ReflectiveOperationException {
+        private static void cannotReach(String how, Exception e) {
+            System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG,
+                    "cannot reach buffer fields " + how + "; trying the next way", e);
+        }
+
+        /** The class of the buffers JNI's NewDirectByteBuffer makes, which holds att. */
+        private static Class<?> directBuffer() throws ClassNotFoundException {
+            return Class.forName("java.nio.DirectByteBuffer");
+        }
+
+        private static Fields reflectiveFields() throws ReflectiveOperationException {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             // capacity and att are final: only a setter unreflected from an accessible Field may
             // write them (as JNI does), and only before the buffer is published.
-            Field att = accessible(direct, "att");
+            Field att = accessible(directBuffer(), "att");
             return new Fields("Java (java.nio is open to directmem)",
                     lookup.unreflectSetter(accessible(Buffer.class, "address")).asType(SET_LONG),
                     lookup.unreflectSetter(accessible(Buffer.class, "capacity")).asType(SET_INT),
@@ -156,13 +170,13 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
          * bound to the Unsafe instance and its offset, so that the JIT sees a plain field access.
          * jdk.unsupported opens sun.misc, so its instance is readable without any flag.
          */
-        private static Fields unsafeFields(Class<?> direct) throws ReflectiveOperationException {
+        private static Fields unsafeFields() throws ReflectiveOperationException {
             Class<?> type = Class.forName("sun.misc.Unsafe");
             Object unsafe = accessible(type, "theUnsafe").get(null);
             Method offsetOf = type.getMethod("objectFieldOffset", Field.class);
             long address = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("address"));
             long capacity = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("capacity"));
-            long att = (long) offsetOf.invoke(unsafe, direct.getDeclaredField("att"));
+            long att = (long) offsetOf.invoke(unsafe, directBuffer().getDeclaredField("att"));
             MethodHandles.Lookup lookup = MethodHandles.publicLookup();
             return new Fields("Java (sun.misc.Unsafe)",
                     atOffset(lookup, type, unsafe, "putLong", void.class, long.class, address).asType(SET_LONG),
