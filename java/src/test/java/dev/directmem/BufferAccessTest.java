@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.Buffer;
@@ -10,9 +11,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The ways of reaching a buffer's fields: from Java by reflection when java.nio is open to
- * directmem, else through sun.misc.Unsafe up to JDK 23, else through JNI. The test matrix runs the
- * whole suite each way: its JDK 21 cells open java.nio, the JDK 17 cells use Unsafe and the JDK 25
- * cells JNI.
+ * directmem, else through sun.misc.Unsafe up to JDK 23, else through JNI. Each is run in a child
+ * JVM here, and the test matrix runs the whole suite each way: its JDK 21 cells open java.nio,
+ * the JDK 17 cells use Unsafe and the JDK 25 cells JNI.
  */
 class BufferAccessTest {
     private static final String REFLECTION = "Java (java.nio is open to directmem)";
@@ -35,6 +36,13 @@ class BufferAccessTest {
     }
 
     @Test
+    void unsafeAllocatesFreesAndReclaimsWithoutAWarningUpToJdk23() throws Exception {
+        boolean before24 = Runtime.version().feature() < 24;
+        String output = assertProbeRuns(List.of(), before24 ? UNSAFE : JNI);
+        assertFalse(output.contains("WARNING"), output); // JEP 498's, say
+    }
+
+    @Test
     void jniAllocatesFreesAndReclaimsWhenAskedFor() throws Exception {
         // Asked for even where java.nio is open: JNI then covers every cell of the matrix.
         assertProbeRuns(List.of("--add-opens=java.base/java.nio=ALL-UNNAMED", "-Ddirectmem.bufferAccess=jni"), JNI);
@@ -49,12 +57,14 @@ class BufferAccessTest {
                 + "for system property directmem.bufferAccess: 'fast' (expected auto or jni)"), result.output());
     }
 
-    private static void assertProbeRuns(List<String> flags, String access) throws Exception {
+    /** Runs {@link BufferAccessProbe} with {@code flags}, expecting {@code access}; returns its output. */
+    private static String assertProbeRuns(List<String> flags, String access) throws Exception {
         List<String> all = new ArrayList<>(flags);
         all.add("-Ddirectmem.maxMemory=64m");
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), all, BufferAccessProbe.class.getName());
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("ACCESS " + access + "\n"), result.output());
         assertTrue(result.output().contains("OK"), result.output());
+        return result.output();
     }
 }

@@ -167,19 +167,7 @@ final class Churn {
         }
         // Zero-capacity buffers hold no budget, so the reservation above need not wait for them:
         // a few young collections, from plain heap garbage, find the last of those.
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        DirectMemoryStats stats = DirectMemory.stats();
-        while (stats.count() != 0 || stats.memoryUsed() != 0 || stats.totalCapacity() != 0) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("the ledger did not return to zero: " + stats);
-            }
-            byte[][] garbage = new byte[16][];
-            for (int i = 0; i < garbage.length; i++) {
-                garbage[i] = new byte[MIB];
-            }
-            Thread.sleep(5);
-            stats = DirectMemory.stats();
-        }
+        DirectMemoryStats stats = awaitEmptyLedger(20, true);
         // Leave out the probes' own frees, so that callers can account for their buffers alone.
         return new DirectMemoryStats(stats.count(), stats.totalCapacity(), stats.memoryUsed(),
                 stats.maxMemory(), stats.peakMemoryUsed(), stats.collections(), stats.reclaimedBytes(),
@@ -192,15 +180,27 @@ final class Churn {
      * moment later. Fails if something stays counted for 10 s.
      */
     static void awaitNothingUsed() throws InterruptedException {
-        long deadline = System.nanoTime() + 10_000_000_000L;
+        awaitEmptyLedger(10, false);
+    }
+
+    /** Polls until the ledger counts no buffer and no byte, making heap garbage if asked; fails after the seconds given. */
+    private static DirectMemoryStats awaitEmptyLedger(int seconds, boolean makeGarbage) throws InterruptedException {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
         DirectMemoryStats stats = DirectMemory.stats();
-        while (stats.memoryUsed() != 0) {
+        while (stats.count() != 0 || stats.memoryUsed() != 0 || stats.totalCapacity() != 0) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("memory still counted as used: " + stats);
+                throw new AssertionError("the ledger did not return to zero: " + stats);
             }
-            Thread.sleep(1);
+            if (makeGarbage) {
+                byte[][] garbage = new byte[16][];
+                for (int i = 0; i < garbage.length; i++) {
+                    garbage[i] = new byte[MIB];
+                }
+            }
+            Thread.sleep(makeGarbage ? 5 : 1);
             stats = DirectMemory.stats();
         }
+        return stats;
     }
 
     /** This process's resident set size (VmRSS), in bytes. */

@@ -86,8 +86,12 @@ class EventsTest {
      * one driven by heap pressure (Shenandoah, ZGC) can take a few hundred milliseconds.
      */
     private static DirectMemoryStats settledStats() throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
         DirectMemoryStats stats = DirectMemory.stats();
         for (int quiet = 0; quiet < 10; ) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("collections went on for 30 s with nothing allocated: " + stats);
+            }
             Thread.sleep(100);
             DirectMemoryStats now = DirectMemory.stats();
             quiet = now.collections() == stats.collections() ? quiet + 1 : 0;

@@ -10,7 +10,11 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
-/** A child JVM with this test JVM's flags (collector, -Xcheck:jni, ...) and its own extras. */
+/**
+ * A child JVM with this test JVM's flags (collector, -Xcheck:jni, ...) and its own extras. It
+ * opens no package unless asked to: {@link BufferAccessTest} picks how each child reaches buffer
+ * fields.
+ */
 final class Subprocess {
     /** What -Xcheck:jni prints on JNI misuse; the same patterns as the build's check. */
     static final Pattern JNI_WARNING = Pattern.compile(
@@ -33,7 +37,8 @@ final class Subprocess {
             if (!flag.startsWith("-XX:MaxDirectMemorySize") && !flag.startsWith("-Ddirectmem.")
                     && !flag.startsWith("-XX:LogFile") && !flag.equals("-XX:+LogVMOutput")
                     && !flag.startsWith("-Djava.class.path") && !flag.startsWith("-javaagent")
-                    && !flag.startsWith("-agentlib") && !flag.startsWith("-Dorg.gradle")) {
+                    && !flag.startsWith("-agentlib") && !flag.startsWith("-Dorg.gradle")
+                    && !flag.startsWith("--add-opens")) {
                 command.add(flag);
             }
         }
