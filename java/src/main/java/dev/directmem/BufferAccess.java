@@ -177,21 +177,19 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
             long address = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("address"));
             long capacity = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("capacity"));
             long att = (long) offsetOf.invoke(unsafe, directBuffer().getDeclaredField("att"));
-            MethodHandles.Lookup lookup = MethodHandles.publicLookup();
             return new Fields("Java (sun.misc.Unsafe)",
-                    atOffset(lookup, type, unsafe, "putLong", void.class, long.class, address).asType(SET_LONG),
-                    atOffset(lookup, type, unsafe, "putInt", void.class, int.class, capacity).asType(SET_INT),
-                    atOffset(lookup, type, unsafe, "putObject", void.class, Object.class, att).asType(SET_OBJECT),
-                    atOffset(lookup, type, unsafe, "getObject", Object.class, null, att).asType(GET_OBJECT));
+                    atOffset(type, unsafe, "putLong", address, SET_LONG),
+                    atOffset(type, unsafe, "putInt", capacity, SET_INT),
+                    atOffset(type, unsafe, "putObject", att, SET_OBJECT),
+                    atOffset(type, unsafe, "getObject", att, GET_OBJECT));
         }
 
-        /** Unsafe's {@code name(Object, long[, value])} with the instance and offset bound: (Object[, value]). */
-        private static MethodHandle atOffset(MethodHandles.Lookup lookup, Class<?> type, Object unsafe, String name,
-                Class<?> returns, Class<?> value, long offset) throws ReflectiveOperationException {
-            MethodType signature = value == null
-                    ? MethodType.methodType(returns, Object.class, long.class)
-                    : MethodType.methodType(returns, Object.class, long.class, value);
-            return MethodHandles.insertArguments(lookup.findVirtual(type, name, signature).bindTo(unsafe), 1, offset);
+        /** Unsafe's {@code name(Object, long offset[, value])} with the instance and offset bound, as {@code access}. */
+        private static MethodHandle atOffset(Class<?> type, Object unsafe, String name, long offset, MethodType access)
+                throws ReflectiveOperationException {
+            MethodType signature = access.changeParameterType(0, Object.class).insertParameterTypes(1, long.class);
+            MethodHandle method = MethodHandles.publicLookup().findVirtual(type, name, signature).bindTo(unsafe);
+            return MethodHandles.insertArguments(method, 1, offset).asType(access);
         }
 
         private static Field accessible(Class<?> type, String name) throws NoSuchFieldException {
