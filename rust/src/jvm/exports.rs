@@ -12,9 +12,12 @@ use crate::pool::{Block, FreedBy, Pool};
 use crate::reclaim::Policy;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::REUSE;
-use jni::objects::{JByteBuffer, JClass, JFieldID, JIntArray, JLongArray, JObject, JString};
+use jni::objects::{
+    JByteBuffer, JClass, JFieldID, JIntArray, JLongArray, JObject, JString, JValue,
+};
 use jni::sys::{
-    jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_FALSE, JNI_VERSION_1_8,
+    jboolean, jbyte, jint, jlong, jlongArray, jobject, JNI_ERR, JNI_FALSE, JNI_TRUE,
+    JNI_VERSION_1_8,
 };
 use jni::{JNIEnv, JavaVM};
 use once_cell::sync::Lazy;
@@ -328,6 +331,27 @@ fn block(address: jlong, capacity: jint, alignment: jint) -> Result<Block, Error
             .ok_or_else(|| Error::IllegalArgument("free of a null address".into()))?,
         capacity: non_negative(capacity.into(), "capacity")?,
         alignment: non_negative(alignment.into(), "alignment")?,
+    })
+}
+
+/// Makes a reflected field accessible, as `setAccessible(true)` would if its package were open
+/// to directmem: JNI ignores Java access control, so this sets `AccessibleObject.override`. Only
+/// `BufferAccess` calls it, on the buffer fields that directmem's other native calls write anyway,
+/// and keeps the fields to itself; no package is opened to anyone.
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_makeAccessible<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+    field: JObject<'l>,
+) {
+    guard(&mut env, (), |env| {
+        if field.is_null() {
+            return Err(Error::IllegalArgument("makeAccessible of null".into()));
+        }
+        let accessible = env.find_class("java/lang/reflect/AccessibleObject")?;
+        let overridden = env.get_field_id(&accessible, "override", "Z")?;
+        env.set_field_unchecked(&field, overridden, JValue::Bool(JNI_TRUE))?;
+        Ok(())
     })
 }
 

@@ -14,8 +14,6 @@ module dev.directmem {
     requires jdk.management;
     // The dev.directmem.Reclamation and dev.directmem.AllocationFailure events.
     requires jdk.jfr;
-    // sun.misc.Unsafe: setting buffer fields from Java on JDK 17-23 (BufferAccess).
-    requires jdk.unsupported;
 
     exports dev.directmem;
 }

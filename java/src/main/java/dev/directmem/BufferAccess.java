@@ -4,7 +4,6 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
-import java.lang.reflect.Method;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 
@@ -13,18 +12,14 @@ import java.nio.ByteBuffer;
  * {@code att}) and the native memory behind them.
  *
  * <p>Every JNI field access is a VM transition (20-30 ns measured), about a third of a small
- * buffer's explicit allocate-and-free, so the fields are set from Java wherever the JVM allows it
- * without a warning, and the native calls then take and return plain numbers:
- * <ul>
- *   <li>when {@code java.nio} is open to directmem ({@code --add-opens
- *       java.base/java.nio=dev.directmem}, or {@code =ALL-UNNAMED} on the class path: the flag
- *       Netty asks for too), through reflection, up to JDK 25;
- *   <li>otherwise through {@code sun.misc.Unsafe} field offsets, as Netty does, up to JDK 23:
- *       from JDK 24 its memory-access methods warn (JEP 498), as they do on 23 with
- *       {@code --sun-misc-unsafe-memory-access=warn};
- *   <li>otherwise, or with {@code -Ddirectmem.bufferAccess=jni}, through JNI, which ignores Java
- *       access control: one native call per allocation and per free, each setting the fields.
- * </ul>
+ * buffer's explicit allocate-and-free, so up to JDK 25 the fields are set from Java, through
+ * method handles unreflected from the fields, and the native calls then take and return plain
+ * numbers. The fields are made accessible by {@code setAccessible} where {@code java.nio} is open
+ * to directmem, and otherwise by the native library itself ({@link Native#makeAccessible}: JNI
+ * ignores access control, and already writes these same fields): no flag is needed, and no
+ * package is opened to anyone. From JDK 26, writing final fields by reflection warns (JEP 500),
+ * so there, and with {@code -Ddirectmem.bufferAccess=jni}, every allocation and free sets the
+ * fields in its native call.
  */
 abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess.FromJava {
     /** The access this JVM allows. */
@@ -107,8 +102,6 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
          * JVM allows it (JEP 500).
          */
         private static final int FINAL_MEANS_FINAL = 26;
-        /** From this JDK on, sun.misc.Unsafe's memory-access methods print a warning (JEP 498). */
-        private static final int UNSAFE_WARNS = 24;
 
         private FromJava() {}
 
@@ -119,82 +112,38 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
         /** The fields as this JVM lets directmem reach them from Java, or null for JNI. */
         private static Fields fieldsOrNull() {
-            if (Native.JNI_BUFFER_ACCESS) {
+            if (Native.JNI_BUFFER_ACCESS || Runtime.version().feature() >= FINAL_MEANS_FINAL) {
                 return null;
             }
-            int feature = Runtime.version().feature();
-            if (Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule())
-                    && feature < FINAL_MEANS_FINAL) {
-                try {
-                    return reflectiveFields();
-                } catch (ReflectiveOperationException | RuntimeException e) {
-                    cannotReach("by reflection", e); // another JDK's field layout: try Unsafe
-                }
+            boolean open = Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule());
+            try {
+                Field address = accessible(Buffer.class, "address", open);
+                Field capacity = accessible(Buffer.class, "capacity", open);
+                Field att = accessible(Class.forName("java.nio.DirectByteBuffer"), "att", open);
+                // capacity and att are final: only a setter unreflected from an accessible Field
+                // may write them (as JNI does), and only before the buffer is published.
+                MethodHandles.Lookup lookup = MethodHandles.lookup();
+                String how = open ? "Java (java.nio is open to directmem)" : "Java (fields made accessible through JNI)";
+                return new Fields(how,
+                        lookup.unreflectSetter(address).asType(SET_LONG),
+                        lookup.unreflectSetter(capacity).asType(SET_INT),
+                        lookup.unreflectSetter(att).asType(SET_OBJECT),
+                        lookup.unreflectGetter(att).asType(GET_OBJECT));
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+                // Another JDK's field layout, or no native library (which fails on first use).
+                System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG,
+                        "cannot set buffer fields from Java; setting them through JNI", e);
+                return null;
             }
-            // JDK 23 warns too when asked to (--sun-misc-unsafe-memory-access=warn).
-            String unsafeAccess = System.getProperty("sun.misc.unsafe.memory.access", "allow");
-            if (feature < UNSAFE_WARNS && unsafeAccess.equals("allow")) {
-                try {
-                    return unsafeFields();
-                } catch (ReflectiveOperationException | RuntimeException e) {
-                    cannotReach("through sun.misc.Unsafe", e); // JNI still works
-                }
-            }
-            return null;
         }
 
-        private static void cannotReach(String how, Exception e) {
-            System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG,
-                    "cannot reach buffer fields " + how + "; trying the next way", e);
-        }
-
-        /** The class of the buffers JNI's NewDirectByteBuffer makes, which holds att. */
-        private static Class<?> directBuffer() throws ClassNotFoundException {
-            return Class.forName("java.nio.DirectByteBuffer");
-        }
-
-        private static Fields reflectiveFields() throws ReflectiveOperationException {
-            MethodHandles.Lookup lookup = MethodHandles.lookup();
-            // capacity and att are final: only a setter unreflected from an accessible Field may
-            // write them (as JNI does), and only before the buffer is published.
-            Field att = accessible(directBuffer(), "att");
-            return new Fields("Java (java.nio is open to directmem)",
-                    lookup.unreflectSetter(accessible(Buffer.class, "address")).asType(SET_LONG),
-                    lookup.unreflectSetter(accessible(Buffer.class, "capacity")).asType(SET_INT),
-                    lookup.unreflectSetter(att).asType(SET_OBJECT),
-                    lookup.unreflectGetter(att).asType(GET_OBJECT));
-        }
-
-        /**
-         * The same accesses as sun.misc.Unsafe puts and gets at the fields' offsets, each handle
-         * bound to the Unsafe instance and its offset, so that the JIT sees a plain field access.
-         * jdk.unsupported opens sun.misc, so its instance is readable without any flag.
-         */
-        private static Fields unsafeFields() throws ReflectiveOperationException {
-            Class<?> type = Class.forName("sun.misc.Unsafe");
-            Object unsafe = accessible(type, "theUnsafe").get(null);
-            Method offsetOf = type.getMethod("objectFieldOffset", Field.class);
-            long address = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("address"));
-            long capacity = (long) offsetOf.invoke(unsafe, Buffer.class.getDeclaredField("capacity"));
-            long att = (long) offsetOf.invoke(unsafe, directBuffer().getDeclaredField("att"));
-            return new Fields("Java (sun.misc.Unsafe)",
-                    atOffset(type, unsafe, "putLong", address, SET_LONG),
-                    atOffset(type, unsafe, "putInt", capacity, SET_INT),
-                    atOffset(type, unsafe, "putObject", att, SET_OBJECT),
-                    atOffset(type, unsafe, "getObject", att, GET_OBJECT));
-        }
-
-        /** Unsafe's {@code name(Object, long offset[, value])} with the instance and offset bound, as {@code access}. */
-        private static MethodHandle atOffset(Class<?> type, Object unsafe, String name, long offset, MethodType access)
-                throws ReflectiveOperationException {
-            MethodType signature = access.changeParameterType(0, Object.class).insertParameterTypes(1, long.class);
-            MethodHandle method = MethodHandles.publicLookup().findVirtual(type, name, signature).bindTo(unsafe);
-            return MethodHandles.insertArguments(method, 1, offset).asType(access);
-        }
-
-        private static Field accessible(Class<?> type, String name) throws NoSuchFieldException {
+        private static Field accessible(Class<?> type, String name, boolean open) throws NoSuchFieldException {
             Field field = type.getDeclaredField(name);
-            field.setAccessible(true);
+            if (open) {
+                field.setAccessible(true);
+            } else {
+                Native.makeAccessible(field);
+            }
             return field;
         }
 

@@ -1,5 +1,6 @@
 package dev.directmem;
 
+import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 
 /** The native methods, bound to rust/src/jvm/exports.rs, and the one-time setup behind them. */
@@ -101,6 +102,12 @@ final class Native {
 
     /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);
+
+    /**
+     * Makes {@code field} accessible, as {@code setAccessible(true)} would if its package were
+     * open to directmem (JNI ignores access control): for {@link BufferAccess} only.
+     */
+    static native void makeAccessible(Field field);
 
     static native void fill(ByteBuffer buffer, int offset, int length, byte value);
 

@@ -2,6 +2,7 @@ package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.Buffer;
@@ -10,36 +11,41 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The ways of reaching a buffer's fields: from Java by reflection when java.nio is open to
- * directmem, else through sun.misc.Unsafe up to JDK 23, else through JNI. Each is run in a child
- * JVM here, and the test matrix runs the whole suite each way: its JDK 21 cells open java.nio,
- * the JDK 17 cells use Unsafe and the JDK 25 cells JNI.
+ * The ways of reaching a buffer's fields: from Java up to JDK 25, made accessible by reflection
+ * when java.nio is open to directmem and through JNI otherwise; through JNI from JDK 26 and when
+ * asked for. Each is run in a child JVM here, and the test matrix runs the whole suite each way:
+ * its JDK 21 cells open java.nio, the JDK 25 cells ask for JNI, the JDK 17 cells give no flag.
  */
 class BufferAccessTest {
     private static final String REFLECTION = "Java (java.nio is open to directmem)";
-    private static final String UNSAFE = "Java (sun.misc.Unsafe)";
+    private static final String MADE_ACCESSIBLE = "Java (fields made accessible through JNI)";
     private static final String JNI = "JNI";
+    private static final boolean BEFORE_26 = Runtime.version().feature() < 26;
 
     @Test
     void fieldsAreSetFromJavaWhereverTheJvmAllowsItWithoutAWarning() {
         boolean open = Buffer.class.getModule().isOpen("java.nio", DirectMemory.class.getModule());
-        int feature = Runtime.version().feature();
-        String expected = open && feature < 26 ? REFLECTION : feature < 24 ? UNSAFE : JNI;
+        boolean askedForJni = "jni".equals(System.getProperty("directmem.bufferAccess"));
+        String expected = askedForJni || !BEFORE_26 ? JNI : open ? REFLECTION : MADE_ACCESSIBLE;
         assertEquals(expected, BufferAccess.INSTANCE.describe());
         assertEquals(!expected.equals(JNI), BufferAccess.INSTANCE instanceof BufferAccess.FromJava);
     }
 
     @Test
     void reflectionAllocatesFreesAndReclaims() throws Exception {
-        boolean before26 = Runtime.version().feature() < 26;
-        assertProbeRuns(List.of("--add-opens=java.base/java.nio=ALL-UNNAMED"), before26 ? REFLECTION : JNI);
+        assertProbeRuns(List.of("--add-opens=java.base/java.nio=ALL-UNNAMED"), BEFORE_26 ? REFLECTION : JNI);
     }
 
     @Test
-    void unsafeAllocatesFreesAndReclaimsWithoutAWarningUpToJdk23() throws Exception {
-        boolean before24 = Runtime.version().feature() < 24;
-        String output = assertProbeRuns(List.of(), before24 ? UNSAFE : JNI);
-        assertFalse(output.contains("WARNING"), output); // JEP 498's, say
+    void fieldsMadeAccessibleThroughJniAllocateFreeAndReclaimWithoutAWarning() throws Exception {
+        String output = assertProbeRuns(List.of(), BEFORE_26 ? MADE_ACCESSIBLE : JNI);
+        assertFalse(output.contains("WARNING"), output);
+    }
+
+    @Test
+    void makingNothingAccessibleIsRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Native.makeAccessible(null));
+        assertEquals("makeAccessible of null", e.getMessage());
     }
 
     @Test
