@@ -14,9 +14,8 @@ import java.nio.ByteBuffer;
  * <p>Every JNI field access is a VM transition (20-30 ns measured), about a third of a small
  * buffer's explicit allocate-and-free, so up to JDK 25 the fields are set from Java, through
  * method handles unreflected from the fields, and the native calls then take and return plain
- * numbers. The fields are made accessible by {@code setAccessible} where {@code java.nio} is open
- * to directmem, and otherwise by the native library itself ({@link Native#makeAccessible}: JNI
- * ignores access control, and already writes these same fields): no flag is needed, and no
+ * numbers. The native library makes the fields accessible ({@link Native#makeAccessible}): JNI
+ * ignores access control, and writes these same fields anyway. So no flag is needed, and no
  * package is opened to anyone. From JDK 26, writing final fields by reflection warns (JEP 500),
  * so there, and with {@code -Ddirectmem.bufferAccess=jni}, every allocation and free sets the
  * fields in its native call.
@@ -115,16 +114,14 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
             if (Native.JNI_BUFFER_ACCESS || Runtime.version().feature() >= FINAL_MEANS_FINAL) {
                 return null;
             }
-            boolean open = Buffer.class.getModule().isOpen("java.nio", BufferAccess.class.getModule());
             try {
-                Field address = accessible(Buffer.class, "address", open);
-                Field capacity = accessible(Buffer.class, "capacity", open);
-                Field att = accessible(Class.forName("java.nio.DirectByteBuffer"), "att", open);
+                Field address = accessible(Buffer.class, "address");
+                Field capacity = accessible(Buffer.class, "capacity");
+                Field att = accessible(Class.forName("java.nio.DirectByteBuffer"), "att");
                 // capacity and att are final: only a setter unreflected from an accessible Field
                 // may write them (as JNI does), and only before the buffer is published.
                 MethodHandles.Lookup lookup = MethodHandles.lookup();
-                String how = open ? "Java (java.nio is open to directmem)" : "Java (fields made accessible through JNI)";
-                return new Fields(how,
+                return new Fields("Java (fields made accessible through JNI)",
                         lookup.unreflectSetter(address).asType(SET_LONG),
                         lookup.unreflectSetter(capacity).asType(SET_INT),
                         lookup.unreflectSetter(att).asType(SET_OBJECT),
@@ -137,13 +134,9 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
             }
         }
 
-        private static Field accessible(Class<?> type, String name, boolean open) throws NoSuchFieldException {
+        private static Field accessible(Class<?> type, String name) throws NoSuchFieldException {
             Field field = type.getDeclaredField(name);
-            if (open) {
-                field.setAccessible(true);
-            } else {
-                Native.makeAccessible(field);
-            }
+            Native.makeAccessible(field);
             return field;
         }
 
