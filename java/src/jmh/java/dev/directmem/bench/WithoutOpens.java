@@ -15,10 +15,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * directmem's GC and explicit paths at small sizes in a JVM that does not open {@code java.nio}
- * (the other benchmark classes open it, for Netty, so directmem sets buffer fields by reflection
- * there): buffer fields are then set through sun.misc.Unsafe on JDK 17-23 and through JNI on JDK
- * 24 and later. The report shows these next to the default rows.
+ * directmem's GC and explicit paths at small sizes in a JVM started without the flags Netty needs
+ * (the other benchmark classes open {@code java.nio} for it), as a user who gives none runs it:
+ * the buffer fields must be set as fast there. The report shows these next to the default rows.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
