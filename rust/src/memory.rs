@@ -1,14 +1,16 @@
 //! Native blocks behind the buffers: zero-filled allocation, free and fill.
 //!
-//! Blocks up to 4 KiB come from `malloc` (then zeroed), larger small ones from `calloc`. Large
-//! blocks are mapped directly: the kernel hands out zero pages, so zeroing costs nothing until a
-//! page is touched, and `munmap` gives the memory back to the OS at once instead of leaving it in
-//! a malloc arena, except for the bounded few freed blocks kept mapped for reuse (see `reuse`:
-//! page faults cost more than zeroing). Small blocks the reclaimer thread frees are kept for reuse
-//! too (`reuse_small`: cross-thread frees defeat malloc's per-thread caches).
+//! Blocks below [`MMAP_THRESHOLD`] come from `malloc`, then are zeroed, with the stores that suit
+//! a block in cache or out of it (see `recent_frees`). Large blocks are mapped directly: the
+//! kernel hands out zero pages, so zeroing costs nothing until a page is touched, and `munmap`
+//! gives the memory back to the OS at once instead of leaving it in a malloc arena, except for
+//! the bounded few freed blocks kept mapped for reuse (see `reuse`: page faults cost more than
+//! zeroing). Small blocks the reclaimer thread frees are kept for reuse too (`reuse_small`:
+//! cross-thread frees defeat malloc's per-thread caches).
 
 use crate::fill::Stores;
 use crate::ledger::Reservation;
+use crate::recent_frees;
 use crate::reuse::{Warmth, REUSE};
 use crate::reuse_small::{SmallBlocks, MAX_SMALL};
 use std::ptr::NonNull;
@@ -77,8 +79,17 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
             unsafe { fill(ptr, capacity as usize, 0) };
             return Some(ptr);
         }
-        // SAFETY: calloc with a non-zero size; a null result is handled.
-        NonNull::new(unsafe { libc::calloc(1, len) }.cast())
+        // SAFETY: malloc with a non-zero size; a null result is handled.
+        let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
+        // Plain stores where the block is likely still in cache, streaming ones elsewhere.
+        let stores = if recent_frees::is_warm(ptr.as_ptr() as usize) {
+            Stores::for_len(capacity as usize)
+        } else {
+            Stores::Streaming
+        };
+        // SAFETY: the block is `len` >= `capacity` bytes and ours.
+        unsafe { crate::fill::fill(ptr.as_ptr(), capacity as usize, 0, stores) };
+        Some(ptr)
     }
 }
 
@@ -97,6 +108,9 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
             unmap(ptr, len);
         }
     } else if by == FreedBy::Caller || !REUSE.small.keep(ptr, capacity) {
+        if by == FreedBy::Caller && capacity > MAX_SMALL {
+            recent_frees::freed_here(ptr.as_ptr() as usize);
+        }
         libc::free(ptr.as_ptr().cast());
     }
 }
@@ -344,6 +358,29 @@ mod tests {
     fn reused_small_blocks_are_zeroed_again() {
         for _ in 0..100 {
             check_zeroed_fill_free(1000);
+        }
+    }
+
+    #[test]
+    fn reused_mid_size_blocks_are_zeroed_again_warm_or_cold() {
+        // Freed by the caller, malloc most often hands the same block back: zeroed warm.
+        for _ in 0..100 {
+            check_zeroed_fill_free(64 << 10);
+        }
+        // Freed by another thread, then taken here: zeroed cold.
+        for _ in 0..20 {
+            let ptr = allocate_zeroed(64 << 10).expect("allocation");
+            // SAFETY: the block is ours; it is freed once, by the other thread.
+            unsafe { fill(ptr, 64 << 10, 0xCD) };
+            let address = ptr.as_ptr() as usize;
+            std::thread::spawn(move || {
+                let ptr = NonNull::new(address as *mut u8).expect("non-null");
+                // SAFETY: the block came from allocate_zeroed with this capacity.
+                unsafe { free(ptr, 64 << 10, FreedBy::Reclaimer) };
+            })
+            .join()
+            .expect("freeing thread");
+            check_zeroed_fill_free(64 << 10);
         }
     }
 
