@@ -85,9 +85,9 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
                 MethodType.methodType(void.class, ByteBuffer.class, Object.class);
         private static final MethodType GET_OBJECT = MethodType.methodType(Object.class, ByteBuffer.class);
 
-        /** Setters of address, capacity and att and a getter of att, and how they reach them. */
-        private record Fields(String how, MethodHandle setAddress, MethodHandle setCapacity,
-                MethodHandle setAttachment, MethodHandle getAttachment) {}
+        /** Setters of address, capacity and att, and a getter of att. */
+        private record Fields(MethodHandle setAddress, MethodHandle setCapacity, MethodHandle setAttachment,
+                MethodHandle getAttachment) {}
 
         private static final Fields FIELDS = fieldsOrNull();
         // Static finals, so that the JIT inlines each handle into a plain field access.
@@ -121,8 +121,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
                 // capacity and att are final: only a setter unreflected from an accessible Field
                 // may write them (as JNI does), and only before the buffer is published.
                 MethodHandles.Lookup lookup = MethodHandles.lookup();
-                return new Fields("Java (fields made accessible through JNI)",
-                        lookup.unreflectSetter(address).asType(SET_LONG),
+                return new Fields(lookup.unreflectSetter(address).asType(SET_LONG),
                         lookup.unreflectSetter(capacity).asType(SET_INT),
                         lookup.unreflectSetter(att).asType(SET_OBJECT),
                         lookup.unreflectGetter(att).asType(GET_OBJECT));
@@ -193,7 +192,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
         @Override
         String describe() {
-            return FIELDS.how();
+            return "Java (fields made accessible through JNI)";
         }
     }
 
