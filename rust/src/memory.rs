@@ -6,7 +6,8 @@
 //! gives the memory back to the OS at once instead of leaving it in a malloc arena, except for
 //! the bounded few freed blocks kept mapped for reuse (see `reuse`: page faults cost more than
 //! zeroing). Small blocks the reclaimer thread frees are kept for reuse too (`reuse_small`:
-//! cross-thread frees defeat malloc's per-thread caches).
+//! cross-thread frees defeat malloc's per-thread caches). Mappings of [`HUGE_PAGE`] and more ask
+//! for transparent huge pages (see [`set_huge_pages`]).
 
 use crate::fill::Stores;
 use crate::ledger::Reservation;
@@ -14,6 +15,7 @@ use crate::recent_frees;
 use crate::reuse::{Warmth, REUSE};
 use crate::reuse_small::{SmallBlocks, MAX_SMALL};
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Blocks of at least this many bytes are mapped rather than taken from malloc.
 pub const MMAP_THRESHOLD: u64 = 256 * 1024;
@@ -131,7 +133,38 @@ pub(crate) fn map(len: u64) -> Option<NonNull<u8>> {
     if ptr == libc::MAP_FAILED {
         return None;
     }
+    advise_huge_pages(ptr, len as usize);
     NonNull::new(ptr.cast())
+}
+
+/// The size of a transparent huge page on x86-64 (one page-middle-directory entry).
+pub const HUGE_PAGE: u64 = 2 << 20;
+
+/// Whether mappings of [`HUGE_PAGE`] and more ask for transparent huge pages.
+static HUGE_PAGES: AtomicBool = AtomicBool::new(true);
+
+/// Turns the huge-page advice for new mappings on or off (`-Ddirectmem.hugePages`).
+///
+/// Measured on our machines (KVM guests), writing one byte per page of a fresh mapping costs
+/// 15 ms at 16 MiB and 57 ms at 64 MiB with 4 KiB pages (a fault each, about 3.5 us), against
+/// 2.5 ms and 10 ms with huge pages (one fault per 2 MiB, zeroed in the kernel). The cost: a
+/// write anywhere in a 2 MiB range makes all of it resident, so a sparsely used buffer can hold
+/// up to its whole capacity, never more: what `allocateDirect`, which zeroes every page, always
+/// holds.
+pub fn set_huge_pages(on: bool) {
+    HUGE_PAGES.store(on, Ordering::Relaxed);
+}
+
+/// Asks the kernel to back a fresh mapping with huge pages, where it is large enough to hold
+/// one. Only advice: the kernel may have huge pages turned off, or none to spare, and then
+/// faults in small pages as before, so a failure is ignored. Linux aligns mappings whose length
+/// is a multiple of [`HUGE_PAGE`] (6.7 and later); others get huge pages only in the aligned
+/// 2 MiB ranges they happen to contain.
+fn advise_huge_pages(ptr: *mut libc::c_void, len: usize) {
+    if HUGE_PAGES.load(Ordering::Relaxed) && len as u64 >= HUGE_PAGE {
+        // SAFETY: advice on a mapping the caller just made; it changes no contents.
+        unsafe { libc::madvise(ptr, len, libc::MADV_HUGEPAGE) };
+    }
 }
 
 /// Gives a mapping back to the OS.
@@ -290,6 +323,7 @@ fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
             libc::munmap((aligned + len as usize) as *mut libc::c_void, tail);
         }
     }
+    advise_huge_pages(aligned as *mut libc::c_void, len as usize);
     NonNull::new(aligned as *mut u8)
 }
 
@@ -381,6 +415,52 @@ mod tests {
             .join()
             .expect("freeing thread");
             check_zeroed_fill_free(64 << 10);
+        }
+    }
+
+    /// The `VmFlags` line of the mapping that holds `ptr`, from `/proc/self/smaps`.
+    fn vm_flags(ptr: NonNull<u8>) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let address = ptr.as_ptr() as usize;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'));
+            if let Some((Ok(start), Ok(end))) =
+                range.map(|(s, e)| (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)))
+            {
+                inside = (start..end).contains(&address);
+            } else if inside && line.starts_with("VmFlags:") {
+                return line.to_string();
+            }
+        }
+        panic!("no mapping holds {ptr:p}");
+    }
+
+    #[test]
+    fn mappings_of_a_huge_page_and_more_ask_for_huge_pages_unless_turned_off() {
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+            return; // a kernel without transparent huge pages refuses the advice
+        }
+        let advised = |ptr| vm_flags(ptr).split_whitespace().any(|f| f == "hg");
+        let large = map(2 * HUGE_PAGE).expect("mapping");
+        let small = map(HUGE_PAGE - 4096).expect("mapping");
+        let aligned = allocate_aligned(HUGE_PAGE, 8192).expect("mapping");
+        assert!(advised(large), "{}", vm_flags(large));
+        assert!(!advised(small), "{}", vm_flags(small));
+        assert!(advised(aligned), "{}", vm_flags(aligned));
+        set_huge_pages(false);
+        let plain = map(2 * HUGE_PAGE).expect("mapping");
+        set_huge_pages(true);
+        assert!(!advised(plain), "{}", vm_flags(plain));
+        // SAFETY: each mapped above, unmapped once.
+        unsafe {
+            unmap(large, 2 * HUGE_PAGE);
+            unmap(small, HUGE_PAGE - 4096);
+            unmap(plain, 2 * HUGE_PAGE);
+            free_aligned(aligned, HUGE_PAGE, 8192, FreedBy::Caller);
         }
     }
 

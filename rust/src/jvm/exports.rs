@@ -69,10 +69,12 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
     max_memory: jlong,
     max_heap: jlong,
     reuse_memory: jlong,
+    huge_pages: jboolean,
 ) {
     guard(&mut env, (), |env| {
         let max = non_negative(max_memory, "maximum memory")?;
         ids::init(env)?;
+        memory::set_huge_pages(huge_pages != JNI_FALSE);
         POOL.set_max(max);
         // Negative: not configured, the default (as much as the budget, at most 64 MiB).
         match u64::try_from(reuse_memory) {

@@ -14,6 +14,7 @@ final class Budget {
     static final String REUSE_PROPERTY = "directmem.reuseMemory";
     static final String PACK_PROPERTY = "directmem.packSmallBuffers";
     static final String ACCESS_PROPERTY = "directmem.bufferAccess";
+    static final String HUGE_PAGES_PROPERTY = "directmem.hugePages";
 
     private Budget() {}
 
@@ -35,6 +36,14 @@ final class Budget {
     /** directmem.packSmallBuffers: whether small buffers share blocks ({@link SharedBlock}); default true. */
     static boolean packSmallBuffers() {
         return !otherThanDefault(PACK_PROPERTY, "true", "false");
+    }
+
+    /**
+     * directmem.hugePages: whether buffers of 2 MiB and more ask the kernel for transparent huge
+     * pages; default true.
+     */
+    static boolean hugePages() {
+        return !otherThanDefault(HUGE_PAGES_PROPERTY, "true", "false");
     }
 
     /**

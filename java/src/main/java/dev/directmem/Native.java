@@ -29,7 +29,7 @@ final class Native {
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
             budget = Budget.maxMemory();
-            init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory());
+            init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory(), Budget.hugePages());
             LOG.log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
         } catch (RuntimeException | LinkageError e) {
             failure = e;
@@ -66,8 +66,11 @@ final class Native {
     /** Starts native logging ({@code filter}: null for RUST_LOG) and the JFR upcall. */
     private static native void initObservability(String filter);
 
-    /** {@code reuseMemory}: the most freed memory kept for reuse, or -1 for the default. */
-    private static native void init(long maxMemory, long maxHeap, long reuseMemory);
+    /**
+     * {@code reuseMemory}: the most freed memory kept for reuse, or -1 for the default;
+     * {@code hugePages}: whether large mappings ask for transparent huge pages.
+     */
+    private static native void init(long maxMemory, long maxHeap, long reuseMemory, boolean hugePages);
 
     /** An empty direct buffer with no owner: the template {@link Allocation} duplicates. */
     static native ByteBuffer emptyBuffer();
