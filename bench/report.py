@@ -237,8 +237,13 @@ def targets(table, footprint, jdk):
             checks.append(Check(target, "not measured", None))
         else:
             share = with_flag.score / without.score
-            checks.append(Check(target, f"{share:.0%} ({number(with_flag.score)} vs {number(without.score)} buffers/s)",
-                                share >= 0.9))
+            # The same flag-free code runs in both: the two runs' confidence intervals say how far
+            # apart drift alone can put them, as for the ratios above.
+            span = speedup_range(with_flag, without)
+            uncertain = span is not None and span[0] < 0.9 <= span[1]
+            spread = f", {span[0]:.0%}–{span[1]:.0%}" if uncertain else ""
+            checks.append(Check(target, f"{share:.0%} ({number(with_flag.score)} vs {number(without.score)} "
+                                f"buffers/s{spread})", share >= 0.9, uncertain=uncertain))
         jdk_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "jdk")
         if jdk_flag is not None:
             checks.append(Check(f"Churn, {threads} threads: the JDK under -XX:+DisableExplicitGC (shown, no target)",
