@@ -8,6 +8,11 @@
 //! after zeroing only the pages that are resident (`mincore`): pages never touched are still
 //! the kernel's zero pages and need nothing. Blocks beyond the limit, and larger ones, are
 //! unmapped at once; kept blocks go back to the OS once idle for [`IDLE`] (see [`trim`]).
+//!
+//! `mincore` itself costs about 3 us per 1 MiB block (a tenth of reusing it), and most blocks
+//! come back with every page written. Pages of a mapping that were resident stay resident while
+//! it is in use, so a block that was wholly resident when last taken is zeroed whole next time,
+//! without asking (see [`FullyResident`]).
 
 use crate::fill::{fill, Stores};
 use crate::memory::FreedBy;
@@ -29,6 +34,45 @@ struct Kept {
     len: u64,
     since: Instant,
     warmth: Warmth,
+    /// Every page was resident when the block was last taken, so it still is.
+    fully_resident: bool,
+}
+
+/// How many blocks taken wholly resident are remembered: as many as the cache can hold of the
+/// smallest mapped blocks.
+const FULLY_RESIDENT_REMEMBERED: usize = (MAX_LIMIT / crate::memory::MMAP_THRESHOLD) as usize;
+
+/// The blocks last taken with every page resident, by address and length, oldest forgotten
+/// first. Only a hint: zeroing every page of a block is right whatever is resident (a page
+/// swapped out meanwhile is read back first), so a stale entry costs time, never correctness.
+struct FullyResident {
+    blocks: [(usize, u64); FULLY_RESIDENT_REMEMBERED],
+    next: usize,
+}
+
+impl FullyResident {
+    const fn new() -> Self {
+        FullyResident {
+            blocks: [(0, 0); FULLY_RESIDENT_REMEMBERED],
+            next: 0,
+        }
+    }
+
+    fn remember(&mut self, address: usize, len: u64) {
+        self.blocks[self.next] = (address, len);
+        self.next = (self.next + 1) % FULLY_RESIDENT_REMEMBERED;
+    }
+
+    /// Whether the block was taken wholly resident; forgets it.
+    fn take(&mut self, address: usize, len: u64) -> bool {
+        match self.blocks.iter().position(|b| *b == (address, len)) {
+            Some(at) if address != 0 => {
+                self.blocks[at] = (0, 0);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Whether a freed block is likely still in cache, which decides how it is zeroed for reuse
@@ -61,10 +105,10 @@ impl Warmth {
     }
 }
 
-#[derive(Default)]
 struct Blocks {
     kept: Vec<Kept>,
     bytes: u64,
+    fully_resident: FullyResident,
 }
 
 /// A cache of freed mapped blocks; the process uses one, [`REUSE`].
@@ -87,6 +131,7 @@ impl Reuse {
             blocks: Mutex::new(Blocks {
                 kept: Vec::new(),
                 bytes: 0,
+                fully_resident: FullyResident::new(),
             }),
             limit: AtomicU64::new(0),
             small: SmallBlocks::new(),
@@ -126,8 +171,20 @@ impl Reuse {
             block
         };
         let ptr = NonNull::new(block.address as *mut u8)?;
+        let stores = block.warmth.stores(block.len);
         // SAFETY: the block is a live mapping of `len` bytes that nobody else holds.
-        unsafe { zero_resident(ptr, block.len, block.warmth.stores(block.len)) };
+        let fully_resident = unsafe {
+            if block.fully_resident {
+                fill(ptr.as_ptr(), block.len as usize, 0, stores);
+                true
+            } else {
+                zero_resident(ptr, block.len, stores)
+            }
+        };
+        if fully_resident {
+            let mut blocks = self.blocks.lock();
+            blocks.fully_resident.remember(block.address, block.len);
+        }
         Some(ptr)
     }
 
@@ -138,16 +195,20 @@ impl Reuse {
             return false;
         }
         let limit = self.limit.load(Ordering::Relaxed);
+        let address = ptr.as_ptr() as usize;
         let mut blocks = self.blocks.lock();
+        // Forgotten here even if the block is unmapped, as its address may be mapped again.
+        let fully_resident = blocks.fully_resident.take(address, len);
         if blocks.bytes + len > limit {
             return false;
         }
         blocks.bytes += len;
         blocks.kept.push(Kept {
-            address: ptr.as_ptr() as usize,
+            address,
             len,
             since: Instant::now(),
             warmth,
+            fully_resident,
         });
         true
     }
@@ -195,15 +256,16 @@ impl Default for Reuse {
 }
 
 /// Zeroes a kept mapped block: resident pages by writing zeros, the others by dropping them
-/// with `MADV_DONTNEED`. A page `mincore` calls not resident may still hold data (swapped out),
+/// with `MADV_DONTNEED`. Returns whether every page was resident (and so zeroed by writing). A page `mincore` calls not resident may still hold data (swapped out),
 /// and dropping it makes the next access read a fresh zero page; for a page never touched the
 /// call costs next to nothing.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be a private anonymous mapping owned by the caller, page-aligned.
-unsafe fn zero_resident(ptr: NonNull<u8>, len: u64, stores: Stores) {
+unsafe fn zero_resident(ptr: NonNull<u8>, len: u64, stores: Stores) -> bool {
     let page = crate::memory::page_size() as usize;
     let len = len as usize;
+    let mut every_page_written = true;
     // mincore in chunks, so that the residency vector stays on the stack.
     const CHUNK_PAGES: usize = 1024;
     let mut residency = [0u8; CHUNK_PAGES];
@@ -226,7 +288,9 @@ unsafe fn zero_resident(ptr: NonNull<u8>, len: u64, stores: Stores) {
                 let bytes = ((p + run) * page).min(chunk) - p * page;
                 let dropped =
                     resident == 0 && libc::madvise(start.cast(), bytes, libc::MADV_DONTNEED) == 0;
-                if !dropped {
+                if dropped {
+                    every_page_written = false;
+                } else {
                     fill(start, bytes, 0, stores);
                 }
                 p += run;
@@ -234,6 +298,7 @@ unsafe fn zero_resident(ptr: NonNull<u8>, len: u64, stores: Stores) {
         }
         offset += chunk;
     }
+    every_page_written
 }
 
 #[cfg(test)]
@@ -275,6 +340,76 @@ mod tests {
             // SAFETY: mapped above, unmapped once.
             unsafe { unmap(again, len) };
         }
+    }
+
+    /// Whether the kept block at `ptr` is marked wholly resident.
+    fn kept_fully_resident(reuse: &Reuse, ptr: NonNull<u8>) -> bool {
+        let blocks = reuse.blocks.lock();
+        let kept = blocks
+            .kept
+            .iter()
+            .find(|k| k.address == ptr.as_ptr() as usize);
+        kept.expect("the block is kept").fully_resident
+    }
+
+    fn fill_block(ptr: NonNull<u8>, len: u64, value: u8) {
+        // SAFETY: the block is mapped, ours and `len` bytes long.
+        unsafe { fill(ptr.as_ptr(), len as usize, value, Stores::Cached) };
+    }
+
+    #[test]
+    fn a_block_taken_wholly_resident_is_zeroed_whole_without_asking_next_time() {
+        let reuse = Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let len = 1 << 20;
+        let block = map(len).unwrap();
+        write_some_pages(block, len);
+        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(!kept_fully_resident(&reuse, block), "nothing known yet");
+        let block = reuse.take(len).expect("kept");
+        assert!(all_zero(block, len));
+        // Some pages were never written: not wholly resident, so asked again next time.
+        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(!kept_fully_resident(&reuse, block));
+
+        let block = reuse.take(len).expect("kept");
+        fill_block(block, len, 0xCD);
+        assert!(reuse.keep(block, len, Warmth::Warm));
+        let block = reuse.take(len).expect("kept");
+        assert!(all_zero(block, len));
+        // Every page was resident at that take: the next one zeroes it whole.
+        fill_block(block, len, 0xEF);
+        assert!(reuse.keep(block, len, Warmth::Cold));
+        assert!(kept_fully_resident(&reuse, block));
+        let block = reuse.take(len).expect("kept");
+        assert!(all_zero(block, len), "zeroed whole");
+
+        // Forgotten once kept, and when not kept: its address may be mapped again.
+        reuse.set_limit(0);
+        assert!(!reuse.keep(block, len, Warmth::Warm));
+        assert!(!reuse
+            .blocks
+            .lock()
+            .fully_resident
+            .take(block.as_ptr() as usize, len));
+        // SAFETY: not kept, so ours.
+        unsafe { unmap(block, len) };
+    }
+
+    #[test]
+    fn only_the_last_blocks_taken_wholly_resident_are_remembered() {
+        let mut remembered = FullyResident::new();
+        for i in 1..=FULLY_RESIDENT_REMEMBERED + 1 {
+            remembered.remember(i << 20, 1 << 20);
+        }
+        assert!(
+            !remembered.take(1 << 20, 1 << 20),
+            "the oldest was overwritten"
+        );
+        assert!(!remembered.take(2 << 20, 4096), "another length");
+        assert!(remembered.take(2 << 20, 1 << 20));
+        assert!(!remembered.take(2 << 20, 1 << 20), "found once");
+        assert!(!remembered.take(0, 0));
     }
 
     #[test]
