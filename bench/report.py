@@ -570,8 +570,10 @@ def churn_panel(ax, table, jdk):
     ax.set_xticks(range(len(threads)), [f"{t} threads" for t in threads])
     ax.set_ylabel("1 MiB buffers handed out per second")
     ax.set_title(f"Churn at the 64 MiB budget (JDK {jdk}), absolute", fontsize=10.5)
-    ax.legend(fontsize=7.5, loc="upper right")
     ax.margins(y=0.35)
+    # Room above the "kept" labels for a two-column legend, so that it hides none of them.
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.3)
+    ax.legend(fontsize=7.5, loc="upper center", ncol=2)
 
 
 def footprint_panel(ax, footprint):
