@@ -10,6 +10,7 @@ pub mod ledger;
 mod ledger_model;
 pub mod memory;
 pub mod pool;
+pub mod recent;
 pub mod recent_frees;
 pub mod reclaim;
 pub mod report;

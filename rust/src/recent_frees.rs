@@ -11,46 +11,17 @@
 //! (whose buffers share 64 KiB blocks), but the explicit path at 64 KiB from 1.4-1.8 to
 //! 3.6-5.2 us per buffer. So each thread remembers its own last few frees of such blocks.
 
+use crate::recent::Recent;
 use std::cell::Cell;
 
 /// How many of its own frees a thread remembers.
 const REMEMBERED: usize = 8;
 
-/// The addresses of a thread's last [`REMEMBERED`] frees, oldest overwritten first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RecentFrees {
-    addresses: [usize; REMEMBERED],
-    next: usize,
-}
-
-impl RecentFrees {
-    /// Remembers a block this thread freed.
-    pub fn remember(&mut self, address: usize) {
-        self.addresses[self.next] = address;
-        self.next = (self.next + 1) % REMEMBERED;
-    }
-
-    /// Whether this thread freed the block at `address` recently; forgets it, as it is in use
-    /// again.
-    pub fn take(&mut self, address: usize) -> bool {
-        match self
-            .addresses
-            .iter()
-            .position(|a| *a == address && address != 0)
-        {
-            Some(at) => {
-                self.addresses[at] = 0;
-                true
-            }
-            None => false,
-        }
-    }
-}
+/// The addresses of a thread's last [`REMEMBERED`] frees.
+type RecentFrees = Recent<usize, REMEMBERED>;
 
 thread_local! {
-    static THIS_THREAD: Cell<RecentFrees> = const {
-        Cell::new(RecentFrees { addresses: [0; REMEMBERED], next: 0 })
-    };
+    static THIS_THREAD: Cell<RecentFrees> = const { Cell::new(RecentFrees::new(0)) };
 }
 
 /// Remembers that this thread freed the block at `address`.
@@ -79,29 +50,6 @@ pub fn is_warm(address: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_recent_free_is_found_once() {
-        let mut recent = RecentFrees::default();
-        recent.remember(0x1000);
-        recent.remember(0x2000);
-        assert!(recent.take(0x1000));
-        assert!(!recent.take(0x1000));
-        assert!(recent.take(0x2000));
-        assert!(!recent.take(0x3000));
-        assert!(!recent.take(0));
-    }
-
-    #[test]
-    fn only_the_last_few_frees_are_remembered() {
-        let mut recent = RecentFrees::default();
-        for i in 1..=REMEMBERED + 1 {
-            recent.remember(i * 0x1000);
-        }
-        assert!(!recent.take(0x1000), "the oldest was overwritten");
-        assert!(recent.take(2 * 0x1000));
-        assert!(recent.take((REMEMBERED + 1) * 0x1000));
-    }
 
     #[test]
     fn each_thread_remembers_its_own_frees() {

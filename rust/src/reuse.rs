@@ -16,6 +16,7 @@
 
 use crate::fill::{fill, Stores};
 use crate::memory::FreedBy;
+use crate::recent::Recent;
 use crate::reuse_small::SmallBlocks;
 use parking_lot::Mutex;
 use std::ptr::NonNull;
@@ -42,38 +43,10 @@ struct Kept {
 /// smallest mapped blocks.
 const FULLY_RESIDENT_REMEMBERED: usize = (MAX_LIMIT / crate::memory::MMAP_THRESHOLD) as usize;
 
-/// The blocks last taken with every page resident, by address and length, oldest forgotten
-/// first. Only a hint: zeroing every page of a block is right whatever is resident (a page
-/// swapped out meanwhile is read back first), so a stale entry costs time, never correctness.
-struct FullyResident {
-    blocks: [(usize, u64); FULLY_RESIDENT_REMEMBERED],
-    next: usize,
-}
-
-impl FullyResident {
-    const fn new() -> Self {
-        FullyResident {
-            blocks: [(0, 0); FULLY_RESIDENT_REMEMBERED],
-            next: 0,
-        }
-    }
-
-    fn remember(&mut self, address: usize, len: u64) {
-        self.blocks[self.next] = (address, len);
-        self.next = (self.next + 1) % FULLY_RESIDENT_REMEMBERED;
-    }
-
-    /// Whether the block was taken wholly resident; forgets it.
-    fn take(&mut self, address: usize, len: u64) -> bool {
-        match self.blocks.iter().position(|b| *b == (address, len)) {
-            Some(at) if address != 0 => {
-                self.blocks[at] = (0, 0);
-                true
-            }
-            _ => false,
-        }
-    }
-}
+/// The blocks last taken with every page resident, by address and length. Only a hint:
+/// zeroing every page of a block is right whatever is resident (a page swapped out meanwhile is
+/// read back first), so a stale entry costs time, never correctness.
+type FullyResident = Recent<(usize, u64), FULLY_RESIDENT_REMEMBERED>;
 
 /// Whether a freed block is likely still in cache, which decides how it is zeroed for reuse
 /// (see [`crate::fill`]: streaming stores zero a block out of cache twice as fast).
@@ -131,7 +104,7 @@ impl Reuse {
             blocks: Mutex::new(Blocks {
                 kept: Vec::new(),
                 bytes: 0,
-                fully_resident: FullyResident::new(),
+                fully_resident: FullyResident::new((0, 0)),
             }),
             limit: AtomicU64::new(0),
             small: SmallBlocks::new(),
@@ -183,7 +156,7 @@ impl Reuse {
         };
         if fully_resident {
             let mut blocks = self.blocks.lock();
-            blocks.fully_resident.remember(block.address, block.len);
+            blocks.fully_resident.remember((block.address, block.len));
         }
         Some(ptr)
     }
@@ -198,7 +171,7 @@ impl Reuse {
         let address = ptr.as_ptr() as usize;
         let mut blocks = self.blocks.lock();
         // Forgotten here even if the block is unmapped, as its address may be mapped again.
-        let fully_resident = blocks.fully_resident.take(address, len);
+        let fully_resident = blocks.fully_resident.take((address, len));
         if blocks.bytes + len > limit {
             return false;
         }
@@ -256,9 +229,9 @@ impl Default for Reuse {
 }
 
 /// Zeroes a kept mapped block: resident pages by writing zeros, the others by dropping them
-/// with `MADV_DONTNEED`. Returns whether every page was resident (and so zeroed by writing). A page `mincore` calls not resident may still hold data (swapped out),
+/// with `MADV_DONTNEED`. A page `mincore` calls not resident may still hold data (swapped out),
 /// and dropping it makes the next access read a fresh zero page; for a page never touched the
-/// call costs next to nothing.
+/// call costs next to nothing. Returns whether every page was resident, and so written.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be a private anonymous mapping owned by the caller, page-aligned.
@@ -387,29 +360,14 @@ mod tests {
         // Forgotten once kept, and when not kept: its address may be mapped again.
         reuse.set_limit(0);
         assert!(!reuse.keep(block, len, Warmth::Warm));
-        assert!(!reuse
+        let forgotten = !reuse
             .blocks
             .lock()
             .fully_resident
-            .take(block.as_ptr() as usize, len));
+            .take((block.as_ptr() as usize, len));
+        assert!(forgotten);
         // SAFETY: not kept, so ours.
         unsafe { unmap(block, len) };
-    }
-
-    #[test]
-    fn only_the_last_blocks_taken_wholly_resident_are_remembered() {
-        let mut remembered = FullyResident::new();
-        for i in 1..=FULLY_RESIDENT_REMEMBERED + 1 {
-            remembered.remember(i << 20, 1 << 20);
-        }
-        assert!(
-            !remembered.take(1 << 20, 1 << 20),
-            "the oldest was overwritten"
-        );
-        assert!(!remembered.take(2 << 20, 4096), "another length");
-        assert!(remembered.take(2 << 20, 1 << 20));
-        assert!(!remembered.take(2 << 20, 1 << 20), "found once");
-        assert!(!remembered.take(0, 0));
     }
 
     #[test]
