@@ -28,16 +28,16 @@ impl<T: Copy + PartialEq, const N: usize> Recent<T, N> {
 
     /// Whether `value` is remembered; forgets it.
     pub fn take(&mut self, value: T) -> bool {
-        if value == self.empty {
-            return false;
-        }
-        match self.values.iter().position(|v| *v == value) {
-            Some(at) => {
-                self.values[at] = self.empty;
-                true
-            }
-            None => false,
-        }
+        self.take_if(|v| *v == value).is_some()
+    }
+
+    /// The newest remembered value that `matches`, forgotten; never the empty value.
+    pub fn take_if(&mut self, matches: impl Fn(&T) -> bool) -> Option<T> {
+        let newest_first = (1..=N).map(|back| (self.next + N - back) % N);
+        let at = newest_first
+            .into_iter()
+            .find(|at| self.values[*at] != self.empty && matches(&self.values[*at]))?;
+        Some(std::mem::replace(&mut self.values[at], self.empty))
     }
 }
 
@@ -70,5 +70,15 @@ mod tests {
         assert!(!recent.take((2 << 20, 4096)), "the whole value must match");
         assert!(recent.take((2 << 20, 1 << 20)));
         assert!(recent.take((5 << 20, 1 << 20)));
+    }
+
+    #[test]
+    fn take_if_finds_the_newest_match() {
+        let mut recent = Recent::<(usize, u64), 4>::new((0, 0));
+        recent.remember((1, 10));
+        recent.remember((1, 20));
+        assert_eq!(recent.take_if(|v| v.0 == 1), Some((1, 20)));
+        assert_eq!(recent.take_if(|v| v.0 == 1), Some((1, 10)));
+        assert_eq!(recent.take_if(|_| true), None, "empty slots never match");
     }
 }

@@ -11,8 +11,9 @@
 //!
 //! `mincore` itself costs about 3 us per 1 MiB block (a tenth of reusing it), and most blocks
 //! come back with every page written. Pages of a mapping that were resident stay resident while
-//! it is in use, so a block that was wholly resident when last taken is zeroed whole next time,
-//! without asking (see [`FullyResident`]).
+//! it is in use, unless the kernel swaps them out, so a block that was wholly resident when taken
+//! and comes back within [`RESIDENT_FOR`] is zeroed whole next time, without asking (see
+//! [`FullyResident`]).
 
 use crate::fill::{fill, Stores};
 use crate::memory::FreedBy;
@@ -35,7 +36,8 @@ struct Kept {
     len: u64,
     since: Instant,
     warmth: Warmth,
-    /// Every page was resident when the block was last taken, so it still is.
+    /// Every page was resident when the block was taken, shortly before it came back, so it
+    /// most likely still is.
     fully_resident: bool,
 }
 
@@ -43,10 +45,15 @@ struct Kept {
 /// smallest mapped blocks.
 const FULLY_RESIDENT_REMEMBERED: usize = (MAX_LIMIT / crate::memory::MMAP_THRESHOLD) as usize;
 
-/// The blocks last taken with every page resident, by address and length. Only a hint:
-/// zeroing every page of a block is right whatever is resident (a page swapped out meanwhile is
-/// read back first), so a stale entry costs time, never correctness.
-type FullyResident = Recent<(usize, u64), FULLY_RESIDENT_REMEMBERED>;
+/// A block held longer than this goes through `mincore` again when reused: the longer a buffer
+/// is held, the likelier some of its pages were swapped out, and writing zeros over a page
+/// swapped out reads it back first, where `mincore` lets it be dropped.
+pub const RESIDENT_FOR: Duration = Duration::from_secs(1);
+
+/// The blocks last taken with every page resident: address, length, when taken. Only a hint:
+/// zeroing every page of a block is right whatever is resident, so a stale entry costs time,
+/// never correctness.
+type FullyResident = Recent<(usize, u64, Option<Instant>), FULLY_RESIDENT_REMEMBERED>;
 
 /// Whether a freed block is likely still in cache, which decides how it is zeroed for reuse
 /// (see [`crate::fill`]: streaming stores zero a block out of cache twice as fast).
@@ -104,7 +111,7 @@ impl Reuse {
             blocks: Mutex::new(Blocks {
                 kept: Vec::new(),
                 bytes: 0,
-                fully_resident: FullyResident::new((0, 0)),
+                fully_resident: FullyResident::new((0, 0, None)),
             }),
             limit: AtomicU64::new(0),
             small: SmallBlocks::new(),
@@ -156,7 +163,10 @@ impl Reuse {
         };
         if fully_resident {
             let mut blocks = self.blocks.lock();
-            blocks.fully_resident.remember((block.address, block.len));
+            let taken = Some(Instant::now());
+            blocks
+                .fully_resident
+                .remember((block.address, block.len, taken));
         }
         Some(ptr)
     }
@@ -169,9 +179,15 @@ impl Reuse {
         }
         let limit = self.limit.load(Ordering::Relaxed);
         let address = ptr.as_ptr() as usize;
+        let now = Instant::now();
         let mut blocks = self.blocks.lock();
         // Forgotten here even if the block is unmapped, as its address may be mapped again.
-        let fully_resident = blocks.fully_resident.take((address, len));
+        let taken = blocks
+            .fully_resident
+            .take_if(|(a, l, _)| (*a, *l) == (address, len));
+        let fully_resident = taken
+            .and_then(|(_, _, at)| at)
+            .is_some_and(|at| now.saturating_duration_since(at) < RESIDENT_FOR);
         if blocks.bytes + len > limit {
             return false;
         }
@@ -179,7 +195,7 @@ impl Reuse {
         blocks.kept.push(Kept {
             address,
             len,
-            since: Instant::now(),
+            since: now,
             warmth,
             fully_resident,
         });
@@ -360,13 +376,59 @@ mod tests {
         // Forgotten once kept, and when not kept: its address may be mapped again.
         reuse.set_limit(0);
         assert!(!reuse.keep(block, len, Warmth::Warm));
-        let forgotten = !reuse
+        let address = block.as_ptr() as usize;
+        let mut blocks = reuse.blocks.lock();
+        assert_eq!(blocks.fully_resident.take_if(|b| b.0 == address), None);
+        drop(blocks);
+        // SAFETY: not kept, so ours.
+        unsafe { unmap(block, len) };
+    }
+
+    #[test]
+    fn a_stale_mark_costs_time_not_zeros() {
+        let reuse = Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let len = 1 << 20;
+        let block = map(len).unwrap();
+        fill_block(block, len, 0xAB);
+        assert!(reuse.keep(block, len, Warmth::Warm));
+        let block = reuse.take(len).expect("kept, every page resident");
+        // Pages leave while the block is held (as if swapped out), the others are written.
+        // SAFETY: the second half of the block, which is ours.
+        unsafe {
+            let half = block.as_ptr().add(len as usize / 2);
+            assert_eq!(
+                libc::madvise(half.cast(), len as usize / 2, libc::MADV_DONTNEED),
+                0
+            );
+        }
+        write_some_pages(block, len / 2);
+        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(kept_fully_resident(&reuse, block), "marked, wrongly");
+        let block = reuse.take(len).expect("kept");
+        assert!(all_zero(block, len));
+        // SAFETY: mapped above, unmapped once.
+        unsafe { unmap(block, len) };
+    }
+
+    #[test]
+    fn a_block_held_long_is_asked_about_again() {
+        let reuse = Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let len = 1 << 20;
+        let block = map(len).unwrap();
+        fill_block(block, len, 0xAB);
+        let long_ago = Instant::now().checked_sub(RESIDENT_FOR * 2);
+        reuse
             .blocks
             .lock()
             .fully_resident
-            .take((block.as_ptr() as usize, len));
-        assert!(forgotten);
-        // SAFETY: not kept, so ours.
+            .remember((block.as_ptr() as usize, len, long_ago));
+        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(!kept_fully_resident(&reuse, block));
+        let block = reuse.take(len).expect("kept");
+        assert!(all_zero(block, len));
+        // SAFETY: mapped above, unmapped once.
         unsafe { unmap(block, len) };
     }
 

@@ -18,9 +18,11 @@ class HugePagesTest {
     private static final Pattern FIGURES = Pattern.compile("HUGE advised=(\\w+) anonHugeKb=(\\w+)");
 
     @BeforeAll
-    static void kernelHasTransparentHugePages() {
+    static void kernelHasTransparentHugePagesAndShowsTheAdvice() throws Exception {
         assumeTrue(Files.isDirectory(Path.of("/sys/kernel/mm/transparent_hugepage")),
                 "this kernel has no transparent huge pages");
+        assumeTrue(Files.readString(Path.of("/proc/self/smaps")).contains("VmFlags:"),
+                "smaps shows no VmFlags here");
     }
 
     /** Whether the mapping behind a child JVM's buffer of {@code size} bytes was advised. */
