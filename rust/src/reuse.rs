@@ -148,27 +148,29 @@ impl Reuse {
             let at = blocks.kept.iter().rposition(|k| k.len == len)?;
             let block = blocks.kept.swap_remove(at);
             blocks.bytes -= block.len;
+            if block.fully_resident {
+                // Known before zeroing, so remembered under this lock rather than a second one.
+                blocks.fully_resident.remember(Self::taken_now(&block));
+            }
             block
         };
         let ptr = NonNull::new(block.address as *mut u8)?;
         let stores = block.warmth.stores(block.len);
         // SAFETY: the block is a live mapping of `len` bytes that nobody else holds.
-        let fully_resident = unsafe {
+        unsafe {
             if block.fully_resident {
                 fill(ptr.as_ptr(), block.len as usize, 0, stores);
-                true
-            } else {
-                zero_resident(ptr, block.len, stores)
+            } else if zero_resident(ptr, block.len, stores) {
+                let mut blocks = self.blocks.lock();
+                blocks.fully_resident.remember(Self::taken_now(&block));
             }
-        };
-        if fully_resident {
-            let mut blocks = self.blocks.lock();
-            let taken = Some(Instant::now());
-            blocks
-                .fully_resident
-                .remember((block.address, block.len, taken));
         }
         Some(ptr)
+    }
+
+    /// The entry that remembers `block` as taken wholly resident, now.
+    fn taken_now(block: &Kept) -> (usize, u64, Option<Instant>) {
+        (block.address, block.len, Some(Instant::now()))
     }
 
     /// Keeps a freed mapped block of `len` bytes for reuse if it fits under the limit; `false`
@@ -346,6 +348,15 @@ mod tests {
         unsafe { fill(ptr.as_ptr(), len as usize, value, Stores::Cached) };
     }
 
+    /// A cache that keeps up to 64 MiB, and a fresh mapped block of `len` bytes, all written.
+    fn cache_and_written_block(len: u64) -> (Reuse, NonNull<u8>) {
+        let reuse = Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let block = map(len).unwrap();
+        fill_block(block, len, 0xAB);
+        (reuse, block)
+    }
+
     #[test]
     fn a_block_taken_wholly_resident_is_zeroed_whole_without_asking_next_time() {
         let reuse = Reuse::new();
@@ -386,11 +397,8 @@ mod tests {
 
     #[test]
     fn a_stale_mark_costs_time_not_zeros() {
-        let reuse = Reuse::new();
-        reuse.set_limit_for_budget(64 << 20);
         let len = 1 << 20;
-        let block = map(len).unwrap();
-        fill_block(block, len, 0xAB);
+        let (reuse, block) = cache_and_written_block(len);
         assert!(reuse.keep(block, len, Warmth::Warm));
         let block = reuse.take(len).expect("kept, every page resident");
         // Pages leave while the block is held (as if swapped out), the others are written.
@@ -413,11 +421,8 @@ mod tests {
 
     #[test]
     fn a_block_held_long_is_asked_about_again() {
-        let reuse = Reuse::new();
-        reuse.set_limit_for_budget(64 << 20);
         let len = 1 << 20;
-        let block = map(len).unwrap();
-        fill_block(block, len, 0xAB);
+        let (reuse, block) = cache_and_written_block(len);
         let long_ago = Instant::now().checked_sub(RESIDENT_FOR * 2);
         reuse
             .blocks
