@@ -158,7 +158,7 @@ pub fn set_huge_pages(on: bool) {
 /// Asks the kernel to back a fresh mapping with huge pages, where it is large enough to hold
 /// one. Only advice: the kernel may have huge pages turned off, or none to spare, and then
 /// faults in small pages as before, so a failure is ignored. Linux aligns mappings whose length
-/// is a multiple of [`HUGE_PAGE`] (6.7 and later); others get huge pages only in the aligned
+/// is a multiple of [`HUGE_PAGE`] (seen on 6.18); others get huge pages only in the aligned
 /// 2 MiB ranges they happen to contain.
 fn advise_huge_pages(ptr: *mut libc::c_void, len: usize) {
     if HUGE_PAGES.load(Ordering::Relaxed) && len as u64 >= HUGE_PAGE {
