@@ -320,7 +320,7 @@ data class JmhRun(
     val extra: List<String> = emptyList(), val exclude: String? = null, val onJdk25: Boolean = false,
 )
 
-val jmhRunList = buildList {
+val jmhRunList = buildList<JmhRun> {
     add(JmhRun("jdk17", pathScenarios, benchSettings, exclude = "\\.ffm"))
     for (threads in listOf("2", "4")) {
         val extra = listOf("-t", threads)
