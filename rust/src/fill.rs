@@ -2,18 +2,29 @@
 //! the cache.
 //!
 //! A plain store to a line that is not in cache first reads the line from memory (read for
-//! ownership); a streaming store does not, but leaves the line out of cache. Measured on our
-//! machines (AMD EPYC, 2 cores, 32 MiB L3; glibc `memset` against SSE2 `movntdq`, each followed
-//! by writing one byte per page, as a user of the block would):
+//! ownership); a streaming store does not, but leaves the line out of cache. Measured with glibc
+//! `memset` against SSE2 `movntdq`, each followed by writing one byte per page, as a user of the
+//! block would (a C loop over blocks used in turn; microseconds per block; both machines KVM
+//! guests with 2 cores):
 //!
-//! | zeroing                                             | plain   | streaming |
-//! |-----------------------------------------------------|---------|-----------|
-//! | 1 MiB still in cache (the same block again)         | 23 us   | 56 us     |
-//! | 1 MiB out of cache (one of 64 blocks used in turn)  | 157 us  | 70 us     |
-//! | 8 MiB, the same block again                         | 0.28 ms | 0.42 ms   |
-//! | 12 MiB, the same block again                        | 1.70 ms | 0.74 ms   |
+//! | zeroing                                    | AMD EPYC, plain | streaming | Intel Xeon, plain | streaming |
+//! |--------------------------------------------|-----------------|-----------|-------------------|-----------|
+//! | 1 MiB, the same block again                | 23              | 56        | 17                | 52        |
+//! | 1 MiB, one of 64 blocks (64 MiB in turn)   | 157             | 70        | 39                | 50        |
+//! | 1 MiB, one of 256 blocks (256 MiB in turn) |                 |           | 96                | 47        |
+//! | 8 MiB, the same block again                | 280             | 420       |                   |           |
+//! | 12 MiB, the same block again               | 1,700           | 740       |                   |           |
+//! | 16 MiB, the same block again               |                 |           | 621               | 753       |
+//! | 16 MiB, one of 16 blocks (256 MiB in turn) |                 |           | 1,815             | 746       |
 //!
-//! So streaming pays for memory known to be out of cache, and for ranges the cache cannot hold.
+//! So streaming pays for memory out of cache, but where that starts depends on the machine: from
+//! about 10 MiB used between two zeroings of a line on the AMD guest (32 MiB of L3), from 64–128
+//! MiB on the Intel one (2 MiB of L2 per core, a far larger L3). The cache size the OS reports
+//! does not tell: both guests report the host's, 256 and 480 MiB. The rule below follows the AMD
+//! measurements: where it is wrong on the Intel guest it costs 21–28 %; the other way round,
+//! plain stores would cost the AMD guest 2.2–2.3 times. (Learning the choice at run time by
+//! timing each zeroing was tried and not kept: one zeroing with plain stores right after a
+//! streaming pass finds the block out of cache, so it never measures their steady state.)
 
 /// Which stores fill a range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
