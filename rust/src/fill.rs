@@ -20,11 +20,14 @@
 //! So streaming pays for memory out of cache, but where that starts depends on the machine: from
 //! about 10 MiB used between two zeroings of a line on the AMD guest (32 MiB of L3), from 64–128
 //! MiB on the Intel one (2 MiB of L2 per core, a far larger L3). The cache size the OS reports
-//! does not tell: both guests report the host's, 256 and 480 MiB. The rule below follows the AMD
-//! measurements: where it is wrong on the Intel guest it costs 21–28 %; the other way round,
-//! plain stores would cost the AMD guest 2.2–2.3 times. (Learning the choice at run time by
-//! timing each zeroing was tried and not kept: one zeroing with plain stores right after a
-//! streaming pass finds the block out of cache, so it never measures their steady state.)
+//! does not tell: both guests report the host's, 256 and 480 MiB. So [`StoreTrials`] tries both
+//! kinds on the blocks the reuse cache hands out, and keeps the faster; until then, and for
+//! blocks from `malloc`, the [prior](Stores::prior) follows the AMD figures, where the wrong
+//! choice costs more (2.2 times, against 21–28 % on the Intel guest).
+
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
 
 /// Which stores fill a range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,12 +47,199 @@ impl Stores {
             Stores::Cached
         }
     }
+
+    /// The stores for a range this warm before anything is measured: the AMD guest's best.
+    pub fn prior(len: usize, warmth: Warmth) -> Stores {
+        match warmth {
+            Warmth::Warm => Stores::for_len(len),
+            Warmth::Cold => Stores::Streaming,
+        }
+    }
+
+    fn other(self) -> Stores {
+        match self {
+            Stores::Cached => Stores::Streaming,
+            Stores::Streaming => Stores::Cached,
+        }
+    }
 }
 
-/// Between 8 MiB and 12 MiB plain stores stop paying in the measurements above. Not derived
-/// from the cache size the OS reports: in our KVM guests `sysconf` reports the host's 256 MiB,
-/// eight times the 32 MiB a core can use.
+/// Between 8 MiB and 12 MiB plain stores stopped paying on the AMD guest.
 pub const STREAMING_ABOVE: usize = 8 << 20;
+
+/// Whether a block is likely still in cache when it is zeroed: the hint the caller has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmth {
+    /// Written just before: a block its own thread freed.
+    Warm,
+    /// Written long before: a block the reclaimer freed, dropped a budget's worth of buffers ago.
+    Cold,
+}
+
+/// The trials the library uses.
+pub static STORES: StoreTrials = StoreTrials::new();
+
+/// Blocks shorter than this take the [prior](Stores::prior) stores, untried: they come from
+/// `malloc`, not from the reuse cache, and a trial would cost more than it could find.
+pub const TRY_FROM: usize = crate::memory::MMAP_THRESHOLD as usize;
+/// Reused blocks go up to [`crate::reuse::MAX_BLOCK`]; larger ones share the last size class.
+const SIZE_CLASSES: usize =
+    (crate::reuse::MAX_BLOCK.ilog2() - crate::memory::MMAP_THRESHOLD.ilog2() + 1) as usize;
+/// Streaming stores leave the block out of cache, which its user pays for on first touch
+/// (writing one byte per page after them: 5–13 us per MiB on the Intel guest, against their 40):
+/// they are kept only when faster by more than this share.
+const STREAMING_MARGIN: f32 = 0.125;
+
+/// For each kind of reused block (warm or cold, by power of two of its length), a trial on the
+/// zeroings themselves of which stores are faster on this machine: a run of zeroings with the
+/// [prior](Stores::prior) stores, then a run with the others, timing the second half of each.
+/// The first half of a run brings every block in rotation to that run's steady state: zeroing
+/// with plain stores right after a streaming pass finds the block out of cache, and streaming
+/// over lines still dirty in cache ran at 200 ps per byte on the Intel guest, against 18 for
+/// plain stores. A run is twice as long as the most blocks of its length the reuse cache keeps
+/// ([`crate::reuse::MAX_LIMIT`]), at least 4 and at most 512. The medians decide, once per
+/// process: how a machine's caches treat a kind of block does not change while it runs.
+pub struct StoreTrials {
+    trials: [Trial; SIZE_CLASSES * 2],
+}
+
+struct Trial {
+    /// 0 while trying, then 1 + the stores kept.
+    decided: AtomicU8,
+    state: Mutex<TrialState>,
+}
+
+struct TrialState {
+    choices: u32,
+    /// Picoseconds per byte, plain stores then streaming.
+    samples: [Vec<f32>; 2],
+}
+
+impl Trial {
+    #[allow(clippy::declare_interior_mutable_const)] // a template for the array, never shared
+    const NEW: Trial = Trial {
+        decided: AtomicU8::new(0),
+        state: parking_lot::const_mutex(TrialState {
+            choices: 0,
+            samples: [Vec::new(), Vec::new()],
+        }),
+    };
+
+    fn decided(&self) -> Option<Stores> {
+        match self.decided.load(Ordering::Relaxed) {
+            1 => Some(Stores::Cached),
+            2 => Some(Stores::Streaming),
+            _ => None,
+        }
+    }
+
+    /// Keeps the faster stores once both runs have their samples.
+    fn decide_if_measured(&self, state: &mut TrialState, half_run: usize) {
+        let [plain, streaming] = &mut state.samples;
+        if plain.len() < half_run || streaming.len() < half_run {
+            return;
+        }
+        let kept = if median(streaming) * (1.0 + STREAMING_MARGIN) < median(plain) {
+            Stores::Streaming
+        } else {
+            Stores::Cached
+        };
+        self.decided.store(1 + kept as u8, Ordering::Relaxed);
+        state.samples = [Vec::new(), Vec::new()];
+    }
+}
+
+fn median(samples: &mut [f32]) -> f32 {
+    samples.sort_by(f32::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The stores chosen for one zeroing, and when it started if it is a trial's measurement.
+#[must_use = "record the zeroing, or a trial waits for it"]
+pub struct Choice {
+    pub stores: Stores,
+    timed: Option<(usize, Instant)>,
+}
+
+impl StoreTrials {
+    pub const fn new() -> StoreTrials {
+        StoreTrials {
+            trials: [Trial::NEW; SIZE_CLASSES * 2],
+        }
+    }
+
+    /// The stores to zero a block of `len` bytes this warm with.
+    pub fn choose(&self, len: usize, warmth: Warmth) -> Choice {
+        let prior = Stores::prior(len, warmth);
+        if len < TRY_FROM {
+            return Choice {
+                stores: prior,
+                timed: None,
+            };
+        }
+        let index = Self::trial_of(len, warmth);
+        let trial = &self.trials[index];
+        if let Some(stores) = trial.decided() {
+            return Choice {
+                stores,
+                timed: None,
+            };
+        }
+        let run = Self::run_len(len);
+        let mut state = trial.state.lock();
+        if state.choices >= 2 * run {
+            // Zeroings that dropped pages measure nothing: try again.
+            state.choices = 0;
+            state.samples = [Vec::new(), Vec::new()];
+        }
+        let n = state.choices;
+        state.choices += 1;
+        let stores = if n < run { prior } else { prior.other() };
+        let measured = n % run >= run / 2;
+        Choice {
+            stores,
+            timed: measured.then(|| (index, Instant::now())),
+        }
+    }
+
+    /// Records that the zeroing `choice` was made for ends now, over `len` bytes. Call it only
+    /// when the whole block was written: a block partly dropped measures other work.
+    pub fn record(&self, choice: Choice, len: usize) {
+        if let Some((_, started)) = choice.timed {
+            self.record_elapsed(choice, len, started.elapsed());
+        }
+    }
+
+    fn record_elapsed(&self, choice: Choice, len: usize, elapsed: Duration) {
+        let (Some((index, _)), true) = (choice.timed, len > 0) else {
+            return;
+        };
+        let trial = &self.trials[index];
+        let mut state = trial.state.lock();
+        if trial.decided().is_some() {
+            return;
+        }
+        let picos_per_byte = elapsed.as_secs_f32() * 1e12 / len as f32;
+        state.samples[choice.stores as usize].push(picos_per_byte);
+        trial.decide_if_measured(&mut state, (Self::run_len(len) / 2) as usize);
+    }
+
+    fn trial_of(len: usize, warmth: Warmth) -> usize {
+        let class = (len.ilog2() - TRY_FROM.ilog2()) as usize;
+        class.min(SIZE_CLASSES - 1) * 2 + warmth as usize
+    }
+
+    fn run_len(len: usize) -> u32 {
+        let blocks_kept = crate::reuse::MAX_LIMIT / len as u64;
+        (2 * blocks_kept).clamp(4, 512) as u32
+    }
+}
+
+impl Default for StoreTrials {
+    fn default() -> Self {
+        StoreTrials::new()
+    }
+}
 
 /// Sets `len` bytes at `ptr` to `value`. Every store is visible to other threads once any later
 /// store of this thread is.
@@ -125,5 +315,159 @@ mod tests {
         assert_eq!(Stores::for_len(0), Stores::Cached);
         assert_eq!(Stores::for_len(STREAMING_ABOVE), Stores::Cached);
         assert_eq!(Stores::for_len(STREAMING_ABOVE + 1), Stores::Streaming);
+        assert_eq!(Stores::prior(4096, Warmth::Cold), Stores::Streaming);
+        assert_eq!(Stores::prior(4096, Warmth::Warm), Stores::Cached);
+    }
+
+    const MIB: usize = 1 << 20;
+
+    /// Makes `n` choices for blocks of `len` bytes, each zeroing taking `plain` or `streaming`
+    /// picoseconds per byte by the stores chosen; returns the choices.
+    fn zero_times(
+        trials: &StoreTrials,
+        len: usize,
+        warmth: Warmth,
+        n: usize,
+        plain: f64,
+        streaming: f64,
+    ) -> Vec<Stores> {
+        (0..n)
+            .map(|_| {
+                let choice = trials.choose(len, warmth);
+                let stores = choice.stores;
+                let picos = if stores == Stores::Cached {
+                    plain
+                } else {
+                    streaming
+                };
+                let elapsed = Duration::from_secs_f64(picos * len as f64 / 1e12);
+                trials.record_elapsed(choice, len, elapsed);
+                stores
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_are_twice_the_blocks_the_reuse_cache_keeps_within_bounds() {
+        assert_eq!(StoreTrials::run_len(16 * MIB), 8);
+        assert_eq!(StoreTrials::run_len(MIB), 128);
+        assert_eq!(StoreTrials::run_len(TRY_FROM), 512);
+        assert_eq!(StoreTrials::run_len(64 * MIB), 4);
+    }
+
+    #[test]
+    fn short_blocks_take_the_prior_untimed() {
+        let trials = StoreTrials::new();
+        let choice = trials.choose(TRY_FROM - 1, Warmth::Cold);
+        assert_eq!(choice.stores, Stores::Streaming);
+        assert!(choice.timed.is_none());
+    }
+
+    #[test]
+    fn a_trial_runs_the_prior_then_the_other_stores_and_keeps_the_faster() {
+        // A cold 1 MiB block on a machine whose cache holds the rotation: plain stores win.
+        let trials = StoreTrials::new();
+        let choices = zero_times(&trials, MIB, Warmth::Cold, 400, 39.0, 50.0);
+        let run = StoreTrials::run_len(MIB) as usize;
+        assert!(
+            choices[..run].iter().all(|s| *s == Stores::Streaming),
+            "the prior"
+        );
+        assert!(
+            choices[run..].iter().all(|s| *s == Stores::Cached),
+            "the other, kept"
+        );
+        // A warm 16 MiB block on a machine whose cache does not hold it: streaming wins.
+        let trials = StoreTrials::new();
+        let choices = zero_times(&trials, 16 * MIB, Warmth::Warm, 30, 100.0, 45.0);
+        let run = StoreTrials::run_len(16 * MIB) as usize;
+        assert!(
+            choices[..run].iter().all(|s| *s == Stores::Streaming),
+            "the prior"
+        );
+        assert!(
+            choices[run..2 * run].iter().all(|s| *s == Stores::Cached),
+            "the other"
+        );
+        assert!(
+            choices[2 * run..].iter().all(|s| *s == Stores::Streaming),
+            "kept"
+        );
+    }
+
+    #[test]
+    fn only_the_second_half_of_each_run_is_timed() {
+        let trials = StoreTrials::new();
+        let run = StoreTrials::run_len(16 * MIB);
+        for n in 0..2 * run {
+            let choice = trials.choose(16 * MIB, Warmth::Cold);
+            assert_eq!(choice.timed.is_some(), n % run >= run / 2, "choice {n}");
+            // Not recorded: the trial goes on for the test.
+        }
+    }
+
+    #[test]
+    fn the_first_half_of_a_run_does_not_count() {
+        // Plain stores measure slow right after streaming ones, then fast: the trial sees fast.
+        let trials = StoreTrials::new();
+        let len = 16 * MIB;
+        let run = StoreTrials::run_len(len);
+        for n in 0..2 * run {
+            let choice = trials.choose(len, Warmth::Warm);
+            let picos = match (choice.stores, n % run < run / 2) {
+                (Stores::Cached, true) => 100.0,
+                (Stores::Cached, false) => 35.0,
+                (Stores::Streaming, _) => 40.0,
+            };
+            let elapsed = Duration::from_secs_f64(picos * len as f64 / 1e12);
+            trials.record_elapsed(choice, len, elapsed);
+        }
+        assert_eq!(trials.choose(len, Warmth::Warm).stores, Stores::Cached);
+    }
+
+    #[test]
+    fn streaming_stores_must_win_by_the_margin() {
+        let trials = StoreTrials::new();
+        let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 20, 42.0, 40.0);
+        assert_eq!(choices[19], Stores::Cached, "5 % faster is not enough");
+        let trials = StoreTrials::new();
+        let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 20, 42.0, 30.0);
+        assert_eq!(choices[19], Stores::Streaming);
+    }
+
+    #[test]
+    fn warmth_and_size_classes_are_tried_apart() {
+        let trials = StoreTrials::new();
+        zero_times(&trials, MIB, Warmth::Cold, 300, 15.0, 40.0);
+        assert_eq!(trials.choose(MIB, Warmth::Cold).stores, Stores::Cached);
+        assert_eq!(trials.choose(MIB + 1, Warmth::Cold).stores, Stores::Cached);
+        assert_eq!(
+            trials.choose(4 * MIB, Warmth::Cold).stores,
+            Stores::Streaming
+        );
+        let warm = &trials.trials[StoreTrials::trial_of(MIB, Warmth::Warm)];
+        assert!(warm.decided().is_none());
+        assert_eq!(
+            StoreTrials::trial_of(usize::MAX, Warmth::Warm),
+            StoreTrials::trial_of(crate::reuse::MAX_BLOCK as usize, Warmth::Warm)
+        );
+    }
+
+    #[test]
+    fn a_trial_without_samples_of_one_kind_starts_over() {
+        let trials = StoreTrials::new();
+        let len = 16 * MIB;
+        let run = StoreTrials::run_len(len);
+        for _ in 0..2 * run {
+            let choice = trials.choose(len, Warmth::Warm);
+            if choice.stores == Stores::Streaming {
+                let elapsed = Duration::from_secs_f64(40.0 * len as f64 / 1e12);
+                trials.record_elapsed(choice, len, elapsed);
+            } // the plain run dropped pages every time: not recorded
+        }
+        assert_eq!(trials.choose(len, Warmth::Warm).stores, Stores::Streaming);
+        let trial = &trials.trials[StoreTrials::trial_of(len, Warmth::Warm)];
+        assert!(trial.decided().is_none());
+        assert_eq!(trial.state.lock().choices, 1, "started over");
     }
 }

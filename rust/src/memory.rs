@@ -9,10 +9,10 @@
 //! cross-thread frees defeat malloc's per-thread caches). Mappings of [`HUGE_PAGE`] and more ask
 //! for transparent huge pages (see [`set_huge_pages`]).
 
-use crate::fill::Stores;
+use crate::fill::{Stores, Warmth};
 use crate::ledger::Reservation;
 use crate::recent_frees;
-use crate::reuse::{Warmth, REUSE};
+use crate::reuse::REUSE;
 use crate::reuse_small::{SmallBlocks, MAX_SMALL};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};

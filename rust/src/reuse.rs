@@ -15,7 +15,7 @@
 //! and comes back within [`RESIDENT_FOR`] is zeroed whole next time, without asking (see
 //! [`FullyResident`]).
 
-use crate::fill::{fill, Stores};
+use crate::fill::{fill, Stores, Warmth, STORES};
 use crate::memory::FreedBy;
 use crate::recent::Recent;
 use crate::reuse_small::SmallBlocks;
@@ -55,32 +55,15 @@ pub const RESIDENT_FOR: Duration = Duration::from_secs(1);
 /// never correctness.
 type FullyResident = Recent<(usize, u64, Option<Instant>), FULLY_RESIDENT_REMEMBERED>;
 
-/// Whether a freed block is likely still in cache, which decides how it is zeroed for reuse
-/// (see [`crate::fill`]: streaming stores zero a block out of cache twice as fast).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Warmth {
-    /// Freed by the caller, most often just after writing it: zeroed with plain stores, unless
-    /// it is too large for the cache anyway.
-    Warm,
-    /// Freed by the reclaimer: the buffer was dropped before a collection, most often a budget's
-    /// worth of other buffers ago, and its lines have left the cache: zeroed with streaming
-    /// stores.
-    Cold,
-}
-
+/// How warm a block a thread frees is when it is next taken: a caller most often frees a block
+/// just after writing it; the reclaimer frees a buffer dropped before a collection, most often
+/// a budget's worth of other buffers ago. Which stores zero each best is measured
+/// ([`crate::fill::StoreTrials`]).
 impl Warmth {
-    /// How warm a block is when `by` frees it.
     pub fn after_free_by(by: FreedBy) -> Warmth {
         match by {
             FreedBy::Caller => Warmth::Warm,
             FreedBy::Reclaimer => Warmth::Cold,
-        }
-    }
-
-    fn stores(self, len: u64) -> Stores {
-        match self {
-            Warmth::Warm => Stores::for_len(len as usize),
-            Warmth::Cold => Stores::Streaming,
         }
     }
 }
@@ -155,12 +138,15 @@ impl Reuse {
             block
         };
         let ptr = NonNull::new(block.address as *mut u8)?;
-        let stores = block.warmth.stores(block.len);
+        let len = block.len as usize;
+        let choice = STORES.choose(len, block.warmth);
         // SAFETY: the block is a live mapping of `len` bytes that nobody else holds.
         unsafe {
             if block.fully_resident {
-                fill(ptr.as_ptr(), block.len as usize, 0, stores);
-            } else if zero_resident(ptr, block.len, stores) {
+                fill(ptr.as_ptr(), len, 0, choice.stores);
+                STORES.record(choice, len);
+            } else if zero_resident(ptr, block.len, choice.stores) {
+                STORES.record(choice, len); // every page written: comparable with the others
                 let mut blocks = self.blocks.lock();
                 blocks.fully_resident.remember(Self::taken_now(&block));
             }
