@@ -321,6 +321,12 @@ mod tests {
 
     const MIB: usize = 1 << 20;
 
+    /// Records `choice` as a zeroing of `len` bytes that took `picos` picoseconds per byte.
+    fn record_at(trials: &StoreTrials, choice: Choice, len: usize, picos: f64) {
+        let elapsed = Duration::from_secs_f64(picos * len as f64 / 1e12);
+        trials.record_elapsed(choice, len, elapsed);
+    }
+
     /// Makes `n` choices for blocks of `len` bytes, each zeroing taking `plain` or `streaming`
     /// picoseconds per byte by the stores chosen; returns the choices.
     fn zero_times(
@@ -340,8 +346,7 @@ mod tests {
                 } else {
                     streaming
                 };
-                let elapsed = Duration::from_secs_f64(picos * len as f64 / 1e12);
-                trials.record_elapsed(choice, len, elapsed);
+                record_at(trials, choice, len, picos);
                 stores
             })
             .collect()
@@ -419,8 +424,7 @@ mod tests {
                 (Stores::Cached, false) => 35.0,
                 (Stores::Streaming, _) => 40.0,
             };
-            let elapsed = Duration::from_secs_f64(picos * len as f64 / 1e12);
-            trials.record_elapsed(choice, len, elapsed);
+            record_at(&trials, choice, len, picos);
         }
         assert_eq!(trials.choose(len, Warmth::Warm).stores, Stores::Cached);
     }
@@ -461,8 +465,7 @@ mod tests {
         for _ in 0..2 * run {
             let choice = trials.choose(len, Warmth::Warm);
             if choice.stores == Stores::Streaming {
-                let elapsed = Duration::from_secs_f64(40.0 * len as f64 / 1e12);
-                trials.record_elapsed(choice, len, elapsed);
+                record_at(&trials, choice, len, 40.0);
             } // the plain run dropped pages every time: not recorded
         }
         assert_eq!(trials.choose(len, Warmth::Warm).stores, Stores::Streaming);
