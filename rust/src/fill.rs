@@ -229,8 +229,11 @@ impl StoreTrials {
         class.min(SIZE_CLASSES - 1) * 2 + warmth as usize
     }
 
+    /// The run length of `len`'s size class (from its lower bound), so that every block of a
+    /// class runs the same trial.
     fn run_len(len: usize) -> u32 {
-        let blocks_kept = crate::reuse::MAX_LIMIT / len as u64;
+        let class_floor = 1u64 << len.ilog2();
+        let blocks_kept = crate::reuse::MAX_LIMIT / class_floor;
         (2 * blocks_kept).clamp(4, 512) as u32
     }
 }
