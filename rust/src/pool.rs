@@ -162,7 +162,10 @@ impl Pool {
                 outcome
             }
         };
-        self.reclaimer.notify_freed_down_to(self.ledger.used());
+        match by {
+            FreedBy::Reclaimer => self.reclaimer.notify_reclaimed_down_to(self.ledger.used()),
+            FreedBy::Caller => self.reclaimer.notify_freed_down_to(self.ledger.used()),
+        }
         outcome
     }
 
