@@ -1,6 +1,8 @@
-//! The background reclaimer: a daemon thread attached to the JVM that runs early collections,
+//! The background threads. The early reclaimer, attached to the JVM, runs early collections,
 //! so that allocating threads rarely find the budget full and stall on a collection themselves,
-//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle.
+//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle. The zero-behind
+//! thread, never attached (so collections never wait for it), zeroes the kept blocks the
+//! reclaimer freed before an allocating thread takes them.
 
 use super::collector::JvmCollector;
 use super::events;
@@ -10,7 +12,7 @@ use crate::reuse::{IDLE, REUSE};
 use jni::JavaVM;
 use std::time::Duration;
 
-/// Starts the thread once; later calls do nothing.
+/// Starts the threads once; later calls do nothing.
 pub fn start(vm: JavaVM, pool: &'static Pool) {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
@@ -21,6 +23,12 @@ pub fn start(vm: JavaVM, pool: &'static Pool) {
             log::warn!(
                 "no background reclaimer ({e}): collections start only when the budget is full"
             );
+        }
+        let spawned = std::thread::Builder::new()
+            .name("directmem-zero-behind".into())
+            .spawn(|| REUSE.zero_behind_forever());
+        if let Err(e) = spawned {
+            log::warn!("no zero-behind thread ({e}): allocating threads zero every reused block");
         }
     });
 }
