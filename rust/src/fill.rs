@@ -90,6 +90,10 @@ const SIZE_CLASSES: usize =
 /// they are kept only when faster by more than this share.
 const STREAMING_MARGIN: f32 = 0.125;
 
+/// The shortest run: with 4 (2 timed zeroings of 16 MiB a side) the decision flipped between
+/// runs of the same loop on the Intel guest, where the medians lay within 20 % of each other.
+const MIN_RUN: u64 = 16;
+
 /// For each kind of reused block (warm or cold, by power of two of its length), a trial on the
 /// zeroings themselves of which stores are faster on this machine: a run of zeroings with the
 /// [prior](Stores::prior) stores, then a run with the others, timing the second half of each.
@@ -97,7 +101,7 @@ const STREAMING_MARGIN: f32 = 0.125;
 /// with plain stores right after a streaming pass finds the block out of cache, and streaming
 /// over lines still dirty in cache ran at 200 ps per byte on the Intel guest, against 18 for
 /// plain stores. A run is twice as long as the most blocks of its length the reuse cache keeps
-/// ([`crate::reuse::MAX_LIMIT`]), at least 4 and at most 512. The medians decide, once per
+/// ([`crate::reuse::MAX_LIMIT`]), at least [`MIN_RUN`] and at most 512. The medians decide, once per
 /// process: how a machine's caches treat a kind of block does not change while it runs.
 pub struct StoreTrials {
     trials: [Trial; SIZE_CLASSES * 2],
@@ -134,16 +138,23 @@ impl Trial {
     }
 
     /// Keeps the faster stores once both runs have their samples.
-    fn decide_if_measured(&self, state: &mut TrialState, half_run: usize) {
+    fn decide_if_measured(&self, state: &mut TrialState, half_run: usize, index: usize) {
         let [plain, streaming] = &mut state.samples;
         if plain.len() < half_run || streaming.len() < half_run {
             return;
         }
-        let kept = if median(streaming) * (1.0 + STREAMING_MARGIN) < median(plain) {
+        let (plain, streaming) = (median(plain), median(streaming));
+        let kept = if streaming * (1.0 + STREAMING_MARGIN) < plain {
             Stores::Streaming
         } else {
             Stores::Cached
         };
+        let (class, warmth) = StoreTrials::described(index);
+        log::debug!(
+            "zeroing trial, {warmth:?} blocks from {} KiB: plain stores {plain:.1} ps/byte, \
+             streaming {streaming:.1}: {kept:?} kept",
+            class >> 10
+        );
         self.decided.store(1 + kept as u8, Ordering::Relaxed);
         state.samples = [Vec::new(), Vec::new()];
     }
@@ -221,7 +232,17 @@ impl StoreTrials {
         }
         let picos_per_byte = elapsed.as_secs_f32() * 1e12 / len as f32;
         state.samples[choice.stores as usize].push(picos_per_byte);
-        trial.decide_if_measured(&mut state, (Self::run_len(len) / 2) as usize);
+        trial.decide_if_measured(&mut state, (Self::run_len(len) / 2) as usize, index);
+    }
+
+    /// The smallest length and the warmth of the blocks trial `index` is for.
+    fn described(index: usize) -> (usize, Warmth) {
+        let warmth = if index % 2 == Warmth::Cold as usize {
+            Warmth::Cold
+        } else {
+            Warmth::Warm
+        };
+        (TRY_FROM << (index / 2), warmth)
     }
 
     fn trial_of(len: usize, warmth: Warmth) -> usize {
@@ -234,7 +255,7 @@ impl StoreTrials {
     fn run_len(len: usize) -> u32 {
         let class_floor = 1u64 << len.ilog2();
         let blocks_kept = crate::reuse::MAX_LIMIT / class_floor;
-        (2 * blocks_kept).clamp(4, 512) as u32
+        (2 * blocks_kept).clamp(MIN_RUN, 512) as u32
     }
 }
 
@@ -357,10 +378,11 @@ mod tests {
 
     #[test]
     fn runs_are_twice_the_blocks_the_reuse_cache_keeps_within_bounds() {
-        assert_eq!(StoreTrials::run_len(16 * MIB), 8);
+        assert_eq!(StoreTrials::run_len(4 * MIB), 32);
         assert_eq!(StoreTrials::run_len(MIB), 128);
         assert_eq!(StoreTrials::run_len(TRY_FROM), 512);
-        assert_eq!(StoreTrials::run_len(64 * MIB), 4);
+        assert_eq!(StoreTrials::run_len(8 * MIB), 16, "at least MIN_RUN");
+        assert_eq!(StoreTrials::run_len(16 * MIB), 16);
     }
 
     #[test]
@@ -387,7 +409,7 @@ mod tests {
         );
         // A warm 16 MiB block on a machine whose cache does not hold it: streaming wins.
         let trials = StoreTrials::new();
-        let choices = zero_times(&trials, 16 * MIB, Warmth::Warm, 30, 100.0, 45.0);
+        let choices = zero_times(&trials, 16 * MIB, Warmth::Warm, 40, 100.0, 45.0);
         let run = StoreTrials::run_len(16 * MIB) as usize;
         assert!(
             choices[..run].iter().all(|s| *s == Stores::Streaming),
@@ -435,11 +457,11 @@ mod tests {
     #[test]
     fn streaming_stores_must_win_by_the_margin() {
         let trials = StoreTrials::new();
-        let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 20, 42.0, 40.0);
-        assert_eq!(choices[19], Stores::Cached, "5 % faster is not enough");
+        let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 40, 42.0, 40.0);
+        assert_eq!(choices[39], Stores::Cached, "5 % faster is not enough");
         let trials = StoreTrials::new();
-        let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 20, 42.0, 30.0);
-        assert_eq!(choices[19], Stores::Streaming);
+        let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 40, 42.0, 30.0);
+        assert_eq!(choices[39], Stores::Streaming);
     }
 
     #[test]

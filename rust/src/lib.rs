@@ -16,5 +16,6 @@ pub mod reclaim;
 pub mod report;
 pub mod reuse;
 pub mod reuse_small;
+pub mod split;
 
 mod jvm;

@@ -16,14 +16,16 @@
 //! [`FullyResident`]).
 //!
 //! A cold block (one the reclaimer freed, out of the allocating thread's cache anyway) is zeroed
-//! *behind*, by a thread of its own ([`Reuse::zero_behind_forever`]) on another core, so that the
+//! *behind*, by the zeroer thread ([`Reuse::zero_forever`]) on another core, so that the
 //! allocating thread finds it zeroed; one it takes before then it zeroes itself, and one the
-//! zero-behind thread holds it waits for, as mapping fresh pages would cost far more.
+//! zeroer holds it waits for, as mapping fresh pages would cost far more. A block of 4 MiB or
+//! more its taker zeroes together with the zeroer ([`crate::split`]).
 
 use crate::fill::{fill, Stores, Warmth, STORES};
 use crate::memory::FreedBy;
 use crate::recent::Recent;
 use crate::reuse_small::SmallBlocks;
+use crate::split::{SplitZeroing, SPLIT_FROM};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +46,7 @@ struct Kept {
     /// Every page was resident when the block was taken, shortly before it came back, so it
     /// most likely still is.
     fully_resident: bool,
-    /// Zeroed since it came back, by the zero-behind thread: taken as it is.
+    /// Zeroed since it came back, by the zeroer thread: taken as it is.
     zeroed: bool,
 }
 
@@ -79,16 +81,18 @@ struct Blocks {
     kept: Vec<Kept>,
     bytes: u64,
     fully_resident: FullyResident,
-    /// The length of the block the zero-behind thread holds, out of `kept`, while it zeroes it.
+    /// The length of the block the zeroer thread holds, out of `kept`, while it zeroes it.
     zeroing: Option<u64>,
 }
 
 /// A cache of freed mapped blocks; the process uses one, [`REUSE`].
 pub struct Reuse {
     blocks: Mutex<Blocks>,
-    /// Signalled when a cold block is kept: there is work to zero behind.
-    cold_kept: Condvar,
-    /// Signalled when the zero-behind thread gives its block back.
+    /// Signalled when there is work for the zeroer thread: a cold block kept, a block offered.
+    work_for_zeroer: Condvar,
+    /// A large block its taker shares with the zeroer thread while zeroing it.
+    split: SplitZeroing,
+    /// Signalled when the zeroer thread gives its block back.
     zeroed_behind: Condvar,
     limit: AtomicU64,
     /// Freed small blocks, for `memory::allocate_zeroed` below the mapping threshold.
@@ -110,7 +114,8 @@ impl Reuse {
                 fully_resident: FullyResident::new((0, 0, None)),
                 zeroing: None,
             }),
-            cold_kept: Condvar::new(),
+            work_for_zeroer: Condvar::new(),
+            split: SplitZeroing::new(),
             zeroed_behind: Condvar::new(),
             limit: AtomicU64::new(0),
             small: SmallBlocks::new(),
@@ -152,7 +157,7 @@ impl Reuse {
                 if blocks.zeroing != Some(len) {
                     return None;
                 }
-                // The zero-behind thread holds one: back within a zeroing, which this thread
+                // The zeroer thread holds one: back within a zeroing, which this thread
                 // would otherwise do itself after mapping fresh pages that fault on first touch.
                 self.zeroed_behind.wait(&mut blocks);
             };
@@ -167,7 +172,7 @@ impl Reuse {
         let ptr = NonNull::new(block.address as *mut u8)?;
         if !block.zeroed {
             // SAFETY: the block is a live mapping of `block.len` bytes that nobody else holds.
-            let every_page_written = unsafe { zero_kept(ptr, &block) };
+            let every_page_written = unsafe { self.zero_kept(ptr, &block, true) };
             if every_page_written && !block.fully_resident {
                 let mut blocks = self.blocks.lock();
                 blocks.fully_resident.remember(Self::taken_now(&block));
@@ -188,6 +193,31 @@ impl Reuse {
             }
         }
         newest
+    }
+
+    /// Zeroes a kept block with the stores the trials choose; returns whether every page was
+    /// written (rather than dropped as not resident). A large block known wholly resident is
+    /// shared with the zeroer thread when `share` (its taker calls).
+    ///
+    /// # Safety
+    /// `ptr` must be `block`'s live mapping, held by the caller alone.
+    unsafe fn zero_kept(&self, ptr: NonNull<u8>, block: &Kept, share: bool) -> bool {
+        let len = block.len as usize;
+        let choice = STORES.choose(len, block.warmth);
+        let every_page_written = if !block.fully_resident {
+            zero_resident(ptr, block.len, choice.stores)
+        } else if share && len >= SPLIT_FROM {
+            self.split
+                .zero(ptr.as_ptr(), len, choice.stores, || self.wake_zeroer());
+            true
+        } else {
+            fill(ptr.as_ptr(), len, 0, choice.stores);
+            true
+        };
+        if every_page_written {
+            STORES.record(choice, len); // comparable with the other zeroings
+        }
+        every_page_written
     }
 
     /// The entry that remembers `block` as taken wholly resident, now.
@@ -225,24 +255,35 @@ impl Reuse {
             zeroed: false,
         });
         if warmth == Warmth::Cold {
-            self.cold_kept.notify_one();
+            self.work_for_zeroer.notify_one();
         }
         true
     }
 
-    /// Zeroes kept cold blocks on the calling thread, forever: the zero-behind thread.
+    /// The zeroer thread's work, forever: helping takers zero large blocks (see
+    /// [`crate::split`]), and zeroing kept cold blocks behind.
     ///
     /// A cold block (one the reclaimer freed) is out of the allocating thread's cache anyway, so
     /// zeroing it on another core costs that thread nothing and takes the zeroing off its path.
     /// Measured (1 MiB buffers dropped through a 64 MiB budget, 2 cores): zeroing was 47 of the
     /// 53 us each buffer cost between collections.
-    pub fn zero_behind_forever(&self) -> ! {
+    pub fn zero_forever(&self) -> ! {
         let mut blocks = self.blocks.lock();
         loop {
-            if !self.zero_one_behind(&mut blocks) {
-                self.cold_kept.wait(&mut blocks);
+            if self.split.has_work() {
+                MutexGuard::unlocked(&mut blocks, || self.split.help());
+            } else if !self.zero_one_behind(&mut blocks) {
+                self.work_for_zeroer.wait(&mut blocks);
             }
         }
+    }
+
+    /// Wakes the zeroer thread for a block on offer.
+    fn wake_zeroer(&self) {
+        // Under the lock the zeroer checks for work under: the wake-up cannot fall between its
+        // look and its wait.
+        let _blocks = self.blocks.lock();
+        self.work_for_zeroer.notify_one();
     }
 
     /// Zeroes one kept cold block that is not zeroed yet, if there is one, with the lock
@@ -261,7 +302,8 @@ impl Reuse {
         let every_page_written = MutexGuard::unlocked(blocks, || {
             // SAFETY: a kept block is a live mapping of `len` bytes; out of `kept`, nobody else
             // holds it.
-            NonNull::new(block.address as *mut u8).map(|ptr| unsafe { zero_kept(ptr, &block) })
+            NonNull::new(block.address as *mut u8)
+                .map(|ptr| unsafe { self.zero_kept(ptr, &block, false) })
         });
         blocks.zeroing = None;
         self.zeroed_behind.notify_all();
@@ -326,26 +368,6 @@ impl Default for Reuse {
     fn default() -> Self {
         Reuse::new()
     }
-}
-
-/// Zeroes a kept block with the stores the trials choose; returns whether every page was
-/// written (rather than dropped as not resident).
-///
-/// # Safety
-/// `ptr` must be `block`'s live mapping, held by the caller alone.
-unsafe fn zero_kept(ptr: NonNull<u8>, block: &Kept) -> bool {
-    let len = block.len as usize;
-    let choice = STORES.choose(len, block.warmth);
-    let every_page_written = if block.fully_resident {
-        fill(ptr.as_ptr(), len, 0, choice.stores);
-        true
-    } else {
-        zero_resident(ptr, block.len, choice.stores)
-    };
-    if every_page_written {
-        STORES.record(choice, len); // comparable with the other zeroings
-    }
-    every_page_written
 }
 
 /// Zeroes a kept mapped block: resident pages by writing zeros, the others by dropping them
@@ -645,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn a_take_racing_the_zero_behind_thread_always_gets_the_block_zeroed() {
+    fn a_take_racing_the_zeroer_thread_always_gets_the_block_zeroed() {
         let len = 4 << 20;
         for _ in 0..50 {
             let (reuse, block) = cache_and_written_block(len);

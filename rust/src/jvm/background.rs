@@ -1,8 +1,8 @@
 //! The background threads. The early reclaimer, attached to the JVM, runs early collections,
 //! so that allocating threads rarely find the budget full and stall on a collection themselves,
-//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle. The zero-behind
-//! thread, never attached (so collections never wait for it), zeroes the kept blocks the
-//! reclaimer freed before an allocating thread takes them.
+//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle. The zeroer thread,
+//! never attached (so collections never wait for it), zeroes the kept blocks the reclaimer
+//! freed before an allocating thread takes them, and helps takers zero large blocks.
 
 use super::collector::JvmCollector;
 use super::events;
@@ -25,10 +25,10 @@ pub fn start(vm: JavaVM, pool: &'static Pool) {
             );
         }
         let spawned = std::thread::Builder::new()
-            .name("directmem-zero-behind".into())
-            .spawn(|| REUSE.zero_behind_forever());
+            .name("directmem-zeroer".into())
+            .spawn(|| REUSE.zero_forever());
         if let Err(e) = spawned {
-            log::warn!("no zero-behind thread ({e}): allocating threads zero every reused block");
+            log::warn!("no zeroer thread ({e}): allocating threads zero every reused block");
         }
     });
 }
