@@ -434,6 +434,14 @@ mod tests {
         bytes.iter().all(|b| *b == 0)
     }
 
+    /// Takes the kept block of `len` bytes, checks it is zeroed, and unmaps it.
+    fn take_zeroed_and_unmap(reuse: &Reuse, len: u64) {
+        let block = reuse.take(len).expect("kept");
+        assert!(all_zero(block, len));
+        // SAFETY: taken, so ours; unmapped once.
+        unsafe { unmap(block, len) };
+    }
+
     #[test]
     fn a_reused_block_is_zeroed_where_it_was_written_warm_or_cold() {
         for warmth in [Warmth::Warm, Warmth::Cold] {
@@ -537,10 +545,7 @@ mod tests {
         write_some_pages(block, len / 2);
         assert!(reuse.keep(block, len, Warmth::Warm));
         assert!(kept_fully_resident(&reuse, block), "marked, wrongly");
-        let block = reuse.take(len).expect("kept");
-        assert!(all_zero(block, len));
-        // SAFETY: mapped above, unmapped once.
-        unsafe { unmap(block, len) };
+        take_zeroed_and_unmap(&reuse, len);
     }
 
     #[test]
@@ -555,10 +560,7 @@ mod tests {
             .remember((block.as_ptr() as usize, len, long_ago));
         assert!(reuse.keep(block, len, Warmth::Warm));
         assert!(!kept_fully_resident(&reuse, block));
-        let block = reuse.take(len).expect("kept");
-        assert!(all_zero(block, len));
-        // SAFETY: mapped above, unmapped once.
-        unsafe { unmap(block, len) };
+        take_zeroed_and_unmap(&reuse, len);
     }
 
     #[test]
@@ -641,10 +643,7 @@ mod tests {
             !zero_one_behind(&reuse),
             "a warm block is zeroed where it is taken"
         );
-        let taken = reuse.take(len).expect("kept");
-        assert!(all_zero(taken, len));
-        // SAFETY: mapped above, unmapped once.
-        unsafe { unmap(taken, len) };
+        take_zeroed_and_unmap(&reuse, len);
     }
 
     #[test]

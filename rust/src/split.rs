@@ -181,27 +181,37 @@ impl Default for SplitZeroing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicBool;
     use std::thread;
 
-    fn zeroed_by(split: &SplitZeroing, len: usize, stores: Stores, helper: bool) {
-        let mut bytes = vec![0xA5u8; len + 2];
+    /// Runs `body` while another thread keeps calling `help`, as the zeroer thread would if it
+    /// never slept.
+    fn with_spinning_helper<R>(split: &SplitZeroing, body: impl FnOnce() -> R) -> R {
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed); // also when `body` panics
+            }
+        }
         let stop = AtomicBool::new(false);
         thread::scope(|scope| {
-            if helper {
-                scope.spawn(|| {
-                    while !stop.load(Ordering::Relaxed) {
-                        split.help();
-                    }
-                });
-            }
-            // SAFETY: inside the vector, which this thread holds.
-            unsafe { split.zero(bytes.as_mut_ptr().add(1), len, stores, || {}) };
-            stop.store(true, Ordering::Relaxed);
-        });
-        assert_eq!(bytes[0], 0xA5, "{len}: before");
-        assert!(bytes[1..=len].iter().all(|b| *b == 0), "{len}: zeroed");
-        assert_eq!(bytes[len + 1], 0xA5, "{len}: after");
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    split.help();
+                }
+            });
+            let _stop = Stop(&stop);
+            body()
+        })
+    }
+
+    /// Zeroes `len` bytes between two sentinels and checks exactly those were written.
+    fn zero_and_check(split: &SplitZeroing, len: usize, stores: Stores, what: &str) {
+        let mut bytes = vec![0xA5u8; len + 2];
+        // SAFETY: inside the vector, which this thread holds.
+        unsafe { split.zero(bytes.as_mut_ptr().add(1), len, stores, || {}) };
+        assert_eq!(bytes[0], 0xA5, "{what}: before");
+        assert!(bytes[1..=len].iter().all(|b| *b == 0), "{what}: zeroed");
+        assert_eq!(bytes[len + 1], 0xA5, "{what}: after");
     }
 
     #[test]
@@ -217,8 +227,10 @@ mod tests {
             SPLIT_FROM,
         ] {
             for stores in [Stores::Cached, Stores::Streaming] {
-                zeroed_by(&split, len, stores, false);
-                zeroed_by(&split, len, stores, true);
+                zero_and_check(&split, len, stores, &format!("{len} alone"));
+                with_spinning_helper(&split, || {
+                    zero_and_check(&split, len, stores, &format!("{len} helped"))
+                });
             }
         }
         assert!(!split.has_work(), "nothing left on offer");
@@ -227,56 +239,32 @@ mod tests {
 
     #[test]
     fn a_helper_that_keeps_trying_across_offers_writes_only_the_current_one() {
-        // One helper spinning on help() through many offers: a stale job must claim nothing of
-        // a later block (which would write outside it, caught by the sentinels).
+        // A stale job must claim nothing of a later block: it would write outside that block,
+        // over the sentinels.
         let split = SplitZeroing::new();
-        let stop = AtomicBool::new(false);
-        thread::scope(|scope| {
-            scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    split.help();
-                }
-            });
+        with_spinning_helper(&split, || {
             for round in 0..300 {
                 let len = CHUNK * (1 + round % 7) + round;
-                let mut bytes = vec![0x5Au8; len + 2];
-                // SAFETY: inside the vector, which this thread holds.
-                unsafe { split.zero(bytes.as_mut_ptr().add(1), len, Stores::Cached, || {}) };
-                assert!(bytes[1..=len].iter().all(|b| *b == 0), "round {round}");
-                assert_eq!((bytes[0], bytes[len + 1]), (0x5A, 0x5A), "round {round}");
+                zero_and_check(&split, len, Stores::Cached, &format!("round {round}"));
             }
-            stop.store(true, Ordering::Relaxed);
         });
     }
 
     #[test]
     fn two_takers_at_once_each_get_their_block_zeroed() {
         let split = SplitZeroing::new();
-        let stop = AtomicBool::new(false);
-        thread::scope(|scope| {
-            scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    split.help();
-                }
-            });
-            let takers: Vec<_> = (0..2)
-                .map(|t| {
+        with_spinning_helper(&split, || {
+            thread::scope(|scope| {
+                for taker in 0..2 {
                     let split = &split;
                     scope.spawn(move || {
                         for round in 0..100 {
-                            let len = 3 * CHUNK + t * 1000 + round;
-                            let mut bytes = vec![0x33u8; len];
-                            // SAFETY: the vector is this thread's.
-                            unsafe { split.zero(bytes.as_mut_ptr(), len, Stores::Cached, || {}) };
-                            assert!(bytes.iter().all(|b| *b == 0), "taker {t}, round {round}");
+                            let len = 3 * CHUNK + taker * 1000 + round;
+                            zero_and_check(split, len, Stores::Cached, &format!("{taker}/{round}"));
                         }
-                    })
-                })
-                .collect();
-            for taker in takers {
-                taker.join().unwrap();
-            }
-            stop.store(true, Ordering::Relaxed);
+                    });
+                }
+            })
         });
     }
 }
