@@ -27,6 +27,7 @@ use crate::recent::Recent;
 use crate::reuse_small::SmallBlocks;
 use crate::split::{SplitZeroing, SPLIT_FROM};
 use parking_lot::{Condvar, Mutex, MutexGuard};
+use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -299,26 +300,29 @@ impl Reuse {
         let mut block = blocks.kept.swap_remove(at);
         blocks.bytes -= block.len;
         blocks.zeroing = Some(block.len);
-        let every_page_written = MutexGuard::unlocked(blocks, || {
-            // SAFETY: a kept block is a live mapping of `len` bytes; out of `kept`, nobody else
-            // holds it.
-            NonNull::new(block.address as *mut u8)
-                .map(|ptr| unsafe { self.zero_kept(ptr, &block, false) })
+        let zeroed = MutexGuard::unlocked(blocks, || {
+            // Caught: a panic must not leave takers waiting for this block forever.
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: a kept block is a live mapping of `len` bytes; out of `kept`, nobody
+                // else holds it.
+                NonNull::new(block.address as *mut u8)
+                    .map(|ptr| unsafe { self.zero_kept(ptr, &block, false) })
+            }))
         });
         blocks.zeroing = None;
         self.zeroed_behind.notify_all();
-        let Some(every_page_written) = every_page_written else {
-            return true; // a null block is never kept
+        let every_page_written = match zeroed {
+            Ok(Some(every_page_written)) => every_page_written,
+            Ok(None) => return true, // a null block is never kept
+            Err(_) => {
+                log::error!("zeroing a kept block panicked; it goes back to the OS");
+                Self::unmap_unlocked(blocks, &block);
+                return true;
+            }
         };
         // Kept as it was (its idle time included), now zeroed; unless the limit fell meanwhile.
         if blocks.bytes + block.len > self.limit.load(Ordering::Relaxed) {
-            let (address, len) = (block.address, block.len);
-            MutexGuard::unlocked(blocks, || {
-                if let Some(ptr) = NonNull::new(address as *mut u8) {
-                    // SAFETY: out of `kept`, so ours.
-                    unsafe { crate::memory::unmap(ptr, len) };
-                }
-            });
+            Self::unmap_unlocked(blocks, &block);
             return true;
         }
         block.zeroed = true;
@@ -326,6 +330,17 @@ impl Reuse {
         blocks.bytes += block.len;
         blocks.kept.push(block);
         true
+    }
+
+    /// Unmaps a block taken out of `kept`, with the lock released meanwhile.
+    fn unmap_unlocked(blocks: &mut MutexGuard<Blocks>, block: &Kept) {
+        let (address, len) = (block.address, block.len);
+        MutexGuard::unlocked(blocks, || {
+            if let Some(ptr) = NonNull::new(address as *mut u8) {
+                // SAFETY: out of `kept`, so ours.
+                unsafe { crate::memory::unmap(ptr, len) };
+            }
+        });
     }
 
     /// Unmaps kept blocks that have been unused for `idle` or longer, and gives back small blocks
