@@ -1,0 +1,52 @@
+package dev.directmem;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A child JVM for {@link ZeroingTest}, so that the reuse cache starts empty: allocates buffers
+ * of mapped sizes, checks each reads zero, writes it whole, then drops or frees it; prints how
+ * many read otherwise, the first of them, and the collections that brought memory back.
+ */
+public final class ZeroingProbe {
+    private static final int MIB = 1 << 20;
+    /** Kept sizes, below and above the size zeroed on two cores, and an odd one; multiples of 8. */
+    private static final int[] SIZES = {256 * 1024, MIB, 3 * MIB, 4 * MIB, 5 * MIB + 4096, 16 * MIB};
+    /** About 290 MiB in all, several times the 64 MiB budget. */
+    private static final int ROUNDS = 10;
+
+    private ZeroingProbe() {}
+
+    public static void main(String[] args) {
+        String first = "none";
+        int[] notZero = new int[2];
+        for (int freeing = 0; freeing < 2; freeing++) {
+            for (int round = 0; round < ROUNDS; round++) {
+                for (int size : SIZES) {
+                    ByteBuffer buffer = DirectMemory.allocateDirect(size);
+                    int at = firstNonZeroLong(buffer);
+                    if (at >= 0 && notZero[freeing]++ == 0 && first.equals("none")) {
+                        first = size + "-byte buffer, bytes " + at + ".." + (at + 7) + " = 0x"
+                                + Long.toHexString(buffer.getLong(at));
+                    }
+                    for (int i = 0; i < size; i += Long.BYTES) {
+                        buffer.putLong(i, 0x5A5A_5A5A_5A5A_5A5AL);
+                    }
+                    if (freeing == 1) {
+                        DirectMemory.free(buffer);
+                    } // else dropped: the budget fills, and a collection brings the block back
+                }
+            }
+        }
+        System.out.println("ZEROING reclaimed=" + notZero[0] + " freed=" + notZero[1] + " collections="
+                + DirectMemory.stats().collections() + " first=" + first);
+    }
+
+    private static int firstNonZeroLong(ByteBuffer buffer) {
+        for (int i = 0; i < buffer.capacity(); i += Long.BYTES) {
+            if (buffer.getLong(i) != 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}
