@@ -17,5 +17,7 @@ pub mod report;
 pub mod reuse;
 pub mod reuse_small;
 pub mod split;
+#[cfg(test)]
+mod testing;
 
 mod jvm;

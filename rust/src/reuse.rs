@@ -271,11 +271,19 @@ impl Reuse {
     pub fn zero_forever(&self) -> ! {
         let mut blocks = self.blocks.lock();
         loop {
-            if self.split.has_work() {
-                MutexGuard::unlocked(&mut blocks, || self.split.help());
-            } else if !self.zero_one_behind(&mut blocks) {
+            if !self.zeroer_step(&mut blocks) {
                 self.work_for_zeroer.wait(&mut blocks);
             }
+        }
+    }
+
+    /// One piece of the zeroer thread's work, a taker's offer first; false if there was none.
+    fn zeroer_step(&self, blocks: &mut MutexGuard<Blocks>) -> bool {
+        if self.split.has_work() {
+            MutexGuard::unlocked(blocks, || self.split.help());
+            true
+        } else {
+            self.zero_one_behind(blocks)
         }
     }
 
@@ -435,6 +443,7 @@ unsafe fn zero_resident(ptr: NonNull<u8>, len: u64, stores: Stores) -> bool {
 mod tests {
     use super::*;
     use crate::memory::{map, unmap};
+    use crate::testing::with_background_loop;
 
     fn write_some_pages(ptr: NonNull<u8>, len: u64) {
         for at in (0..len as usize).step_by(3 * 4096 + 1) {
@@ -711,5 +720,55 @@ mod tests {
             assert_eq!(reuse.kept_bytes(), 0);
             assert_eq!(reuse.take(len), None);
         }
+    }
+
+    #[test]
+    fn takers_keepers_and_the_zeroer_at_once_hand_out_only_zeroed_blocks() {
+        // Three threads take blocks of three lengths (one zeroed on two cores), check every
+        // byte, write them whole and give them back cold or warm, while a fourth does the
+        // zeroer's work. Whatever the interleaving, no taker sees a byte it did not zero.
+        let reuse = Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let lens = [1u64 << 20, 3 << 20, 5 << 20];
+        let zeroer_step = || {
+            let mut blocks = reuse.blocks.lock();
+            if !reuse.zeroer_step(&mut blocks) {
+                drop(blocks);
+                std::thread::yield_now();
+            }
+        };
+        with_background_loop(zeroer_step, || {
+            std::thread::scope(|scope| {
+                for t in 0..3 {
+                    let reuse = &reuse;
+                    scope.spawn(move || {
+                        for round in 0..60 {
+                            let len = lens[(t + round) % lens.len()];
+                            let block = reuse.take(len).or_else(|| map(len)).unwrap();
+                            assert!(all_zero(block, len), "taker {t}, round {round}");
+                            fill_block(block, len, 0x77);
+                            let warmth = if round % 3 == 0 {
+                                Warmth::Warm
+                            } else {
+                                Warmth::Cold
+                            };
+                            if !reuse.keep(block, len, warmth) {
+                                // SAFETY: not kept, so ours.
+                                unsafe { unmap(block, len) };
+                            }
+                        }
+                    });
+                }
+            })
+        });
+        let kept = reuse.blocks.lock().kept.iter().map(|k| k.len).sum::<u64>();
+        assert_eq!(
+            reuse.kept_bytes(),
+            kept,
+            "the cache's count matches what it holds"
+        );
+        assert!(kept <= 64 << 20);
+        reuse.set_limit(0);
+        assert_eq!(reuse.kept_bytes(), 0);
     }
 }

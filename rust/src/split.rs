@@ -181,27 +181,18 @@ impl Default for SplitZeroing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::with_background_loop;
     use std::thread;
 
     /// Runs `body` while another thread keeps calling `help`, as the zeroer thread would if it
     /// never slept.
     fn with_spinning_helper<R>(split: &SplitZeroing, body: impl FnOnce() -> R) -> R {
-        struct Stop<'a>(&'a AtomicBool);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed); // also when `body` panics
-            }
-        }
-        let stop = AtomicBool::new(false);
-        thread::scope(|scope| {
-            scope.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
-                    split.help();
-                }
-            });
-            let _stop = Stop(&stop);
-            body()
-        })
+        with_background_loop(
+            || {
+                split.help();
+            },
+            body,
+        )
     }
 
     /// Zeroes `len` bytes between two sentinels and checks exactly those were written.
