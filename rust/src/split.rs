@@ -15,7 +15,10 @@ use crate::fill::{fill, Stores};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-/// Blocks this long or longer are offered for sharing.
+/// Blocks this long or longer are offered for sharing. Measured (explicit path, plain loop,
+/// Intel guest) with sharing from 2 MiB instead: 2 MiB 46 → 49–55 us (it fits one core's L2, and
+/// half of it moved to the other core's), 3 MiB 105–109 → 88–101 us. 4 MiB keeps clear of the
+/// first on machines whose L2 is as large.
 pub const SPLIT_FROM: usize = 4 << 20;
 /// The unit of sharing: small enough that the taker rarely waits long for the helper's last.
 const CHUNK: usize = 256 << 10;
