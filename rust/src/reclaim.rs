@@ -868,6 +868,7 @@ mod tests {
             started.elapsed()
         );
     }
+
     #[test]
     fn frees_stop_landing_once_the_reclaimer_went_quiet_after_the_collection() {
         let ledger = Ledger::new(10);
