@@ -31,7 +31,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgs = {Flags.NATIVE_ACCESS, Flags.HEAP_MIN, Flags.HEAP_MAX, Flags.NETTY_REFLECTION,
         Flags.OPEN_NIO, Flags.OPEN_MISC, Flags.BUDGET_64M})
 public class ExplicitPath {
-    @Param({"64", "4096", "65536", "1048576", "16777216"})
+    // 16 KiB: where glibc can settle into handing back older blocks in turn, not the one just
+    // freed, which the warmth guess of recent_frees.rs misses.
+    @Param({"64", "4096", "16384", "65536", "1048576", "16777216"})
     public int size;
 
     @Benchmark
