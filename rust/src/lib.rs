@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod fill;
+pub mod last_freed;
 pub mod ledger;
 #[cfg(test)]
 mod ledger_model;

@@ -10,6 +10,7 @@
 //! for transparent huge pages (see [`set_huge_pages`]).
 
 use crate::fill::{Stores, Warmth};
+use crate::last_freed;
 use crate::ledger::Reservation;
 use crate::recent_frees;
 use crate::reuse::REUSE;
@@ -81,6 +82,12 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
             unsafe { fill(ptr, capacity as usize, 0) };
             return Some(ptr);
         }
+        if let Some(kept) = last_freed::take(capacity) {
+            // SAFETY: the block this thread freed last, `capacity` bytes and now ours; still in
+            // its cache, so plain stores.
+            unsafe { fill(kept, capacity as usize, 0) };
+            return Some(kept);
+        }
         // SAFETY: malloc with a non-zero size; a null result is handled.
         let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
         // Plain stores where the block is likely still in cache, streaming ones elsewhere.
@@ -109,10 +116,19 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
         if !REUSE.keep(ptr, len, Warmth::after_free_by(by)) {
             unmap(ptr, len);
         }
-    } else if by == FreedBy::Caller || !REUSE.small.keep(ptr, capacity) {
-        if by == FreedBy::Caller && capacity > MAX_SMALL {
-            recent_frees::freed_here(ptr.as_ptr() as usize);
+    } else if by == FreedBy::Caller && capacity > MAX_SMALL {
+        // Kept for this thread's next allocation of the same capacity, in place of the block
+        // it kept before, which goes back to malloc (see `last_freed`).
+        let to_free = if REUSE.keeps_anything() {
+            last_freed::keep(ptr, capacity)
+        } else {
+            Some(ptr)
+        };
+        if let Some(to_free) = to_free {
+            recent_frees::freed_here(to_free.as_ptr() as usize);
+            libc::free(to_free.as_ptr().cast());
         }
+    } else if by == FreedBy::Caller || !REUSE.small.keep(ptr, capacity) {
         libc::free(ptr.as_ptr().cast());
     }
 }

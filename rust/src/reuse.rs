@@ -141,6 +141,11 @@ impl Reuse {
         self.trim(Duration::ZERO);
     }
 
+    /// Whether freed blocks may be kept at all (reuse not turned off).
+    pub fn keeps_anything(&self) -> bool {
+        self.limit.load(Ordering::Relaxed) > 0
+    }
+
     /// Bytes of freed blocks kept mapped right now.
     pub fn kept_bytes(&self) -> u64 {
         self.blocks.lock().bytes

@@ -135,6 +135,55 @@ class FreeTest {
         DirectMemory.free(buffer);
     }
 
+    /**
+     * Between 4 KiB and 256 KiB a thread's last freed block is kept for its next allocation of
+     * that capacity: it comes back zeroed, also when a buffer of another capacity took its place
+     * in between, and the ledger counts every free once.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {4097, 12288, 16384, 65536, 200000})
+    void aBufferFreedAndAllocatedAgainOnOneThreadReadsZero(int capacity) {
+        DirectMemoryStats before = DirectMemory.stats();
+        long freed = 0;
+        for (int round = 0; round < 40; round++) {
+            int length = round % 5 == 4 ? capacity + 4096 : capacity;
+            ByteBuffer buffer = DirectMemory.allocateDirect(length);
+            assertReadsZeroThenFill(buffer, (byte) (round + 1), "round " + round);
+            DirectMemory.free(buffer);
+            freed += length;
+        }
+        assertEquals(freed, DirectMemory.stats().freedBytes() - before.freedBytes());
+    }
+
+    /** Threads that end holding a kept block give it back: nothing crashes, nothing is reused. */
+    @Test
+    void threadsThatEndWithAKeptBlockLoseNothing() throws InterruptedException {
+        List<Throwable> failures = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            Thread thread = new Thread(() -> {
+                ByteBuffer buffer = DirectMemory.allocateDirect(65536);
+                assertReadsZeroThenFill(buffer, (byte) 7, "in a short-lived thread");
+                DirectMemory.free(buffer);
+            });
+            thread.setUncaughtExceptionHandler((t, e) -> failures.add(e));
+            thread.start();
+            thread.join();
+        }
+        assertEquals(List.of(), failures);
+        ByteBuffer after = DirectMemory.allocateDirect(65536);
+        assertReadsZeroThenFill(after, (byte) 9, "after the threads ended");
+        DirectMemory.free(after);
+    }
+
+    private static void assertReadsZeroThenFill(ByteBuffer buffer, byte value, String when) {
+        for (int i = 0; i < buffer.capacity(); i++) {
+            if (buffer.get(i) != 0) {
+                throw new AssertionError(when + ": byte " + i + " of " + buffer.capacity() + " is " + buffer.get(i));
+            }
+            buffer.put(i, value);
+        }
+    }
+
     @Test
     void zeroCapacityBuffersAllocateAndFree() {
         ByteBuffer empty = DirectMemory.allocateDirect(0);
