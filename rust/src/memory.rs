@@ -1,13 +1,14 @@
 //! Native blocks behind the buffers: zero-filled allocation, free and fill.
 //!
 //! Blocks below [`MMAP_THRESHOLD`] come from `malloc`, then are zeroed, with the stores that suit
-//! a block in cache or out of it (see `recent_frees`). Large blocks are mapped directly: the
-//! kernel hands out zero pages, so zeroing costs nothing until a page is touched, and `munmap`
-//! gives the memory back to the OS at once instead of leaving it in a malloc arena, except for
-//! the bounded few freed blocks kept mapped for reuse (see `reuse`: page faults cost more than
-//! zeroing). Small blocks the reclaimer thread frees are kept for reuse too (`reuse_small`:
-//! cross-thread frees defeat malloc's per-thread caches). Mappings of [`HUGE_PAGE`] and more ask
-//! for transparent huge pages (see [`set_huge_pages`]).
+//! a block in cache or out of it (see `recent_frees`); the last one above 4 KiB each thread
+//! freed is kept for its next allocation of that capacity (`last_freed`). Large blocks are
+//! mapped directly: the kernel hands out zero pages, so zeroing costs nothing until a page is
+//! touched, and `munmap` gives the memory back to the OS at once instead of leaving it in a
+//! malloc arena, except for the bounded few freed blocks kept mapped for reuse (see `reuse`:
+//! page faults cost more than zeroing). Small blocks the reclaimer thread frees are kept for
+//! reuse too (`reuse_small`: cross-thread frees defeat malloc's per-thread caches). Mappings of
+//! [`HUGE_PAGE`] and more ask for transparent huge pages (see [`set_huge_pages`]).
 
 use crate::fill::{Stores, Warmth};
 use crate::last_freed;
