@@ -101,7 +101,7 @@ const MIN_RUN: u64 = 16;
 /// with plain stores right after a streaming pass finds the block out of cache, and streaming
 /// over lines still dirty in cache ran at 200 ps per byte on the Intel guest, against 18 for
 /// plain stores. A run is twice as long as the most blocks of its length the reuse cache keeps
-/// ([`crate::reuse::MAX_LIMIT`]), at least [`MIN_RUN`] and at most 512. The medians decide, once
+/// ([`crate::reuse::MAX_LIMIT`]), at least `MIN_RUN` and at most 512. The medians decide, once
 /// per process: how a machine's caches treat a kind of block does not change while it runs.
 pub struct StoreTrials {
     trials: [Trial; SIZE_CLASSES * 2],

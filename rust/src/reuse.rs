@@ -7,13 +7,13 @@
 //! kept mapped, up to a limit in bytes, and the next allocation of the same length takes it
 //! after zeroing only the pages that are resident (`mincore`): pages never touched are still
 //! the kernel's zero pages and need nothing. Blocks beyond the limit, and larger ones, are
-//! unmapped at once; kept blocks go back to the OS once idle for [`IDLE`] (see [`trim`]).
+//! unmapped at once; kept blocks go back to the OS once idle for [`IDLE`] (see [`Reuse::trim`]).
 //!
 //! `mincore` itself costs about 3 us per 1 MiB block (a tenth of reusing it), and most blocks
 //! come back with every page written. Pages of a mapping that were resident stay resident while
 //! it is in use, unless the kernel swaps them out, so a block that was wholly resident when taken
 //! and comes back within [`RESIDENT_FOR`] is zeroed whole next time, without asking (see
-//! [`FullyResident`]).
+//! `FullyResident`).
 //!
 //! A cold block (one the reclaimer freed, out of the allocating thread's cache anyway) is zeroed
 //! *behind*, by the zeroer thread ([`Reuse::zero_forever`]) on another core, so that the
@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 pub const MAX_BLOCK: u64 = 16 << 20;
 /// The most the cache keeps, whatever the budget.
 pub const MAX_LIMIT: u64 = 64 << 20;
-/// Kept blocks unused this long are unmapped by [`trim`].
+/// Kept blocks unused this long are unmapped by [`Reuse::trim`].
 pub const IDLE: Duration = Duration::from_secs(1);
 
 struct Kept {
