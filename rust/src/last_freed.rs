@@ -1,7 +1,7 @@
 //! The last mid-size block each thread freed, kept for that thread's next allocation of the
 //! same capacity: still in its cache, so zeroed with plain stores, and no trip through `malloc`.
 //!
-//! Between [`crate::reuse_small::MAX_SMALL`] and [`crate::memory::MMAP_THRESHOLD`] glibc has no
+//! Between [`crate::reuse_malloc::MAX_SMALL`] and [`crate::memory::MMAP_THRESHOLD`] glibc has no
 //! per-thread cache, and does not always hand back the block just freed. In an allocate-free
 //! loop of 16 KiB buffers it settled, after a few seconds, into handing out 12 blocks in turn,
 //! all still in cache. The guess `recent_frees` makes from addresses then missed either way:

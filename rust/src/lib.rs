@@ -16,7 +16,7 @@ pub mod recent_frees;
 pub mod reclaim;
 pub mod report;
 pub mod reuse;
-pub mod reuse_small;
+pub mod reuse_malloc;
 pub mod split;
 #[cfg(test)]
 mod testing;

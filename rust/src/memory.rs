@@ -6,8 +6,8 @@
 //! mapped directly: the kernel hands out zero pages, so zeroing costs nothing until a page is
 //! touched, and `munmap` gives the memory back to the OS at once instead of leaving it in a
 //! malloc arena, except for the bounded few freed blocks kept mapped for reuse (see `reuse`:
-//! page faults cost more than zeroing). Small blocks the reclaimer thread frees are kept for
-//! reuse too (`reuse_small`: cross-thread frees defeat malloc's per-thread caches). Mappings of
+//! page faults cost more than zeroing). Blocks from malloc that the reclaimer thread frees are
+//! kept for reuse too (`reuse_malloc`: malloc serves cross-thread frees badly). Mappings of
 //! [`HUGE_PAGE`] and more ask for transparent huge pages (see [`set_huge_pages`]).
 
 use crate::fill::{Stores, Warmth};
@@ -15,7 +15,7 @@ use crate::last_freed;
 use crate::ledger::Reservation;
 use crate::recent_frees;
 use crate::reuse::REUSE;
-use crate::reuse_small::{SmallBlocks, MAX_SMALL};
+use crate::reuse_malloc::{MallocBlocks, MAX_SMALL};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -32,14 +32,15 @@ static EMPTY: Empty = Empty(0);
 #[repr(C, align(16))]
 struct Empty(u8);
 
-/// Who gives a block back, which decides where a small one goes.
+/// Who gives a block back, which decides where a block from malloc goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FreedBy {
     /// `DirectMemory.free`, most often on the thread that allocated the block: malloc's own
     /// per-thread cache takes it back best.
     Caller,
     /// The reclaimer thread, after the buffer became unreachable: never the allocating thread,
-    /// so small blocks are kept for reuse (`reuse_small`) rather than freed across threads.
+    /// so blocks from malloc are kept for reuse (`reuse_malloc`) rather than freed across
+    /// threads.
     Reclaimer,
 }
 
@@ -69,11 +70,19 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
         let len = round_up_to_page(capacity);
         REUSE.take(len).or_else(|| map(len))
     } else {
-        if let Some(kept) = REUSE.small.take(capacity) {
+        if capacity > MAX_SMALL {
+            if let Some(kept) = last_freed::take(capacity) {
+                // SAFETY: the block this thread freed last, `capacity` bytes and now ours; still
+                // in its cache, so plain stores.
+                unsafe { fill(kept, capacity as usize, 0) };
+                return Some(kept);
+            }
+        }
+        if let Some(kept) = REUSE.malloced.take(capacity) {
             return Some(kept);
         }
         // Rounded up to its size class, so that the block can be kept for any size of the class.
-        let len = SmallBlocks::block_size(capacity) as usize;
+        let len = MallocBlocks::block_size(capacity) as usize;
         if capacity <= MAX_SMALL {
             // malloc and zero: calloc skips malloc's per-thread cache, which serves the
             // allocate-free loops of DirectMemory.free.
@@ -82,12 +91,6 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
             // SAFETY: the block is `len` >= `capacity` bytes and ours.
             unsafe { fill(ptr, capacity as usize, 0) };
             return Some(ptr);
-        }
-        if let Some(kept) = last_freed::take(capacity) {
-            // SAFETY: the block this thread freed last, `capacity` bytes and now ours; still in
-            // its cache, so plain stores.
-            unsafe { fill(kept, capacity as usize, 0) };
-            return Some(kept);
         }
         // SAFETY: malloc with a non-zero size; a null result is handled.
         let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
@@ -129,7 +132,7 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
             recent_frees::freed_here(to_free.as_ptr() as usize);
             libc::free(to_free.as_ptr().cast());
         }
-    } else if by == FreedBy::Caller || !REUSE.small.keep(ptr, capacity) {
+    } else if by == FreedBy::Caller || !REUSE.malloced.keep(ptr, capacity) {
         libc::free(ptr.as_ptr().cast());
     }
 }

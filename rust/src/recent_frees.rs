@@ -1,7 +1,7 @@
 //! Which freed blocks are likely still in this thread's cache, to choose how to zero a block
 //! that `malloc` hands back.
 //!
-//! A block between [`crate::reuse_small::MAX_SMALL`] and [`crate::memory::MMAP_THRESHOLD`] comes
+//! A block between [`crate::reuse_malloc::MAX_SMALL`] and [`crate::memory::MMAP_THRESHOLD`] comes
 //! from `malloc`, which does not say whose memory it was. In the allocate-free loops of
 //! `DirectMemory.free` it is most often the block this thread has just freed, still in cache:
 //! plain stores zero it fastest. Otherwise it is most often memory the reclaimer thread gave back

@@ -1,5 +1,5 @@
-//! Freed blocks kept for reuse, a bounded few: mapped blocks here, small ones in
-//! [`crate::reuse_small`], under the same limit each.
+//! Freed blocks kept for reuse, a bounded few: mapped blocks here, the reclaimer's `malloc`
+//! blocks in [`crate::reuse_malloc`], under the same limit each.
 //!
 //! Measured on our machines (KVM guests), a page fault on fresh anonymous memory costs about
 //! 3 us: a 1 MiB buffer whose every page is written costs ~820 us through mmap + munmap, against
@@ -24,7 +24,7 @@
 use crate::fill::{fill, Stores, Warmth, STORES};
 use crate::memory::FreedBy;
 use crate::recent::Recent;
-use crate::reuse_small::SmallBlocks;
+use crate::reuse_malloc::MallocBlocks;
 use crate::split::{SplitZeroing, SPLIT_FROM};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::panic::AssertUnwindSafe;
@@ -96,10 +96,10 @@ pub struct Reuse {
     /// Signalled when the zeroer thread gives its block back.
     zeroed_behind: Condvar,
     limit: AtomicU64,
-    /// Freed small blocks, for `memory::allocate_zeroed` below the mapping threshold.
-    pub small: SmallBlocks,
-    /// When the small blocks' trim period last ended.
-    small_trimmed: Mutex<Option<Instant>>,
+    /// Freed `malloc` blocks, for `memory::allocate_zeroed` below the mapping threshold.
+    pub malloced: MallocBlocks,
+    /// When the `malloc` blocks' trim period last ended.
+    malloced_trimmed: Mutex<Option<Instant>>,
 }
 
 /// The cache behind `memory::allocate_zeroed` and `memory::free`.
@@ -119,8 +119,8 @@ impl Reuse {
             split: SplitZeroing::new(),
             zeroed_behind: Condvar::new(),
             limit: AtomicU64::new(0),
-            small: SmallBlocks::new(),
-            small_trimmed: Mutex::new(None),
+            malloced: MallocBlocks::new(),
+            malloced_trimmed: Mutex::new(None),
         }
     }
 
@@ -137,7 +137,7 @@ impl Reuse {
     /// (`-Ddirectmem.reuseMemory`). Blocks kept beyond the new limit are unmapped at once.
     pub fn set_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
-        self.small.set_limit(bytes);
+        self.malloced.set_limit(bytes);
         self.trim(Duration::ZERO);
     }
 
@@ -356,10 +356,10 @@ impl Reuse {
         });
     }
 
-    /// Unmaps kept blocks that have been unused for `idle` or longer, and gives back small blocks
-    /// of the sizes unused for as long.
+    /// Unmaps kept blocks that have been unused for `idle` or longer, and gives back `malloc`
+    /// blocks of the sizes unused for as long.
     pub fn trim(&self, idle: Duration) {
-        self.trim_small(idle);
+        self.trim_malloced(idle);
         let stale: Vec<Kept> = {
             let mut blocks = self.blocks.lock();
             let now = Instant::now();
@@ -381,13 +381,13 @@ impl Reuse {
 }
 
 impl Reuse {
-    /// Ends the small blocks' trim period if it has lasted `idle`: classes unused through the
-    /// whole period go back to malloc (see [`SmallBlocks::trim`]).
-    fn trim_small(&self, idle: Duration) {
-        let mut last = self.small_trimmed.lock();
+    /// Ends the `malloc` blocks' trim period if it has lasted `idle`: classes unused through
+    /// the whole period go back to malloc (see [`MallocBlocks::trim`]).
+    fn trim_malloced(&self, idle: Duration) {
+        let mut last = self.malloced_trimmed.lock();
         if last.is_none_or(|at| at.elapsed() >= idle) {
             *last = Some(Instant::now());
-            self.small.trim();
+            self.malloced.trim();
         }
     }
 }

@@ -3,15 +3,21 @@ package dev.directmem;
 import java.nio.ByteBuffer;
 
 /**
- * A child JVM for {@link ZeroingTest}, so that the reuse cache starts empty: allocates buffers
- * of mapped sizes, checks each reads zero, writes it whole, then drops or frees it; prints how
+ * A child JVM for {@link ZeroingTest}, so that the reuse caches start empty: allocates buffers
+ * of kept sizes, checks each reads zero, writes it whole, then drops or frees it; prints how
  * many read otherwise, the first of them, and the collections that brought memory back.
  */
 public final class ZeroingProbe {
     private static final int MIB = 1 << 20;
-    /** Kept sizes, below and above the size zeroed on two cores, and an odd one; multiples of 8. */
-    private static final int[] SIZES = {256 * 1024, MIB, 3 * MIB, 4 * MIB, 5 * MIB + 4096, 16 * MIB};
-    /** About 290 MiB in all, several times the 64 MiB budget. */
+    /**
+     * Kept sizes, multiples of 8: from malloc (below 256 KiB), mapped ones below and above the
+     * size zeroed on two cores, and odd ones.
+     */
+    private static final int[] SIZES = {12 * 1024, 64 * 1024 + 8, 200_000,
+            256 * 1024, MIB, 3 * MIB, 4 * MIB, 5 * MIB + 4096, 16 * MIB};
+    /** How many of each size below 256 KiB a round allocates: enough to come back in batches. */
+    private static final int MALLOCED_PER_ROUND = 32;
+    /** About 290 MiB of mapped buffers and 90 MiB of malloc ones, several times the budget. */
     private static final int ROUNDS = 10;
 
     private ZeroingProbe() {}
@@ -21,7 +27,11 @@ public final class ZeroingProbe {
         int[] notZero = new int[2];
         for (int freeing = 0; freeing < 2; freeing++) {
             for (int round = 0; round < ROUNDS; round++) {
-                for (int size : SIZES) {
+                for (int n = 0; n < SIZES.length * MALLOCED_PER_ROUND; n++) {
+                    int size = SIZES[n % SIZES.length];
+                    if (size >= 256 * 1024 && n >= SIZES.length) {
+                        continue; // mapped sizes once a round
+                    }
                     ByteBuffer buffer = DirectMemory.allocateDirect(size);
                     int at = firstNonZeroLong(buffer);
                     if (at >= 0 && notZero[freeing]++ == 0 && first.equals("none")) {
