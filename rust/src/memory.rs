@@ -137,6 +137,14 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
     }
 }
 
+/// Called after a batch of frees (or a single one): the reclaimer's kept blocks wake the zeroer
+/// thread once per batch rather than once per block.
+pub fn after_frees(by: FreedBy) {
+    if by == FreedBy::Reclaimer {
+        REUSE.wake_zeroer_for_malloced();
+    }
+}
+
 /// Maps `len` bytes of fresh zero pages. `None` when the OS refuses.
 pub(crate) fn map(len: u64) -> Option<NonNull<u8>> {
     // SAFETY: an anonymous private mapping has no preconditions; failure is MAP_FAILED.

@@ -128,6 +128,7 @@ impl Pool {
     pub unsafe fn free(&self, block: Block, by: FreedBy) -> Result<(), Error> {
         let freed = self.free_quietly(block, by);
         self.reclaimer.notify_freed_down_to(self.ledger.used());
+        memory::after_frees(by);
         freed
     }
 
@@ -166,6 +167,7 @@ impl Pool {
             FreedBy::Reclaimer => self.reclaimer.notify_reclaimed_down_to(self.ledger.used()),
             FreedBy::Caller => self.reclaimer.notify_freed_down_to(self.ledger.used()),
         }
+        memory::after_frees(by);
         outcome
     }
 

@@ -19,7 +19,8 @@
 //! *behind*, by the zeroer thread ([`Reuse::zero_forever`]) on another core, so that the
 //! allocating thread finds it zeroed; one it takes before then it zeroes itself, and one the
 //! zeroer holds it waits for, as mapping fresh pages would cost far more. A block of 4 MiB or
-//! more its taker zeroes together with the zeroer ([`crate::split`]).
+//! more its taker zeroes together with the zeroer ([`crate::split`]). The zeroer zeroes kept
+//! malloc blocks above 4 KiB behind as well, once no mapped block waits.
 
 use crate::fill::{fill, Stores, Warmth, STORES};
 use crate::memory::FreedBy;
@@ -282,13 +283,30 @@ impl Reuse {
         }
     }
 
-    /// One piece of the zeroer thread's work, a taker's offer first; false if there was none.
+    /// One piece of the zeroer thread's work, a taker's offer first, then kept mapped blocks,
+    /// then kept malloc blocks; false if there was none.
     fn zeroer_step(&self, blocks: &mut MutexGuard<Blocks>) -> bool {
         if self.split.has_work() {
             MutexGuard::unlocked(blocks, || self.split.help());
             true
+        } else if self.zero_one_behind(blocks) {
+            true
+        } else if self.malloced.has_unzeroed() {
+            // Checked under this lock, which `wake_zeroer_for_malloced` wakes the zeroer under:
+            // the wake-up cannot fall between this look and the wait.
+            MutexGuard::unlocked(blocks, || self.malloced.zero_behind());
+            true
         } else {
-            self.zero_one_behind(blocks)
+            false
+        }
+    }
+
+    /// Wakes the zeroer thread if kept malloc blocks wait for it. Called once per batch of
+    /// frees: woken per block, the zeroer ran out of work after each and slept again, a context
+    /// switch per block (measured with 12 KiB buffers: 106-131k in 7 s, against 16-19k).
+    pub fn wake_zeroer_for_malloced(&self) {
+        if self.malloced.has_unzeroed() {
+            self.wake_zeroer();
         }
     }
 

@@ -12,7 +12,9 @@
 //!   arena lock to `free` into the arena the allocating thread `malloc`s from.
 //!
 //! Here a freed block waits in a list of its size class for the next allocation of that class,
-//! which zeroes only the bytes it hands out. Classes are the sizes of glibc's chunks (16-byte
+//! which zeroes only the bytes it hands out. A block above [`MAX_SMALL`] the zeroer thread zeroes
+//! behind, as it does kept mapped blocks (see `reuse`): out of cache anyway, so zeroing it on
+//! another core costs the allocating thread nothing. Classes are the sizes of glibc's chunks (16-byte
 //! steps, an 8-byte header), so rounding a block up to its class costs no memory. Blocks beyond
 //! the limit go back to `malloc`, and so does every block of a class left unused for a whole trim
 //! period.
@@ -31,10 +33,16 @@ const STEP: u64 = 16;
 /// glibc's chunk header on x86-64: a chunk of n bytes holds n - 8.
 const HEADER: u64 = 8;
 const SMALL_CLASSES: usize = (MAX_SMALL / STEP) as usize;
+/// The most bytes the zeroer thread takes out of a class at once: few trips through the lock the
+/// allocating thread takes too, and few blocks out of its reach meanwhile.
+const ZERO_AT_ONCE: u64 = 256 << 10;
 
 #[derive(Default)]
 struct Class {
+    /// Blocks as they were freed.
     kept: Vec<usize>,
+    /// Blocks the zeroer thread has zeroed whole since (larger sizes only).
+    zeroed: Vec<usize>,
     /// The trim period in which a block of this class was last kept or taken.
     used_in: u64,
 }
@@ -52,6 +60,9 @@ enum Slot {
 pub struct MallocBlocks {
     small: [Mutex<Class>; SMALL_CLASSES],
     larger: Mutex<BTreeMap<u64, Class>>,
+    /// Larger blocks in `kept`, not zeroed yet: work for the zeroer thread. Changed under the
+    /// `larger` lock only, read without it.
+    unzeroed: AtomicU64,
     bytes: AtomicU64,
     limit: AtomicU64,
     /// Counts trims, so that a class can tell it sat unused through a whole period cheaply.
@@ -65,10 +76,12 @@ impl MallocBlocks {
             small: [const {
                 Mutex::new(Class {
                     kept: Vec::new(),
+                    zeroed: Vec::new(),
                     used_in: 0,
                 })
             }; SMALL_CLASSES],
             larger: Mutex::new(BTreeMap::new()),
+            unzeroed: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             limit: AtomicU64::new(0),
             period: AtomicU64::new(0),
@@ -138,21 +151,30 @@ impl MallocBlocks {
             return None; // the usual case of explicit frees: no lock taken
         }
         let period = self.period.load(Ordering::Relaxed);
-        let address = self.with_class(slot, false, |class| {
-            let address = class.kept.pop()?;
+        let (address, zeroed) = self.with_class(slot, false, |class| {
             class.used_in = period;
-            Some(address)
+            if let Some(address) = class.zeroed.pop() {
+                return Some((address, true));
+            }
+            let address = class.kept.pop()?;
+            if let Slot::Larger(_) = slot {
+                self.unzeroed.fetch_sub(1, Ordering::Relaxed);
+            }
+            Some((address, false))
         })??;
         self.bytes.fetch_sub(size, Ordering::Relaxed);
         let ptr = NonNull::new(address as *mut u8)?;
-        // A small block is zeroed with plain stores, as the store it is about to take touches
-        // the line anyway; a larger one the reclaimer freed after a collection, out of cache.
-        let stores = match slot {
-            Slot::Small(_) => Stores::Cached,
-            Slot::Larger(_) => Stores::Streaming,
-        };
-        // SAFETY: a block of `size` >= `capacity` bytes that nobody else holds.
-        unsafe { fill(ptr.as_ptr(), capacity as usize, 0, stores) };
+        if !zeroed {
+            // A small block is zeroed with plain stores, as the store it is about to take
+            // touches the line anyway; a larger one the reclaimer freed after a collection, out
+            // of cache.
+            let stores = match slot {
+                Slot::Small(_) => Stores::Cached,
+                Slot::Larger(_) => Stores::Streaming,
+            };
+            // SAFETY: a block of `size` >= `capacity` bytes that nobody else holds.
+            unsafe { fill(ptr.as_ptr(), capacity as usize, 0, stores) };
+        }
         Some(ptr)
     }
 
@@ -172,7 +194,50 @@ impl MallocBlocks {
         self.with_class(slot, true, |class| {
             class.kept.push(ptr.as_ptr() as usize);
             class.used_in = period;
+            if let Slot::Larger(_) = slot {
+                self.unzeroed.fetch_add(1, Ordering::Relaxed);
+            }
         });
+        true
+    }
+
+    /// Whether a kept block waits for the zeroer thread.
+    pub fn has_unzeroed(&self) -> bool {
+        self.unzeroed.load(Ordering::Relaxed) > 0
+    }
+
+    /// Zeroes kept larger blocks that are not zeroed yet, up to [`ZERO_AT_ONCE`] bytes of one
+    /// size, with no lock held meanwhile (the zeroer thread's work); returns whether there were
+    /// any.
+    pub fn zero_behind(&self) -> bool {
+        let (size, blocks) = {
+            let mut larger = self.larger.lock();
+            let Some((size, class)) = larger.iter_mut().find(|(_, c)| !c.kept.is_empty()) else {
+                return false;
+            };
+            let count = (ZERO_AT_ONCE / size).clamp(1, class.kept.len() as u64);
+            let blocks = class.kept.split_off(class.kept.len() - count as usize);
+            self.unzeroed.fetch_sub(count, Ordering::Relaxed);
+            (*size, blocks)
+        };
+        // Still counted in `bytes` while out of their class, so the limit holds meanwhile.
+        for address in &blocks {
+            // SAFETY: a kept block of `size` bytes; out of its class, nobody else holds it.
+            unsafe { fill(*address as *mut u8, size as usize, 0, Stores::Streaming) };
+        }
+        if self.bytes.load(Ordering::Relaxed) > self.limit.load(Ordering::Relaxed) {
+            // The limit fell meanwhile.
+            self.bytes
+                .fetch_sub(size * blocks.len() as u64, Ordering::Relaxed);
+            for address in blocks {
+                // SAFETY: a block from malloc that the cache alone held.
+                unsafe { libc::free(address as *mut libc::c_void) };
+            }
+        } else {
+            // Their class may have been trimmed meanwhile: made again, they go at the next trim.
+            let mut larger = self.larger.lock();
+            larger.entry(size).or_default().zeroed.extend(blocks);
+        }
         true
     }
 
@@ -196,7 +261,10 @@ impl MallocBlocks {
         self.larger.lock().retain(|size, class| {
             let keep = !stale(class);
             if !keep {
-                released.extend(class.kept.drain(..).map(|address| (address, *size)));
+                let unzeroed = class.kept.len() as u64;
+                self.unzeroed.fetch_sub(unzeroed, Ordering::Relaxed);
+                let blocks = class.kept.drain(..).chain(class.zeroed.drain(..));
+                released.extend(blocks.map(|address| (address, *size)));
             }
             keep
         });
@@ -289,6 +357,44 @@ mod tests {
         assert!(!cache.keep(b, 16), "zero turns it off");
         // SAFETY: b was never kept.
         unsafe { libc::free(b.as_ptr().cast()) };
+    }
+
+    #[test]
+    fn larger_blocks_are_zeroed_behind_and_then_taken_as_they_are() {
+        let cache = MallocBlocks::new();
+        cache.set_limit(1 << 20);
+        let (small, larger) = (block(64), block(20_000));
+        // SAFETY: both blocks are ours, of at least these sizes.
+        unsafe {
+            std::ptr::write_bytes(small.as_ptr(), 0xAB, 64);
+            std::ptr::write_bytes(larger.as_ptr(), 0xAB, 20_008);
+        }
+        assert!(cache.keep(small, 64));
+        assert!(
+            !cache.has_unzeroed(),
+            "small blocks are zeroed by their taker"
+        );
+        assert!(cache.keep(larger, 20_000));
+        assert!(cache.has_unzeroed());
+        assert!(cache.zero_behind());
+        assert!(!cache.has_unzeroed());
+        assert!(!cache.zero_behind(), "nothing left to zero");
+        assert!(
+            reads_zero(larger, 20_008),
+            "zeroed whole, past the capacity"
+        );
+        assert_eq!(cache.kept_bytes(), 72 + 20_008, "still kept");
+        assert_eq!(cache.take(20_000), Some(larger));
+        assert_eq!(cache.take(64), Some(small));
+        assert!(reads_zero(small, 64));
+        // Kept again, zeroed behind, then given back by a trim.
+        assert!(cache.keep(larger, 20_000));
+        assert!(cache.zero_behind());
+        cache.trim();
+        cache.trim();
+        assert_eq!(cache.kept_bytes(), 0);
+        // SAFETY: small is ours again; larger went back to malloc with the trim.
+        unsafe { libc::free(small.as_ptr().cast()) };
     }
 
     #[test]
