@@ -148,7 +148,8 @@ impl MallocBlocks {
         self.bytes.load(Ordering::Relaxed)
     }
 
-    /// Takes a kept block of `capacity`'s class, its first `capacity` bytes zeroed, if there is one.
+    /// Takes a kept block of `capacity`'s class, its first `capacity` bytes zeroed, if there is
+    /// one: one zeroed behind first.
     pub fn take(&self, capacity: u64) -> Option<NonNull<u8>> {
         let (slot, size) = Self::slot_of(capacity)?;
         if self.bytes.load(Ordering::Relaxed) == 0 {
@@ -210,7 +211,7 @@ impl MallocBlocks {
         self.unzeroed.load(Ordering::Relaxed) > 0
     }
 
-    /// Zeroes kept larger blocks that are not zeroed yet, up to [`ZERO_AT_ONCE`] bytes of one
+    /// Zeroes kept larger blocks that are not zeroed yet, up to `ZERO_AT_ONCE` bytes of one
     /// size, with no lock held meanwhile (the zeroer thread's work); returns whether there were
     /// any.
     pub fn zero_behind(&self) -> bool {
