@@ -294,8 +294,7 @@ impl Reuse {
         } else if self.malloced.has_unzeroed() {
             // Checked under this lock, which `wake_zeroer_for_malloced` wakes the zeroer under:
             // the wake-up cannot fall between this look and the wait.
-            MutexGuard::unlocked(blocks, || self.malloced.zero_behind());
-            true
+            MutexGuard::unlocked(blocks, || self.malloced.zero_behind())
         } else {
             false
         }

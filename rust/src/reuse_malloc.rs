@@ -226,12 +226,20 @@ impl MallocBlocks {
             (*size, blocks)
         };
         // Still counted in `bytes` while out of their class, so the limit holds meanwhile.
-        for address in &blocks {
-            // SAFETY: a kept block of `size` bytes; out of its class, nobody else holds it.
-            unsafe { fill(*address as *mut u8, size as usize, 0, Stores::Streaming) };
+        // Caught: a panic must not end the zeroer thread with these blocks counted as kept.
+        let zeroed = std::panic::catch_unwind(|| {
+            for address in &blocks {
+                // SAFETY: a kept block of `size` bytes; out of its class, nobody else holds it.
+                unsafe { fill(*address as *mut u8, size as usize, 0, Stores::Streaming) };
+            }
+        });
+        if zeroed.is_err() {
+            log::error!("zeroing kept blocks panicked; they go back to malloc");
         }
-        if self.bytes.load(Ordering::Relaxed) > self.limit.load(Ordering::Relaxed) {
-            // The limit fell meanwhile.
+        if zeroed.is_err()
+            || self.bytes.load(Ordering::Relaxed) > self.limit.load(Ordering::Relaxed)
+        {
+            // Zeroing failed, or the limit fell meanwhile.
             self.bytes
                 .fetch_sub(size * blocks.len() as u64, Ordering::Relaxed);
             for address in blocks {
