@@ -117,11 +117,16 @@ impl MallocBlocks {
         }
         let size = Self::block_size(capacity);
         let slot = if capacity <= MAX_SMALL {
-            Slot::Small(((size + HEADER) / STEP - 2) as usize)
+            Slot::Small(((size + HEADER) / STEP - 2) as usize) // the inverse of `small_size`
         } else {
             Slot::Larger(size)
         };
         Some((slot, size))
+    }
+
+    /// The size of the blocks of the small class `index`.
+    fn small_size(index: usize) -> u64 {
+        (index as u64 + 2) * STEP - HEADER
     }
 
     /// Runs `f` on the class of `slot` under its lock. A larger size without a class gets one
@@ -162,10 +167,10 @@ impl MallocBlocks {
     /// Takes a kept block of `capacity`'s class, its first `capacity` bytes zeroed, if there is
     /// one: one zeroed behind first.
     pub fn take(&self, capacity: u64) -> Option<NonNull<u8>> {
-        let (slot, size) = Self::slot_of(capacity)?;
         if self.bytes.load(Ordering::Relaxed) == 0 {
             return None; // the usual case of explicit frees: no lock taken
         }
+        let (slot, size) = Self::slot_of(capacity)?;
         let period = self.period.load(Ordering::Relaxed);
         let (address, zeroed) = self.with_class(slot, false, |class| {
             class.used_in = period;
@@ -254,12 +259,7 @@ impl MallocBlocks {
             || self.bytes.load(Ordering::Relaxed) > self.limit.load(Ordering::Relaxed)
         {
             // Zeroing failed, or the limit fell meanwhile.
-            self.bytes
-                .fetch_sub(size * blocks.len() as u64, Ordering::Relaxed);
-            for address in blocks {
-                // SAFETY: a block from malloc that the cache alone held.
-                unsafe { libc::free(address as *mut libc::c_void) };
-            }
+            self.give_back(size * blocks.len() as u64, blocks);
         } else {
             // Their class may have been trimmed meanwhile: made again, they go at the next trim.
             let mut larger = self.larger.lock();
@@ -280,7 +280,7 @@ impl MallocBlocks {
         for (index, class) in self.small.iter().enumerate() {
             let mut class = class.lock();
             if !class.kept.is_empty() && stale(&class) {
-                let size = (index as u64 + 2) * STEP - HEADER;
+                let size = Self::small_size(index);
                 released.extend(class.kept.drain(..).map(|address| (address, size)));
             }
         }
@@ -295,10 +295,15 @@ impl MallocBlocks {
             }
             keep
         });
-        let bytes: u64 = released.iter().map(|(_, size)| size).sum();
+        let bytes = released.iter().map(|(_, size)| size).sum();
+        self.give_back(bytes, released.into_iter().map(|(address, _)| address));
+    }
+
+    /// Gives blocks that the cache alone held back to `malloc`, `bytes` of them in all.
+    fn give_back(&self, bytes: u64, addresses: impl IntoIterator<Item = usize>) {
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        for (address, _) in released {
-            // SAFETY: a block from malloc that the cache alone held.
+        for address in addresses {
+            // SAFETY: a block from malloc that nobody else holds.
             unsafe { libc::free(address as *mut libc::c_void) };
         }
     }
