@@ -272,6 +272,9 @@ val benchSettings = if (quickBenchmarks) {
 // gap between two runs minutes apart is drift: as gradle/jmh.sh, the pair runs in rounds of one
 // fork each, back to back, the order swapped every round, and bench/report.py pools the rounds.
 val churnRounds = if (quickBenchmarks) 2 else 6
+// The targets at 1 MiB and above, directmem and the JDK again in more forks, which bench/report.py
+// pools with the jdk17 run: the JDK's own figures there varied by up to ±90 % over two forks.
+val largeTargetForks = if (quickBenchmarks) 0 else 3
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
 val pathScenarios = "bench\\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\\."
@@ -322,6 +325,10 @@ data class JmhRun(
 
 val jmhRunList = buildList<JmhRun> {
     add(JmhRun("jdk17", pathScenarios, benchSettings, exclude = "\\.ffm"))
+    if (largeTargetForks > 0) {
+        add(JmhRun("jdk17-large-targets", "bench\\.(GcPath|ExplicitPath)\\.(directmem|jdk)$",
+            benchSettings + ("forks" to "$largeTargetForks"), listOf("-p", "size=1048576,16777216")))
+    }
     for (threads in listOf("2", "4")) {
         val extra = listOf("-t", threads)
         add(JmhRun("jdk17-churn-$threads-threads-jdk", "bench\\.Churn(DisableExplicitGC)?\\.jdk$", benchSettings, extra))

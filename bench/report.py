@@ -38,6 +38,7 @@ PEERS = {
         "jdk": "allocateDirect + invokeCleaner",
         "netty": "Netty allocateDirectNoCleaner",
         "ffmConfined": "Arena.ofConfined() + close",
+        "zeroingAlone": "zeroing alone, one thread",
     },
     "LargeAllocation": {"jdk": "ByteBuffer.allocateDirect", "ffmConfined": "Arena.ofConfined()"},
     "LargeAllocationTouched": {"jdk": "ByteBuffer.allocateDirect", "ffmConfined": "Arena.ofConfined()"},
@@ -45,7 +46,7 @@ PEERS = {
     "ChurnDisableExplicitGC": {"jdk": "ByteBuffer.allocateDirect"},
 }
 PEER_COLORS = {"jdk": "#4c72b0", "netty": "#dd8452", "ffmConfined": "#55a868", "ffmAuto": "#55a868"}
-PEER_SHORT = {"jdk": "JDK", "netty": "Netty", "ffmConfined": "FFM", "ffmAuto": "FFM"}
+PEER_SHORT = {"jdk": "JDK", "netty": "Netty", "ffmConfined": "FFM", "ffmAuto": "FFM", "zeroingAlone": "zeroing alone"}
 
 MIB = 1 << 20
 # directmem measured without java.nio open (buffer fields set through JNI): shown, not a peer.
@@ -365,6 +366,25 @@ def targets(table, footprint, jdk):
     return checks
 
 
+def zeroing_floor(table, jdk):
+    """Why the explicit path's targets at 1 MiB and above are bound by zeroing, from this run."""
+    rows = []
+    for size in (MIB, 16 * MIB):
+        ours, theirs, floor = (table.get(jdk, "ExplicitPath", size, 1, peer)
+                               for peer in ("directmem", "jdk", "zeroingAlone"))
+        if ours and theirs and floor:
+            rows.append(f"at {size_label(size)} 3x the JDK would be {number(3 * theirs.score)} ops/s, zeroing "
+                        f"alone ran at {number(floor.score)} and directmem at {number(ours.score)}")
+    if not rows:
+        return []
+    return ["- *Zeroing alone, one thread* is the floor for an allocator that zeroes, as `allocateDirect` and "
+            "directmem do: one buffer held for the whole run, zeroed with `DirectMemory.fill` (plain stores up "
+            "to 8 MiB, streaming above) and touched, on one thread. The explicit path zeroes a block freed just "
+            "before, so zeroing runs at the speed of the caches, and nothing an allocator does elsewhere makes "
+            "it faster; directmem zeroes blocks of 4 MiB and more on two cores. In this run (JDK "
+            f"{jdk}), " + "; ".join(rows) + "."]
+
+
 # --- markdown -----------------------------------------------------------------------------
 
 def measured_at(paths):
@@ -426,11 +446,19 @@ def scenario_tables(table, jdk):
 
 
 def settings_text(results):
-    # The path scenarios' settings; churn's rounds differ (see below).
-    first = next((r for r in results if not r.scenario.startswith("Churn")), results[0]).entry
+    # The path scenarios' settings; churn's rounds and the pooled target rows differ (see below).
+    paths = [r for r in results if not r.scenario.startswith("Churn")]
+    first = next((r for r in paths if "rounds" not in r.entry), results[0]).entry
     forks = first["forks"]
     text = (f"{forks} fork{'' if forks == 1 else 's'}, {first['warmupIterations']} warm-up iterations of {first['warmupTime']}, "
             f"{first['measurementIterations']} measured iterations of {first['measurementTime']}")
+    pooled_rows = [r for r in paths if "rounds" in r.entry]
+    if pooled_rows:
+        sizes = " and ".join(size_label(size) for size in sorted({r.size for r in pooled_rows}))
+        names = {"GcPath": "GC path", "ExplicitPath": "explicit path"}
+        scenarios = " and ".join(sorted({names.get(r.scenario, r.scenario) for r in pooled_rows}, reverse=True))
+        text += (f"; the rows of the targets at 1 MiB and above, where the JDK's figures vary most ({scenarios} at "
+                 f"{sizes}), in {max(r.entry['forks'] for r in pooled_rows)} forks from two runs, pooled")
     rounds = {r.entry.get("rounds") for r in results if r.scenario.startswith("Churn") and r.peer == "directmem"}
     rounds.discard(None)
     if rounds:
@@ -509,7 +537,8 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "the OS for each buffer pays a fault per page on first touch; the *large allocation, then one "
         "write per page* rows show that cost next to the bare call.",
         "- Netty's no-cleaner path neither zeroes the memory nor registers a cleaner: it is the floor for "
-        "the explicit path, not a like-for-like peer.",
+        "an allocator that does not zero, not a like-for-like peer.",
+        *zeroing_floor(table, primary),
         "- `Arena.ofAuto()` reserves through the same `Bits` counter as `allocateDirect` and is reclaimed "
         "by the collector; `Arena.ofConfined()` frees at `close()`.",
         "- Churn under `-XX:+DisableExplicitGC`: once the budget holds only garbage, the JDK's "

@@ -7,13 +7,17 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * The explicit path: allocate, touch, free at once. No collection is needed; what counts is the
@@ -22,6 +26,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Peers: {@code ByteBuffer.allocateDirect} + {@code sun.misc.Unsafe.invokeCleaner}, Netty's
  * {@code PlatformDependent.allocateDirectNoCleaner}/{@code freeDirectNoCleaner} (no zeroing, no
  * cleaner) and, on JDK 22+, {@code Arena.ofConfined()} allocate + close.
+ *
+ * <p>{@code zeroingAlone} is no peer but the floor of every allocator that hands out zeroed memory:
+ * zeroing one buffer that stays allocated, and the same touch, on one thread.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -55,6 +62,30 @@ public class ExplicitPath {
         ByteBuffer buffer = PlatformDependent.allocateDirectNoCleaner(size);
         Buffers.touch(buffer);
         PlatformDependent.freeDirectNoCleaner(buffer);
+    }
+
+    /** The floor: zeroes a buffer held for the whole trial, then touches it as the others do. */
+    @Benchmark
+    public void zeroingAlone(Held held) {
+        DirectMemory.fill(held.buffer, (byte) 0);
+        Buffers.touch(held.buffer);
+    }
+
+    /** One buffer of the trial's size, allocated once, every page already written. */
+    @State(Scope.Thread)
+    public static class Held {
+        ByteBuffer buffer;
+
+        @Setup(Level.Trial)
+        public void allocate(BenchmarkParams params) {
+            buffer = DirectMemory.allocateDirect(Integer.parseInt(params.getParam("size")));
+            DirectMemory.fill(buffer, (byte) 1);
+        }
+
+        @TearDown(Level.Trial)
+        public void free() {
+            DirectMemory.free(buffer);
+        }
     }
 
     @Benchmark
