@@ -38,10 +38,14 @@ if [[ ! -x $gradle ]]; then
       echo "gradlew: SHA-256 mismatch for $zip_name: expected $sha256, got $actual; refusing it" >&2
       exit 1
     fi
-    rm -rf "$dist/gradle-$version"
-    unzip -q "$download" -d "$dist"
-    chmod +x "$gradle"
-    rm -f "$download"
+    # Unpacked beside, then moved into place: an interrupted unzip must never leave a
+    # runnable bin/gradle over a partial lib/ for the next run to trust.
+    unpacking="$dist/unpacking"
+    rm -rf "$unpacking" "$dist/gradle-$version"
+    unzip -q "$download" -d "$unpacking"
+    chmod +x "$unpacking/gradle-$version/bin/gradle"
+    mv "$unpacking/gradle-$version" "$dist/"
+    rm -rf "$unpacking" "$download"
   fi
   exec 9>&-
 fi

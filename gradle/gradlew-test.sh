@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Tests ./gradlew against a small fake distribution served from a file:// URL: the first run
+# downloads, checks and unpacks it; later runs start it without downloading; a checksum mismatch
+# and an unreachable URL are refused with their exit statuses; an unpack that was interrupted is
+# redone. Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+version=0.0.1-test
+zip="$work/gradle-$version-bin.zip"
+
+# A distribution whose bin/gradle prints its arguments, beside a lib/ of some size.
+mkdir -p "$work/src/gradle-$version/bin" "$work/src/gradle-$version/lib"
+printf '#!/bin/sh\necho "fake gradle $*"\n' >"$work/src/gradle-$version/bin/gradle"
+chmod +x "$work/src/gradle-$version/bin/gradle"
+head -c 200000 /dev/urandom >"$work/src/gradle-$version/lib/core.jar"
+(cd "$work/src" && python3 -m zipfile -c "$zip" "gradle-$version")
+sha256=$(sha256sum "$zip" | cut -d' ' -f1)
+
+# A project with a space in its path, holding a copy of ./gradlew and its properties.
+project="$work/a project"
+mkdir -p "$project/gradle/wrapper"
+cp "$repo/gradlew" "$project/"
+properties() {
+  printf 'distributionUrl=%s\ndistributionSha256Sum=%s\n' "$1" "$2" \
+    >"$project/gradle/wrapper/gradle-wrapper.properties"
+}
+export GRADLE_USER_HOME="$work/home"
+dist="$GRADLE_USER_HOME/wrapper/dists/gradle-$version-bin/$sha256"
+
+cases=()   # one "name|failure message or empty" per case
+run() { "$project/gradlew" "$@" >"$work/out" 2>"$work/err"; echo $?; }
+expect() { # name, condition (a bash expression), what went wrong
+  if eval "$2"; then cases+=("$1|"); else cases+=("$1|$3: status $status, out: $(cat "$work/out"), err: $(cat "$work/err")"); fi
+}
+
+properties "file://$zip" "$sha256"
+status=$(run build --info)
+expect first_run_downloads_verifies_and_runs \
+  '[[ $status == 0 && $(cat "$work/out") == "fake gradle build --info" ]] && grep -q downloading "$work/err"' \
+  "the first run did not download and run the distribution"
+
+status=$(run check)
+expect second_run_starts_without_downloading \
+  '[[ $status == 0 && $(cat "$work/out") == "fake gradle check" && ! -s $work/err ]]' \
+  "the second run did not start the unpacked distribution at once"
+
+rm -rf "$GRADLE_USER_HOME"
+properties "file://$zip" "$(printf '0%.0s' {1..64})"
+status=$(run build)
+expect checksum_mismatch_is_refused_and_nothing_unpacked \
+  '[[ $status == 1 ]] && grep -q "SHA-256 mismatch" "$work/err" && [[ -z $(find "$GRADLE_USER_HOME" -name gradle -type f) ]]' \
+  "a distribution with the wrong checksum was not refused"
+
+properties "file://$work/missing/gradle-$version-bin.zip" "$sha256"
+status=$(run build)
+expect unreachable_distribution_exits_3 \
+  '[[ $status == 3 ]] && grep -q "could not download" "$work/err"' \
+  "an unreachable distribution did not exit with status 3"
+
+# An earlier run killed mid-unzip: a runnable bin/gradle with part of lib/ in the unpack folder.
+rm -rf "$GRADLE_USER_HOME"
+mkdir -p "$dist/unpacking/gradle-$version/bin"
+cp "$work/src/gradle-$version/bin/gradle" "$dist/unpacking/gradle-$version/bin/"
+properties "file://$zip" "$sha256"
+status=$(run build)
+expect interrupted_unpack_is_redone \
+  '[[ $status == 0 && -f $dist/gradle-$version/lib/core.jar && ! -e $dist/unpacking ]] && grep -q downloading "$work/err"' \
+  "an interrupted unpack was not redone"
+
+# JUnit XML, as the test runners write it.
+failures=0
+for c in "${cases[@]}"; do [[ -n ${c#*|} ]] && failures=$((failures + 1)); done
+mkdir -p build/test-results/gradlew
+{
+  echo "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+  echo "<testsuite name=\"gradlew\" tests=\"${#cases[@]}\" failures=\"$failures\" errors=\"0\" skipped=\"0\">"
+  for c in "${cases[@]}"; do
+    name=${c%%|*} message=${c#*|}
+    if [[ -z $message ]]; then
+      echo "  <testcase classname=\"gradlew\" name=\"$name\"/>"
+    else
+      message=$(printf '%s' "$message" | sed 's/&/\&amp;/g; s/</\&lt;/g; s/"/\&quot;/g')
+      echo "  <testcase classname=\"gradlew\" name=\"$name\"><failure message=\"$message\"/></testcase>"
+    fi
+  done
+  echo "</testsuite>"
+} >build/test-results/gradlew/TEST-gradlew.xml
+for c in "${cases[@]}"; do
+  [[ -z ${c#*|} ]] && echo "PASSED ${c%%|*}" || echo "FAILED ${c%%|*}: ${c#*|}"
+done
+echo "gradlew: $(( ${#cases[@]} - failures )) passed, $failures failed"
+[[ $failures == 0 ]]
