@@ -36,6 +36,9 @@ public final class Demo {
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf("  done: %,d MiB in %.1f s (%.0f MiB/s), %d buffers with wrong contents%n%n",
                 totalMib, seconds, totalMib / seconds, corrupt);
+        if (corrupt > 0) {
+            System.exit(1); // a wrong byte is a failure, whatever the JDK does next
+        }
 
         System.out.println("JDK: ByteBuffer.allocateDirect, same flags, same budget");
         started = System.nanoTime();
