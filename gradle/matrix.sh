@@ -125,12 +125,14 @@ matrix_test() {
 
 # matrix: cargo test, then every JDK x collector cell; prints the results table.
 matrix() {
+  local jdk gc status=0
   assemble
   cargo test --release --locked 2>&1 | tee build/cargo-test.log
+  # As check does: the benchmarks must keep compiling against the library (none is run).
+  jmh_compile || { echo "== the JMH benchmarks do not compile" >&2; status=1; }
   compile_tests "$(junit_jar)"
   rm -rf build/test-results
   mkdir -p build/test-results
-  local jdk gc status=0
   for jdk in "${matrix_jdks[@]}"; do
     for gc in "${collectors[@]}"; do
       run_cell "$jdk" "$gc" || status=1
