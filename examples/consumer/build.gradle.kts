@@ -2,7 +2,8 @@ plugins {
     application
 }
 
-// The directmem version to consume: -PdirectmemVersion=..., else the one this repository builds.
+// The directmem version to consume: -PdirectmemVersion=... (CI passes the version it just
+// published), else the current release.
 val directmemVersion = providers.gradleProperty("directmemVersion").getOrElse("0.1.0")
 
 dependencies {
