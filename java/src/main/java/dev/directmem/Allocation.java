@@ -134,6 +134,9 @@ sealed class Allocation permits SharedBlock {
     /** {@link DirectMemory#free}, for a buffer whose owner this is. */
     void free(ByteBuffer buffer) {
         if (buffer != root) {
+            if (release.isClaimed() && buffer.capacity() == 0) {
+                return; // a view made after the free: empty, like the buffer (as for shared blocks)
+            }
             throw cannotFreeView();
         }
         freeBlock();

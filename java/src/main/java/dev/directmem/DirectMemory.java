@@ -108,7 +108,8 @@ public final class DirectMemory {
      * @throws NullPointerException if {@code buffer} is null
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer} (a heap buffer,
      *     a JDK direct or mapped buffer, another library's), or it is a view (slice, duplicate,
-     *     read-only) of one that it did; nothing changes in that case
+     *     read-only) of one that it did; nothing changes in that case. A view made after the
+     *     buffer was freed is empty, like the buffer, and {@code free} does nothing with it.
      */
     public static void free(ByteBuffer buffer) {
         Native.checkAvailable();

@@ -136,6 +136,31 @@ class FreeTest {
     }
 
     /**
+     * After a free, shared (64 B) or not (1 MiB): a view made before it is still refused, a view
+     * made after it is empty, so free does nothing with it and fill refuses it.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {64, 1 << 20})
+    void aViewMadeAfterTheFreeIsEmptyAndFreeDoesNothingWithIt(int capacity) {
+        DirectMemoryStats before = DirectMemory.stats();
+        ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+        ByteBuffer viewBefore = buffer.slice(0, 16);
+        DirectMemory.free(buffer);
+        ByteBuffer viewAfter = buffer.duplicate();
+        assertEquals(0, viewAfter.capacity());
+
+        DirectMemory.free(viewAfter);
+        DirectMemory.free(buffer); // a second free: nothing either
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(viewAfter, (byte) 1));
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> DirectMemory.free(viewBefore));
+        assertTrue(e.getMessage().contains("view"), e.getMessage());
+        // A shared buffer's slot goes back to its block, which is not a native free.
+        long freed = capacity > SharedBlock.LARGEST_SHARED ? capacity : 0;
+        assertEquals(freed, DirectMemory.stats().freedBytes() - before.freedBytes(), "freed once");
+    }
+
+    /**
      * Between 4 KiB and 256 KiB a thread's last freed block is kept for its next allocation of
      * that capacity: it comes back zeroed, also when a buffer of another capacity took its place
      * in between, and the ledger counts every free once.
