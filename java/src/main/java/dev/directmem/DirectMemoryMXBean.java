@@ -4,8 +4,9 @@ import java.lang.management.BufferPoolMXBean;
 
 /**
  * directmem's buffer pool as JMX shows it, registered as
- * {@code java.nio:type=BufferPool,name=directmem} the first time directmem is used, beside the
- * JDK's {@code direct} and {@code mapped} pools. The {@link BufferPoolMXBean} attributes (Name,
+ * {@code java.nio:type=BufferPool,name=directmem} with the platform MBean server, beside the
+ * JDK's {@code direct} and {@code mapped} pools: when directmem is first used if the JVM has that
+ * server by then, else within a second of its creation (directmem never creates it). The {@link BufferPoolMXBean} attributes (Name,
  * Count, TotalCapacity, MemoryUsed) mean what they mean for those pools, except that small
  * buffers sharing a native block count as that one block; the others are the counters of
  * {@link DirectMemoryStats}.
