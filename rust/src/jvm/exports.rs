@@ -212,8 +212,9 @@ pub extern "system" fn Java_dev_directmem_Native_disarmAndFree<'l>(
 ) {
     guard(&mut env, (), |env| {
         fail_if_armed_for_testing()?;
-        disarm(env, &buffer, None)?;
+        // Checked before the buffer is disarmed: a refused free leaves it as it was.
         let block = block(address, capacity, alignment)?;
+        disarm(env, &buffer, None)?;
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         unsafe { POOL.free(block, FreedBy::Caller) }
     })
@@ -271,12 +272,22 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
         env.get_long_array_region(&addresses, 0, &mut address[..count])?;
         env.get_int_array_region(&capacities, 0, &mut capacity[..count])?;
         env.get_int_array_region(&alignments, 0, &mut alignment[..count])?;
+        // An invalid entry spoils only itself, as in Pool::free_all: the valid blocks are freed
+        // (their releases are claimed, no one else will), then the first error is returned.
+        let mut invalid = None;
         let blocks = (0..count)
-            .map(|i| block(address[i], capacity[i], alignment[i]))
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|i| match block(address[i], capacity[i], alignment[i]) {
+                Ok(block) => Some(block),
+                Err(e) => {
+                    invalid.get_or_insert(e);
+                    None
+                }
+            })
+            .collect();
         POOL.set_reclaimer_backlog(more_queued != 0);
         // SAFETY: the Java side frees each allocation once, after claiming its release.
-        unsafe { POOL.free_all(blocks, FreedBy::Reclaimer) }
+        let freed = unsafe { POOL.free_all(blocks, FreedBy::Reclaimer) };
+        invalid.map_or(freed, Err)
     })
 }
 

@@ -37,6 +37,38 @@ class FaultsTest {
         DirectMemory.free(next);
     }
 
+    /** An invalid entry in the reclaimer's batch spoils only itself: the valid blocks are freed. */
+    @Test
+    void anInvalidEntryInAFreeBatchSpoilsOnlyItself() throws InterruptedException {
+        DirectMemoryStats before = Churn.settle();
+        long first = Native.allocateMemory(5000, 1, true);
+        long second = Native.allocateMemory(7000, 1, true);
+        long[] addresses = {first, 0, second};
+        int[] capacities = {5000, 6000, 7000};
+        int[] alignments = {1, 1, 1};
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Native.freeBatch(addresses, capacities, alignments, 3, false));
+        assertTrue(e.getMessage().contains("null address"), e.getMessage());
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(before.count(), after.count(), "both valid blocks freed");
+        assertEquals(before.memoryUsed(), after.memoryUsed());
+        assertEquals(12000, after.reclaimedBytes() - before.reclaimedBytes());
+    }
+
+    /** A free refused for its arguments leaves the buffer armed: it is neither freed nor emptied. */
+    @Test
+    void aRefusedFreeLeavesTheBufferAsItWas() {
+        ByteBuffer buffer = DirectMemory.allocateDirect(5000);
+        Allocation owner = Allocation.of(buffer);
+        assertThrows(IllegalArgumentException.class,
+                () -> Native.disarmAndFree(buffer, owner.release.address, -1, 1));
+        assertEquals(5000, buffer.capacity(), "not disarmed");
+        buffer.put(4999, (byte) 7);
+        assertEquals(7, buffer.get(4999));
+        DirectMemory.free(buffer);
+        assertEquals(0, buffer.capacity());
+    }
+
     /** A shared block the OS refuses costs nothing: the buffer gets a block of its own. */
     @Test
     void aRefusedSharedBlockFallsBackToABlockOfTheBuffersOwn() throws InterruptedException {
