@@ -182,52 +182,71 @@ sealed class Allocation permits SharedBlock {
         return kind + " " + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]";
     }
 
-    /** The reclaimer thread: frees the memory of owners the collector found unreachable. */
+    /**
+     * The reclaimer thread: frees the memory of owners the collector found unreachable, and, while
+     * the MBean waits for an MBean server, looks for one once a second. It alone frees unreachable
+     * buffers, so it outlives anything thrown at it, a Java heap OutOfMemoryError included.
+     */
     private static void reclaimForever() {
         Release[] claimed = new Release[BATCH];
         long[] addresses = new long[BATCH];
         int[] capacities = new int[BATCH];
         int[] alignments = new int[BATCH];
+        long lookedForServer = System.nanoTime();
         while (true) {
-            int n;
             try {
-                n = claimQueued(claimed);
-            } catch (InterruptedException e) {
-                continue; // only a stray interrupt: this thread is directmem's own
-            }
-            // A claimed release is freed here or never: nothing that can fail comes before the
-            // free, and the bookkeeping (which can, in report) has it in a finally.
-            for (int i = 0; i < n; i++) {
-                addresses[i] = claimed[i].address;
-                capacities[i] = claimed[i].capacity;
-                alignments[i] = claimed[i].alignment;
-            }
-            try {
-                // Before the free, which wakes threads waiting for memory: they then find the
-                // current shared blocks and the allocation sites counted as the ledger is.
-                for (int i = 0; i < n; i++) {
-                    Release r = claimed[i];
-                    claimed[i] = null;
-                    try {
-                        SharedBlock.noLongerCurrent(r);
-                        Tracking.released(r.site, r.capacity);
-                    } catch (RuntimeException | Error e) {
-                        report(e);
-                    }
+                // Also while releases keep coming: waiting for a quiet second could wait forever.
+                if (Monitoring.pending() && System.nanoTime() - lookedForServer >= 1_000_000_000L) {
+                    lookedForServer = System.nanoTime();
+                    Monitoring.register();
                 }
-            } finally {
+                reclaimOnce(claimed, addresses, capacities, alignments);
+            } catch (Throwable t) {
+                report(t);
+            }
+        }
+    }
+
+    /** One turn of {@link #reclaimForever}: waits for releases and frees up to a batch of them. */
+    private static void reclaimOnce(Release[] claimed, long[] addresses, int[] capacities, int[] alignments) {
+        int n;
+        try {
+            n = claimQueued(claimed);
+        } catch (InterruptedException e) {
+            return; // only a stray interrupt: this thread is directmem's own
+        }
+        // A claimed release is freed here or never: nothing that can fail comes before the
+        // free, and the bookkeeping (which can) has it in a finally.
+        for (int i = 0; i < n; i++) {
+            addresses[i] = claimed[i].address;
+            capacities[i] = claimed[i].capacity;
+            alignments[i] = claimed[i].alignment;
+        }
+        try {
+            // Before the free, which wakes threads waiting for memory: they then find the
+            // current shared blocks and the allocation sites counted as the ledger is.
+            for (int i = 0; i < n; i++) {
+                Release r = claimed[i];
+                claimed[i] = null;
                 try {
-                    // More queued: threads waiting for memory should wait for those frees too.
-                    boolean more = polledAhead != null;
-                    // Nothing to free and nothing new to say (a timeout, or releases freed
-                    // already): no call, which would count as memory coming back.
-                    if (n > 0 || more != reportedMore) {
-                        Native.freeBatch(addresses, capacities, alignments, n, more);
-                        reportedMore = more;
-                    }
+                    SharedBlock.noLongerCurrent(r);
+                    Tracking.released(r.site, r.capacity);
                 } catch (RuntimeException | Error e) {
                     report(e);
                 }
+            }
+        } finally {
+            try {
+                // More queued: threads waiting for memory should wait for those frees too.
+                boolean more = polledAhead != null;
+                // Nothing to free and nothing new to say (a timeout, or releases freed
+                // already): no call, which would count as memory coming back.
+                if (n > 0 || more != reportedMore) {
+                    Native.freeBatch(addresses, capacities, alignments, n, more);
+                    reportedMore = more;
+                }
+            } catch (RuntimeException | Error e) {
+                report(e);
             }
         }
     }
@@ -280,25 +299,22 @@ sealed class Allocation permits SharedBlock {
         return armed;
     }
 
-    /**
-     * The next queued release; null after a second without one while the MBean still waits for an
-     * MBean server, which this thread then looks for (see {@link Monitoring}).
-     */
+    /** The next queued release; null after a second without one while the MBean still waits. */
     private static Release awaitQueued() throws InterruptedException {
-        if (!Monitoring.pending()) {
-            return (Release) QUEUE.remove();
-        }
-        Release r = (Release) QUEUE.remove(1000);
-        if (r == null) {
-            Monitoring.register();
-        }
-        return r;
+        return (Release) (Monitoring.pending() ? QUEUE.remove(1000) : QUEUE.remove());
     }
 
-    /** Reports a failure of the reclaimer thread (by default: a stack trace on stderr); it goes on. */
+    /**
+     * Reports a failure of the reclaimer thread (by default: a stack trace on stderr); it goes on.
+     * Never throws: a handler that fails (out of heap itself) must not end the thread.
+     */
     private static void report(Throwable e) {
-        Thread self = Thread.currentThread();
-        self.getUncaughtExceptionHandler().uncaughtException(self, e);
+        try {
+            Thread self = Thread.currentThread();
+            self.getUncaughtExceptionHandler().uncaughtException(self, e);
+        } catch (Throwable lost) {
+            // nothing left to report it with
+        }
     }
 
     /**

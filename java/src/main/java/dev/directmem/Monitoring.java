@@ -34,7 +34,9 @@ final class Monitoring implements DirectMemoryMXBean {
 
     /**
      * Registers the bean if the JVM has an MBean server by now; called at first use and then once
-     * a second by the reclaimer thread while {@link #pending}. A failure is logged, never thrown.
+     * a second by the reclaimer thread while {@link #pending}. A failure is logged, never thrown;
+     * after a VirtualMachineError (the Java heap full for a moment) it stays pending, to be tried
+     * again.
      */
     static synchronized void register() {
         if (settled) {
@@ -60,6 +62,8 @@ final class Monitoring implements DirectMemoryMXBean {
         } catch (JMException | RuntimeException | LinkageError e) {
             settled = true;
             LOG.log(Level.WARNING, "could not register " + OBJECT_NAME, e);
+        } catch (VirtualMachineError e) {
+            settled = false; // not this bean's fault: the next try may well succeed
         }
     }
 

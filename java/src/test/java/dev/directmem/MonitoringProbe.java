@@ -11,8 +11,24 @@ import javax.management.ObjectName;
 final class MonitoringProbe {
     private MonitoringProbe() {}
 
+    /** With the argument {@code busy}, 1 MiB buffers are dropped all along, so that releases never pause. */
     public static void main(String[] args) throws Exception {
         DirectMemory.free(DirectMemory.allocateDirect(4096));
+        if (args.length > 0 && args[0].equals("busy")) {
+            Thread churn = new Thread(() -> {
+                while (true) {
+                    DirectMemory.allocateDirect(1 << 20).put(0, (byte) 1);
+                    try {
+                        Thread.sleep(2);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            churn.setDaemon(true);
+            churn.start();
+            Thread.sleep(500);
+        }
         System.out.println("SERVERS " + MBeanServerFactory.findMBeanServer(null).size());
         long created = System.nanoTime();
         var server = ManagementFactory.getPlatformMBeanServer();

@@ -14,6 +14,8 @@ import javax.management.JMX;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The java.nio:type=BufferPool,name=directmem MBean, read as JConsole and exporters read it. */
 class MonitoringTest {
@@ -67,10 +69,12 @@ class MonitoringTest {
         }
     }
 
-    @Test
-    void noMBeanServerIsCreatedForItAndTheBeanFollowsTheApplicationsServer() throws Exception {
+    /** Also while buffers are reclaimed all along ({@code busy}), so that releases never pause. */
+    @ParameterizedTest
+    @ValueSource(strings = {"idle", "busy"})
+    void noMBeanServerIsCreatedForItAndTheBeanFollowsTheApplicationsServer(String load) throws Exception {
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
-                MonitoringProbe.class.getName());
+                MonitoringProbe.class.getName(), load);
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("SERVERS 0"), result.output());
         assertTrue(result.output().contains("REGISTERED true"), result.output());

@@ -25,6 +25,19 @@ class ReclaimerTest {
     }
 
     /**
+     * The Java heap full for a few seconds (allocations in the reclaimer thread, and in its
+     * uncaught-exception handler, fail): the thread goes on, and buffers dropped later come back.
+     */
+    @Test
+    void theReclaimerOutlivesAFullJavaHeap() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Xmx48m", "-Ddirectmem.maxMemory=16m"), HeapExhaustionProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("RECLAIMER ALIVE true"), result.output());
+        assertTrue(result.output().contains("CHURNED"), result.output());
+    }
+
+    /**
      * An owner whose memory was never allocated (its allocation refused) can die while its release
      * is still reachable: the reclaimer must pass over it and free the rest of its batch.
      */
