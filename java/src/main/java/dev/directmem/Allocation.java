@@ -43,10 +43,14 @@ sealed class Allocation permits SharedBlock {
     final ByteBuffer root;
     final Release release;
 
-    /** An owner for a block of {@code capacity} bytes; {@link #arm} allocates it. */
+    /** An owner for a block of {@code capacity} bytes, registered for release; {@link #arm} allocates it. */
     Allocation(int capacity, int alignment, String site) {
         this.root = TEMPLATE.duplicate();
         this.release = new Release(this, capacity, alignment, site);
+        // Before any memory exists: whatever fails once it does (a StackOverflowError at the
+        // bottom of a deep stack), this owner dies, the collector queues its release, and the
+        // reclaimer frees the memory it records (none, if none was allocated).
+        REGISTRY.add(release);
     }
 
     /** A buffer of {@code capacity} bytes; {@code alignment} 0 means whatever the allocator gives. */
@@ -68,18 +72,19 @@ sealed class Allocation permits SharedBlock {
     }
 
     /**
-     * Allocates the block and points the root at it (limit included), registered for release.
-     * When the budget is full: with {@code reclaim}, reclaims and, failing that, throws
-     * OutOfMemoryError; without, returns false, and nothing was allocated.
+     * Allocates the block and points the root at it (limit included). When the budget is full:
+     * with {@code reclaim}, reclaims and, failing that, throws OutOfMemoryError; without, returns
+     * false, and nothing was allocated.
      */
     final boolean arm(boolean reclaim) {
         Release r = release;
         long address;
         try {
-            // Sets the root's address, capacity and att (this owner).
-            address = ACCESS.allocate(root, r.capacity, r.alignment, this, reclaim);
+            // Sets the root's address, capacity and att (this owner), and r.address.
+            address = ACCESS.allocate(root, r, this, reclaim);
         } catch (OutOfMemoryError e) {
-            // Nothing was allocated; the release, never registered, dies with the owner.
+            // Nothing was allocated: the release has nothing to free.
+            REGISTRY.remove(r);
             try {
                 Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
             } catch (RuntimeException | Error reporting) {
@@ -88,22 +93,12 @@ sealed class Allocation permits SharedBlock {
             throw Tracking.explain(e);
         }
         if (address == 0) {
-            return false;
-        }
-        r.address = address;
-        try {
-            // From here on the registry keeps the release, and so the memory's fate, reachable.
-            REGISTRY.add(r);
-        } catch (Throwable t) { // a StackOverflowError at the very bottom of a deep stack
-            if (r.claim()) {
-                root.limit(0);
-                ACCESS.disarmAndFree(root, address, r.capacity, r.alignment);
-            }
-            throw t;
+            return false; // the release, registered, goes with the owner; the reclaimer passes it over
         }
         Tracking.allocated(r.site, r.capacity);
         root.limit(r.capacity);
-        // Registered before the owner may be found unreachable, so never enqueued unregistered.
+        // Reachable until armed: the collector finds this owner unreachable only after the
+        // address is recorded, so the reclaimer reads the address it frees.
         Reference.reachabilityFence(this);
         return true;
     }
@@ -282,9 +277,8 @@ sealed class Allocation permits SharedBlock {
         // Unregistered together: one lock per stripe and batch rather than one per release, which
         // measured as contention with the allocating threads adding to the same stripe.
         REGISTRY.removeAll(claimed, n);
-        // An owner can die before its memory was allocated, its release still in a local variable
-        // when the collector looked (an allocation refused or failed): nothing to free for it.
-        // Read after removeAll, under the stripe lock, an armed release's address is never stale.
+        // An owner can die before its memory was allocated (an allocation refused, or failed
+        // before the native call): its release, registered at construction, has nothing to free.
         int armed = 0;
         for (int i = 0; i < n; i++) {
             Release release = claimed[i];
@@ -340,11 +334,13 @@ sealed class Allocation permits SharedBlock {
         /** The allocation site tracking sampled, or null. */
         final String site;
         /**
-         * Written once, before the release is added to the registry. The reclaimer reads it only
-         * after removing the release from the registry, under the same stripe lock, which orders
-         * the read after the write. {@link Allocation#freeBlock} reads it on a thread the buffer
-         * reached after it was armed: ordered by whatever handed the buffer over, as every other
-         * use of the buffer on that thread is.
+         * Written once, as the native allocation returns, in the frame that called it (no call
+         * in between, so no StackOverflowError can come between the memory and its record); 0
+         * until then, and for good if nothing was allocated. The reclaimer reads it once the
+         * owner was found unreachable, which the collector can only find after {@link #arm}
+         * ended. {@link Allocation#freeBlock} reads it on a thread the buffer reached after it was
+         * armed: ordered by whatever handed the buffer over, as every other use of the buffer on
+         * that thread is.
          */
         long address;
         /** Set through CLAIMED; cleared by a free that failed before freeing anything. */

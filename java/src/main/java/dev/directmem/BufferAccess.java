@@ -25,13 +25,18 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
     static final BufferAccess INSTANCE = FromJava.isAvailable() ? new FromJava() : new ThroughJni();
 
     /**
-     * Reserves budget, allocates zeroed memory starting at a multiple of {@code alignment} and
-     * points {@code buffer}, a fresh duplicate of the empty template, at it: address, capacity
-     * and {@code owner} in {@code att}. Returns the address. The caller sets the limit. When the
-     * budget is full: with {@code reclaim}, reclaims first; without, returns 0 and changes
-     * nothing.
+     * Reserves budget, allocates zeroed memory of {@code release}'s capacity starting at a
+     * multiple of its alignment, records the address in {@code release} as soon as the native
+     * call returns, and points {@code buffer}, a fresh duplicate of the empty template, at it:
+     * address, capacity and {@code owner} in {@code att}. Returns the address. The caller sets the
+     * limit. When the budget is full: with {@code reclaim}, reclaims first; without, returns 0
+     * and changes nothing.
+     *
+     * <p>If anything fails once the address is recorded (a StackOverflowError at the bottom of a
+     * deep stack), the memory goes with the owner: its release is registered already, and the
+     * reclaimer frees it once the owner is unreachable. A free here could overflow the stack too.
      */
-    abstract long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim);
+    abstract long allocate(ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim);
 
     /** A direct buffer's {@code att} field (the caller checks the class), or null. */
     abstract Object attachment(ByteBuffer buffer);
@@ -53,8 +58,10 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
     static final class ThroughJni extends BufferAccess {
         @Override
-        long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim) {
-            return Native.allocate(buffer, capacity, alignment, owner, reclaim);
+        long allocate(ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim) {
+            long address = Native.allocate(buffer, release.capacity, release.alignment, owner, reclaim);
+            release.address = address; // a field write: nothing can fail between the two
+            return address;
         }
 
         @Override
@@ -140,17 +147,17 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         @Override
-        long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim) {
-            long address = Native.allocateMemory(capacity, alignment, reclaim);
+        long allocate(ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim) {
+            long address = Native.allocateMemory(release.capacity, release.alignment, reclaim);
+            release.address = address; // a field write: nothing can fail between the two
             if (address == 0) {
                 return 0;
             }
             try {
                 SET_ADDRESS.invokeExact(buffer, address);
-                SET_CAPACITY.invokeExact(buffer, capacity);
+                SET_CAPACITY.invokeExact(buffer, release.capacity);
                 SET_ATTACHMENT.invokeExact(buffer, owner);
-            } catch (Throwable t) { // a StackOverflowError; nothing else can fail here
-                Native.freeMemory(address, capacity, alignment);
+            } catch (Throwable t) { // a StackOverflowError: the memory goes with the owner
                 throw rethrow(t);
             }
             return address;

@@ -71,7 +71,8 @@ final class SharedBlock extends Allocation {
     private static final AtomicLong CURRENT_BYTES = new AtomicLong();
     /**
      * The owner of every freed shared buffer, in place of its block, so that a freed buffer the
-     * program still holds does not keep the block alive. Never allocated.
+     * program still holds does not keep the block alive. Never allocated (its release stays
+     * registered, never queued).
      */
     private static final SharedBlock GIVEN_BACK = new SharedBlock(SLOT_ALIGNMENT);
 
@@ -152,10 +153,17 @@ final class SharedBlock extends Allocation {
             }
             retire(current, sizeClass); // full: it makes way
             int slotSize = (sizeClass + 1) * SLOT_ALIGNMENT;
-            if (!countCurrent(slotSize * SLOTS)) {
+            int blockBytes = slotSize * SLOTS;
+            if (CURRENT_BYTES.get() + blockBytes > CURRENT_BYTES_CAP) {
+                return refused(unsharedLeft, sizeClass); // the usual refusal, without building a block
+            }
+            // Registered (constructed) before it is counted, and marked current with no call in
+            // between: a block that dies unarmed (a StackOverflowError) is un-counted by the
+            // reclaimer, which un-counts current blocks it finds unreachable.
+            SharedBlock block = new SharedBlock(slotSize);
+            if (!countCurrent(blockBytes)) {
                 return refused(unsharedLeft, sizeClass);
             }
-            SharedBlock block = new SharedBlock(slotSize);
             block.release.current = true;
             if (!block.arm(false)) {
                 noLongerCurrent(block.release);

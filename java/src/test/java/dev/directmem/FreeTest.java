@@ -245,6 +245,84 @@ class FreeTest {
     }
 
     /**
+     * A StackOverflowError can strike any call inside an allocation too, also after the memory
+     * exists. Allocating at each depth near the bottom of a small stack makes it strike one call
+     * after another: whatever it struck, every byte comes back once the buffers are dropped, and
+     * a shared block that died unarmed is no longer counted as current.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {64, 5000})
+    void anAllocationThatOverflowsTheStackLosesNothing(int capacity) throws InterruptedException {
+        Churn.settle();
+        int[] outcomes = new int[3];
+        Throwable[] failure = new Throwable[1];
+        Thread deep = new Thread(null, () -> {
+            try {
+                // The depth is found again each round: frames shrink as the JIT compiles them.
+                for (int round = 0; round < 3 || (outcomes[THREW] == 0 && round < 20); round++) {
+                    int deepest = deepestAllocatingFrame();
+                    for (int depth = deepest - 2000; depth <= deepest + 20; depth++) {
+                        outcomes[allocateAtDepth(capacity, depth)]++;
+                    }
+                }
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+        }, "directmem-deep-allocate", 256 << 10);
+        deep.start();
+        deep.join();
+        if (failure[0] != null) {
+            throw new AssertionError(failure[0]);
+        }
+        assertTrue(outcomes[THREW] > 0, "no allocation overflowed the stack, so nothing was tested: "
+                + outcomes[FREED] + " allocated, " + outcomes[NOT_REACHED] + " not reached");
+        assertTrue(outcomes[FREED] > 0, "no allocation had stack enough");
+
+        SharedBlock.startOverForTesting();
+        assertEquals(0, Churn.settle().memoryUsed(), "every dropped buffer came back");
+        // Blocks that died unarmed hold no budget, so the settled ledger need not wait for them.
+        for (int i = 0; i < 20 && SharedBlock.currentBytes() != 0; i++) {
+            Churn.settle();
+        }
+        assertEquals(0, SharedBlock.currentBytes(), "no block stays counted as current");
+    }
+
+    /** How deep {@link #allocateAtDepth} can recurse before the stack overflows, when it allocates nothing. */
+    private static int deepestAllocatingFrame() {
+        int reached = 0;
+        int overflowed = 1 << 20;
+        while (overflowed - reached > 1) {
+            int depth = (reached + overflowed) >>> 1;
+            if (allocateAtDepth(-1, depth) == NOT_REACHED) {
+                overflowed = depth;
+            } else {
+                reached = depth;
+            }
+        }
+        return reached;
+    }
+
+    /** Recurses {@code depth} frames, then allocates a buffer there and drops it (a negative capacity: probes). */
+    private static int allocateAtDepth(int capacity, int depth) {
+        if (depth > 0) {
+            try {
+                return allocateAtDepth(capacity, depth - 1);
+            } catch (StackOverflowError e) {
+                return NOT_REACHED;
+            }
+        }
+        if (capacity < 0) {
+            return FREED;
+        }
+        try {
+            DirectMemory.allocateDirect(capacity).put(0, (byte) 1);
+            return FREED; // allocated, and dropped
+        } catch (StackOverflowError e) {
+            return THREW;
+        }
+    }
+
+    /**
      * A StackOverflowError from the native free (what any call at the bottom of a deep stack may
      * throw before doing anything) frees nothing and undoes the claim: a later free frees the
      * block, and so does the collector if the buffer is dropped instead.
