@@ -56,13 +56,19 @@ final class NativeLibrary {
                     System.load(file.toString());
                     LOG.log(System.Logger.Level.DEBUG, "loaded {0} from this jar (extracted to {1})",
                             resource, file);
+                    return;
+                } catch (UnsatisfiedLinkError e) {
+                    // A java.io.tmpdir mounted noexec, or a library for another C library: try
+                    // java.library.path, and say why the jar's did not load if that fails too.
+                    tried.add("jar resource " + resource + " (extracted to " + file + " in java.io.tmpdir: "
+                            + e.getMessage() + ")");
                 } finally {
                     // Once mapped the library no longer needs its file: leave nothing behind.
                     Files.deleteIfExists(file);
                 }
-                return;
+            } else {
+                tried.add("jar resource " + resource + " (absent)");
             }
-            tried.add("jar resource " + resource + " (absent)");
         } catch (IOException e) {
             tried.add("jar resource " + resource + " (could not extract: " + e + ")");
         }

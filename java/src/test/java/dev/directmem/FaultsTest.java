@@ -168,6 +168,35 @@ class FaultsTest {
         assertTrue(output.contains("-Ddirectmem.library.path"), output);
     }
 
+    /**
+     * A library in the jar that does not load (here: corrupt; in the field: a noexec tmpdir) is
+     * not the end: java.library.path is tried next, and if that fails too, the error says why
+     * the jar's library did not load.
+     */
+    @Test
+    void aJarLibraryThatDoesNotLoadFallsBackToTheLibraryPath(@TempDir Path dir) throws Exception {
+        Path classes = withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"));
+        Path corrupt = dir.resolve("corrupt").resolve("native/linux-x86_64/libdirectmem.so");
+        Files.createDirectories(corrupt.getParent());
+        Files.write(corrupt, "this is not an ELF shared object".repeat(64).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        Path libraryPath = Files.createDirectories(dir.resolve("library-path"));
+        try (InputStream library = DirectMemory.class.getResourceAsStream("/native/linux-x86_64/libdirectmem.so")) {
+            assertTrue(library != null, "the test's class path carries the native library");
+            Files.copy(library, libraryPath.resolve("libdirectmem.so"));
+        }
+        String classPath = String.join(java.io.File.pathSeparator,
+                dir.resolve("corrupt").toString(), classes.toString(), Subprocess.location(LoadProbe.class).toString());
+
+        Subprocess.Result loaded = Subprocess.run(classPath, List.of("-Djava.library.path=" + libraryPath),
+                LoadProbe.class.getName());
+        assertEquals(0, loaded.exitCode(), loaded.output());
+        assertTrue(loaded.output().contains("LOADED"), loaded.output());
+
+        String output = probe(classPath, List.of("-Djava.library.path=" + dir.resolve("nowhere")));
+        assertTrue(output.contains("/native/linux-x86_64/libdirectmem.so (extracted to"), output);
+        assertTrue(output.contains("System.loadLibrary"), output);
+    }
+
     /** directmem's classes from {@code location} (a jar or a folder), without native/. */
     private static Path withoutNativeLibrary(Path location, Path target) throws IOException {
         if (Files.isDirectory(location)) {
