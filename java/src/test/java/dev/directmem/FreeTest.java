@@ -226,19 +226,7 @@ class FreeTest {
     @Test
     void aFreeThatOverflowsTheStackLosesNothing() throws InterruptedException {
         int[] outcomes = new int[3];
-        Throwable[] failure = new Throwable[1];
-        Thread deep = new Thread(null, () -> {
-            try {
-                freeNearTheBottomOfTheStack(outcomes);
-            } catch (Throwable t) {
-                failure[0] = t;
-            }
-        }, "directmem-deep-free", 256 << 10);
-        deep.start();
-        deep.join();
-        if (failure[0] != null) {
-            throw new AssertionError(failure[0]);
-        }
+        onASmallStack("directmem-deep-free", () -> freeNearTheBottomOfTheStack(outcomes));
         assertTrue(outcomes[THREW] > 0, "no free overflowed the stack, so nothing was tested: " + outcomes[FREED]
                 + " freed, " + outcomes[NOT_REACHED] + " not reached");
         assertTrue(outcomes[FREED] > 0, "no free had stack enough");
@@ -255,25 +243,15 @@ class FreeTest {
     void anAllocationThatOverflowsTheStackLosesNothing(int capacity) throws InterruptedException {
         Churn.settle();
         int[] outcomes = new int[3];
-        Throwable[] failure = new Throwable[1];
-        Thread deep = new Thread(null, () -> {
-            try {
-                // The depth is found again each round: frames shrink as the JIT compiles them.
-                for (int round = 0; round < 3 || (outcomes[THREW] == 0 && round < 20); round++) {
-                    int deepest = deepestAllocatingFrame();
-                    for (int depth = deepest - 2000; depth <= deepest + 20; depth++) {
-                        outcomes[allocateAtDepth(capacity, depth)]++;
-                    }
+        onASmallStack("directmem-deep-allocate", () -> {
+            // The depth is found again each round: frames shrink as the JIT compiles them.
+            for (int round = 0; round < 3 || (outcomes[THREW] == 0 && round < 20); round++) {
+                int deepest = deepestAllocatingFrame();
+                for (int depth = deepest - 2000; depth <= deepest + 20; depth++) {
+                    outcomes[allocateAtDepth(capacity, depth)]++;
                 }
-            } catch (Throwable t) {
-                failure[0] = t;
             }
-        }, "directmem-deep-allocate", 256 << 10);
-        deep.start();
-        deep.join();
-        if (failure[0] != null) {
-            throw new AssertionError(failure[0]);
-        }
+        });
         assertTrue(outcomes[THREW] > 0, "no allocation overflowed the stack, so nothing was tested: "
                 + outcomes[FREED] + " allocated, " + outcomes[NOT_REACHED] + " not reached");
         assertTrue(outcomes[FREED] > 0, "no allocation had stack enough");
@@ -285,21 +263,6 @@ class FreeTest {
             Churn.settle();
         }
         assertEquals(0, SharedBlock.currentBytes(), "no block stays counted as current");
-    }
-
-    /** How deep {@link #allocateAtDepth} can recurse before the stack overflows, when it allocates nothing. */
-    private static int deepestAllocatingFrame() {
-        int reached = 0;
-        int overflowed = 1 << 20;
-        while (overflowed - reached > 1) {
-            int depth = (reached + overflowed) >>> 1;
-            if (allocateAtDepth(-1, depth) == NOT_REACHED) {
-                overflowed = depth;
-            } else {
-                reached = depth;
-            }
-        }
-        return reached;
     }
 
     /** Recurses {@code depth} frames, then allocates a buffer there and drops it (a negative capacity: probes). */
@@ -381,13 +344,40 @@ class FreeTest {
         }
     }
 
+    /** Runs {@code body} on a new thread with a 256 KiB stack, and fails with whatever it threw. */
+    private static void onASmallStack(String name, Runnable body) throws InterruptedException {
+        Throwable[] failure = new Throwable[1];
+        Thread deep = new Thread(null, () -> {
+            try {
+                body.run();
+            } catch (Throwable t) {
+                failure[0] = t;
+            }
+        }, name, 256 << 10);
+        deep.start();
+        deep.join();
+        if (failure[0] != null) {
+            throw new AssertionError(failure[0]);
+        }
+    }
+
     /** How deep {@link #freeAtDepth} can recurse before the stack overflows, when it frees nothing. */
     private static int deepestFrame() {
+        return deepest(depth -> freeAtDepth(null, depth));
+    }
+
+    /** How deep {@link #allocateAtDepth} can recurse before the stack overflows, when it allocates nothing. */
+    private static int deepestAllocatingFrame() {
+        return deepest(depth -> allocateAtDepth(-1, depth));
+    }
+
+    /** The largest depth at which {@code probe} does not return NOT_REACHED, by bisection. */
+    private static int deepest(java.util.function.IntUnaryOperator probe) {
         int reached = 0;
         int overflowed = 1 << 20;
         while (overflowed - reached > 1) {
             int depth = (reached + overflowed) >>> 1;
-            if (freeAtDepth(null, depth) == NOT_REACHED) {
+            if (probe.applyAsInt(depth) == NOT_REACHED) {
                 overflowed = depth;
             } else {
                 reached = depth;
