@@ -83,12 +83,17 @@ sealed class Allocation permits SharedBlock {
             // Sets the root's address, capacity and att (this owner), and r.address.
             address = ACCESS.allocate(root, r, this, reclaim);
         } catch (OutOfMemoryError e) {
-            // Nothing was allocated: the release has nothing to free.
-            REGISTRY.remove(r);
+            // The release stays registered and goes with the owner: the reclaimer frees what it
+            // records, if anything, and un-counts a current shared block.
+            if (r.address != 0) {
+                throw e; // the Java heap, full after the memory was allocated: the caller's error
+            }
             try {
                 Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
             } catch (RuntimeException | Error reporting) {
-                e.addSuppressed(reporting); // the budget's error is the one the caller needs
+                if (reporting != e) { // a full heap throws one shared instance again and again
+                    e.addSuppressed(reporting); // the budget's error is the one the caller needs
+                }
             }
             throw Tracking.explain(e);
         }
@@ -188,6 +193,13 @@ sealed class Allocation permits SharedBlock {
         int[] capacities = new int[BATCH];
         int[] alignments = new int[BATCH];
         long lookedForServer = System.nanoTime();
+        try {
+            // Linked now, by a call that frees nothing: linking a native method allocates, and a
+            // batch whose free failed to link under a full Java heap would be lost.
+            Native.freeBatch(addresses, capacities, alignments, 0, false);
+        } catch (Throwable t) {
+            report(t);
+        }
         while (true) {
             try {
                 // Also while releases keep coming: waiting for a quiet second could wait forever.
@@ -260,20 +272,25 @@ sealed class Allocation permits SharedBlock {
      */
     private static int claimQueued(Release[] claimed) throws InterruptedException {
         int n = 0;
-        Release r = polledAhead != null ? polledAhead : awaitQueued();
+        // Polled and not yet handled; kept for the next turn if this one must stop early.
+        Release pending = polledAhead != null ? polledAhead : awaitQueued();
         polledAhead = null;
-        while (r != null) {
-            if (n == BATCH) {
-                polledAhead = r;
-                break;
+        try {
+            while (pending != null && n < BATCH) {
+                if (pending.claim()) {
+                    claimed[n++] = pending;
+                } else {
+                    REGISTRY.remove(pending); // freed by a free that has not unregistered it yet, or never will
+                }
+                pending = null;
+                pending = (Release) QUEUE.poll();
             }
-            if (r.claim()) {
-                claimed[n++] = r;
-            } else {
-                REGISTRY.remove(r); // freed by a free that has not unregistered it yet, or never will
-            }
-            r = (Release) QUEUE.poll();
+        } catch (Throwable t) {
+            // Only polled (dequeued) here, a release lost now would never be queued again: the
+            // ones claimed are freed this turn, the one that threw is tried again next turn.
+            report(t);
         }
+        polledAhead = pending;
         // Unregistered together: one lock per stripe and batch rather than one per release, which
         // measured as contention with the allocating threads adding to the same stripe.
         REGISTRY.removeAll(claimed, n);
@@ -326,6 +343,9 @@ sealed class Allocation permits SharedBlock {
             } catch (ReflectiveOperationException e) {
                 throw new ExceptionInInitializerError(e);
             }
+            // Linked now: linking allocates, and the reclaimer's first claim may come with the
+            // Java heap full.
+            new Release(null, 0, 1, null).claim();
         }
 
         final int capacity;

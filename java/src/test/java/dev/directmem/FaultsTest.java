@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,6 +69,26 @@ class FaultsTest {
         assertEquals(7, buffer.get(4999));
         DirectMemory.free(buffer);
         assertEquals(0, buffer.capacity());
+    }
+
+    /**
+     * A full Java heap can fail an allocation at any step, also after its native memory exists
+     * (linking the code that sets buffer fields allocates): the caller gets an OutOfMemoryError,
+     * and the memory comes back with the dropped owner. Shared (4096) and not (1 MiB).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {4096, 1 << 20})
+    void aFullJavaHeapDuringAnAllocationLosesNoMemory(int capacity) throws Exception {
+        List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments();
+        // These fail an allocation on a full heap at once; G1 and ZGC rarely fail one here, and
+        // Shenandoah stalls the allocating thread instead, for minutes.
+        assumeTrue(flags.contains("-XX:+UseSerialGC") || flags.contains("-XX:+UseParallelGC"),
+                "checked in the Serial and Parallel runs");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Xmx32m", "-Ddirectmem.maxMemory=16m"), HeapPressureProbe.class.getName(),
+                String.valueOf(capacity));
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("BUDGET BACK, current shared bytes 0"), result.output());
     }
 
     /** A shared block the OS refuses costs nothing: the buffer gets a block of its own. */
