@@ -43,7 +43,7 @@ sealed class Allocation permits SharedBlock {
     final ByteBuffer root;
     final Release release;
 
-    /** An owner for a block of {@code capacity} bytes, registered for release; {@link #arm} allocates it. */
+    /** An owner for a block of {@code capacity} bytes, registered for release; {@link #arm} allocates. */
     Allocation(int capacity, int alignment, String site) {
         this.root = TEMPLATE.duplicate();
         this.release = new Release(this, capacity, alignment, site);
@@ -215,7 +215,8 @@ sealed class Allocation permits SharedBlock {
     }
 
     /** One turn of {@link #reclaimForever}: waits for releases and frees up to a batch of them. */
-    private static void reclaimOnce(Release[] claimed, long[] addresses, int[] capacities, int[] alignments) {
+    private static void reclaimOnce(
+            Release[] claimed, long[] addresses, int[] capacities, int[] alignments) {
         int n;
         try {
             n = claimQueued(claimed);
@@ -280,7 +281,8 @@ sealed class Allocation permits SharedBlock {
                 if (pending.claim()) {
                     claimed[n++] = pending;
                 } else {
-                    REGISTRY.remove(pending); // freed by a free that has not unregistered it yet, or never will
+                    // Freed by a free that has not unregistered it yet, or never will.
+                    REGISTRY.remove(pending);
                 }
                 pending = null;
                 pending = (Release) QUEUE.poll();

@@ -25,8 +25,8 @@ import java.util.Objects;
  * own default. All methods are thread-safe.
  *
  * <p>For monitoring, directmem registers the MBean {@code java.nio:type=BufferPool,name=directmem}
- * ({@link DirectMemoryMXBean}) with the platform MBean server once the JVM has one, records the JFR events
- * {@code dev.directmem.Reclamation} (each garbage collection it drove: duration, bytes freed,
+ * ({@link DirectMemoryMXBean}) with the platform MBean server once the JVM has one, records the
+ * JFR events {@code dev.directmem.Reclamation} (each garbage collection it drove: duration, bytes freed,
  * trigger) and {@code dev.directmem.AllocationFailure}, and, with {@code -Ddirectmem.tracking=sampled}
  * or {@code all}, reports where live memory was allocated through {@link #topAllocationSites}.
  * The native library logs through {@code env_logger}: {@code -Ddirectmem.log=debug}, or

@@ -6,10 +6,10 @@ import java.lang.management.BufferPoolMXBean;
  * directmem's buffer pool as JMX shows it, registered as
  * {@code java.nio:type=BufferPool,name=directmem} with the platform MBean server, beside the
  * JDK's {@code direct} and {@code mapped} pools: when directmem is first used if the JVM has that
- * server by then, else within a second of its creation (directmem never creates it). The {@link BufferPoolMXBean} attributes (Name,
- * Count, TotalCapacity, MemoryUsed) mean what they mean for those pools, except that small
- * buffers sharing a native block count as that one block; the others are the counters of
- * {@link DirectMemoryStats}.
+ * server by then, else within a second of its creation (directmem never creates it). The
+ * {@link BufferPoolMXBean} attributes (Name, Count, TotalCapacity, MemoryUsed) mean what they mean
+ * for those pools, except that small buffers sharing a native block count as that one block; the
+ * others are the counters of {@link DirectMemoryStats}.
  *
  * <p>Set {@code -Ddirectmem.jmx=false} to leave it unregistered.
  */

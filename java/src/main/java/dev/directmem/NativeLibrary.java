@@ -60,8 +60,8 @@ final class NativeLibrary {
                 } catch (UnsatisfiedLinkError e) {
                     // A java.io.tmpdir mounted noexec, or a library for another C library: try
                     // java.library.path, and say why the jar's did not load if that fails too.
-                    tried.add("jar resource " + resource + " (extracted to " + file + " in java.io.tmpdir: "
-                            + e.getMessage() + ")");
+                    tried.add("jar resource " + resource + " (extracted to " + file
+                            + " in java.io.tmpdir: " + e.getMessage() + ")");
                 } finally {
                     // Once mapped the library no longer needs its file: leave nothing behind.
                     Files.deleteIfExists(file);
