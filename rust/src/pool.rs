@@ -3,7 +3,7 @@
 use crate::error::Error;
 use crate::ledger::{Ledger, LedgerSnapshot, Reservation};
 use crate::memory;
-use crate::reclaim::{Collector, Policy, Reclaimer, ReserveError};
+use crate::reclaim::{Collector, Policy, Reclaimer, ReserveError, Waiting};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -66,6 +66,27 @@ impl Pool {
             .reserve(&self.ledger, reservation, collector)
             .map_err(|e| self.failed(e))?;
         self.allocate_reserved(capacity, alignment, reservation)
+    }
+
+    /// As [`Pool::allocate`], one step at a time (see [`Reclaimer::reserve_step`]): `None` asks
+    /// the caller to park for `waiting.park()`, then call again with the same `waiting`.
+    pub fn allocate_step(
+        &self,
+        capacity: u64,
+        alignment: u64,
+        collector: &mut dyn Collector,
+        waiting: &mut Waiting,
+    ) -> Result<Option<NonNull<u8>>, Error> {
+        let reservation = reservation_checked(capacity, alignment)?;
+        let reserved = self
+            .reclaimer
+            .reserve_step(&self.ledger, reservation, collector, waiting)
+            .map_err(|e| self.failed(e))?;
+        if !reserved {
+            return Ok(None);
+        }
+        self.allocate_reserved(capacity, alignment, reservation)
+            .map(Some)
     }
 
     /// As [`Pool::allocate`], but never reclaims and never fails for lack of memory: `None`,

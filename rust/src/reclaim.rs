@@ -188,67 +188,126 @@ impl Reclaimer {
         self.collections_run.load(Ordering::Relaxed)
     }
 
-    /// Reserves `r`, reclaiming unreachable buffers first if the budget is full.
+    /// Reserves `r`, reclaiming unreachable buffers first if the budget is full. Waits here,
+    /// woken early by frees; see [`Reclaimer::reserve_step`] for a caller that must not.
     pub fn reserve(
         &self,
         ledger: &Ledger,
         r: Reservation,
         collector: &mut dyn Collector,
     ) -> Result<(), ReserveError> {
-        let refused = match ledger.try_reserve(r) {
-            Ok(()) => {
-                self.reserved(ledger, r);
-                return Ok(());
-            }
-            Err(refused) => refused,
-        };
-        if r.footprint > ledger.max() {
-            // No collection can make room for more than the whole budget.
-            return Err(ReserveError::Exhausted(Exhausted {
-                refused,
-                collections: 0,
-            }));
-        }
-        let deadline = Instant::now() + self.policy.max_wait;
-        // Frees from a collection that just ended may still be landing: wait for them briefly
-        // before asking for another collection.
-        if self.frees_may_be_landing() {
-            let frees_now = self.frees.load(Ordering::SeqCst);
-            if let Ok(()) =
-                self.await_frees_and_reserve(ledger, r, SETTLE_PAUSE, deadline, frees_now)
-            {
-                self.reserved(ledger, r);
-                return Ok(());
+        let mut waiting = Waiting::default();
+        while !self.reserve_step(ledger, r, collector, &mut waiting)? {
+            if waiting.phase == Phase::Joining {
+                self.await_collection(waiting.running);
+            } else {
+                self.park_until_freed(waiting.seen, waiting.park());
             }
         }
-        let (mut collections, mut fruitless) = (0, 0);
-        loop {
-            let frees_before = self.frees.load(Ordering::SeqCst);
-            self.collect_or_join(ledger, collector)
-                .map_err(ReserveError::CollectorFailed)?;
-            collections += 1;
-            let refused = match self.await_frees_and_reserve(
-                ledger,
-                r,
-                self.policy.last_pause,
-                deadline,
-                frees_before,
-            ) {
+        Ok(())
+    }
+
+    /// One step of [`Reclaimer::reserve`]: reserves `r` (true), or asks the caller to park for
+    /// `waiting.park()` and then call again with the same `waiting` (false), collecting first if
+    /// it is time to; `Waiting::default()` starts a reservation. Fails as `reserve` does.
+    ///
+    /// For a virtual thread, which parks in Java: a wait inside a native call would keep its
+    /// carrier thread, and with it maybe the very threads whose frees it waits for.
+    pub fn reserve_step(
+        &self,
+        ledger: &Ledger,
+        r: Reservation,
+        collector: &mut dyn Collector,
+        waiting: &mut Waiting,
+    ) -> Result<bool, ReserveError> {
+        let w = waiting;
+        if w.phase == Phase::Start {
+            let refused = match ledger.try_reserve(r) {
                 Ok(()) => {
                     self.reserved(ledger, r);
-                    return Ok(());
+                    return Ok(true);
                 }
                 Err(refused) => refused,
             };
-            // Memory that came back but went to other threads means contention, not exhaustion.
-            let saw_frees = self.frees.load(Ordering::SeqCst) != frees_before;
-            fruitless = if saw_frees { 0 } else { fruitless + 1 };
-            if fruitless >= self.policy.max_collections || Instant::now() >= deadline {
+            if r.footprint > ledger.max() {
+                // No collection can make room for more than the whole budget.
                 return Err(ReserveError::Exhausted(Exhausted {
                     refused,
-                    collections,
+                    collections: 0,
                 }));
             }
+            w.deadline = self
+                .nanos_since_epoch()
+                .saturating_add(nanos(self.policy.max_wait));
+            // Frees from a collection that just ended may still be landing: wait for them
+            // briefly before asking for another collection.
+            if self.frees_may_be_landing() {
+                w.await_frees(
+                    Phase::Settling,
+                    self.frees.load(Ordering::SeqCst),
+                    &self.policy,
+                );
+            } else {
+                w.phase = Phase::Collect;
+            }
+        } else if std::mem::take(&mut w.parked) {
+            // Frees during the park start the back-off over; a park without any doubles it.
+            w.pause = if self.frees.load(Ordering::SeqCst) != w.seen {
+                nanos(self.policy.first_pause)
+            } else {
+                w.pause.saturating_mul(2)
+            };
+        }
+        loop {
+            if w.phase == Phase::Collect {
+                w.frees_before = self.frees.load(Ordering::SeqCst);
+                match self
+                    .collect_unless_running(ledger, collector)
+                    .map_err(ReserveError::CollectorFailed)?
+                {
+                    None => w.collected(&self.policy),
+                    Some(running) => {
+                        // Another thread's collection serves this reservation too.
+                        w.phase = Phase::Joining;
+                        w.running = running;
+                        w.pause = nanos(self.policy.first_pause);
+                    }
+                }
+            }
+            if w.phase == Phase::Joining {
+                if self.collections.lock().finished == w.running {
+                    w.park = w.pause.min(nanos(self.policy.last_pause));
+                    w.parked = true;
+                    return Ok(false);
+                }
+                w.collected(&self.policy);
+            }
+            let refused = match self.look_for_frees(ledger, r, w) {
+                Ok(true) => {
+                    self.reserved(ledger, r);
+                    return Ok(true);
+                }
+                Ok(false) => {
+                    w.parked = true;
+                    return Ok(false);
+                }
+                Err(refused) => refused,
+            };
+            if w.phase == Phase::AfterCollection {
+                // Memory that came back but went to other threads means contention, not
+                // exhaustion.
+                let saw_frees = self.frees.load(Ordering::SeqCst) != w.frees_before;
+                w.fruitless = if saw_frees { 0 } else { w.fruitless + 1 };
+                if w.fruitless >= self.policy.max_collections
+                    || self.nanos_since_epoch() >= w.deadline
+                {
+                    return Err(ReserveError::Exhausted(Exhausted {
+                        refused,
+                        collections: w.collections,
+                    }));
+                }
+            }
+            w.phase = Phase::Collect;
         }
     }
 
@@ -402,13 +461,30 @@ impl Reclaimer {
         ledger: &Ledger,
         collector: &mut dyn Collector,
     ) -> Result<(), CollectorFailed> {
+        if let Some(running) = self.collect_unless_running(ledger, collector)? {
+            self.await_collection(running);
+        }
+        Ok(())
+    }
+
+    /// Waits until the collection running when `finished` read `running` has ended.
+    fn await_collection(&self, running: u64) {
+        let mut state = self.collections.lock();
+        while state.finished == running {
+            self.collection_finished.wait(&mut state);
+        }
+    }
+
+    /// Runs one collection, unless another thread is running one: then returns the count of
+    /// finished collections to wait past.
+    fn collect_unless_running(
+        &self,
+        ledger: &Ledger,
+        collector: &mut dyn Collector,
+    ) -> Result<Option<u64>, CollectorFailed> {
         let mut state = self.collections.lock();
         if state.running {
-            let seen = state.finished;
-            while state.finished == seen {
-                self.collection_finished.wait(&mut state);
-            }
-            return Ok(());
+            return Ok(Some(state.finished));
         }
         state.running = true;
         drop(state);
@@ -437,59 +513,180 @@ impl Reclaimer {
             outcome,
             started.elapsed().as_secs_f64() * 1e3
         );
-        Ok(())
+        Ok(None)
     }
 
-    /// Retries the reservation as frees land, pausing 1, 2, 4 ... ms while none do, until a
-    /// pause longer than `last_pause` would be needed or the deadline passes.
-    fn await_frees_and_reserve(
+    /// One look while waiting for frees: reserves `r` (true), or sets the pause to park for
+    /// (false), or gives up waiting (the refusal) once a pause longer than the phase allows
+    /// would be needed (the caller collects again) or the deadline has passed. The pauses go
+    /// 1, 2, 4 ... ms while no free lands.
+    fn look_for_frees(
         &self,
         ledger: &Ledger,
         r: Reservation,
-        last_pause: Duration,
-        deadline: Instant,
-        frees_before: u64,
-    ) -> Result<(), Refused> {
-        self.waiting_for_frees.fetch_add(1, Ordering::SeqCst);
-        struct Leave<'a>(&'a AtomicUsize);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
+        w: &mut Waiting,
+    ) -> Result<bool, Refused> {
+        w.seen = self.frees.load(Ordering::SeqCst);
+        let refused = match ledger.try_reserve(r) {
+            Ok(()) => return Ok(true),
+            Err(refused) => refused,
+        };
+        let last_pause = match w.phase {
+            Phase::Settling => SETTLE_PAUSE,
+            _ => self.policy.last_pause,
+        };
+        // Frees came and stopped: what the collection found is freed, waiting longer for more
+        // is wasted (the caller collects again); while none came yet, the reclaimer may only be
+        // late, so the full back-off applies.
+        let quiet = if self.backlog.load(Ordering::SeqCst) {
+            QUIET_WITH_BACKLOG
+        } else if w.seen != w.frees_before {
+            last_pause.min(QUIET_AFTER_FREES)
+        } else {
+            last_pause
+        };
+        let now = self.nanos_since_epoch();
+        if w.pause > nanos(quiet) || now >= w.deadline {
+            return Err(refused);
         }
-        let _leave = Leave(&self.waiting_for_frees);
-
-        let mut pause = self.policy.first_pause;
-        loop {
-            let mut signal = self.free_signal.lock();
-            let seen = self.frees.load(Ordering::SeqCst);
-            let refused = match ledger.try_reserve(r) {
-                Ok(()) => return Ok(()),
-                Err(refused) => refused,
-            };
-            let now = Instant::now();
-            // Frees came and stopped: what the collection found is freed, waiting longer for
-            // more is wasted (the caller collects again); while none came yet, the reclaimer may
-            // only be late, so the full back-off applies.
-            let quiet = if self.backlog.load(Ordering::SeqCst) {
-                QUIET_WITH_BACKLOG
-            } else if seen != frees_before {
-                last_pause.min(QUIET_AFTER_FREES)
-            } else {
-                last_pause
-            };
-            if pause > quiet || now >= deadline {
-                return Err(refused);
-            }
-            self.freed.wait_for(&mut signal, pause.min(deadline - now));
-            drop(signal);
-            if self.frees.load(Ordering::SeqCst) != seen {
-                pause = self.policy.first_pause;
-            } else {
-                pause *= 2;
-            }
-        }
+        w.park = w.pause.min(w.deadline - now);
+        Ok(false)
     }
+
+    /// Sleeps for `pause`, or until a free lands if none has since `frees` read `seen`.
+    fn park_until_freed(&self, seen: u64, pause: Duration) {
+        // Counted before the look at `frees`, SeqCst on both sides (here and in notify_freed):
+        // either the notifier sees this waiter and wakes it under the signal lock, which this
+        // thread holds from its look until it sleeps, or this look sees the free.
+        self.waiting_for_frees.fetch_add(1, Ordering::SeqCst);
+        let mut signal = self.free_signal.lock();
+        if self.frees.load(Ordering::SeqCst) == seen {
+            self.freed.wait_for(&mut signal, pause);
+        }
+        drop(signal);
+        self.waiting_for_frees.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Where a refused reservation stands between two steps of [`Reclaimer::reserve_step`]; a
+/// caller that parks outside Rust keeps it as [`Waiting::LONGS`] numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Waiting {
+    phase: Phase,
+    /// When the reservation gives up, in nanoseconds since the reclaimer's epoch.
+    deadline: u64,
+    collections: u32,
+    /// Collections in a row after which no memory came back.
+    fruitless: u32,
+    /// `frees` when this phase's wait began (for a collection, before it ran).
+    frees_before: u64,
+    /// `frees` at the last look.
+    seen: u64,
+    /// The back-off pause, in nanoseconds.
+    pause: u64,
+    /// The park last asked for, in nanoseconds: the pause, cut short at the deadline.
+    park: u64,
+    /// While joining: the count of finished collections when another thread's was running.
+    running: u64,
+    /// Whether the last step asked for a park, so that the next looks at what it brought.
+    parked: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Phase {
+    /// Nothing tried yet.
+    #[default]
+    Start,
+    /// Waiting briefly for frees a collection that just ended may still bring.
+    Settling,
+    /// Collecting next.
+    Collect,
+    /// Waiting for another thread's collection to end, rather than run one.
+    Joining,
+    /// Waiting for the frees of a collection this reservation went through.
+    AfterCollection,
+}
+
+impl Waiting {
+    /// How many numbers [`Waiting::to_longs`] writes and [`Waiting::from_longs`] reads.
+    pub const LONGS: usize = 10;
+    /// Which of them is [`Waiting::park`], in nanoseconds.
+    pub const PARK_NANOS: usize = 0;
+
+    /// How long the caller should park before the next step.
+    pub fn park(&self) -> Duration {
+        Duration::from_nanos(self.park)
+    }
+
+    /// A collection (this reservation's, or one it joined) has ended: its frees come next.
+    fn collected(&mut self, policy: &Policy) {
+        self.collections += 1;
+        self.await_frees(Phase::AfterCollection, self.frees_before, policy);
+    }
+
+    fn await_frees(&mut self, phase: Phase, frees_before: u64, policy: &Policy) {
+        self.phase = phase;
+        self.frees_before = frees_before;
+        self.pause = nanos(policy.first_pause);
+    }
+
+    pub fn to_longs(&self) -> [i64; Self::LONGS] {
+        [
+            self.park,
+            self.phase as u64,
+            self.deadline,
+            u64::from(self.collections),
+            u64::from(self.fruitless),
+            self.frees_before,
+            self.seen,
+            self.pause,
+            u64::from(self.parked),
+            self.running,
+        ]
+        .map(|n| n as i64)
+    }
+
+    /// Reads what `to_longs` wrote (all zeros: a new reservation); refuses anything else.
+    pub fn from_longs(longs: &[i64]) -> Result<Self, String> {
+        let [park, phase, deadline, collections, fruitless, frees_before, seen, pause, parked, running] =
+            <[i64; Self::LONGS]>::try_from(longs)
+                .map_err(|_| {
+                    format!(
+                        "{} numbers of waiting state, not {}",
+                        longs.len(),
+                        Self::LONGS
+                    )
+                })?
+                .map(|n| n as u64);
+        let invalid = || "invalid waiting state".to_string();
+        Ok(Waiting {
+            phase: match phase {
+                0 => Phase::Start,
+                1 => Phase::Settling,
+                2 => Phase::Collect,
+                3 => Phase::Joining,
+                4 => Phase::AfterCollection,
+                _ => return Err(invalid()),
+            },
+            deadline,
+            collections: u32::try_from(collections).map_err(|_| invalid())?,
+            fruitless: u32::try_from(fruitless).map_err(|_| invalid())?,
+            frees_before,
+            seen,
+            pause,
+            park,
+            running,
+            parked: match parked {
+                0 => false,
+                1 => true,
+                _ => return Err(invalid()),
+            },
+        })
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -619,6 +816,140 @@ mod tests {
         }
         assert_eq!(s.calls.load(Ordering::SeqCst), 3);
         assert_eq!(s.ledger.used(), 10, "a failed reservation reserves nothing");
+    }
+
+    /// As `Setup::churn`, one step at a time, sleeping (as a virtual thread parks) between
+    /// steps through the numbers a Java caller keeps; returns how many parks it took.
+    fn churn_in_steps(s: &Setup, bytes: u64, lag: Duration) -> Result<u32, ReserveError> {
+        let mut collector = s.collector(lag);
+        let mut longs = [0i64; Waiting::LONGS];
+        let mut parks = 0;
+        loop {
+            let mut waiting = Waiting::from_longs(&longs).unwrap();
+            let reserved =
+                s.reclaimer
+                    .reserve_step(&s.ledger, res(bytes), &mut collector, &mut waiting)?;
+            longs = waiting.to_longs();
+            if reserved {
+                s.garbage.lock().push(res(bytes));
+                return Ok(parks);
+            }
+            let park = Duration::from_nanos(longs[Waiting::PARK_NANOS] as u64);
+            assert!(park > Duration::ZERO && park <= fast_policy().last_pause);
+            thread::sleep(park);
+            parks += 1;
+        }
+    }
+
+    #[test]
+    fn a_reservation_in_steps_parks_outside_until_the_lagging_frees_land() {
+        let s = Setup::new(10);
+        let mut parks = 0;
+        for _ in 0..50 {
+            parks += churn_in_steps(&s, 5, Duration::from_millis(3)).unwrap();
+        }
+        assert!(s.calls.load(Ordering::SeqCst) >= 20, "collected as it went");
+        assert!(parks > 0, "the frees lag: some steps asked to park");
+        assert!(s.ledger.used() <= 10);
+    }
+
+    #[test]
+    fn a_reservation_in_steps_fails_as_a_waiting_one_does() {
+        let s = Setup::new(10);
+        let mut live = s.collector(Duration::ZERO);
+        s.reclaimer.reserve(&s.ledger, res(10), &mut live).unwrap();
+        match churn_in_steps(&s, 1, Duration::ZERO).unwrap_err() {
+            ReserveError::Exhausted(e) => {
+                assert_eq!((e.collections, e.refused.used, e.refused.max), (3, 10, 10))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(s.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(s.ledger.used(), 10);
+    }
+
+    #[test]
+    fn a_reservation_in_steps_parks_while_another_threads_collection_runs() {
+        struct Slow;
+        impl Collector for Slow {
+            fn collect(&mut self) -> Result<Collection, String> {
+                thread::sleep(Duration::from_millis(300));
+                Ok(Collection::Forced)
+            }
+        }
+        struct MustNotCollect;
+        impl Collector for MustNotCollect {
+            fn collect(&mut self) -> Result<Collection, String> {
+                panic!("another thread's collection is running: join it")
+            }
+        }
+        let ledger = Arc::new(Ledger::new(1));
+        ledger.try_reserve(res(1)).unwrap();
+        let reclaimer = Arc::new(Reclaimer::new(fast_policy()));
+        let running = {
+            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
+            thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Slow))
+        };
+        while !reclaimer.collections.lock().running {
+            thread::yield_now();
+        }
+        // Each step returns at once, parks, and soon waits for that collection in parks.
+        let mut waiting = Waiting::default();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let reserved = reclaimer
+                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+                .unwrap();
+            assert!(!reserved);
+            assert!(
+                started.elapsed() < Duration::from_millis(100),
+                "no wait in the step"
+            );
+            thread::sleep(waiting.park());
+        }
+        assert_eq!(waiting.phase, Phase::Joining);
+        // Once it has ended and its garbage is freed, the next step counts it and reserves.
+        running.join().unwrap().unwrap();
+        ledger.release(res(1)).unwrap();
+        reclaimer.notify_freed();
+        assert!(reclaimer
+            .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+            .unwrap());
+        assert_eq!(waiting.collections, 1);
+        assert_eq!(reclaimer.collections_run(), 1);
+    }
+
+    #[test]
+    fn waiting_state_survives_its_numbers_and_refuses_foreign_ones() {
+        let waiting = Waiting {
+            phase: Phase::AfterCollection,
+            deadline: 7,
+            collections: 2,
+            fruitless: 1,
+            frees_before: 40,
+            seen: 41,
+            pause: 4_000_000,
+            park: 3_000_000,
+            running: 5,
+            parked: true,
+        };
+        let longs = waiting.to_longs();
+        assert_eq!(longs[Waiting::PARK_NANOS], 3_000_000);
+        assert_eq!(Waiting::from_longs(&longs), Ok(waiting));
+        assert_eq!(
+            Waiting::from_longs(&[0; Waiting::LONGS]),
+            Ok(Waiting::default())
+        );
+        assert!(Waiting::from_longs(&[0; 3]).is_err(), "wrong length");
+        let mut bad = longs;
+        bad[1] = 9;
+        assert!(Waiting::from_longs(&bad).is_err(), "no such phase");
+        let mut bad = longs;
+        bad[3] = -1;
+        assert!(
+            Waiting::from_longs(&bad).is_err(),
+            "collections out of range"
+        );
     }
 
     #[test]

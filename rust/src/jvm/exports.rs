@@ -9,7 +9,7 @@ use super::ids;
 use crate::error::Error;
 use crate::memory;
 use crate::pool::{Block, FreedBy, Pool};
-use crate::reclaim::Policy;
+use crate::reclaim::{Collector, Policy, Waiting};
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::REUSE;
 use jni::objects::{
@@ -103,29 +103,60 @@ pub extern "system" fn Java_dev_directmem_Native_emptyBuffer<'l>(
 }
 
 /// Reserves budget and allocates a zeroed block. When the budget is full: with `reclaim`, makes
-/// the JVM collect and waits for memory to come back; without, returns `None` at once.
+/// the JVM collect and waits for memory to come back; without, returns `None` at once. A
+/// `waiting` array (not null) keeps the wait outside: then `None` asks the caller to park for
+/// its `Waiting::PARK_NANOS` and call again with it (see `Reclaimer::reserve_step`).
 fn allocate_block(
     env: &mut JNIEnv,
     capacity: jint,
     alignment: jint,
     reclaim: jboolean,
+    waiting: &JLongArray,
 ) -> Result<Option<Block>, Error> {
     let size = non_negative(capacity.into(), "capacity")?;
     let alignment = non_negative(alignment.into(), "alignment")?;
     let ptr = if reclaim == JNI_FALSE {
         POOL.try_allocate(size, alignment)?
+    } else if waiting.is_null() {
+        with_collector(env, size, |collector| {
+            POOL.allocate(size, alignment, collector)
+        })
+        .map(Some)?
     } else {
-        let reclaimed = || POOL.reclaimed_bytes();
-        let mut jvm = JvmCollector::new(env, &reclaimed);
-        let trigger = Trigger::RefusedAllocation { requested: size };
-        let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
-        Some(POOL.allocate(size, alignment, &mut collector)?)
+        let mut longs = [0; Waiting::LONGS];
+        if env.get_array_length(waiting)? as usize != longs.len() {
+            return Err(Error::IllegalArgument("waiting: wrong length".into()));
+        }
+        env.get_long_array_region(waiting, 0, &mut longs)?;
+        let mut state = Waiting::from_longs(&longs).map_err(Error::IllegalArgument)?;
+        let ptr = with_collector(env, size, |collector| {
+            POOL.allocate_step(size, alignment, collector, &mut state)
+        })?;
+        if ptr.is_none() {
+            // Only a park needs the state: a block, once allocated, must reach the caller.
+            env.set_long_array_region(waiting, 0, &state.to_longs())?;
+        }
+        ptr
     };
     Ok(ptr.map(|ptr| Block {
         ptr,
         capacity: size,
         alignment,
     }))
+}
+
+/// Runs `reserve` with this thread's collector, which reports each collection it runs for a
+/// refused request of `size` bytes.
+fn with_collector<T>(
+    env: &mut JNIEnv,
+    size: u64,
+    reserve: impl FnOnce(&mut dyn Collector) -> T,
+) -> T {
+    let reclaimed = || POOL.reclaimed_bytes();
+    let mut jvm = JvmCollector::new(env, &reclaimed);
+    let trigger = Trigger::RefusedAllocation { requested: size };
+    let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
+    reserve(&mut collector)
 }
 
 /// Allocates, then points `buffer` (a fresh duplicate of the empty template, which only this
@@ -141,11 +172,12 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
     alignment: jint,
     owner: JObject<'l>,
     reclaim: jboolean,
+    waiting: JLongArray<'l>,
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let ids = ids::get()?;
-        let Some(block) = allocate_block(env, capacity, alignment, reclaim)? else {
-            return Ok(0); // the budget is full and the caller asked not to reclaim
+        let Some(block) = allocate_block(env, capacity, alignment, reclaim, &waiting)? else {
+            return Ok(0); // the budget is full: the caller asked not to reclaim, or to park
         };
         let address = block.ptr.as_ptr() as jlong;
         let point = |env: &mut JNIEnv<'l>| -> Result<(), Error> {
@@ -176,10 +208,11 @@ pub extern "system" fn Java_dev_directmem_Native_allocateMemory<'l>(
     capacity: jint,
     alignment: jint,
     reclaim: jboolean,
+    waiting: JLongArray<'l>,
 ) -> jlong {
     guard(&mut env, 0, |env| {
-        let block = allocate_block(env, capacity, alignment, reclaim)?;
-        // 0: the budget is full and the caller asked not to reclaim.
+        let block = allocate_block(env, capacity, alignment, reclaim, &waiting)?;
+        // 0: the budget is full, and the caller asked not to reclaim, or to park.
         Ok(block.map_or(0, |block| block.ptr.as_ptr() as jlong))
     })
 }

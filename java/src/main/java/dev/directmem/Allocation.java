@@ -81,7 +81,9 @@ sealed class Allocation permits SharedBlock {
         long address;
         try {
             // Sets the root's address, capacity and att (this owner), and r.address.
-            address = ACCESS.allocate(root, r, this, reclaim);
+            address = reclaim && VirtualThreads.current()
+                    ? allocateParking(r)
+                    : ACCESS.allocate(root, r, this, reclaim, null);
         } catch (OutOfMemoryError e) {
             // The release stays registered and goes with the owner: the reclaimer frees what it
             // records, if anything, and un-counts a current shared block.
@@ -106,6 +108,19 @@ sealed class Allocation permits SharedBlock {
         // address is recorded, so the reclaimer reads the address it frees.
         Reference.reachabilityFence(this);
         return true;
+    }
+
+    /**
+     * Allocates, reclaiming, for a virtual thread: its waits for memory are parks in here (see
+     * {@link VirtualThreads}), between the native steps of the allocation.
+     */
+    private long allocateParking(Release r) {
+        long[] waiting = new long[Native.WAITING_LONGS];
+        long address;
+        while ((address = ACCESS.allocate(root, r, this, true, waiting)) == 0) {
+            VirtualThreads.parkUntilFreed(waiting[Native.PARK_NANOS]);
+        }
+        return address;
     }
 
     /** The owner of a buffer directmem allocated, or of a view of one; else IllegalArgumentException. */
@@ -175,6 +190,7 @@ sealed class Allocation permits SharedBlock {
         // dies first: the reclaimer then drops it): no clear() needed (a native call on JDK 16+,
         // 2% of the explicit path measured).
         REGISTRY.remove(r);
+        VirtualThreads.freed();
     }
 
     private static String describe(ByteBuffer buffer) {
@@ -252,6 +268,7 @@ sealed class Allocation permits SharedBlock {
                 if (n > 0 || more != reportedMore) {
                     Native.freeBatch(addresses, capacities, alignments, n, more);
                     reportedMore = more;
+                    VirtualThreads.freed();
                 }
             } catch (RuntimeException | Error e) {
                 report(e);

@@ -30,13 +30,15 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
      * call returns, and points {@code buffer}, a fresh duplicate of the empty template, at it:
      * address, capacity and {@code owner} in {@code att}. Returns the address. The caller sets the
      * limit. When the budget is full: with {@code reclaim}, reclaims first; without, returns 0
-     * and changes nothing.
+     * and changes nothing. With a {@code waiting} array, reclaiming never waits in the native
+     * call, but returns 0 to have the caller park (see {@link Native#allocate}).
      *
      * <p>If anything fails once the address is recorded (a StackOverflowError at the bottom of a
      * deep stack), the memory goes with the owner: its release is registered already, and the
      * reclaimer frees it once the owner is unreachable. A free here could overflow the stack too.
      */
-    abstract long allocate(ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim);
+    abstract long allocate(
+            ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim, long[] waiting);
 
     /** A direct buffer's {@code att} field (the caller checks the class), or null. */
     abstract Object attachment(ByteBuffer buffer);
@@ -58,8 +60,9 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
     static final class ThroughJni extends BufferAccess {
         @Override
-        long allocate(ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim) {
-            long address = Native.allocate(buffer, release.capacity, release.alignment, owner, reclaim);
+        long allocate(
+                ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim, long[] waiting) {
+            long address = Native.allocate(buffer, release.capacity, release.alignment, owner, reclaim, waiting);
             release.address = address; // a field write: nothing can fail between the two
             return address;
         }
@@ -147,8 +150,9 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         }
 
         @Override
-        long allocate(ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim) {
-            long address = Native.allocateMemory(release.capacity, release.alignment, reclaim);
+        long allocate(
+                ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim, long[] waiting) {
+            long address = Native.allocateMemory(release.capacity, release.alignment, reclaim, waiting);
             release.address = address; // a field write: nothing can fail between the two
             if (address == 0) {
                 return 0;

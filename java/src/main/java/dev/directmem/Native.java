@@ -81,11 +81,22 @@ final class Native {
      * capacity, and {@code owner} in its {@code att} field (the caller sets the limit). Returns
      * the address. When the budget is full: with {@code reclaim}, reclaims first; without,
      * returns 0 and changes nothing.
+     *
+     * <p>A reclaiming call with {@code waiting} null waits for memory in the native call. With a
+     * {@code waiting} array ({@link #WAITING_LONGS} zeros for a new allocation) it never waits
+     * there: it returns 0 when the caller should park for {@code waiting[PARK_NANOS]}
+     * nanoseconds, then call again with the same array (where the wait stands).
      */
-    static native long allocate(ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim);
+    static native long allocate(
+            ByteBuffer buffer, int capacity, int alignment, Object owner, boolean reclaim, long[] waiting);
 
     /** As {@link #allocate}, for a caller that sets the buffer's fields itself. */
-    static native long allocateMemory(int capacity, int alignment, boolean reclaim);
+    static native long allocateMemory(int capacity, int alignment, boolean reclaim, long[] waiting);
+
+    /** The length of an {@link #allocate} {@code waiting} array (Waiting::LONGS in reclaim.rs). */
+    static final int WAITING_LONGS = 10;
+    /** Where {@link #allocate} puts how long to park (Waiting::PARK_NANOS in reclaim.rs). */
+    static final int PARK_NANOS = 0;
 
     /** Frees memory from {@link #allocateMemory}, for a caller that disarmed the buffer itself. */
     static native void freeMemory(long address, int capacity, int alignment);

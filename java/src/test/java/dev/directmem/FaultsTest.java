@@ -43,8 +43,8 @@ class FaultsTest {
     @Test
     void anInvalidEntryInAFreeBatchSpoilsOnlyItself() throws InterruptedException {
         DirectMemoryStats before = Churn.settle();
-        long first = Native.allocateMemory(5000, 1, true);
-        long second = Native.allocateMemory(7000, 1, true);
+        long first = Native.allocateMemory(5000, 1, true, null);
+        long second = Native.allocateMemory(7000, 1, true, null);
         long[] addresses = {first, 0, second};
         int[] capacities = {5000, 6000, 7000};
         int[] alignments = {1, 1, 1};

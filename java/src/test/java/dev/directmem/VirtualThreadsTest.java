@@ -1,0 +1,28 @@
+package dev.directmem;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Virtual threads (JDK 21+) that wait for memory leave their carrier to the others. */
+class VirtualThreadsTest {
+    /**
+     * One carrier thread, and a virtual thread waiting for memory that another virtual thread
+     * frees: a wait inside the native call would hold the only carrier until it gave up.
+     */
+    @Test
+    void aVirtualThreadWaitingForMemoryLetsTheOneThatFreesItRun() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 21, "virtual threads: JDK 21+");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.maxMemory=16m", "-Djdk.virtualThreadScheduler.parallelism=1",
+                        "-Djdk.virtualThreadScheduler.maxPoolSize=1"),
+                VirtualThreadsProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("ALLOCATED after"), result.output());
+        assertTrue(result.output().contains("zeroed true, interrupt kept true"), result.output());
+        assertTrue(result.output().contains("LEDGER count=0 memoryUsed=0"), result.output());
+    }
+}
