@@ -1,8 +1,10 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
@@ -131,6 +133,7 @@ class ReclamationTest {
         assertTrue(collections.find(), message);
         int n = Integer.parseInt(collections.group(1));
         assertTrue(n >= 3 && n <= 10, message);
+        assertFalse(message.contains("generational Shenandoah"), message);
         DirectMemoryStats full = DirectMemory.stats();
         assertEquals(before.failedAllocations() + 1, full.failedAllocations());
         assertTrue(full.memoryUsed() + MIB > BUDGET, "failed only because the budget was full");
@@ -143,6 +146,25 @@ class ReclamationTest {
         ByteBuffer again = DirectMemory.allocateDirect(MIB);
         assertEquals(MIB, again.capacity());
         DirectMemory.free(again);
+    }
+
+    /**
+     * Generational Shenandoah (JDK 25) under -XX:+DisableExplicitGC: directmem cannot start the
+     * old cycles that find promoted buffers, and its error says so, with what to do instead.
+     */
+    @Test
+    void onGenerationalShenandoahTheErrorSaysWhatDirectmemCannotReclaim() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 25
+                && ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+UseShenandoahGC"),
+                "generational Shenandoah: JDK 25+, checked in the Shenandoah run");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-XX:ShenandoahGCMode=generational", "-Ddirectmem.maxMemory=16m"),
+                ExhaustionProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("HELD 16 MiB; Cannot reserve 1048576 bytes"), result.output());
+        assertTrue(result.output().contains("generational Shenandoah with -XX:+DisableExplicitGC"),
+                result.output());
+        assertTrue(result.output().contains("-XX:ShenandoahGCMode=satb"), result.output());
     }
 
     @Test
