@@ -14,8 +14,9 @@
 //! Here a freed block waits in a list of its size class for the next allocation of that class,
 //! which zeroes only the bytes it hands out. Classes are the sizes of glibc's chunks (16-byte
 //! steps, an 8-byte header), so rounding a block up to its class costs no memory. Blocks beyond
-//! the limit go back to `malloc`, and so does every block of a class left unused for a whole trim
-//! period.
+//! the limit go back to `malloc`, and so do, at each trim, as many blocks of a class as it held
+//! through the whole period without handing them out: a class in steady use keeps only what its
+//! takers need, not what a burst of frees left.
 //!
 //! A block above [`MAX_SMALL`] the zeroer thread zeroes behind, as it does kept mapped blocks
 //! (see `reuse`): out of cache anyway, so zeroing it on another core costs the allocating thread
@@ -52,10 +53,15 @@ struct Class {
     kept: Vec<usize>,
     /// Blocks the zeroer thread has zeroed whole since (larger sizes only).
     zeroed: Vec<usize>,
-    /// The trim period in which a block of this class was last asked for (taken, or missed),
-    /// or, for a small class, kept: a larger size freed but never asked for again goes at the
-    /// next trim.
-    used_in: u64,
+    /// The fewest blocks the class held at once since the last trim: that many sat idle through
+    /// the period, and the next trim gives them back.
+    fewest: usize,
+}
+
+impl Class {
+    fn held(&self) -> usize {
+        self.kept.len() + self.zeroed.len()
+    }
 }
 
 /// Where the blocks of one size are kept.
@@ -76,8 +82,6 @@ pub struct MallocBlocks {
     unzeroed: AtomicU64,
     bytes: AtomicU64,
     limit: AtomicU64,
-    /// Counts trims, so that a class can tell it sat unused through a whole period cheaply.
-    period: AtomicU64,
 }
 
 impl MallocBlocks {
@@ -88,14 +92,13 @@ impl MallocBlocks {
                 Mutex::new(Class {
                     kept: Vec::new(),
                     zeroed: Vec::new(),
-                    used_in: 0,
+                    fewest: 0,
                 })
             }; SMALL_CLASSES],
             larger: Mutex::new(BTreeMap::new()),
             unzeroed: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             limit: AtomicU64::new(0),
-            period: AtomicU64::new(0),
         }
     }
 
@@ -139,10 +142,7 @@ impl MallocBlocks {
                 let room = larger.len() < MAX_LARGER_SIZES;
                 let class = match larger.entry(size) {
                     Entry::Occupied(class) => Some(class.into_mut()),
-                    Entry::Vacant(place) if make && room => Some(place.insert(Class {
-                        used_in: self.period.load(Ordering::Relaxed),
-                        ..Class::default()
-                    })),
+                    Entry::Vacant(place) if make && room => Some(place.insert(Class::default())),
                     Entry::Vacant(_) => None,
                 };
                 class.map(f)
@@ -155,7 +155,7 @@ impl MallocBlocks {
     pub fn set_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
         if self.bytes.load(Ordering::Relaxed) > bytes {
-            self.release_classes(|_| true);
+            self.give_back_idle(Class::held);
         }
     }
 
@@ -171,17 +171,18 @@ impl MallocBlocks {
             return None; // the usual case of explicit frees: no lock taken
         }
         let (slot, size) = Self::slot_of(capacity)?;
-        let period = self.period.load(Ordering::Relaxed);
         let (address, zeroed) = self.with_class(slot, false, |class| {
-            class.used_in = period;
-            if let Some(address) = class.zeroed.pop() {
-                return Some((address, true));
-            }
-            let address = class.kept.pop()?;
-            if let Slot::Larger(_) = slot {
-                self.unzeroed.fetch_sub(1, Ordering::Relaxed);
-            }
-            Some((address, false))
+            let taken = if let Some(address) = class.zeroed.pop() {
+                (address, true)
+            } else {
+                let address = class.kept.pop()?;
+                if let Slot::Larger(_) = slot {
+                    self.unzeroed.fetch_sub(1, Ordering::Relaxed);
+                }
+                (address, false)
+            };
+            class.fewest = class.fewest.min(class.held());
+            Some(taken)
         })??;
         self.bytes.fetch_sub(size, Ordering::Relaxed);
         let ptr = NonNull::new(address as *mut u8)?;
@@ -211,12 +212,10 @@ impl MallocBlocks {
             self.bytes.fetch_sub(size, Ordering::Relaxed);
             return false;
         }
-        let period = self.period.load(Ordering::Relaxed);
         let kept = self.with_class(slot, true, |class| {
             class.kept.push(ptr.as_ptr() as usize);
-            match slot {
-                Slot::Small(_) => class.used_in = period,
-                Slot::Larger(_) => _ = self.unzeroed.fetch_add(1, Ordering::Relaxed),
+            if let Slot::Larger(_) = slot {
+                self.unzeroed.fetch_add(1, Ordering::Relaxed);
             }
         });
         if kept.is_none() {
@@ -261,39 +260,40 @@ impl MallocBlocks {
             // Zeroing failed, or the limit fell meanwhile.
             self.give_back(size * blocks.len() as u64, blocks);
         } else {
-            // Their class may have been trimmed meanwhile: made again, they go at the next trim.
+            // Their class may have been forgotten meanwhile: made again, they go at the trim
+            // after next, unless taken.
             let mut larger = self.larger.lock();
             larger.entry(size).or_default().zeroed.extend(blocks);
         }
         true
     }
 
-    /// Called once per trim period: gives back to `malloc` every block of the classes that were
-    /// not used since the previous call.
+    /// Called once per trim period: gives back to `malloc` the blocks each class held through
+    /// the whole period without handing them out.
     pub fn trim(&self) {
-        let ended = self.period.fetch_add(1, Ordering::Relaxed);
-        self.release_classes(|class| class.used_in < ended);
+        self.give_back_idle(|class| class.fewest);
     }
 
-    fn release_classes(&self, stale: impl Fn(&Class) -> bool) {
+    /// Gives back `idle(class)` blocks of each class, those kept longest first, unzeroed before
+    /// zeroed; larger sizes left with none are forgotten, so that the map stays short.
+    fn give_back_idle(&self, idle: impl Fn(&Class) -> usize) {
         let mut released: Vec<(usize, u64)> = Vec::new();
+        let mut take_idle = |class: &mut Class, size: u64| -> u64 {
+            let idle = idle(class).min(class.held());
+            let unzeroed = idle.min(class.kept.len());
+            let blocks = class.kept.drain(..unzeroed);
+            let blocks = blocks.chain(class.zeroed.drain(..idle - unzeroed));
+            released.extend(blocks.map(|address| (address, size)));
+            class.fewest = class.held();
+            unzeroed as u64
+        };
         for (index, class) in self.small.iter().enumerate() {
-            let mut class = class.lock();
-            if !class.kept.is_empty() && stale(&class) {
-                let size = Self::small_size(index);
-                released.extend(class.kept.drain(..).map(|address| (address, size)));
-            }
+            take_idle(&mut class.lock(), Self::small_size(index));
         }
-        // Stale larger sizes are forgotten, kept blocks or not, so that the map stays short.
         self.larger.lock().retain(|size, class| {
-            let keep = !stale(class);
-            if !keep {
-                let unzeroed = class.kept.len() as u64;
-                self.unzeroed.fetch_sub(unzeroed, Ordering::Relaxed);
-                let blocks = class.kept.drain(..).chain(class.zeroed.drain(..));
-                released.extend(blocks.map(|address| (address, *size)));
-            }
-            keep
+            let unzeroed = take_idle(class, *size);
+            self.unzeroed.fetch_sub(unzeroed, Ordering::Relaxed);
+            class.held() > 0
         });
         let bytes = released.iter().map(|(_, size)| size).sum();
         self.give_back(bytes, released.into_iter().map(|(address, _)| address));
@@ -451,6 +451,29 @@ mod tests {
         assert!(cache.keep(extra, extra_size), "room again");
         cache.set_limit(0);
         assert_eq!(cache.kept_bytes(), 0);
+    }
+
+    #[test]
+    fn a_class_in_steady_use_keeps_only_what_its_takers_need() {
+        let cache = MallocBlocks::new();
+        cache.set_limit(64 << 20);
+        let (capacity, size) = (12 << 10, MallocBlocks::block_size(12 << 10));
+        for _ in 0..100 {
+            assert!(cache.keep(block(capacity), capacity)); // a burst of frees
+        }
+        cache.trim(); // the period they came in ends: none sat idle through a whole one yet
+        assert_eq!(cache.kept_bytes(), 100 * size);
+        for period in 0..3 {
+            // One allocation of the size a period, freed again: one block is all it needs.
+            let again = cache.take(capacity).unwrap();
+            assert!(cache.keep(again, capacity));
+            cache.trim();
+            assert_eq!(cache.kept_bytes(), size, "period {period}");
+        }
+        cache.trim(); // a period without a take: the last one goes too
+        assert_eq!(cache.kept_bytes(), 0);
+        assert!(!cache.has_unzeroed());
+        assert!(cache.larger.lock().is_empty());
     }
 
     #[test]
