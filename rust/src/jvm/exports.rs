@@ -372,11 +372,13 @@ impl RawFields {
 }
 
 fn block(address: jlong, capacity: jint, alignment: jint) -> Result<Block, Error> {
+    let alignment = non_negative(alignment.into(), "alignment")?;
+    memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
     Ok(Block {
         ptr: NonNull::new(address as *mut u8)
             .ok_or_else(|| Error::IllegalArgument("free of a null address".into()))?,
         capacity: non_negative(capacity.into(), "capacity")?,
-        alignment: non_negative(alignment.into(), "alignment")?,
+        alignment,
     })
 }
 

@@ -64,6 +64,8 @@ class FaultsTest {
         Allocation owner = Allocation.of(buffer);
         assertThrows(IllegalArgumentException.class,
                 () -> Native.disarmAndFree(buffer, owner.release.address, -1, 1));
+        assertThrows(IllegalArgumentException.class,
+                () -> Native.disarmAndFree(buffer, owner.release.address, 5000, 3));
         assertEquals(5000, buffer.capacity(), "not disarmed");
         buffer.put(4999, (byte) 7);
         assertEquals(7, buffer.get(4999));
