@@ -11,7 +11,8 @@ import java.util.Objects;
  * difference shows when the budget is full: where the JDK calls {@code System.gc()} (a no-op under
  * {@code -XX:+DisableExplicitGC}) and then throws {@code OutOfMemoryError: Direct buffer memory},
  * directmem makes the JVM collect by means that flag does not disable, waits until the collected
- * buffers' memory is really free, and only then, if the budget is still full, throws.
+ * buffers' memory is really free, and only then, if the budget is still full, throws. A virtual
+ * thread waits parked, which leaves its carrier thread to others.
  *
  * <p>Memory comes back when a buffer and all its views become unreachable, or at once through
  * {@link #free(ByteBuffer)}. Buffers of up to 4 KiB (less under a small budget) usually share a
