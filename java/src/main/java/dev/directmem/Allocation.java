@@ -34,6 +34,9 @@ sealed class Allocation permits SharedBlock {
     private static final Class<?> DIRECT_READ_ONLY = TEMPLATE.asReadOnlyBuffer().getClass();
 
     static {
+        // Initialized and linked before any allocation: under a full Java heap, a class that
+        // failed to initialize would fail every allocation and free after.
+        VirtualThreads.current();
         Thread reclaimer = new Thread(Allocation::reclaimForever, "directmem-reclaimer");
         reclaimer.setDaemon(true);
         reclaimer.start();

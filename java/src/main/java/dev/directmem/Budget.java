@@ -88,19 +88,18 @@ final class Budget {
      * the old generation comes back in an old cycle, which the collector starts on its own.
      */
     static String collectorCaveat() {
-        return CollectorCaveat.TEXT;
+        return COLLECTOR_CAVEAT;
     }
 
-    private static final class CollectorCaveat {
-        static final String TEXT = "true".equals(vmOption("UseShenandoahGC"))
-                && "generational".equals(vmOption("ShenandoahGCMode"))
-                && "true".equals(vmOption("DisableExplicitGC"))
-                ? "; on generational Shenandoah with -XX:+DisableExplicitGC, a dropped buffer that"
-                        + " lived long enough to reach the old generation is freed only after an old"
-                        + " cycle, which directmem cannot start: free such buffers with DirectMemory.free,"
-                        + " or run without -XX:+DisableExplicitGC or with -XX:ShenandoahGCMode=satb"
-                : "";
-    }
+    /** Read at startup with the rest: under a full Java heap, when the error needs it, it could fail. */
+    private static final String COLLECTOR_CAVEAT = "true".equals(vmOption("UseShenandoahGC"))
+            && "generational".equals(vmOption("ShenandoahGCMode"))
+            && "true".equals(vmOption("DisableExplicitGC"))
+            ? "; on generational Shenandoah with -XX:+DisableExplicitGC, a dropped buffer that"
+                    + " lived long enough to reach the old generation is freed only after an old"
+                    + " cycle, which directmem cannot start: free such buffers with DirectMemory.free,"
+                    + " or run without -XX:+DisableExplicitGC or with -XX:ShenandoahGCMode=satb"
+            : "";
 
     /** A HotSpot flag's value, or null (no such flag, or not HotSpot). */
     private static String vmOption(String name) {

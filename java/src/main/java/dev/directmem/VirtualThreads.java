@@ -39,6 +39,10 @@ final class VirtualThreads {
         }
     }
 
+    static {
+        current(); // linked now: the first call of a method handle allocates
+    }
+
     /** Whether the current thread is a virtual one. */
     static boolean current() {
         if (IS_VIRTUAL == null) {
@@ -46,8 +50,10 @@ final class VirtualThreads {
         }
         try {
             return (boolean) IS_VIRTUAL.invokeExact(Thread.currentThread());
+        } catch (RuntimeException | Error e) {
+            throw e;
         } catch (Throwable t) {
-            throw new IllegalStateException(t); // Thread::isVirtual throws nothing
+            throw new IllegalStateException(t); // Thread::isVirtual declares nothing
         }
     }
 
