@@ -4,6 +4,7 @@ use crate::error::Error;
 use crate::ledger::{Ledger, LedgerSnapshot, Reservation};
 use crate::memory;
 use crate::reclaim::{Collector, Policy, Reclaimer, ReserveError, Waiting};
+use once_cell::sync::OnceCell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,6 +15,9 @@ pub struct Pool {
     reclaimed_bytes: AtomicU64,
     freed_bytes: AtomicU64,
     failures: AtomicU64,
+    /// Added to the budget's error after collections: what this JVM's collector cannot be made
+    /// to find (see `Budget.collectorCaveat` in Java).
+    collector_caveat: OnceCell<String>,
 }
 
 /// A block `Pool::allocate` handed out, as it must be described to free it.
@@ -45,7 +49,13 @@ impl Pool {
             reclaimed_bytes: AtomicU64::new(0),
             freed_bytes: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            collector_caveat: OnceCell::new(),
         }
+    }
+
+    /// Sets the text the budget's error adds after collections; the first one set stays.
+    pub fn set_collector_caveat(&self, caveat: String) {
+        let _ = self.collector_caveat.set(caveat);
     }
 
     pub fn set_max(&self, max: u64) {
@@ -286,8 +296,15 @@ impl Pool {
             ReserveError::Exhausted(e) => Error::OutOfMemory(format!(
                 "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \
                  forced garbage collection(s) and waiting for their cleaners; raise \
-                 -Ddirectmem.maxMemory or free buffers with DirectMemory.free",
-                e.refused.requested, e.refused.used, e.refused.max, e.collections
+                 -Ddirectmem.maxMemory or free buffers with DirectMemory.free{}",
+                e.refused.requested,
+                e.refused.used,
+                e.refused.max,
+                e.collections,
+                match self.collector_caveat.get() {
+                    Some(caveat) if e.collections > 0 => caveat.as_str(),
+                    _ => "",
+                }
             )),
             ReserveError::CollectorFailed(f) => Error::OutOfMemory(format!(
                 "Cannot reserve direct buffer memory (used: {}, max: {}): could not make the \
@@ -404,6 +421,19 @@ mod tests {
         // SAFETY: described correctly this time.
         unsafe { pool.free(plain(bad, 8), FreedBy::Caller).unwrap() };
         assert_eq!(pool.stats().ledger.used, 0);
+    }
+
+    #[test]
+    fn the_collector_caveat_follows_an_error_after_collections_only() {
+        let pool = Pool::new(100, quick());
+        pool.set_collector_caveat("; a caveat".into());
+        let held = pool.allocate(80, 1, &mut NoGarbage).unwrap();
+        let after_collections = pool.allocate(30, 1, &mut NoGarbage).unwrap_err();
+        assert!(after_collections.message().ends_with("; a caveat"));
+        let above_the_budget = pool.allocate(101, 1, &mut NoGarbage).unwrap_err();
+        assert!(!above_the_budget.message().contains("a caveat"));
+        // SAFETY: freed once.
+        unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
     }
 
     #[test]

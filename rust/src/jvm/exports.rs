@@ -70,10 +70,14 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
     max_heap: jlong,
     reuse_memory: jlong,
     huge_pages: jboolean,
+    collector_caveat: JString<'l>,
 ) {
     guard(&mut env, (), |env| {
         let max = non_negative(max_memory, "maximum memory")?;
         ids::init(env)?;
+        if !collector_caveat.is_null() {
+            POOL.set_collector_caveat(env.get_string(&collector_caveat)?.into());
+        }
         memory::set_huge_pages(huge_pages != JNI_FALSE);
         POOL.set_max(max);
         // Negative: not configured, the default (as much as the budget, at most 64 MiB).

@@ -81,25 +81,22 @@ final class Budget {
     }
 
     /**
-     * What a refused reservation's OutOfMemoryError adds where this JVM's collector cannot be made
-     * to find every unreachable buffer, else an empty string. Generational Shenandoah (JDK 25)
+     * What a refused reservation's OutOfMemoryError adds, after collections, where this JVM's
+     * collector cannot be made to find every unreachable buffer, else an empty string. Generational Shenandoah (JDK 25)
      * ignores forced collections under -XX:+DisableExplicitGC, as Shenandoah does, and the heap
      * pressure directmem applies instead brings only young cycles: a buffer whose owner reached
      * the old generation comes back in an old cycle, which the collector starts on its own.
      */
     static String collectorCaveat() {
-        return COLLECTOR_CAVEAT;
+        return "true".equals(vmOption("UseShenandoahGC"))
+                && "generational".equals(vmOption("ShenandoahGCMode"))
+                && "true".equals(vmOption("DisableExplicitGC"))
+                ? "; on generational Shenandoah with -XX:+DisableExplicitGC, a dropped buffer that"
+                        + " lived long enough to reach the old generation is freed only after an old"
+                        + " cycle, which directmem cannot start: free such buffers with DirectMemory.free,"
+                        + " or run without -XX:+DisableExplicitGC or with -XX:ShenandoahGCMode=satb"
+                : "";
     }
-
-    /** Read at startup with the rest: under a full Java heap, when the error needs it, it could fail. */
-    private static final String COLLECTOR_CAVEAT = "true".equals(vmOption("UseShenandoahGC"))
-            && "generational".equals(vmOption("ShenandoahGCMode"))
-            && "true".equals(vmOption("DisableExplicitGC"))
-            ? "; on generational Shenandoah with -XX:+DisableExplicitGC, a dropped buffer that"
-                    + " lived long enough to reach the old generation is freed only after an old"
-                    + " cycle, which directmem cannot start: free such buffers with DirectMemory.free,"
-                    + " or run without -XX:+DisableExplicitGC or with -XX:ShenandoahGCMode=satb"
-            : "";
 
     /** A HotSpot flag's value, or null (no such flag, or not HotSpot). */
     private static String vmOption(String name) {

@@ -29,7 +29,8 @@ final class Native {
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
             budget = Budget.maxMemory();
-            init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory(), Budget.hugePages());
+            init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory(), Budget.hugePages(),
+                    Budget.collectorCaveat());
             LOG.log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
         } catch (RuntimeException | LinkageError e) {
             failure = e;
@@ -68,9 +69,11 @@ final class Native {
 
     /**
      * {@code reuseMemory}: the most freed memory kept for reuse, or -1 for the default;
-     * {@code hugePages}: whether large mappings ask for transparent huge pages.
+     * {@code hugePages}: whether large mappings ask for transparent huge pages;
+     * {@code collectorCaveat}: what the budget's error adds after collections, or empty.
      */
-    private static native void init(long maxMemory, long maxHeap, long reuseMemory, boolean hugePages);
+    private static native void init(
+            long maxMemory, long maxHeap, long reuseMemory, boolean hugePages, String collectorCaveat);
 
     /** An empty direct buffer with no owner: the template {@link Allocation} duplicates. */
     static native ByteBuffer emptyBuffer();

@@ -162,10 +162,6 @@ final class Tracking {
                         .append(" buffer(s)");
             }
         }
-        // The budget's error after collections (not the system's, nor a request above the budget).
-        if (message.indexOf("Cannot reserve") == 0 && message.indexOf("after 0 forced") < 0) {
-            message.append(Budget.collectorCaveat());
-        }
         OutOfMemoryError explained = new OutOfMemoryError(message.toString());
         explained.setStackTrace(e.getStackTrace());
         return explained;
