@@ -6,6 +6,7 @@ import java.lang.ref.PhantomReference;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
 import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The owner of one native block: the object its buffer, and every view of it, keeps alive.
@@ -33,13 +34,16 @@ sealed class Allocation permits SharedBlock {
     private static final Class<?> DIRECT = TEMPLATE.getClass();
     private static final Class<?> DIRECT_READ_ONLY = TEMPLATE.asReadOnlyBuffer().getClass();
 
+    /** Frees the memory of owners the collector found unreachable: see {@link #reclaimForever}. */
+    private static final Thread RECLAIMER;
+
     static {
         // Initialized and linked before any allocation: under a full Java heap, a class that
         // failed to initialize would fail every allocation and free after.
         VirtualThreads.current();
-        Thread reclaimer = new Thread(Allocation::reclaimForever, "directmem-reclaimer");
-        reclaimer.setDaemon(true);
-        reclaimer.start();
+        RECLAIMER = new Thread(Allocation::reclaimForever, "directmem-reclaimer");
+        RECLAIMER.setDaemon(true);
+        RECLAIMER.start();
     }
 
     /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
@@ -84,8 +88,8 @@ sealed class Allocation permits SharedBlock {
         long address;
         try {
             // Sets the root's address, capacity and att (this owner), and r.address.
-            address = reclaim && VirtualThreads.current()
-                    ? allocateParking(r)
+            address = reclaim && (VirtualThreads.current() || Thread.currentThread() == RECLAIMER)
+                    ? allocateInSteps(r)
                     : ACCESS.allocate(root, r, this, reclaim, null);
         } catch (OutOfMemoryError e) {
             // The release stays registered and goes with the owner: the reclaimer frees what it
@@ -114,14 +118,24 @@ sealed class Allocation permits SharedBlock {
     }
 
     /**
-     * Allocates, reclaiming, for a virtual thread: its waits for memory are parks in here (see
-     * {@link VirtualThreads}), between the native steps of the allocation.
+     * Allocates, reclaiming, in native steps, with the waits for memory in here between them:
+     * <ul>
+     * <li>a virtual thread parks (see {@link VirtualThreads});
+     * <li>the reclaimer thread, running user code (see {@link #reclaimForever}), frees what the
+     *     collector queued itself: waiting for the reclaimer would wait for itself (measured
+     *     before: 1.5 s, then OutOfMemoryError, with the budget full of garbage).
+     * </ul>
      */
-    private long allocateParking(Release r) {
+    private long allocateInSteps(Release r) {
         long[] waiting = new long[Native.WAITING_LONGS];
         long address;
         while ((address = ACCESS.allocate(root, r, this, true, waiting)) == 0) {
-            VirtualThreads.parkUntilFreed(waiting[Native.PARK_NANOS]);
+            long nanos = waiting[Native.PARK_NANOS];
+            if (Thread.currentThread() == RECLAIMER) {
+                reclaimOnce(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos)));
+            } else {
+                VirtualThreads.parkUntilFreed(nanos);
+            }
         }
         return address;
     }
@@ -205,49 +219,64 @@ sealed class Allocation permits SharedBlock {
      * The reclaimer thread: frees the memory of owners the collector found unreachable, and, while
      * the MBean waits for an MBean server, looks for one once a second. It alone frees unreachable
      * buffers, so it outlives anything thrown at it, a Java heap OutOfMemoryError included.
+     *
+     * <p>User code runs on it only between turns: JMX listeners as the MBean registers, logging,
+     * and the uncaught-exception handler, which gets the turn's failures once it is over. What
+     * that code allocates can then free queued releases itself, in turns of its own (see
+     * {@link #allocateInSteps}).
      */
     private static void reclaimForever() {
-        Release[] claimed = new Release[BATCH];
-        long[] addresses = new long[BATCH];
-        int[] capacities = new int[BATCH];
-        int[] alignments = new int[BATCH];
         long lookedForServer = System.nanoTime();
         try {
             // Linked now, by a call that frees nothing: linking a native method allocates, and a
             // batch whose free failed to link under a full Java heap would be lost.
-            Native.freeBatch(addresses, capacities, alignments, 0, false);
+            Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, 0, false);
         } catch (Throwable t) {
             report(t);
         }
         while (true) {
             try {
+                reportFailures();
                 // Also while releases keep coming: waiting for a quiet second could wait forever.
                 if (Monitoring.pending() && System.nanoTime() - lookedForServer >= 1_000_000_000L) {
                     lookedForServer = System.nanoTime();
                     Monitoring.register();
                 }
-                reclaimOnce(claimed, addresses, capacities, alignments);
+                // While the MBean waits, a turn ends after a second without releases.
+                reclaimOnce(Monitoring.pending() ? 1000 : 0);
             } catch (Throwable t) {
                 report(t);
             }
         }
     }
 
-    /** One turn of {@link #reclaimForever}: waits for releases and frees up to a batch of them. */
-    private static void reclaimOnce(
-            Release[] claimed, long[] addresses, int[] capacities, int[] alignments) {
+    /**
+     * The reclaimer thread's batch: releases it claimed, and what the native free needs of them.
+     * Only that thread touches them, within a turn.
+     */
+    private static final Release[] CLAIMED = new Release[BATCH];
+    private static final long[] ADDRESSES = new long[BATCH];
+    private static final int[] CAPACITIES = new int[BATCH];
+    private static final int[] ALIGNMENTS = new int[BATCH];
+
+    /**
+     * One turn of the reclaimer thread: waits up to {@code timeoutMillis} (0: for ever) for
+     * releases, and frees up to a batch of them.
+     */
+    private static void reclaimOnce(long timeoutMillis) {
+        Release[] claimed = CLAIMED;
         int n;
         try {
-            n = claimQueued(claimed);
+            n = claimQueued(claimed, timeoutMillis);
         } catch (InterruptedException e) {
             return; // only a stray interrupt: this thread is directmem's own
         }
         // A claimed release is freed here or never: nothing that can fail comes before the
         // free, and the bookkeeping (which can) has it in a finally.
         for (int i = 0; i < n; i++) {
-            addresses[i] = claimed[i].address;
-            capacities[i] = claimed[i].capacity;
-            alignments[i] = claimed[i].alignment;
+            ADDRESSES[i] = claimed[i].address;
+            CAPACITIES[i] = claimed[i].capacity;
+            ALIGNMENTS[i] = claimed[i].alignment;
         }
         try {
             // Before the free, which wakes threads waiting for memory: they then find the
@@ -269,7 +298,7 @@ sealed class Allocation permits SharedBlock {
                 // Nothing to free and nothing new to say (a timeout, or releases freed
                 // already): no call, which would count as memory coming back.
                 if (n > 0 || more != reportedMore) {
-                    Native.freeBatch(addresses, capacities, alignments, n, more);
+                    Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, n, more);
                     reportedMore = more;
                     VirtualThreads.freed();
                 }
@@ -288,13 +317,14 @@ sealed class Allocation permits SharedBlock {
     private static boolean reportedMore;
 
     /**
-     * Waits for the collector to queue releases, then claims and unregisters up to a batch of
-     * them, without allocating: returns how many {@code claimed} holds.
+     * Waits up to {@code timeoutMillis} (0: for ever) for the collector to queue releases, then
+     * claims and unregisters up to a batch of them, without allocating: returns how many
+     * {@code claimed} holds.
      */
-    private static int claimQueued(Release[] claimed) throws InterruptedException {
+    private static int claimQueued(Release[] claimed, long timeoutMillis) throws InterruptedException {
         int n = 0;
         // Polled and not yet handled; kept for the next turn if this one must stop early.
-        Release pending = polledAhead != null ? polledAhead : awaitQueued();
+        Release pending = polledAhead != null ? polledAhead : (Release) QUEUE.remove(timeoutMillis);
         polledAhead = null;
         try {
             while (pending != null && n < BATCH) {
@@ -332,16 +362,36 @@ sealed class Allocation permits SharedBlock {
         return armed;
     }
 
-    /** The next queued release; null after a second without one while the MBean still waits. */
-    private static Release awaitQueued() throws InterruptedException {
-        return (Release) (Monitoring.pending() ? QUEUE.remove(1000) : QUEUE.remove());
+    /** The reclaimer thread's failure not yet reported, later ones suppressed in it. */
+    private static Throwable unreported;
+
+    /**
+     * Keeps a failure of the reclaimer thread for {@link #reportFailures}, between turns: the
+     * handler is user code, which may allocate. Never throws.
+     */
+    private static void report(Throwable e) {
+        if (unreported == null) {
+            unreported = e;
+        } else if (unreported != e) { // a full heap throws one shared instance again and again
+            try {
+                unreported.addSuppressed(e);
+            } catch (Throwable lost) {
+                // the first failure is the one reported
+            }
+        }
     }
 
     /**
-     * Reports a failure of the reclaimer thread (by default: a stack trace on stderr); it goes on.
-     * Never throws: a handler that fails (out of heap itself) must not end the thread.
+     * Hands the failure {@link #report} kept to the thread's uncaught-exception handler (by
+     * default: a stack trace on stderr); the thread goes on. Never throws: a handler that fails
+     * (out of heap itself) must not end the thread.
      */
-    private static void report(Throwable e) {
+    private static void reportFailures() {
+        Throwable e = unreported;
+        unreported = null;
+        if (e == null) {
+            return;
+        }
         try {
             Thread self = Thread.currentThread();
             self.getUncaughtExceptionHandler().uncaughtException(self, e);

@@ -38,6 +38,20 @@ class ReclaimerTest {
     }
 
     /**
+     * User code on the reclaimer thread (a JMX listener, told of the MBean's registration there)
+     * fills the budget with buffers it drops, then allocates: it frees them itself rather than
+     * wait for the reclaimer, that is, for itself (before: OutOfMemoryError after 1.5 s).
+     */
+    @Test
+    void anAllocationOnTheReclaimerThreadFreesWhatIsQueued() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.maxMemory=64m"), ReclaimerThreadProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("ALLOCATED on directmem-reclaimer"), result.output());
+        assertTrue(result.output().contains("with 67108864 of 67108864 bytes used before"), result.output());
+    }
+
+    /**
      * An owner whose memory was never allocated (its allocation refused) can die while its release
      * is still reachable: the reclaimer must pass over it and free the rest of its batch.
      */
