@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
+source gradle/junit-xml.sh
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -71,26 +72,4 @@ expect interrupted_unpack_is_redone \
   '[[ $status == 0 && -f $dist/gradle-$version/lib/core.jar && ! -e $dist/unpacking ]] && grep -q downloading "$work/err"' \
   "an interrupted unpack was not redone"
 
-# JUnit XML, as the test runners write it.
-failures=0
-for c in "${cases[@]}"; do [[ -n ${c#*|} ]] && failures=$((failures + 1)); done
-mkdir -p build/test-results/gradlew
-{
-  echo "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
-  echo "<testsuite name=\"gradlew\" tests=\"${#cases[@]}\" failures=\"$failures\" errors=\"0\" skipped=\"0\">"
-  for c in "${cases[@]}"; do
-    name=${c%%|*} message=${c#*|}
-    if [[ -z $message ]]; then
-      echo "  <testcase classname=\"gradlew\" name=\"$name\"/>"
-    else
-      message=$(printf '%s' "$message" | sed 's/&/\&amp;/g; s/</\&lt;/g; s/"/\&quot;/g')
-      echo "  <testcase classname=\"gradlew\" name=\"$name\"><failure message=\"$message\"/></testcase>"
-    fi
-  done
-  echo "</testsuite>"
-} >build/test-results/gradlew/TEST-gradlew.xml
-for c in "${cases[@]}"; do
-  [[ -z ${c#*|} ]] && echo "PASSED ${c%%|*}" || echo "FAILED ${c%%|*}: ${c#*|}"
-done
-echo "gradlew: $(( ${#cases[@]} - failures )) passed, $failures failed"
-[[ $failures == 0 ]]
+junit_xml gradlew build/test-results/gradlew/TEST-gradlew.xml "${cases[@]}"
