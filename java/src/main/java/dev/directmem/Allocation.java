@@ -7,6 +7,7 @@ import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The owner of one native block: the object its buffer, and every view of it, keeps alive.
@@ -85,11 +86,15 @@ sealed class Allocation permits SharedBlock {
      */
     final boolean arm(boolean reclaim) {
         Release r = release;
+        // Before the try: a full Java heap here is the caller's error, not the budget's.
+        long[] waiting = reclaim && (VirtualThreads.current() || Thread.currentThread() == RECLAIMER)
+                ? new long[Native.WAITING_LONGS]
+                : null;
         long address;
         try {
             // Sets the root's address, capacity and att (this owner), and r.address.
-            address = reclaim && (VirtualThreads.current() || Thread.currentThread() == RECLAIMER)
-                    ? allocateInSteps(r)
+            address = waiting != null
+                    ? allocateInSteps(r, waiting)
                     : ACCESS.allocate(root, r, this, reclaim, null);
         } catch (OutOfMemoryError e) {
             // The release stays registered and goes with the owner: the reclaimer frees what it
@@ -121,23 +126,52 @@ sealed class Allocation permits SharedBlock {
      * Allocates, reclaiming, in native steps, with the waits for memory in here between them:
      * <ul>
      * <li>a virtual thread parks (see {@link VirtualThreads});
-     * <li>the reclaimer thread, running user code (see {@link #reclaimForever}), frees what the
-     *     collector queued itself: waiting for the reclaimer would wait for itself (measured
+     * <li>the reclaimer thread, running user code (see {@link #reclaimForever}), has a turn of
+     *     reclamation run meanwhile: waiting for the reclaimer would wait for itself (measured
      *     before: 1.5 s, then OutOfMemoryError, with the budget full of garbage).
      * </ul>
+     * Nothing in here but the native steps throws OutOfMemoryError: that error is the budget's.
      */
-    private long allocateInSteps(Release r) {
-        long[] waiting = new long[Native.WAITING_LONGS];
+    private long allocateInSteps(Release r, long[] waiting) {
         long address;
         while ((address = ACCESS.allocate(root, r, this, true, waiting)) == 0) {
             long nanos = waiting[Native.PARK_NANOS];
-            if (Thread.currentThread() == RECLAIMER) {
-                reclaimOnce(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos)));
-            } else {
-                VirtualThreads.parkUntilFreed(nanos);
+            try {
+                if (Thread.currentThread() == RECLAIMER) {
+                    reclaimOnStandIn(nanos);
+                } else {
+                    VirtualThreads.parkUntilFreed(nanos);
+                }
+            } catch (OutOfMemoryError heapFull) {
+                LockSupport.parkNanos(nanos); // the same pause, with nothing to wake it early
             }
         }
         return address;
+    }
+
+    /**
+     * A turn of the reclaimer thread's, for an allocation in user code on that thread, run on a
+     * stand-in thread and waited for. Not on the reclaimer thread itself: the user code may be
+     * deep in its stack, and a StackOverflowError inside a turn could lose the releases it
+     * claimed, or leave the reference queue's lock broken (seen on JDK 21).
+     */
+    private static void reclaimOnStandIn(long nanos) {
+        long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos));
+        Thread standIn = new Thread(() -> reclaimOnce(millis), "directmem-reclaimer-stand-in");
+        standIn.setDaemon(true);
+        standIn.start();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                standIn.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // kept for the user code, as a wait in the native call keeps it
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** The owner of a buffer directmem allocated, or of a view of one; else IllegalArgumentException. */
@@ -221,9 +255,9 @@ sealed class Allocation permits SharedBlock {
      * buffers, so it outlives anything thrown at it, a Java heap OutOfMemoryError included.
      *
      * <p>User code runs on it only between turns: JMX listeners as the MBean registers, logging,
-     * and the uncaught-exception handler, which gets the turn's failures once it is over. What
-     * that code allocates can then free queued releases itself, in turns of its own (see
-     * {@link #allocateInSteps}).
+     * and the uncaught-exception handler, which gets the turn's failures once it is over. For
+     * what that code allocates, turns run on a stand-in thread meanwhile (see
+     * {@link #allocateInSteps}); one thread at a time runs a turn.
      */
     private static void reclaimForever() {
         long lookedForServer = System.nanoTime();
@@ -250,9 +284,11 @@ sealed class Allocation permits SharedBlock {
         }
     }
 
+    /** Held for each turn: by the reclaimer thread, or by its stand-in. */
+    private static final Object TURN = new Object();
     /**
      * The reclaimer thread's batch: releases it claimed, and what the native free needs of them.
-     * Only that thread touches them, within a turn.
+     * Only the thread running a turn touches them, within it.
      */
     private static final Release[] CLAIMED = new Release[BATCH];
     private static final long[] ADDRESSES = new long[BATCH];
@@ -264,6 +300,12 @@ sealed class Allocation permits SharedBlock {
      * releases, and frees up to a batch of them.
      */
     private static void reclaimOnce(long timeoutMillis) {
+        synchronized (TURN) {
+            turn(timeoutMillis);
+        }
+    }
+
+    private static void turn(long timeoutMillis) {
         Release[] claimed = CLAIMED;
         int n;
         try {
@@ -310,7 +352,7 @@ sealed class Allocation permits SharedBlock {
 
     /**
      * The release the reclaimer thread polled past a full batch, to learn whether more were
-     * queued: the first of its next batch. Only that thread touches it.
+     * queued: the first of its next batch. Only the thread running a turn touches it.
      */
     private static Release polledAhead;
     /** What the reclaimer thread last told the native side about more releases queued. */
@@ -362,7 +404,7 @@ sealed class Allocation permits SharedBlock {
         return armed;
     }
 
-    /** The reclaimer thread's failure not yet reported, later ones suppressed in it. */
+    /** The reclaimer thread's failure not yet reported, later ones suppressed in it; guarded by TURN. */
     private static Throwable unreported;
 
     /**
@@ -370,13 +412,15 @@ sealed class Allocation permits SharedBlock {
      * handler is user code, which may allocate. Never throws.
      */
     private static void report(Throwable e) {
-        if (unreported == null) {
-            unreported = e;
-        } else if (unreported != e) { // a full heap throws one shared instance again and again
-            try {
-                unreported.addSuppressed(e);
-            } catch (Throwable lost) {
-                // the first failure is the one reported
+        synchronized (TURN) { // a stand-in's turn reports too
+            if (unreported == null) {
+                unreported = e;
+            } else if (unreported != e) { // a full heap throws one shared instance again and again
+                try {
+                    unreported.addSuppressed(e);
+                } catch (Throwable lost) {
+                    // the first failure is the one reported
+                }
             }
         }
     }
@@ -387,8 +431,11 @@ sealed class Allocation permits SharedBlock {
      * (out of heap itself) must not end the thread.
      */
     private static void reportFailures() {
-        Throwable e = unreported;
-        unreported = null;
+        Throwable e;
+        synchronized (TURN) { // not held while the handler runs: what it allocates needs turns
+            e = unreported;
+            unreported = null;
+        }
         if (e == null) {
             return;
         }
