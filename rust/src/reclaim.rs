@@ -29,6 +29,9 @@ const SETTLE_PAUSE: Duration = Duration::from_millis(1);
 /// Once frees have come back after a collection and then stop for this long, that collection's
 /// garbage is all freed: collect again rather than wait out the full back-off.
 const QUIET_AFTER_FREES: Duration = Duration::from_millis(4);
+/// A caller that parks outside Rust while another thread collects looks again this often for the
+/// collection's end, which does not wake it (a thread waiting in Rust is woken by it).
+const JOIN_POLL: Duration = Duration::from_millis(16);
 /// An early collection starts only if no memory came back for this long before it.
 const EARLY_QUIET: Duration = Duration::from_millis(5);
 /// While the reclaimer thread says more frees are queued, waiting stops only after a pause this
@@ -252,11 +255,17 @@ impl Reclaimer {
             }
         } else if std::mem::take(&mut w.parked) {
             // Frees during the park start the back-off over; a park without any doubles it.
+            let first = nanos(self.policy.first_pause);
             w.pause = if self.frees.load(Ordering::SeqCst) != w.seen {
-                nanos(self.policy.first_pause)
+                first
             } else {
-                w.pause.saturating_mul(2)
+                w.pause.saturating_mul(2).max(first)
             };
+            // The state came back from the caller: never wait past the longest wait allowed.
+            let latest = self
+                .nanos_since_epoch()
+                .saturating_add(nanos(self.policy.max_wait));
+            w.deadline = w.deadline.min(latest);
         }
         loop {
             if w.phase == Phase::Collect {
@@ -275,11 +284,18 @@ impl Reclaimer {
                 }
             }
             if w.phase == Phase::Joining {
-                if self.collections.lock().finished == w.running {
-                    w.park = w.pause.min(nanos(self.policy.last_pause));
+                let state = self.collections.lock();
+                if state.running && state.finished == w.running {
+                    drop(state);
+                    // Frees wake a parked caller, a collection's end does not: it looks again
+                    // at least every JOIN_POLL. And its back-off counts from now, so that one
+                    // free during the collection does not make every later park the shortest.
+                    w.seen = self.frees.load(Ordering::SeqCst);
+                    w.park = w.pause.min(nanos(JOIN_POLL));
                     w.parked = true;
                     return Ok(false);
                 }
+                drop(state);
                 w.collected(&self.policy);
             }
             let refused = match self.look_for_frees(ledger, r, w) {
@@ -297,7 +313,11 @@ impl Reclaimer {
                 // Memory that came back but went to other threads means contention, not
                 // exhaustion.
                 let saw_frees = self.frees.load(Ordering::SeqCst) != w.frees_before;
-                w.fruitless = if saw_frees { 0 } else { w.fruitless + 1 };
+                w.fruitless = if saw_frees {
+                    0
+                } else {
+                    w.fruitless.saturating_add(1)
+                };
                 if w.fruitless >= self.policy.max_collections
                     || self.nanos_since_epoch() >= w.deadline
                 {
@@ -620,7 +640,7 @@ impl Waiting {
 
     /// A collection (this reservation's, or one it joined) has ended: its frees come next.
     fn collected(&mut self, policy: &Policy) {
-        self.collections += 1;
+        self.collections = self.collections.saturating_add(1);
         self.await_frees(Phase::AfterCollection, self.frees_before, policy);
     }
 
@@ -917,6 +937,104 @@ mod tests {
             .unwrap());
         assert_eq!(waiting.collections, 1);
         assert_eq!(reclaimer.collections_run(), 1);
+    }
+
+    #[test]
+    fn joining_steps_back_off_after_a_free_and_look_for_the_end_every_join_poll() {
+        struct Slow;
+        impl Collector for Slow {
+            fn collect(&mut self) -> Result<Collection, String> {
+                thread::sleep(Duration::from_millis(300));
+                Ok(Collection::Forced)
+            }
+        }
+        struct MustNotCollect;
+        impl Collector for MustNotCollect {
+            fn collect(&mut self) -> Result<Collection, String> {
+                panic!("join the running collection")
+            }
+        }
+        let ledger = Arc::new(Ledger::new(1));
+        ledger.try_reserve(res(1)).unwrap();
+        let reclaimer = Arc::new(Reclaimer::new(Policy::default()));
+        let running = {
+            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
+            thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Slow))
+        };
+        while !reclaimer.collections.lock().running {
+            thread::yield_now();
+        }
+        let mut waiting = Waiting::default();
+        let mut parks = Vec::new();
+        while waiting.phase != Phase::AfterCollection {
+            let reserved = reclaimer
+                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+                .unwrap();
+            assert!(!reserved);
+            if waiting.phase == Phase::Joining {
+                parks.push(waiting.park());
+                if parks.len() == 3 {
+                    reclaimer.notify_freed(); // one free elsewhere, during the collection
+                }
+            }
+            thread::sleep(waiting.park()); // a park that no free cuts short
+        }
+        running.join().unwrap().unwrap();
+        // Before: every park after that free was 1 ms (223 in 300 ms), and a collection's end
+        // was seen up to 256 ms late.
+        assert!(parks.iter().all(|p| *p <= JOIN_POLL), "{parks:?}");
+        assert!(parks.len() < 60, "{} parks: {parks:?}", parks.len());
+    }
+
+    #[test]
+    fn a_waiting_state_from_the_caller_cannot_wait_past_its_bounds() {
+        struct MustNotCollect;
+        impl Collector for MustNotCollect {
+            fn collect(&mut self) -> Result<Collection, String> {
+                panic!("no collection needed to give up")
+            }
+        }
+        let ledger = Ledger::new(1);
+        ledger.try_reserve(res(1)).unwrap();
+        let reclaimer = Reclaimer::new(Policy {
+            max_wait: Duration::from_millis(50),
+            ..Policy::default()
+        });
+        // Joining a collection that is not running (nothing is): it has ended, and the wait is
+        // past its deadline: the step gives up at once rather than park for ever.
+        let mut joining = [0i64; Waiting::LONGS];
+        joining[1] = Phase::Joining as i64;
+        joining[2] = 1;
+        let mut waiting = Waiting::from_longs(&joining).unwrap();
+        let refused = reclaimer.reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting);
+        assert!(
+            matches!(refused, Err(ReserveError::Exhausted(_))),
+            "{refused:?}"
+        );
+        // A pause of 0 would spin, a deadline far ahead would never come, counts at their
+        // maximum would overflow: the steps still pause, give up within max_wait, and count on.
+        let mut forged = [0i64; Waiting::LONGS];
+        forged[1] = Phase::AfterCollection as i64;
+        forged[2] = i64::MAX;
+        forged[3] = i64::from(u32::MAX);
+        forged[4] = i64::from(u32::MAX);
+        forged[8] = 1; // parked
+        let mut waiting = Waiting::from_longs(&forged).unwrap();
+        let started = Instant::now();
+        let outcome = loop {
+            match reclaimer.reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting) {
+                Ok(false) => {
+                    assert!(waiting.park() > Duration::ZERO, "{waiting:?}");
+                    thread::sleep(waiting.park());
+                }
+                other => break other,
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "{waiting:?}");
+        };
+        assert!(
+            matches!(outcome, Err(ReserveError::Exhausted(_))),
+            "{outcome:?}"
+        );
     }
 
     #[test]

@@ -33,6 +33,73 @@ pub struct Reclamation {
     pub bytes_freed: u64,
 }
 
+/// A collection whose frees are still being waited for. A reservation made in steps
+/// (`Reclaimer::reserve_step`) carries it from one step to the next as [`PendingReport::LONGS`]
+/// numbers, so that its report covers the whole wait, as a blocking reservation's does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingReport {
+    started: Instant,
+    collection_time: Duration,
+    /// The reclaimed-bytes counter when the collection started.
+    freed_before: u64,
+    collection: Collection,
+}
+
+impl PendingReport {
+    pub const LONGS: usize = 4;
+
+    /// `pending` as numbers, its instant counted from `epoch` (all zeros: none).
+    pub fn to_longs(pending: Option<Self>, epoch: Instant) -> [i64; Self::LONGS] {
+        let Some(p) = pending else {
+            return [0; Self::LONGS];
+        };
+        let kind = match p.collection {
+            Collection::Forced => 1,
+            Collection::HeapPressure => 2,
+            Collection::Unconfirmed => 3,
+        };
+        [
+            kind,
+            nanos(p.started.saturating_duration_since(epoch)),
+            nanos(p.collection_time),
+            p.freed_before as i64,
+        ]
+    }
+
+    /// Reads what `to_longs` wrote with the same `epoch`; refuses anything else.
+    pub fn from_longs(longs: &[i64], epoch: Instant) -> Result<Option<Self>, String> {
+        let invalid = || "invalid pending report".to_string();
+        let [kind, started, collection_time, freed_before] =
+            <[i64; Self::LONGS]>::try_from(longs).map_err(|_| invalid())?;
+        let collection = match kind {
+            0 => return Ok(None),
+            1 => Collection::Forced,
+            2 => Collection::HeapPressure,
+            3 => Collection::Unconfirmed,
+            _ => return Err(invalid()),
+        };
+        let duration = |n: i64| {
+            u64::try_from(n)
+                .map(Duration::from_nanos)
+                .map_err(|_| invalid())
+        };
+        let started = epoch
+            .checked_add(duration(started)?)
+            .filter(|at| *at <= Instant::now())
+            .ok_or_else(invalid)?;
+        Ok(Some(PendingReport {
+            started,
+            collection_time: duration(collection_time)?,
+            freed_before: u64::try_from(freed_before).map_err(|_| invalid())?,
+            collection,
+        }))
+    }
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
 /// A [`Collector`] that reports each collection it runs, once its frees have been waited for.
 pub struct ReportingCollector<'a> {
     inner: &'a mut dyn Collector,
@@ -40,7 +107,7 @@ pub struct ReportingCollector<'a> {
     reclaimed_bytes: &'a dyn Fn() -> u64,
     listener: &'a dyn Fn(&Reclamation),
     trigger: Trigger,
-    pending: Option<(Instant, Duration, u64, Collection)>,
+    pending: Option<PendingReport>,
 }
 
 impl<'a> ReportingCollector<'a> {
@@ -59,15 +126,27 @@ impl<'a> ReportingCollector<'a> {
         }
     }
 
+    /// Goes on waiting for the frees of the collection an earlier step of the same reservation
+    /// ran (see [`PendingReport`]).
+    pub fn resume(&mut self, pending: Option<PendingReport>) {
+        self.pending = pending;
+    }
+
+    /// Ends a step of a reservation that goes on: its collection is reported by a later step
+    /// (which resumes it), not when this collector is dropped.
+    pub fn suspend(&mut self) -> Option<PendingReport> {
+        self.pending.take()
+    }
+
     /// Reports the collection whose frees were being waited for, if any.
     fn report_pending(&mut self) {
-        if let Some((started, collection_time, freed_before, collection)) = self.pending.take() {
+        if let Some(p) = self.pending.take() {
             let report = Reclamation {
                 trigger: self.trigger,
-                collection,
-                collection_time,
-                duration: started.elapsed(),
-                bytes_freed: (self.reclaimed_bytes)().saturating_sub(freed_before),
+                collection: p.collection,
+                collection_time: p.collection_time,
+                duration: p.started.elapsed(),
+                bytes_freed: (self.reclaimed_bytes)().saturating_sub(p.freed_before),
             };
             log::debug!("{report:?}");
             (self.listener)(&report);
@@ -81,7 +160,12 @@ impl Collector for ReportingCollector<'_> {
         let started = Instant::now();
         let freed_before = (self.reclaimed_bytes)();
         let collection = self.inner.collect()?;
-        self.pending = Some((started, started.elapsed(), freed_before, collection));
+        self.pending = Some(PendingReport {
+            started,
+            collection_time: started.elapsed(),
+            freed_before,
+            collection,
+        });
         Ok(collection)
     }
 }
@@ -176,6 +260,95 @@ mod tests {
         assert!(reports.iter().all(|r| r.trigger == trigger));
         assert!(reports.iter().all(|r| r.collection == Collection::Forced));
         assert!(reports.iter().all(|r| r.collection_time <= r.duration));
+    }
+
+    /// Counts nothing at a collection: the test frees between steps, as the reclaimer thread
+    /// would while the reserving thread parks.
+    struct Noop;
+    impl Collector for Noop {
+        fn collect(&mut self) -> Result<Collection, String> {
+            Ok(Collection::HeapPressure)
+        }
+    }
+
+    #[test]
+    fn a_reservation_in_steps_reports_its_collection_once_over_the_whole_wait() {
+        let ledger = Ledger::new(100);
+        let reclaimer = Reclaimer::new(policy());
+        let reclaimed = AtomicU64::new(0);
+        for bytes in [50, 50] {
+            ledger.try_reserve(res(bytes)).unwrap();
+        }
+        let reports = RefCell::new(Vec::new());
+        let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
+        let counter = || reclaimed.load(Ordering::SeqCst);
+        let trigger = Trigger::RefusedAllocation { requested: 30 };
+        let epoch = Instant::now();
+        // One collector per step, as the JNI layer makes; the report goes between them as numbers.
+        let mut waiting = crate::reclaim::Waiting::default();
+        let mut carried = [0; PendingReport::LONGS];
+        let mut steps = 0;
+        loop {
+            let mut inner = Noop;
+            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            collector.resume(PendingReport::from_longs(&carried, epoch).unwrap());
+            if reclaimer
+                .reserve_step(&ledger, res(30), &mut collector, &mut waiting)
+                .unwrap()
+            {
+                break;
+            }
+            carried = PendingReport::to_longs(collector.suspend(), epoch);
+            drop(collector);
+            steps += 1;
+            assert!(
+                reports.borrow().is_empty(),
+                "reported before the wait ended"
+            );
+            std::thread::sleep(waiting.park());
+            // The reclaimer thread frees what the collection found, after the step that ran it.
+            ledger.release(res(50)).unwrap();
+            reclaimed.fetch_add(50, Ordering::SeqCst);
+            reclaimer.notify_freed();
+        }
+        assert_eq!(steps, 1);
+        let reports = reports.into_inner();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].bytes_freed, 50, "{reports:?}");
+        assert_eq!(reports[0].collection, Collection::HeapPressure);
+        assert!(reports[0].duration >= waiting.park());
+    }
+
+    #[test]
+    fn a_pending_report_survives_its_numbers_and_refuses_foreign_ones() {
+        let epoch = Instant::now();
+        let pending = PendingReport {
+            started: epoch + Duration::from_nanos(1_500),
+            collection_time: Duration::from_micros(700),
+            freed_before: 12_345,
+            collection: Collection::Unconfirmed,
+        };
+        std::thread::sleep(Duration::from_millis(1));
+        let longs = PendingReport::to_longs(Some(pending), epoch);
+        assert_eq!(PendingReport::from_longs(&longs, epoch), Ok(Some(pending)));
+        assert_eq!(
+            PendingReport::to_longs(None, epoch),
+            [0; PendingReport::LONGS]
+        );
+        assert_eq!(PendingReport::from_longs(&[0; 4], epoch), Ok(None));
+        for bad in [
+            [4, 0, 0, 0],
+            [1, -1, 0, 0],
+            [1, 0, -1, 0],
+            [1, 0, 0, -1],
+            [1, i64::MAX, 0, 0],
+        ] {
+            assert!(PendingReport::from_longs(&bad, epoch).is_err(), "{bad:?}");
+        }
+        assert!(
+            PendingReport::from_longs(&[1, 0, 0], epoch).is_err(),
+            "wrong length"
+        );
     }
 
     #[test]

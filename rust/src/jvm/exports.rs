@@ -9,8 +9,8 @@ use super::ids;
 use crate::error::Error;
 use crate::memory;
 use crate::pool::{Block, FreedBy, Pool};
-use crate::reclaim::{Collector, Policy, Waiting};
-use crate::report::{ReportingCollector, Trigger};
+use crate::reclaim::{Policy, Waiting};
+use crate::report::{PendingReport, ReportingCollector, Trigger};
 use crate::reuse::REUSE;
 use jni::objects::{
     JByteBuffer, JClass, JFieldID, JIntArray, JLongArray, JObject, JString, JValue,
@@ -23,8 +23,13 @@ use jni::{JNIEnv, JavaVM};
 use once_cell::sync::Lazy;
 use std::ffi::c_void;
 use std::ptr::NonNull;
+use std::time::Instant;
 
 static POOL: Lazy<Pool> = Lazy::new(|| Pool::new(0, Policy::default()));
+/// What a reservation made in steps carries between them: its `Waiting`, then the report of the
+/// collection whose frees it waits for, whose instant counts from `STEP_EPOCH`.
+const STEP_LONGS: usize = Waiting::LONGS + PendingReport::LONGS;
+static STEP_EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
 
 #[no_mangle]
 pub extern "system" fn JNI_OnLoad(_vm: JavaVM, _reserved: *mut c_void) -> jint {
@@ -127,18 +132,32 @@ fn allocate_block(
         })
         .map(Some)?
     } else {
-        let mut longs = [0; Waiting::LONGS];
+        let mut longs = [0; STEP_LONGS];
         if env.get_array_length(waiting)? as usize != longs.len() {
             return Err(Error::IllegalArgument("waiting: wrong length".into()));
         }
         env.get_long_array_region(waiting, 0, &mut longs)?;
-        let mut state = Waiting::from_longs(&longs).map_err(Error::IllegalArgument)?;
-        let ptr = with_collector(env, size, |collector| {
-            POOL.allocate_step(size, alignment, collector, &mut state)
-        })?;
+        let (waiting_longs, report_longs) = longs.split_at(Waiting::LONGS);
+        let mut state = Waiting::from_longs(waiting_longs).map_err(Error::IllegalArgument)?;
+        let pending =
+            PendingReport::from_longs(report_longs, *STEP_EPOCH).map_err(Error::IllegalArgument)?;
+        let (ptr, pending) = with_collector(env, size, |collector| {
+            collector.resume(pending);
+            let ptr = POOL.allocate_step(size, alignment, collector, &mut state);
+            // A park: the wait for the frees goes on, and a later step reports the collection.
+            let pending = match ptr {
+                Ok(None) => collector.suspend(),
+                _ => None,
+            };
+            (ptr, pending)
+        });
+        let ptr = ptr?;
         if ptr.is_none() {
             // Only a park needs the state: a block, once allocated, must reach the caller.
-            env.set_long_array_region(waiting, 0, &state.to_longs())?;
+            let (waiting_longs, report_longs) = longs.split_at_mut(Waiting::LONGS);
+            waiting_longs.copy_from_slice(&state.to_longs());
+            report_longs.copy_from_slice(&PendingReport::to_longs(pending, *STEP_EPOCH));
+            env.set_long_array_region(waiting, 0, &longs)?;
         }
         ptr
     };
@@ -154,7 +173,7 @@ fn allocate_block(
 fn with_collector<T>(
     env: &mut JNIEnv,
     size: u64,
-    reserve: impl FnOnce(&mut dyn Collector) -> T,
+    reserve: impl FnOnce(&mut ReportingCollector) -> T,
 ) -> T {
     let reclaimed = || POOL.reclaimed_bytes();
     let mut jvm = JvmCollector::new(env, &reclaimed);

@@ -96,8 +96,8 @@ final class Native {
     /** As {@link #allocate}, for a caller that sets the buffer's fields itself. */
     static native long allocateMemory(int capacity, int alignment, boolean reclaim, long[] waiting);
 
-    /** The length of an {@link #allocate} {@code waiting} array (Waiting::LONGS in reclaim.rs). */
-    static final int WAITING_LONGS = 10;
+    /** The length of an {@link #allocate} {@code waiting} array (STEP_LONGS in jvm/exports.rs). */
+    static final int WAITING_LONGS = 14;
     /** Where {@link #allocate} puts how long to park (Waiting::PARK_NANOS in reclaim.rs). */
     static final int PARK_NANOS = 0;
 
