@@ -139,8 +139,7 @@ fn allocate_block(
         env.get_long_array_region(waiting, 0, &mut longs)?;
         let (waiting_longs, report_longs) = longs.split_at(Waiting::LONGS);
         let mut state = Waiting::from_longs(waiting_longs).map_err(Error::IllegalArgument)?;
-        let pending =
-            PendingReport::from_longs(report_longs, *STEP_EPOCH).map_err(Error::IllegalArgument)?;
+        let pending = PendingReport::from_longs(report_longs, *STEP_EPOCH);
         let (ptr, pending) = with_collector(env, size, |collector| {
             collector.resume(pending);
             let ptr = POOL.allocate_step(size, alignment, collector, &mut state);

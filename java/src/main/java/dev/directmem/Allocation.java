@@ -137,16 +137,27 @@ sealed class Allocation permits SharedBlock {
         while ((address = ACCESS.allocate(root, r, this, true, waiting)) == 0) {
             long nanos = waiting[Native.PARK_NANOS];
             try {
-                if (Thread.currentThread() == RECLAIMER) {
+                if (Thread.currentThread() != RECLAIMER) {
+                    VirtualThreads.parkUntilFreed(nanos);
+                } else if (!Thread.holdsLock(TURN)) {
                     reclaimOnStandIn(nanos);
                 } else {
-                    VirtualThreads.parkUntilFreed(nanos);
+                    pause(nanos); // inside a turn (nothing allocates there): a stand-in would wait for it
                 }
             } catch (OutOfMemoryError heapFull) {
-                LockSupport.parkNanos(nanos); // the same pause, with nothing to wake it early
+                pause(nanos); // the same pause, with nothing to wake it early
             }
         }
         return address;
+    }
+
+    /** Parks for {@code nanos} even if interrupted, keeping the interrupt for the caller. */
+    private static void pause(long nanos) {
+        boolean interrupted = Thread.interrupted();
+        LockSupport.parkNanos(nanos);
+        if (interrupted || Thread.interrupted()) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**
@@ -157,7 +168,15 @@ sealed class Allocation permits SharedBlock {
      */
     private static void reclaimOnStandIn(long nanos) {
         long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos));
-        Thread standIn = new Thread(() -> reclaimOnce(millis), "directmem-reclaimer-stand-in");
+        Runnable turn = () -> {
+            try {
+                reclaimOnce(millis);
+            } catch (Throwable t) {
+                report(t); // as on the reclaimer thread: its handler, between turns
+            }
+        };
+        // No inherited thread-locals: copying them would run user code here, at this depth.
+        Thread standIn = new Thread(null, turn, "directmem-reclaimer-stand-in", 0, false);
         standIn.setDaemon(true);
         standIn.start();
         boolean interrupted = false;
