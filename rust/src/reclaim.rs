@@ -888,24 +888,34 @@ mod tests {
         assert_eq!(s.ledger.used(), 10);
     }
 
-    #[test]
-    fn a_reservation_in_steps_parks_while_another_threads_collection_runs() {
-        struct Slow;
-        impl Collector for Slow {
-            fn collect(&mut self) -> Result<Collection, String> {
-                thread::sleep(Duration::from_millis(300));
-                Ok(Collection::Forced)
-            }
+    /// A collection of 300 ms.
+    struct Slow;
+    impl Collector for Slow {
+        fn collect(&mut self) -> Result<Collection, String> {
+            thread::sleep(Duration::from_millis(300));
+            Ok(Collection::Forced)
         }
-        struct MustNotCollect;
-        impl Collector for MustNotCollect {
-            fn collect(&mut self) -> Result<Collection, String> {
-                panic!("another thread's collection is running: join it")
-            }
+    }
+
+    /// For a reservation that must join another thread's collection, or give up without one.
+    struct MustNotCollect;
+    impl Collector for MustNotCollect {
+        fn collect(&mut self) -> Result<Collection, String> {
+            panic!("no collection of its own: join the running one, or give up")
         }
+    }
+
+    /// A full budget of 1 byte, and another thread's [`Slow`] collection, running on return.
+    fn full_while_another_thread_collects(
+        policy: Policy,
+    ) -> (
+        Arc<Ledger>,
+        Arc<Reclaimer>,
+        thread::JoinHandle<Result<(), CollectorFailed>>,
+    ) {
         let ledger = Arc::new(Ledger::new(1));
         ledger.try_reserve(res(1)).unwrap();
-        let reclaimer = Arc::new(Reclaimer::new(fast_policy()));
+        let reclaimer = Arc::new(Reclaimer::new(policy));
         let running = {
             let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
             thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Slow))
@@ -913,6 +923,12 @@ mod tests {
         while !reclaimer.collections.lock().running {
             thread::yield_now();
         }
+        (ledger, reclaimer, running)
+    }
+
+    #[test]
+    fn a_reservation_in_steps_parks_while_another_threads_collection_runs() {
+        let (ledger, reclaimer, running) = full_while_another_thread_collects(fast_policy());
         // Each step returns at once, parks, and soon waits for that collection in parks.
         let mut waiting = Waiting::default();
         for _ in 0..3 {
@@ -941,29 +957,7 @@ mod tests {
 
     #[test]
     fn joining_steps_back_off_after_a_free_and_look_for_the_end_every_join_poll() {
-        struct Slow;
-        impl Collector for Slow {
-            fn collect(&mut self) -> Result<Collection, String> {
-                thread::sleep(Duration::from_millis(300));
-                Ok(Collection::Forced)
-            }
-        }
-        struct MustNotCollect;
-        impl Collector for MustNotCollect {
-            fn collect(&mut self) -> Result<Collection, String> {
-                panic!("join the running collection")
-            }
-        }
-        let ledger = Arc::new(Ledger::new(1));
-        ledger.try_reserve(res(1)).unwrap();
-        let reclaimer = Arc::new(Reclaimer::new(Policy::default()));
-        let running = {
-            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
-            thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Slow))
-        };
-        while !reclaimer.collections.lock().running {
-            thread::yield_now();
-        }
+        let (ledger, reclaimer, running) = full_while_another_thread_collects(Policy::default());
         let mut waiting = Waiting::default();
         let mut parks = Vec::new();
         while waiting.phase != Phase::AfterCollection {
@@ -988,12 +982,6 @@ mod tests {
 
     #[test]
     fn a_waiting_state_from_the_caller_cannot_wait_past_its_bounds() {
-        struct MustNotCollect;
-        impl Collector for MustNotCollect {
-            fn collect(&mut self) -> Result<Collection, String> {
-                panic!("no collection needed to give up")
-            }
-        }
         let ledger = Ledger::new(1);
         ledger.try_reserve(res(1)).unwrap();
         let reclaimer = Reclaimer::new(Policy {
