@@ -105,9 +105,7 @@ sealed class Allocation permits SharedBlock {
             try {
                 Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
             } catch (RuntimeException | Error reporting) {
-                if (reporting != e) { // a full heap throws one shared instance again and again
-                    e.addSuppressed(reporting); // the budget's error is the one the caller needs
-                }
+                withSuppressed(e, reporting); // the budget's error is the one the caller needs
             }
             throw Tracking.explain(e);
         }
@@ -130,11 +128,22 @@ sealed class Allocation permits SharedBlock {
      *     reclamation run meanwhile: waiting for the reclaimer would wait for itself (measured
      *     before: 1.5 s, then OutOfMemoryError, with the budget full of garbage).
      * </ul>
-     * Nothing in here but the native steps throws OutOfMemoryError: that error is the budget's.
+     * Nothing in here but the native steps throws OutOfMemoryError: that error is the budget's,
+     * and it carries, suppressed, the last error that kept a wait from running (a full Java heap,
+     * or a stand-in thread the process could not start).
      */
     private long allocateInSteps(Release r, long[] waiting) {
-        long address;
-        while ((address = ACCESS.allocate(root, r, this, true, waiting)) == 0) {
+        OutOfMemoryError waitFailed = null;
+        while (true) {
+            long address;
+            try {
+                address = ACCESS.allocate(root, r, this, true, waiting);
+            } catch (OutOfMemoryError budget) {
+                throw withSuppressed(budget, waitFailed);
+            }
+            if (address != 0) {
+                return address;
+            }
             long nanos = waiting[Native.PARK_NANOS];
             try {
                 if (Thread.currentThread() != RECLAIMER) {
@@ -144,12 +153,27 @@ sealed class Allocation permits SharedBlock {
                 } else {
                     pause(nanos); // inside a turn (nothing allocates there): a stand-in would wait for it
                 }
-            } catch (OutOfMemoryError heapFull) {
-                pause(nanos); // the same pause, with nothing to wake it early
+            } catch (OutOfMemoryError e) {
+                waitFailed = e;
+                pause(nanos); // the same pause, with nothing to wake it early or reclaim meanwhile
             }
         }
-        return address;
     }
+
+    /** {@code e}, with {@code suppressed} added if there is one; never throws. */
+    static <T extends Throwable> T withSuppressed(T e, Throwable suppressed) {
+        if (suppressed != null && suppressed != e) { // a full heap throws one shared instance
+            try {
+                e.addSuppressed(suppressed);
+            } catch (Throwable heapFull) {
+                // the error itself is the one the caller needs
+            }
+        }
+        return e;
+    }
+
+    /** Test hook: stand-in threads fail to start, as in a process that may start no more threads. */
+    static volatile boolean refuseStandInsForTesting;
 
     /** Parks for {@code nanos} even if interrupted, keeping the interrupt for the caller. */
     private static void pause(long nanos) {
@@ -178,6 +202,9 @@ sealed class Allocation permits SharedBlock {
         // No inherited thread-locals: copying them would run user code here, at this depth.
         Thread standIn = new Thread(null, turn, "directmem-reclaimer-stand-in", 0, false);
         standIn.setDaemon(true);
+        if (refuseStandInsForTesting) {
+            throw new OutOfMemoryError("unable to create native thread: refused by a test hook");
+        }
         standIn.start();
         boolean interrupted = false;
         while (true) {
@@ -434,12 +461,8 @@ sealed class Allocation permits SharedBlock {
         synchronized (TURN) { // a stand-in's turn reports too
             if (unreported == null) {
                 unreported = e;
-            } else if (unreported != e) { // a full heap throws one shared instance again and again
-                try {
-                    unreported.addSuppressed(e);
-                } catch (Throwable lost) {
-                    // the first failure is the one reported
-                }
+            } else {
+                withSuppressed(unreported, e); // the first failure is the one reported
             }
         }
     }

@@ -140,7 +140,7 @@ final class Tracking {
         return List.copyOf(sites.subList(0, Math.min(n, sites.size())));
     }
 
-    /** The budget's OutOfMemoryError, with where to look next appended to its message. */
+    /** The budget's OutOfMemoryError, with where to look next appended to its message; its suppressed errors kept. */
     static OutOfMemoryError explain(OutOfMemoryError e) {
         StringBuilder message = new StringBuilder(String.valueOf(e.getMessage()));
         Level current = level;
@@ -164,6 +164,9 @@ final class Tracking {
         }
         OutOfMemoryError explained = new OutOfMemoryError(message.toString());
         explained.setStackTrace(e.getStackTrace());
+        for (Throwable suppressed : e.getSuppressed()) { // why reporting or reclaiming failed
+            Allocation.withSuppressed(explained, suppressed);
+        }
         return explained;
     }
 }

@@ -2,10 +2,17 @@ package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -49,6 +56,55 @@ class ReclaimerTest {
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("ALLOCATED on directmem-reclaimer"), result.output());
         assertTrue(result.output().contains("with 67108864 of 67108864 bytes used before"), result.output());
+        assertTrue(result.output().contains("THEN THE WHOLE BUDGET on main, 0 bytes used after"), result.output());
+    }
+
+    /**
+     * As above, but no stand-in thread can start (a test hook, as in a process at its thread
+     * limit): the budget's OutOfMemoryError says why nothing was reclaimed, and once the user
+     * code returns, the reclaimer frees every dropped buffer.
+     */
+    @Test
+    void aReclaimerThreadAllocationWithoutAStandInSaysWhyItFailed() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.maxMemory=64m"), ReclaimerThreadProbe.class.getName(), "no-stand-ins");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FAILED after"), result.output());
+        assertTrue(result.output().contains("java.lang.OutOfMemoryError: Cannot reserve 4194304 bytes of direct "
+                + "buffer memory (used: 67108864, max: 67108864)"), result.output());
+        assertTrue(result.output().contains("SUPPRESSED java.lang.OutOfMemoryError: unable to create native thread: "
+                + "refused by a test hook"), result.output());
+        assertTrue(result.output().contains("THEN THE WHOLE BUDGET on main, 0 bytes used after"), result.output());
+    }
+
+    /**
+     * User code on the reclaimer thread allocates at every depth near the bottom of its stack,
+     * the budget full of garbage each time: it gets the buffer or its own StackOverflowError,
+     * nothing else, and nothing is lost. Interpreted, so that the depths are the same from one
+     * allocation to the next. Before the turns moved to a stand-in thread, JDK 21 broke the
+     * reference queue's lock here and the reclaimer hung. Not with Shenandoah, whose forced
+     * collections take up to a second each here: the code under test does not depend on the
+     * collector.
+     */
+    @Test
+    void anAllocationDeepInTheReclaimerThreadsStackLosesNothing() throws Exception {
+        assumeFalse(ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+UseShenandoahGC"),
+                "checked in the runs of the other collectors");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Xint", "-Ddirectmem.maxMemory=16m"), ReclaimerThreadProbe.class.getName(), "deep");
+        assertEquals(0, result.exitCode(), result.output());
+        Matcher outcomes = Pattern.compile("OUTCOMES \\{(.*)}").matcher(result.output());
+        assertTrue(outcomes.find(), result.output());
+        Map<String, Integer> counts = new TreeMap<>();
+        for (String entry : outcomes.group(1).split(", ")) {
+            String[] keyAndCount = entry.split("=", 2);
+            counts.put(keyAndCount[0], Integer.parseInt(keyAndCount[1]));
+        }
+        assertTrue(Set.of("ALLOCATED", "OVERFLOWED", "NOT_REACHED").containsAll(counts.keySet()), result.output());
+        assertTrue(counts.getOrDefault("ALLOCATED", 0) > 0, "no allocation had stack enough: " + counts);
+        assertTrue(counts.getOrDefault("OVERFLOWED", 0) > 0, "no allocation overflowed, so nothing was tested: "
+                + counts);
+        assertTrue(result.output().contains("THEN THE WHOLE BUDGET on main, 0 bytes used after"), result.output());
     }
 
     /**

@@ -4,8 +4,11 @@ import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntPredicate;
 import javax.management.MBeanServer;
 import javax.management.MBeanServerDelegate;
 import javax.management.MBeanServerNotification;
@@ -14,30 +17,31 @@ import javax.management.NotificationListener;
 /**
  * Run in a child JVM by {@link ReclaimerTest}: user code on the reclaimer thread (a JMX listener
  * told of the MBean's registration, which that thread makes) fills the budget with buffers it
- * drops, then allocates: only that thread frees unreachable buffers.
+ * drops, then allocates: only that thread frees unreachable buffers. The argument picks how:
+ * <ul>
+ * <li>none: one buffer;
+ * <li>{@code no-stand-ins}: one buffer, while no stand-in thread can start (a test hook);
+ * <li>{@code deep}: one buffer at each depth near the bottom of the thread's stack.
+ * </ul>
+ * Then the main thread takes the whole budget, which it gets only if every dropped buffer came back.
  */
 final class ReclaimerThreadProbe {
+    private static final int MIB = 1 << 20;
+
     private ReclaimerThreadProbe() {}
 
     public static void main(String[] args) throws Exception {
-        DirectMemory.free(DirectMemory.allocateDirect(1 << 20)); // directmem started
+        String mode = args.length > 0 ? args[0] : "";
+        DirectMemory.free(DirectMemory.allocateDirect(MIB)); // directmem started
         CompletableFuture<String> outcome = new CompletableFuture<>();
         NotificationListener listener = (notification, handback) -> {
             if (notification instanceof MBeanServerNotification registered
                     && MBeanServerNotification.REGISTRATION_NOTIFICATION.equals(registered.getType())
                     && registered.getMBeanName().toString().equals(DirectMemoryMXBean.OBJECT_NAME)) {
-                fillTheBudgetWithGarbage();
-                DirectMemoryStats before = DirectMemory.stats();
-                long start = System.nanoTime();
                 try {
-                    ByteBuffer buffer = DirectMemory.allocateDirect(4 << 20);
-                    buffer.put(0, (byte) 1);
-                    outcome.complete("ALLOCATED on " + Thread.currentThread().getName() + " in "
-                            + (System.nanoTime() - start) / 1_000_000 + " ms, with " + before.memoryUsed() + " of "
-                            + before.maxMemory() + " bytes used before, collections "
-                            + (DirectMemory.stats().collections() - before.collections()));
+                    outcome.complete(mode.equals("deep") ? allocateAtEveryDepth() : allocateOnce(mode));
                 } catch (Throwable t) {
-                    outcome.complete("FAILED after " + (System.nanoTime() - start) / 1_000_000 + " ms: " + t);
+                    outcome.complete("THREW " + t);
                 }
             }
         };
@@ -45,15 +49,97 @@ final class ReclaimerThreadProbe {
         // long before it finds this one.
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         server.addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, listener, null, null);
-        System.out.println(outcome.get(60, TimeUnit.SECONDS));
+        System.out.println(outcome.get(120, TimeUnit.SECONDS));
+
+        ByteBuffer whole = DirectMemory.allocateDirect((int) DirectMemory.stats().maxMemory());
+        DirectMemory.free(whole);
+        System.out.println("THEN THE WHOLE BUDGET on " + Thread.currentThread().getName() + ", "
+                + DirectMemory.stats().memoryUsed() + " bytes used after");
+    }
+
+    private static String allocateOnce(String mode) {
+        fillTheBudgetWithGarbage();
+        DirectMemoryStats before = DirectMemory.stats();
+        long start = System.nanoTime();
+        Allocation.refuseStandInsForTesting = mode.equals("no-stand-ins");
+        try {
+            ByteBuffer buffer = DirectMemory.allocateDirect(4 * MIB);
+            buffer.put(0, (byte) 1);
+            return "ALLOCATED on " + Thread.currentThread().getName() + " in "
+                    + (System.nanoTime() - start) / 1_000_000 + " ms, with " + before.memoryUsed() + " of "
+                    + before.maxMemory() + " bytes used before, collections "
+                    + (DirectMemory.stats().collections() - before.collections());
+        } catch (Throwable t) {
+            StringBuilder failed = new StringBuilder("FAILED after " + (System.nanoTime() - start) / 1_000_000
+                    + " ms: " + t);
+            for (Throwable suppressed : t.getSuppressed()) {
+                failed.append("\nSUPPRESSED ").append(suppressed);
+            }
+            return failed.toString();
+        } finally {
+            Allocation.refuseStandInsForTesting = false;
+        }
+    }
+
+    /**
+     * Allocates at each depth from just below the deepest frame reachable down by 150,
+     * the budget full of garbage each time: wherever the stack overflows (in the native steps,
+     * starting the stand-in, waiting for it), nothing may be lost and nothing but the
+     * StackOverflowError may be thrown.
+     */
+    private static String allocateAtEveryDepth() {
+        Map<String, Integer> outcomes = new TreeMap<>();
+        int deepest = deepest(depth -> atDepth(depth, false).equals("REACHED"));
+        for (int depth = deepest + 10; depth >= Math.max(0, deepest - 150); depth--) {
+            fillTheBudgetWithGarbage();
+            outcomes.merge(atDepth(depth, true), 1, Integer::sum);
+        }
+        return "DEEPEST " + deepest + " OUTCOMES " + outcomes;
+    }
+
+    /** Recurses {@code depth} frames, then allocates a buffer there and drops it. */
+    private static String atDepth(int depth, boolean allocate) {
+        if (depth > 0) {
+            try {
+                return atDepth(depth - 1, allocate);
+            } catch (StackOverflowError e) {
+                return "NOT_REACHED"; // struck on the way down
+            }
+        }
+        if (!allocate) {
+            return "REACHED";
+        }
+        try {
+            DirectMemory.allocateDirect(MIB).put(0, (byte) 1);
+            return "ALLOCATED";
+        } catch (StackOverflowError e) {
+            return "OVERFLOWED";
+        } catch (Throwable t) {
+            return "FAILED " + t;
+        }
+    }
+
+    /** The largest depth that {@code reaches}, by bisection. */
+    private static int deepest(IntPredicate reaches) {
+        int reached = 0;
+        int overflowed = 1 << 20;
+        while (overflowed - reached > 1) {
+            int depth = (reached + overflowed) >>> 1;
+            if (reaches.test(depth)) {
+                reached = depth;
+            } else {
+                overflowed = depth;
+            }
+        }
+        return reached;
     }
 
     /** The whole budget in buffers held (an early collection finds none of them), then dropped. */
     private static void fillTheBudgetWithGarbage() {
         List<ByteBuffer> held = new ArrayList<>();
         long budget = DirectMemory.stats().maxMemory();
-        for (long i = 0; i < budget / (1 << 20); i++) {
-            held.add(DirectMemory.allocateDirect(1 << 20));
+        for (long i = 0; i < budget / MIB; i++) {
+            held.add(DirectMemory.allocateDirect(MIB));
         }
         held.clear();
     }
