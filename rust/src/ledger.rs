@@ -122,40 +122,44 @@ impl Ledger {
     }
 
     /// Gives back what `try_reserve` took. Refuses, changing nothing, a release that was never
-    /// reserved (it would drive a counter below zero).
-    ///
-    /// `used` comes last and is never taken back: were it lowered first and restored on a
-    /// refusal, another thread could reserve the bytes in between and the restore would push
-    /// `used` over the maximum (found by the interleaving model in ledger_model.rs).
+    /// reserved, as far as the counters show it (one larger than everything reserved, or one
+    /// more than the count).
     pub fn release(&self, r: Reservation) -> Result<(), Underflow> {
         self.release_many(1, r)
     }
 
     /// Gives back `count` reservations at once, `total` their sum: three atomic steps for a
     /// whole batch instead of three per block. Refuses as [`Ledger::release`], changing nothing.
+    ///
+    /// `used` is the one step that can refuse, and it refuses atomically: a refused release
+    /// never touched a counter, so it cannot make a concurrent right release fail (it did when
+    /// `count` was taken first and given back on a refusal). Nothing is ever given back: had
+    /// `used` been lowered and restored, another thread could reserve the bytes in between and
+    /// the restore would push `used` over the maximum (both found by ledger_model.rs). The
+    /// `count` and `rounding` checks before it are plain reads, for the caller's bug alone; a
+    /// wrong release that passes them saturates those counters rather than wrapping them.
     pub fn release_many(&self, count: u64, total: Reservation) -> Result<(), Underflow> {
         let underflow = Underflow { reservation: total };
         let rounding = total.rounding();
-        checked_sub(&self.count, count).ok_or(underflow)?;
-        if rounding > 0 && checked_sub(&self.rounding, rounding).is_none() {
-            self.count.fetch_add(count, Ordering::Relaxed);
+        if self.count.load(Ordering::Relaxed) < count
+            || (rounding > 0 && self.rounding.load(Ordering::Relaxed) < rounding)
+        {
             return Err(underflow);
         }
         // A capacity larger than everything reserved is caught here: `used` holds capacities
         // and rounding together.
-        if checked_sub(&self.used, total.footprint).is_none() {
-            if rounding > 0 {
-                self.rounding.fetch_add(rounding, Ordering::Relaxed);
-            }
-            self.count.fetch_add(count, Ordering::Relaxed);
-            return Err(underflow);
+        checked_sub(&self.used, total.footprint).ok_or(underflow)?;
+        saturating_sub(&self.count, count);
+        if rounding > 0 {
+            saturating_sub(&self.rounding, rounding);
         }
         Ok(())
     }
 
     pub fn snapshot(&self) -> LedgerSnapshot {
-        // Rounding is added after `used` and taken back before it, so it never exceeds `used`;
-        // two reads are not one instant, hence the saturation.
+        // Rounding is added after `used` and taken back after it too: between a release's two
+        // steps the capacity reads low by the rounding being released (a page or an alignment
+        // per block at most), hence the saturation; two reads are not one instant either.
         let rounding = self.rounding.load(Ordering::Acquire);
         let used = self.used();
         LedgerSnapshot {
@@ -174,6 +178,13 @@ fn checked_sub(counter: &AtomicU64, amount: u64) -> Option<u64> {
             v.checked_sub(amount)
         })
         .ok()
+}
+
+fn saturating_sub(counter: &AtomicU64, amount: u64) {
+    // Always Ok: the closure always returns Some.
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(amount))
+    });
 }
 
 #[cfg(test)]
