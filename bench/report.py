@@ -421,7 +421,7 @@ def scenario_tables(table, jdk):
             continue
         peers = [p for p in PEERS[scenario] if any(p in table.rows[k] for k in keys)]
         without_opens = any(WITHOUT_OPENS in table.rows[k] for k in keys)
-        lines.append(f"#### {SCENARIOS[scenario]}\n")
+        lines.append(f"### {SCENARIOS[scenario]}\n")
         header = ["size", "threads", "directmem"] + ([WITHOUT_OPENS_LABEL] if without_opens else [])
         header += [PEERS[scenario][p] for p in peers]
         header += [f"vs {PEER_SHORT[p]}" for p in peers]
