@@ -47,7 +47,9 @@ pub struct Refused {
     pub max: u64,
 }
 
-/// A release that would take a counter below zero: a bookkeeping bug, never silently absorbed.
+/// A release that would take a counter below zero: a bookkeeping bug. Refused whenever the
+/// counters show it at the time; two concurrent releases of the same last reservation can both
+/// pass the `count` read, and the second is then absorbed (`count` stops at zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Underflow {
     pub reservation: Reservation,
@@ -122,8 +124,8 @@ impl Ledger {
     }
 
     /// Gives back what `try_reserve` took. Refuses, changing nothing, a release that was never
-    /// reserved, as far as the counters show it (one larger than everything reserved, or one
-    /// more than the count).
+    /// reserved, as far as the counters show it at the time (one larger than everything
+    /// reserved, or one more than the count): see [`Underflow`].
     pub fn release(&self, r: Reservation) -> Result<(), Underflow> {
         self.release_many(1, r)
     }
@@ -138,6 +140,7 @@ impl Ledger {
     /// the restore would push `used` over the maximum (both found by ledger_model.rs). The
     /// `count` and `rounding` checks before it are plain reads, for the caller's bug alone; a
     /// wrong release that passes them saturates those counters rather than wrapping them.
+    /// Then `rounding`, then `count`.
     pub fn release_many(&self, count: u64, total: Reservation) -> Result<(), Underflow> {
         let underflow = Underflow { reservation: total };
         let rounding = total.rounding();
@@ -149,10 +152,11 @@ impl Ledger {
         // A capacity larger than everything reserved is caught here: `used` holds capacities
         // and rounding together.
         checked_sub(&self.used, total.footprint).ok_or(underflow)?;
-        saturating_sub(&self.count, count);
+        // `count` last: whoever reads it at zero then reads `rounding` at zero too.
         if rounding > 0 {
             saturating_sub(&self.rounding, rounding);
         }
+        saturating_sub(&self.count, count);
         Ok(())
     }
 
@@ -165,7 +169,7 @@ impl Ledger {
         LedgerSnapshot {
             max: self.max(),
             used,
-            count: self.count.load(Ordering::Relaxed),
+            count: self.count.load(Ordering::Acquire),
             capacity: used.saturating_sub(rounding),
             peak: self.peak.load(Ordering::Relaxed),
         }
