@@ -140,8 +140,19 @@ final class Tracking {
         return List.copyOf(sites.subList(0, Math.min(n, sites.size())));
     }
 
-    /** The budget's OutOfMemoryError, with where to look next appended to its message; its suppressed errors kept. */
+    /**
+     * The budget's OutOfMemoryError, with where to look next appended to its message and its
+     * suppressed errors kept; {@code e} itself if the Java heap has no room for that.
+     */
     static OutOfMemoryError explain(OutOfMemoryError e) {
+        try {
+            return explained(e);
+        } catch (Throwable heapFull) {
+            return e; // the budget's message is the one the caller needs
+        }
+    }
+
+    private static OutOfMemoryError explained(OutOfMemoryError e) {
         StringBuilder message = new StringBuilder(String.valueOf(e.getMessage()));
         Level current = level;
         if (current == Level.DISABLED) {

@@ -89,23 +89,38 @@ final class ReclaimerThreadProbe {
      */
     private static String allocateAtEveryDepth() {
         Map<String, Integer> outcomes = new TreeMap<>();
-        int deepest = deepest(depth -> atDepth(depth, false).equals("REACHED"));
+        int deepest = deepest(depth -> {
+            reachedBottom = false;
+            return atDepth(depth, false).equals("REACHED");
+        });
         for (int depth = deepest + 10; depth >= Math.max(0, deepest - 150); depth--) {
             fillTheBudgetWithGarbage();
+            reachedBottom = false;
             outcomes.merge(atDepth(depth, true), 1, Integer::sum);
         }
-        return "DEEPEST " + deepest + " OUTCOMES " + outcomes;
+        return "DEEPEST " + deepest + " OUTCOMES " + outcomes
+                + (firstFailure == null ? "" : "\nFIRST FAILURE " + firstFailure);
     }
 
-    /** Recurses {@code depth} frames, then allocates a buffer there and drops it. */
+    /** Whether the current probe's recursion reached its bottom frame. */
+    private static boolean reachedBottom;
+    /** The first failure other than StackOverflowError, kept without building anything at depth. */
+    private static Throwable firstFailure;
+
+    /**
+     * Recurses {@code depth} frames, then allocates a buffer there and drops it. The outcomes are
+     * constants: building a string down there could overflow and hide a failure.
+     */
     private static String atDepth(int depth, boolean allocate) {
         if (depth > 0) {
             try {
                 return atDepth(depth - 1, allocate);
             } catch (StackOverflowError e) {
-                return "NOT_REACHED"; // struck on the way down
+                // Struck on the way down, or else escaped the bottom frame's own handling.
+                return reachedBottom ? "FAILED" : "NOT_REACHED";
             }
         }
+        reachedBottom = true;
         if (!allocate) {
             return "REACHED";
         }
@@ -115,7 +130,10 @@ final class ReclaimerThreadProbe {
         } catch (StackOverflowError e) {
             return "OVERFLOWED";
         } catch (Throwable t) {
-            return "FAILED " + t;
+            if (firstFailure == null) {
+                firstFailure = t;
+            }
+            return "FAILED";
         }
     }
 
