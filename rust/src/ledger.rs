@@ -140,7 +140,7 @@ impl Ledger {
     /// the restore would push `used` over the maximum (both found by ledger_model.rs). The
     /// `count` and `rounding` checks before it are plain reads, for the caller's bug alone; a
     /// wrong release that passes them saturates those counters rather than wrapping them.
-    /// Then `rounding`, then `count`.
+    /// After `used` come `rounding`, then `count`.
     pub fn release_many(&self, count: u64, total: Reservation) -> Result<(), Underflow> {
         let underflow = Underflow { reservation: total };
         let rounding = total.rounding();
