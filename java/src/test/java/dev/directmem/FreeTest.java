@@ -363,27 +363,12 @@ class FreeTest {
 
     /** How deep {@link #freeAtDepth} can recurse before the stack overflows, when it frees nothing. */
     private static int deepestFrame() {
-        return deepest(depth -> freeAtDepth(null, depth));
+        return StackDepth.deepest(depth -> freeAtDepth(null, depth) != NOT_REACHED);
     }
 
     /** How deep {@link #allocateAtDepth} can recurse before the stack overflows, when it allocates nothing. */
     private static int deepestAllocatingFrame() {
-        return deepest(depth -> allocateAtDepth(-1, depth));
-    }
-
-    /** The largest depth at which {@code probe} does not return NOT_REACHED, by bisection. */
-    private static int deepest(java.util.function.IntUnaryOperator probe) {
-        int reached = 0;
-        int overflowed = 1 << 20;
-        while (overflowed - reached > 1) {
-            int depth = (reached + overflowed) >>> 1;
-            if (probe.applyAsInt(depth) == NOT_REACHED) {
-                overflowed = depth;
-            } else {
-                reached = depth;
-            }
-        }
-        return reached;
+        return StackDepth.deepest(depth -> allocateAtDepth(-1, depth) != NOT_REACHED);
     }
 
     /** Recurses {@code depth} frames, then frees the buffer there. */

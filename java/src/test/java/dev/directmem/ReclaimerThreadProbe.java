@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.IntPredicate;
 import javax.management.MBeanServer;
 import javax.management.MBeanServerDelegate;
 import javax.management.MBeanServerNotification;
@@ -89,7 +88,7 @@ final class ReclaimerThreadProbe {
      */
     private static String allocateAtEveryDepth() {
         Map<String, Integer> outcomes = new TreeMap<>();
-        int deepest = deepest(depth -> {
+        int deepest = StackDepth.deepest(depth -> {
             reachedBottom = false;
             return atDepth(depth, false).equals("REACHED");
         });
@@ -135,21 +134,6 @@ final class ReclaimerThreadProbe {
             }
             return "FAILED";
         }
-    }
-
-    /** The largest depth that {@code reaches}, by bisection. */
-    private static int deepest(IntPredicate reaches) {
-        int reached = 0;
-        int overflowed = 1 << 20;
-        while (overflowed - reached > 1) {
-            int depth = (reached + overflowed) >>> 1;
-            if (reaches.test(depth)) {
-                reached = depth;
-            } else {
-                overflowed = depth;
-            }
-        }
-        return reached;
     }
 
     /** The whole budget in buffers held (an early collection finds none of them), then dropped. */
