@@ -16,6 +16,11 @@ import jdk.jfr.Timespan;
 final class Events {
     private static final String[] COLLECTIONS = {"forced", "heap pressure", "unconfirmed"};
     private static final String[] TRIGGERS = {"refused allocation", "early, in the background"};
+    /**
+     * Whether this runtime has JFR at all: a slim one (jlink, {@code --limit-modules}) may leave
+     * {@code jdk.jfr} out, and on the class path nothing else notices before the first event.
+     */
+    private static final boolean JFR_PRESENT = ModuleLayer.boot().findModule("jdk.jfr").isPresent();
 
     private Events() {}
 
@@ -30,7 +35,7 @@ final class Events {
      */
     static void reclaimed(long collectionNanos, long durationNanos, long bytesFreed, int collection,
             int trigger, long requestedBytes) {
-        if (!FlightRecorder.isInitialized()) {
+        if (!JFR_PRESENT || !FlightRecorder.isInitialized()) {
             return; // no recorder, no recording (see above)
         }
         ReclamationEvent event = new ReclamationEvent();
@@ -47,7 +52,7 @@ final class Events {
     }
 
     static void allocationFailed(int capacity, int alignment, String message) {
-        if (!FlightRecorder.isInitialized()) {
+        if (!JFR_PRESENT || !FlightRecorder.isInitialized()) {
             return;
         }
         AllocationFailureEvent event = new AllocationFailureEvent();

@@ -82,6 +82,26 @@ class EventsTest {
     }
 
     /**
+     * A runtime without {@code jdk.jfr} (a slim jlink image), on the class path: before the fix
+     * every collection printed a NoClassDefFoundError for jdk/jfr/FlightRecorder to stderr.
+     */
+    @Test
+    void aRuntimeWithoutJfrReclaimsWithoutErrors() throws Exception {
+        Subprocess.Result child = Subprocess.run(Subprocess.testClassPath(),
+                List.of("--limit-modules", "java.base,java.management,jdk.management",
+                        "-XX:MaxDirectMemorySize=16m"),
+                WithoutJfrProbe.class.getName());
+        String out = child.output();
+        assertEquals(0, child.exitCode(), out);
+        assertTrue(out.contains("JFR IN THIS RUNTIME false"), out);
+        assertTrue(out.matches("(?s).*COLLECTIONS [1-9].*"), "directmem reclaimed: " + out);
+        assertTrue(out.contains("FAILED AS EXPECTED: Cannot reserve"), out);
+        assertFalse(out.contains("NoClassDefFoundError"), out);
+        assertFalse(out.contains("could not report"), out);
+        assertFalse(Subprocess.JNI_WARNING.matcher(out).find(), out);
+    }
+
+    /**
      * The stats once no collection has ended for a second: a background one may still run, and
      * one driven by heap pressure (Shenandoah, ZGC) can take a few hundred milliseconds.
      */
