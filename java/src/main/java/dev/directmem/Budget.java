@@ -15,6 +15,7 @@ final class Budget {
     static final String PACK_PROPERTY = "directmem.packSmallBuffers";
     static final String ACCESS_PROPERTY = "directmem.bufferAccess";
     static final String HUGE_PAGES_PROPERTY = "directmem.hugePages";
+    static final String JMX_PROPERTY = "directmem.jmx";
 
     private Budget() {}
 
@@ -44,6 +45,11 @@ final class Budget {
      */
     static boolean hugePages() {
         return !otherThanDefault(HUGE_PAGES_PROPERTY, "true", "false");
+    }
+
+    /** directmem.jmx: whether to register the MBean ({@link Monitoring}); default true. */
+    static boolean jmx() {
+        return !otherThanDefault(JMX_PROPERTY, "true", "false");
     }
 
     /**

@@ -16,7 +16,6 @@ import javax.management.ObjectName;
  * does (an agent, an exporter, JConsole attaching) finds the bean within a second.
  */
 final class Monitoring implements DirectMemoryMXBean {
-    static final String ENABLED_PROPERTY = "directmem.jmx";
     private static final System.Logger LOG = System.getLogger("dev.directmem");
     /** Registered, turned off, or failed for good: nothing more to try. */
     private static volatile boolean settled;
@@ -42,11 +41,11 @@ final class Monitoring implements DirectMemoryMXBean {
         if (settled) {
             return;
         }
-        if ("false".equalsIgnoreCase(System.getProperty(ENABLED_PROPERTY))) {
-            settled = true;
-            return;
-        }
         try {
+            if (!Budget.jmx()) { // Native checked the value at startup: a later change is logged below
+                settled = true;
+                return;
+            }
             if (MBeanServerFactory.findMBeanServer(null).isEmpty()) {
                 return; // none yet: creating one is the cost this avoids
             }

@@ -26,6 +26,7 @@ final class Native {
         try {
             pack = Budget.packSmallBuffers();
             jniAccess = Budget.jniBufferAccess();
+            Budget.jmx(); // checked here with the others; Monitoring reads it when it registers
             NativeLibrary.load();
             initObservability(System.getProperty(LOG_PROPERTY));
             budget = Budget.maxMemory();

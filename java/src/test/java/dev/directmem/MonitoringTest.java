@@ -81,6 +81,21 @@ class MonitoringTest {
     }
 
     @Test
+    void jmxFalseLeavesTheBeanOutAndABadValueIsAClearError() throws Exception {
+        Subprocess.Result off = Subprocess.run(Subprocess.testClassPath(), List.of("-Ddirectmem.jmx=FALSE"),
+                MonitoringProbe.class.getName());
+        assertEquals(0, off.exitCode(), off.output());
+        assertTrue(off.output().contains("REGISTERED false"), off.output());
+
+        // Before, any value but false registered the bean: "off" and "no" among them.
+        Subprocess.Result bad = Subprocess.run(Subprocess.testClassPath(), List.of("-Ddirectmem.jmx=off"),
+                MonitoringProbe.class.getName());
+        assertTrue(bad.exitCode() != 0, bad.output());
+        assertTrue(bad.output().contains("IllegalArgumentException: directmem is unavailable: invalid value "
+                + "for system property directmem.jmx: 'off' (expected true or false)"), bad.output());
+    }
+
+    @Test
     void theJdksOwnListOfPoolsDoesNotIncludeIt() {
         // ManagementFactory.getPlatformMXBeans lists only the JDK's built-in pools, whatever is
         // registered in the MBean server: tools that query the server (JConsole, VisualVM, JMX
