@@ -142,9 +142,14 @@ final class Tracking {
 
     /**
      * The budget's OutOfMemoryError, with where to look next appended to its message and its
-     * suppressed errors kept; {@code e} itself if the Java heap has no room for that.
+     * suppressed errors kept; {@code e} itself if the Java heap has no room for that, or if the
+     * operating system refused the memory (the budget was not full: who holds it is no answer).
      */
     static OutOfMemoryError explain(OutOfMemoryError e) {
+        // How rust/src/pool.rs words the budget's refusals, not the operating system's.
+        if (e.getMessage() == null || !e.getMessage().startsWith("Cannot reserve")) {
+            return e;
+        }
         try {
             return explained(e);
         } catch (Throwable heapFull) {

@@ -28,7 +28,10 @@ class FaultsTest {
         DirectMemoryStats before = DirectMemory.stats();
         Native.failNextAllocation();
         OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(5000));
-        assertTrue(error.getMessage().contains("refused 5000 bytes"), error.getMessage());
+        assertTrue(error.getMessage().startsWith("the operating system refused 5000 bytes of direct memory (used: "),
+                error.getMessage());
+        // Where the budget went is no answer when the budget was not full.
+        assertTrue(!error.getMessage().contains("tracking"), error.getMessage());
         DirectMemoryStats after = DirectMemory.stats();
         assertEquals(before.failedAllocations() + 1, after.failedAllocations());
         long reclaimed = after.reclaimedBytes() - before.reclaimedBytes();
