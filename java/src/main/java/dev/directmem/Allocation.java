@@ -257,7 +257,7 @@ sealed class Allocation permits SharedBlock {
     static IllegalArgumentException cannotFreeView() {
         return new IllegalArgumentException(
                 "cannot free a view (slice, duplicate or read-only buffer) of a directmem buffer: "
-                        + "free the buffer DirectMemory.allocateDirect returned");
+                        + "free the buffer that DirectMemory.allocateDirect or allocateDirectAligned returned");
     }
 
     /** Gives the block back now, unless it was already. */

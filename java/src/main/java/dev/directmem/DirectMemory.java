@@ -51,8 +51,9 @@ public final class DirectMemory {
      * @return a new direct buffer that owns its memory
      * @throws IllegalArgumentException if {@code capacity} is negative
      * @throws OutOfMemoryError if the budget stays full after reclamation (the message gives the
-     *     bytes requested, the memory used, the maximum and the collections tried), or the
-     *     operating system refuses the memory; nothing is reserved in either case
+     *     bytes the buffer needs from the budget, its capacity rounded as in
+     *     {@link DirectMemoryStats#memoryUsed()}, the memory used, the maximum and the collections
+     *     tried), or the operating system refuses the memory; nothing is reserved in either case
      */
     public static ByteBuffer allocateDirect(int capacity) {
         Native.checkAvailable();
@@ -105,7 +106,8 @@ public final class DirectMemory {
      * collection that finds it unused gives it back. Such blocks hold at most a sixteenth of the
      * budget.
      *
-     * @param buffer a buffer returned by {@link #allocateDirect(int)}
+     * @param buffer a buffer returned by {@link #allocateDirect(int)} or
+     *     {@link #allocateDirectAligned(int, int)}
      * @throws NullPointerException if {@code buffer} is null
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer} (a heap buffer,
      *     a JDK direct or mapped buffer, another library's), or it is a view (slice, duplicate,
@@ -122,7 +124,8 @@ public final class DirectMemory {
      * Sets every byte between a buffer's position and limit to {@code value}, without changing its
      * position or limit.
      *
-     * @param buffer a buffer from {@link #allocateDirect(int)}, or a writable view of one
+     * @param buffer a buffer from {@link #allocateDirect(int)} or
+     *     {@link #allocateDirectAligned(int, int)}, or a writable view of one
      * @param value the byte to write
      * @throws NullPointerException if {@code buffer} is null
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer}'s memory

@@ -6,7 +6,8 @@ import java.lang.management.BufferPoolMXBean;
  * directmem's buffer pool as JMX shows it, registered as
  * {@code java.nio:type=BufferPool,name=directmem} with the platform MBean server, beside the
  * JDK's {@code direct} and {@code mapped} pools: when directmem is first used if the JVM has that
- * server by then, else within a second of its creation (directmem never creates it). The
+ * server by then, else within a second of its creation once directmem has allocated a buffer
+ * (the thread that looks for it starts then; directmem never creates the server). The
  * {@link BufferPoolMXBean} attributes (Name, Count, TotalCapacity, MemoryUsed) mean what they mean
  * for those pools, except that small buffers sharing a native block count as that one block; the
  * others are the counters of {@link DirectMemoryStats}.
@@ -25,7 +26,8 @@ public interface DirectMemoryMXBean extends BufferPoolMXBean {
     long getMaxMemory();
 
     /**
-     * The highest memory used seen.
+     * The highest memory used seen, counting reservations the operating system then refused the
+     * memory for.
      *
      * @return peak memory used in bytes
      */
@@ -39,14 +41,18 @@ public interface DirectMemoryMXBean extends BufferPoolMXBean {
     long getCollections();
 
     /**
-     * Capacity given back by the reclaimer thread after buffers became unreachable.
+     * Capacity given back by the reclaimer thread: blocks whose buffers all became unreachable,
+     * and shared blocks (small buffers) it found unused, their buffers freed or unreachable. A
+     * program that frees every buffer may still see some: not a leak by itself.
      *
      * @return reclaimed bytes
      */
     long getReclaimedBytes();
 
     /**
-     * Capacity given back by {@link DirectMemory#free}.
+     * Capacity given back at once by {@link DirectMemory#free}. A shared block counts its whole
+     * capacity when it goes back: here if that is at a {@code free} or when an allocation retires
+     * it with no buffer left, else in {@link #getReclaimedBytes()}.
      *
      * @return freed bytes
      */

@@ -14,10 +14,15 @@ package dev.directmem;
  * @param memoryUsed bytes taken from the budget: capacities plus allocator rounding, such as whole
  *     pages for large buffers ({@code getMemoryUsed})
  * @param maxMemory the budget
- * @param peakMemoryUsed the highest {@code memoryUsed} seen
+ * @param peakMemoryUsed the highest {@code memoryUsed} seen, counting reservations the operating
+ *     system then refused the memory for
  * @param collections garbage collections directmem made the JVM run to reclaim memory
- * @param reclaimedBytes capacity given back by the reclaimer thread after buffers became unreachable
- * @param freedBytes capacity given back by {@link DirectMemory#free}
+ * @param reclaimedBytes capacity given back by the reclaimer thread: blocks whose buffers all became
+ *     unreachable, and shared blocks it found unused, their buffers freed or unreachable (so a
+ *     program that frees every buffer may still see some: not a leak by itself)
+ * @param freedBytes capacity given back at once by {@link DirectMemory#free}; a shared block counts
+ *     its whole capacity when it goes back, here if that is at a {@code free} or when an
+ *     allocation retires it with no buffer left, else in {@code reclaimedBytes}
  * @param failedAllocations allocations that threw {@code OutOfMemoryError}
  */
 public record DirectMemoryStats(
