@@ -34,11 +34,17 @@ sealed class Allocation permits SharedBlock {
     /** The classes of every direct ByteBuffer (no other class can extend ByteBuffer). */
     private static final Class<?> DIRECT = TEMPLATE.getClass();
     private static final Class<?> DIRECT_READ_ONLY = TEMPLATE.asReadOnlyBuffer().getClass();
+    private static final VarHandle FILLS;
 
     /** Frees the memory of owners the collector found unreachable: see {@link #reclaimForever}. */
     private static final Thread RECLAIMER;
 
     static {
+        try {
+            FILLS = MethodHandles.lookup().findVarHandle(Allocation.class, "fills", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
         // Initialized and linked before any allocation: under a full Java heap, a class that
         // failed to initialize would fail every allocation and free after.
         VirtualThreads.current();
@@ -50,6 +56,8 @@ sealed class Allocation permits SharedBlock {
     /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
     final ByteBuffer root;
     final Release release;
+    /** {@link #fill} calls under way, counted through FILLS: {@link #freeBlock} waits for them. */
+    private volatile int fills;
 
     /** An owner for a block of {@code capacity} bytes, registered for release; {@link #arm} allocates. */
     Allocation(int capacity, int alignment, String site) {
@@ -239,6 +247,22 @@ sealed class Allocation permits SharedBlock {
         }
     }
 
+    /**
+     * {@link DirectMemory#fill}, for a buffer whose owner this is. A free racing it either waits
+     * for it or makes it throw: it never writes memory that was given back. The count rises
+     * before the look at the claim, and {@link #freeBlock} looks at the count after claiming: one
+     * of the two sees the other.
+     */
+    void fill(ByteBuffer buffer, byte value) {
+        FILLS.getAndAdd(this, 1);
+        try {
+            checkNotFreed(buffer);
+            Native.fill(buffer, buffer.position(), buffer.remaining(), value);
+        } finally {
+            FILLS.getAndAdd(this, -1);
+        }
+    }
+
     static IllegalStateException freed() {
         return new IllegalStateException("the buffer's memory was freed with DirectMemory.free");
     }
@@ -271,6 +295,9 @@ sealed class Allocation permits SharedBlock {
         // the memory is freed, the claim is undone, and a later free or the reclaimer frees the
         // block; thrown after, the claimed release stays registered until the reclaimer drops it.
         try {
+            while (fills != 0) {
+                Thread.yield(); // a fill that found the release unclaimed writes on: see fill
+            }
             // Disarms the root first, so that it never points at memory that is already gone;
             // limit(0) also takes position and mark to 0 and -1.
             root.limit(0);

@@ -280,6 +280,22 @@ final class SharedBlock extends Allocation {
     }
 
     /**
+     * Under the block's lock, which {@link #free} takes too: a buffer still armed here keeps its
+     * slot, and the block its memory, until the fill ends. A view made before the buffer was freed
+     * still names this block, and is not caught (views of a freed buffer must not be used).
+     */
+    @Override
+    void fill(ByteBuffer buffer, byte value) {
+        checkNotFreed(buffer); // a buffer freed before the call names GIVEN_BACK: no lock taken
+        synchronized (this) {
+            if (ACCESS.attachment(buffer) != this) {
+                throw freed(); // freed since the caller found this block
+            }
+            Native.fill(buffer, buffer.position(), buffer.remaining(), value);
+        }
+    }
+
+    /**
      * Disarms the buffer at once and points it at {@link #GIVEN_BACK}. Its slot goes back to the
      * block, for the next buffer of its size if the block is still current, else the block itself
      * is freed once no buffer is left.

@@ -15,6 +15,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -133,6 +135,50 @@ class FreeTest {
         assertEquals(3, buffer.get(10));
         assertEquals(3, views.get(1).get(2));
         DirectMemory.free(buffer);
+    }
+
+    /**
+     * A fill racing the free of the same buffer either ends before the memory goes or throws
+     * IllegalStateException. Before, it could write into the next buffer of its size (about 1
+     * round in 20 at 1 MiB, 1 in 500 in shared blocks), throw IllegalArgumentException, or, for a
+     * block too large to keep for reuse (20 MiB), crash the JVM on unmapped memory.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {256, 4096, 65536, 1 << 20, 20 << 20})
+    void aFillRacingAFreeNeverWritesFreedMemory(int capacity) throws InterruptedException {
+        int rounds = capacity <= 4096 ? 4000 : capacity <= 1 << 20 ? 200 : 20;
+        ByteBuffer zeros = ByteBuffer.allocate(capacity);
+        int dirty = 0;
+        AtomicInteger unexpected = new AtomicInteger();
+        AtomicReference<Throwable> firstUnexpected = new AtomicReference<>();
+        for (int round = 0; round < rounds; round++) {
+            ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+            CountDownLatch started = new CountDownLatch(1);
+            Thread filler = new Thread(() -> {
+                started.countDown();
+                for (int i = 0; i < 50; i++) {
+                    try {
+                        DirectMemory.fill(buffer, (byte) 0x55);
+                    } catch (IllegalStateException freed) {
+                        // the documented outcome once the free came first
+                    } catch (Throwable t) {
+                        unexpected.incrementAndGet();
+                        firstUnexpected.compareAndSet(null, t);
+                    }
+                }
+            });
+            filler.start();
+            started.await();
+            DirectMemory.free(buffer);
+            ByteBuffer next = DirectMemory.allocateDirect(capacity); // often the freed memory again
+            filler.join();
+            if (next.mismatch(zeros) >= 0) {
+                dirty++;
+            }
+            DirectMemory.free(next);
+        }
+        assertEquals(0, unexpected.get(), "fills that threw something else; the first: " + firstUnexpected.get());
+        assertEquals(0, dirty, "new buffers holding the bytes of a fill of a freed one, in " + rounds + " rounds");
     }
 
     /**
