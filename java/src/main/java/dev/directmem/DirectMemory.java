@@ -23,7 +23,8 @@ import java.util.Objects;
  * <p>The budget is the system property {@code directmem.maxMemory} (bytes, with an optional
  * {@code k}, {@code m}, {@code g} or {@code t} suffix), else the JVM's
  * {@code -XX:MaxDirectMemorySize} if one was given, else {@link Runtime#maxMemory()}, as the JDK's
- * own default. All methods are thread-safe.
+ * own default. All methods are thread-safe; using a buffer on one thread while another frees it
+ * is not (see {@link #free}).
  *
  * <p>For monitoring, directmem registers the MBean {@code java.nio:type=BufferPool,name=directmem}
  * ({@link DirectMemoryMXBean}) with the platform MBean server once the JVM has one, records the
@@ -96,9 +97,14 @@ public final class DirectMemory {
      * native allocator, or, for a buffer of up to 4 KiB that shares a native block, to that block.
      *
      * <p>Afterwards the buffer refuses access: its capacity, limit and position are 0, so every
-     * get and put throws instead of touching freed memory. A second {@code free} of the same buffer
-     * does nothing. Views made from the buffer before it was freed must not be used afterwards:
-     * they still point at its memory, which may be freed or handed to another buffer.
+     * get and put that comes after the free (on this thread, or on one the free was handed to
+     * through a lock, a volatile or a queue) throws instead of touching freed memory. A get or
+     * put racing the free is a data race, as with the JDK's {@code invokeCleaner}: it may touch
+     * the freed memory or the next buffer's, or crash the JVM. {@link #fill} is safe against a
+     * racing free: it ends before the memory goes, or throws. A second {@code free} of the same
+     * buffer does nothing. Views made from the buffer before it was freed (slices, duplicates,
+     * {@code asLongBuffer()} and the like, a {@code MemorySegment.ofBuffer}) must not be used
+     * afterwards: they still point at its memory, which may be freed or handed to another buffer.
      *
      * <p>A shared block takes the freed slot's next buffer of its size (the slot cleared). The
      * block's memory comes back once its last buffer is freed or unreachable, if the block is no
@@ -129,8 +135,9 @@ public final class DirectMemory {
      * @param value the byte to write
      * @throws NullPointerException if {@code buffer} is null
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer}'s memory
-     * @throws IllegalStateException if that memory was given back with {@link #free} (not always
-     *     detected for a view made before the free, which must not be used)
+     * @throws IllegalStateException if that memory was given back with {@link #free}, before or
+     *     during this call (not always detected for a view made before the free, which must not
+     *     be used)
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {
@@ -140,8 +147,7 @@ public final class DirectMemory {
         if (buffer.isReadOnly()) {
             throw new java.nio.ReadOnlyBufferException();
         }
-        owner.checkNotFreed(buffer);
-        Native.fill(buffer, buffer.position(), buffer.remaining(), value);
+        owner.fill(buffer, value);
     }
 
     /**
