@@ -34,17 +34,11 @@ sealed class Allocation permits SharedBlock {
     /** The classes of every direct ByteBuffer (no other class can extend ByteBuffer). */
     private static final Class<?> DIRECT = TEMPLATE.getClass();
     private static final Class<?> DIRECT_READ_ONLY = TEMPLATE.asReadOnlyBuffer().getClass();
-    private static final VarHandle FILLS;
 
     /** Frees the memory of owners the collector found unreachable: see {@link #reclaimForever}. */
     private static final Thread RECLAIMER;
 
     static {
-        try {
-            FILLS = MethodHandles.lookup().findVarHandle(Allocation.class, "fills", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
         // Initialized and linked before any allocation: under a full Java heap, a class that
         // failed to initialize would fail every allocation and free after.
         VirtualThreads.current();
@@ -56,7 +50,7 @@ sealed class Allocation permits SharedBlock {
     /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
     final ByteBuffer root;
     final Release release;
-    /** {@link #fill} calls under way, counted through FILLS: {@link #freeBlock} waits for them. */
+    /** {@link #fill} calls under way, counted under this owner's lock: {@link #freeBlock} waits for them. */
     private volatile int fills;
 
     /** An owner for a block of {@code capacity} bytes, registered for release; {@link #arm} allocates. */
@@ -254,12 +248,18 @@ sealed class Allocation permits SharedBlock {
      * of the two sees the other.
      */
     void fill(ByteBuffer buffer, byte value) {
-        FILLS.getAndAdd(this, 1);
+        // Counted under a lock, not with an atomic call: no call, so no StackOverflowError, can
+        // come between the fill and its uncounting, which would leave free waiting for good.
+        synchronized (this) {
+            fills++;
+        }
         try {
             checkNotFreed(buffer);
             Native.fill(buffer, buffer.position(), buffer.remaining(), value);
         } finally {
-            FILLS.getAndAdd(this, -1);
+            synchronized (this) {
+                fills--;
+            }
         }
     }
 

@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -279,6 +280,33 @@ class FreeTest {
     }
 
     /**
+     * A StackOverflowError can strike any call inside fill too: whatever it struck, the buffer's
+     * free afterwards neither waits forever for a fill that is over nor fails.
+     */
+    @Test
+    void aFillThatOverflowsTheStackLeavesTheBufferFreeable() throws InterruptedException {
+        int[] outcomes = new int[3];
+        onASmallStack("directmem-deep-fill", () -> {
+            DirectMemory.fill(DirectMemory.allocateDirect(BLOCK), (byte) 1); // first-time work, shallow
+            for (int round = 0; round < 3; round++) {
+                int bottom = 0;
+                for (int probe = 0; probe < 20; probe++) {
+                    bottom = Math.max(bottom, deepestFrame());
+                }
+                for (int depth = Math.max(0, bottom - 300); depth <= bottom + 20; depth++) {
+                    ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+                    outcomes[actAtDepth(buffer, depth, true)]++;
+                    long freedBefore = DirectMemory.stats().freedBytes();
+                    DirectMemory.free(buffer);
+                    assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore, "freed after a fill at depth " + depth);
+                }
+            }
+        });
+        assertTrue(outcomes[THREW] > 0, "no fill overflowed the stack, so nothing was tested: " + outcomes[FREED]
+                + " filled, " + outcomes[NOT_REACHED] + " not reached");
+    }
+
+    /**
      * A StackOverflowError can strike any call inside an allocation too, also after the memory
      * exists. Allocating at each depth near the bottom of a small stack makes it strike one call
      * after another: whatever it struck, every byte comes back once the buffers are dropped, and
@@ -378,7 +406,7 @@ class FreeTest {
             for (int depth = Math.max(0, bottom - 300); depth <= bottom + 20; depth++) {
                 ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
                 long freedBefore = DirectMemory.stats().freedBytes();
-                int outcome = freeAtDepth(buffer, depth);
+                int outcome = actAtDepth(buffer, depth, false);
                 outcomes[outcome]++;
                 if (outcome != FREED) {
                     DirectMemory.free(buffer);
@@ -400,16 +428,20 @@ class FreeTest {
                 failure[0] = t;
             }
         }, name, 256 << 10);
+        deep.setDaemon(true); // so that one stuck for good (a free waiting forever) does not keep the JVM
         deep.start();
-        deep.join();
+        deep.join(TimeUnit.MINUTES.toMillis(3));
+        if (deep.isAlive()) {
+            throw new AssertionError(name + " still runs after 3 minutes: " + List.of(deep.getStackTrace()));
+        }
         if (failure[0] != null) {
             throw new AssertionError(failure[0]);
         }
     }
 
-    /** How deep {@link #freeAtDepth} can recurse before the stack overflows, when it frees nothing. */
+    /** How deep {@link #actAtDepth} can recurse before the stack overflows, when it does nothing. */
     private static int deepestFrame() {
-        return StackDepth.deepest(depth -> freeAtDepth(null, depth) != NOT_REACHED);
+        return StackDepth.deepest(depth -> actAtDepth(null, depth, false) != NOT_REACHED);
     }
 
     /** How deep {@link #allocateAtDepth} can recurse before the stack overflows, when it allocates nothing. */
@@ -417,11 +449,11 @@ class FreeTest {
         return StackDepth.deepest(depth -> allocateAtDepth(-1, depth) != NOT_REACHED);
     }
 
-    /** Recurses {@code depth} frames, then frees the buffer there. */
-    private static int freeAtDepth(ByteBuffer buffer, int depth) {
+    /** Recurses {@code depth} frames, then frees the buffer there, or fills it. */
+    private static int actAtDepth(ByteBuffer buffer, int depth, boolean fill) {
         if (depth > 0) {
             try {
-                return freeAtDepth(buffer, depth - 1);
+                return actAtDepth(buffer, depth - 1, fill);
             } catch (StackOverflowError e) {
                 return NOT_REACHED; // struck on the way down, before the free
             }
@@ -430,7 +462,11 @@ class FreeTest {
             return FREED; // a probe of the depth
         }
         try {
-            DirectMemory.free(buffer);
+            if (fill) {
+                DirectMemory.fill(buffer, (byte) 1);
+            } else {
+                DirectMemory.free(buffer);
+            }
             return FREED;
         } catch (StackOverflowError e) {
             return THREW;
