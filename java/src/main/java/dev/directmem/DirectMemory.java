@@ -100,8 +100,9 @@ public final class DirectMemory {
      * get and put that comes after the free (on this thread, or on one the free was handed to
      * through a lock, a volatile or a queue) throws instead of touching freed memory. A get or
      * put racing the free is a data race, as with the JDK's {@code invokeCleaner}: it may touch
-     * the freed memory or the next buffer's, or crash the JVM. {@link #fill} is safe against a
-     * racing free: it ends before the memory goes, or throws. A second {@code free} of the same
+     * the freed memory or the next buffer's, or crash the JVM. {@link #fill} of the buffer itself,
+     * or of a view of a buffer with a block of its own, is safe against a racing free: it ends
+     * before the memory goes, or throws. A second {@code free} of the same
      * buffer does nothing. Views made from the buffer before it was freed (slices, duplicates,
      * {@code asLongBuffer()} and the like, a {@code MemorySegment.ofBuffer}) must not be used
      * afterwards: they still point at its memory, which may be freed or handed to another buffer.
@@ -136,8 +137,8 @@ public final class DirectMemory {
      * @throws NullPointerException if {@code buffer} is null
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer}'s memory
      * @throws IllegalStateException if that memory was given back with {@link #free}, before or
-     *     during this call (not always detected for a view made before the free, which must not
-     *     be used)
+     *     during this call (not detected for a view, made before the free, of a buffer that
+     *     shares a block: such views must not be used)
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {
