@@ -45,8 +45,10 @@ pub extern "system" fn JNI_OnLoad(_vm: JavaVM, _reserved: *mut c_void) -> jint {
 /// Starts logging and the reclamation upcall; runs before `init`.
 ///
 /// `filter` is the `directmem.log` property (an `env_logger` filter such as `debug` or
-/// `directmem=trace`), or null: then `RUST_LOG` decides, else only warnings are logged. A host
-/// that already installed a logger keeps it.
+/// `directmem=trace`), or null: then `RUST_LOG` decides. Warnings are logged unless the filter
+/// sets a level for everything: one that names only modules (or a typo read as one, such as
+/// `verbose`) would otherwise silence the rest, errors included. A host that already installed a
+/// logger keeps it.
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_initObservability<'l>(
     mut env: JNIEnv<'l>,
@@ -54,14 +56,20 @@ pub extern "system" fn Java_dev_directmem_Native_initObservability<'l>(
     filter: JString<'l>,
 ) {
     guard(&mut env, (), |env| {
-        let mut builder = if filter.is_null() {
-            env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        let filter: Option<String> = if filter.is_null() {
+            std::env::var("RUST_LOG").ok()
         } else {
-            let filter: String = env.get_string(&filter)?.into();
-            let mut builder = env_logger::Builder::new();
-            builder.parse_filters(&filter);
-            builder
+            Some(env.get_string(&filter)?.into())
         };
+        let mut builder = env_logger::Builder::new();
+        // A level without a module in the filter replaces this one.
+        builder.filter_level(log::LevelFilter::Warn);
+        if let Some(filter) = filter {
+            builder.parse_filters(&filter);
+        }
+        if let Ok(style) = std::env::var("RUST_LOG_STYLE") {
+            builder.parse_write_style(&style);
+        }
         let _ = builder.try_init();
         events::init(env)
     })

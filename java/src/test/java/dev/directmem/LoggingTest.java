@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 /** Native logging: -Ddirectmem.log for those who cannot set RUST_LOG, and RUST_LOG itself. */
 class LoggingTest {
     /** Runs LoggingProbe, which fills a 4 MiB budget twice over, so that reclamation happens. */
-    private static String run(List<String> flags, Map<String, String> environment) throws Exception {
+    private static String run(List<String> flags, Map<String, String> environment, String... probeArgs)
+            throws Exception {
         List<String> jvmFlags = ManagementFactory.getRuntimeMXBean().getInputArguments();
         assumeTrue(jvmFlags.contains("-XX:+UseG1GC"), "checked in the G1 run");
         Path jar = ModuleTest.jar();
@@ -31,6 +32,7 @@ class LoggingTest {
                     "-Ddirectmem.maxMemory=4m", "-cp", jar + java.io.File.pathSeparator + testClasses));
             command.addAll(flags);
             command.add(LoggingProbe.class.getName());
+            command.addAll(List.of(probeArgs));
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(log.toFile());
             builder.environment().remove("RUST_LOG");
@@ -67,6 +69,24 @@ class LoggingTest {
         String output = run(List.of(), Map.of("RUST_LOG", "directmem::reclaim=debug"));
         assertTrue(output.contains("DEBUG directmem::reclaim] collection"), output);
         assertFalse(output.contains("directmem budget"), output);
+    }
+
+    /**
+     * A filter that names only modules leaves warnings and errors of the rest on. Before, a typo
+     * such as "verbose" (read as a module name) silenced everything else, errors included.
+     */
+    @Test
+    void aFilterThatNamesOnlyModulesKeepsErrorsOn() throws Exception {
+        String output = run(List.of("-Ddirectmem.log=verbose"), Map.of(), "panic");
+        assertTrue(output.contains("panic arrived as IllegalStateException"), output);
+        assertTrue(output.contains("ERROR directmem::jvm::exports]"), output);
+    }
+
+    @Test
+    void offTurnsEvenErrorsOff() throws Exception {
+        String output = run(List.of(), Map.of("RUST_LOG", "off"), "panic");
+        assertTrue(output.contains("panic arrived as IllegalStateException"), output);
+        assertFalse(output.contains("ERROR"), output);
     }
 
     @Test
