@@ -18,7 +18,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Latency of one large zeroed buffer: the time {@code allocateDirect} takes to return, nothing
- * else. The buffer is freed after each call, outside the measured time.
+ * else. The buffer is written once per page and freed after each call, outside the measured time,
+ * as a buffer in use would be: a block used again must then be zeroed again, for every peer alike.
  *
  * <p>A buffer whose pages the kernel zeroes lazily is cheap here and pays a page fault on first
  * write instead: {@link LargeAllocationTouched} measures the time until every page was written.
@@ -38,6 +39,7 @@ public class LargeAllocation {
     ByteBuffer ours;
     ByteBuffer jdks;
     Object arena;
+    ByteBuffer segment;
 
     @Benchmark
     public ByteBuffer directmem(Checks.DirectMemory1g budget) {
@@ -52,13 +54,20 @@ public class LargeAllocation {
     @Benchmark
     public Object ffmConfined(Checks.FfmAvailable ffm) throws Throwable {
         arena = Ffm.ofConfined();
-        return Ffm.allocate(arena, size);
+        Object allocated = Ffm.allocate(arena, size);
+        segment = Ffm.asByteBuffer(allocated);
+        return allocated;
     }
 
     @TearDown(Level.Invocation)
     public void free() throws Throwable {
+        for (ByteBuffer used : new ByteBuffer[] {ours, jdks, segment}) {
+            if (used != null) {
+                Buffers.touch(used); // in use before it goes: unwritten, a reused block needs no zeroing
+            }
+        }
         Buffers.release(ours, jdks, arena);
-        ours = jdks = null;
+        ours = jdks = segment = null;
         arena = null;
     }
 }
