@@ -6,7 +6,10 @@ use crate::ledger::Underflow;
 pub enum Error {
     /// A caller passed something unusable: `IllegalArgumentException`.
     IllegalArgument(String),
-    /// The budget or the OS refused memory: `OutOfMemoryError`.
+    /// The budget stayed full after reclamation: `dev.directmem.BudgetExhaustedError`, an
+    /// `OutOfMemoryError` that Java extends with where the budget went.
+    BudgetExhausted(String),
+    /// The operating system refused memory: `OutOfMemoryError`.
     OutOfMemory(String),
     /// A broken invariant or an unusable JVM: `IllegalStateException`.
     IllegalState(String),
@@ -22,6 +25,7 @@ impl Error {
     pub fn java_class(&self) -> &'static str {
         match self {
             Error::IllegalArgument(_) => "java/lang/IllegalArgumentException",
+            Error::BudgetExhausted(_) => "dev/directmem/BudgetExhaustedError",
             Error::OutOfMemory(_) => "java/lang/OutOfMemoryError",
             Error::IllegalState(_) | Error::Jni(_) => "java/lang/IllegalStateException",
             Error::StackOverflowForTesting => "java/lang/StackOverflowError",
@@ -30,7 +34,10 @@ impl Error {
 
     pub fn message(&self) -> String {
         match self {
-            Error::IllegalArgument(m) | Error::OutOfMemory(m) | Error::IllegalState(m) => m.clone(),
+            Error::IllegalArgument(m)
+            | Error::BudgetExhausted(m)
+            | Error::OutOfMemory(m)
+            | Error::IllegalState(m) => m.clone(),
             Error::Jni(e) => format!("directmem: JNI call failed: {e}"),
             Error::StackOverflowForTesting => "directmem: failNextFree test hook".to_string(),
         }

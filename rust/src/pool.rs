@@ -293,7 +293,7 @@ impl Pool {
     fn failed(&self, e: ReserveError) -> Error {
         self.failures.fetch_add(1, Ordering::Relaxed);
         match e {
-            ReserveError::Exhausted(e) => Error::OutOfMemory(format!(
+            ReserveError::Exhausted(e) => Error::BudgetExhausted(format!(
                 "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \
                  forced garbage collection(s) and waiting for their cleaners; raise \
                  -Ddirectmem.maxMemory or free buffers with DirectMemory.free{}",
@@ -306,7 +306,7 @@ impl Pool {
                     _ => "",
                 }
             )),
-            ReserveError::CollectorFailed(f) => Error::OutOfMemory(format!(
+            ReserveError::CollectorFailed(f) => Error::BudgetExhausted(format!(
                 "Cannot reserve direct buffer memory (used: {}, max: {}): could not make the \
                  JVM collect garbage to reclaim it: {}",
                 self.ledger.used(),
@@ -441,8 +441,8 @@ mod tests {
         let pool = Pool::new(100, quick());
         let held = pool.allocate(80, 1, &mut NoGarbage).unwrap();
         let err = pool.allocate(30, 1, &mut NoGarbage).unwrap_err();
-        let Error::OutOfMemory(msg) = err else {
-            panic!("expected OutOfMemory")
+        let Error::BudgetExhausted(msg) = err else {
+            panic!("expected BudgetExhausted")
         };
         assert!(msg.contains("Cannot reserve 30 bytes"), "{msg}");
         assert!(msg.contains("used: 80, max: 100"), "{msg}");

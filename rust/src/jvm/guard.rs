@@ -1,6 +1,8 @@
 //! The one path from Rust errors and panics to Java exceptions.
 
+use super::ids;
 use crate::error::Error;
+use jni::objects::JClass;
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -28,7 +30,14 @@ fn throw(env: &mut JNIEnv, error: &Error) {
     if env.exception_check().unwrap_or(false) {
         return;
     }
-    if let Err(e) = env.throw_new(error.java_class(), error.message()) {
+    let thrown = match (error, ids::get()) {
+        (Error::BudgetExhausted(_), Ok(ids)) => {
+            let class: &JClass = ids.budget_exhausted.as_obj().into();
+            env.throw_new(class, error.message())
+        }
+        _ => env.throw_new(error.java_class(), error.message()),
+    };
+    if let Err(e) = thrown {
         log::error!(
             "could not throw {}: {e} ({})",
             error.java_class(),

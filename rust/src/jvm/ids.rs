@@ -1,7 +1,7 @@
 //! Classes and field IDs looked up once, when `Native.init` runs.
 
 use crate::error::Error;
-use jni::objects::JFieldID;
+use jni::objects::{GlobalRef, JFieldID};
 use jni::JNIEnv;
 use once_cell::sync::OnceCell;
 
@@ -10,6 +10,9 @@ pub struct Ids {
     pub att: JFieldID,
     pub address: JFieldID,
     pub capacity: JFieldID,
+    /// `dev.directmem.BudgetExhaustedError`, loaded now: throwing it must not need class loading,
+    /// which may fail when the Java heap is full too.
+    pub budget_exhausted: GlobalRef,
 }
 
 static IDS: OnceCell<Ids> = OnceCell::new();
@@ -22,6 +25,10 @@ pub fn init(env: &mut JNIEnv) -> Result<&'static Ids, Error> {
             att: env.get_field_id(&dbb, "att", "Ljava/lang/Object;")?,
             address: env.get_field_id(&buffer, "address", "J")?,
             capacity: env.get_field_id(&buffer, "capacity", "I")?,
+            budget_exhausted: {
+                let class = env.find_class("dev/directmem/BudgetExhaustedError")?;
+                env.new_global_ref(class)?
+            },
         })
     })
 }

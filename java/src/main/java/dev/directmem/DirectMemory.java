@@ -51,10 +51,11 @@ public final class DirectMemory {
      * @param capacity the buffer's capacity in bytes; 0 is allowed
      * @return a new direct buffer that owns its memory
      * @throws IllegalArgumentException if {@code capacity} is negative
-     * @throws OutOfMemoryError if the budget stays full after reclamation (the message gives the
-     *     bytes the buffer needs from the budget, its capacity rounded as in
+     * @throws BudgetExhaustedError if the budget stays full after reclamation (the message gives
+     *     the bytes the buffer needs from the budget, its capacity rounded as in
      *     {@link DirectMemoryStats#memoryUsed()}, the memory used, the maximum and the collections
-     *     tried), or the operating system refuses the memory; nothing is reserved in either case
+     *     tried); nothing is reserved
+     * @throws OutOfMemoryError if the operating system refuses the memory; nothing is reserved
      */
     public static ByteBuffer allocateDirect(int capacity) {
         Native.checkAvailable();
@@ -78,6 +79,7 @@ public final class DirectMemory {
      * @return a new, zero-filled, aligned direct buffer that owns its memory
      * @throws IllegalArgumentException if {@code capacity} is negative or {@code alignment} is
      *     not a power of two from 1 to {@link #MAX_ALIGNMENT}
+     * @throws BudgetExhaustedError as for {@link #allocateDirect(int)}
      * @throws OutOfMemoryError as for {@link #allocateDirect(int)}
      */
     public static ByteBuffer allocateDirectAligned(int capacity, int alignment) {

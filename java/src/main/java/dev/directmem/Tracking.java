@@ -141,23 +141,22 @@ final class Tracking {
     }
 
     /**
-     * The budget's OutOfMemoryError, with where to look next appended to its message and its
-     * suppressed errors kept; {@code e} itself if the Java heap has no room for that, or if the
-     * operating system refused the memory (the budget was not full: who holds it is no answer).
+     * The budget's error, with where to look next appended to its message and its suppressed
+     * errors kept; {@code e} itself if the Java heap has no room for that, or if {@code e} is not
+     * the budget's (the operating system refused: who holds the budget is no answer).
      */
     static OutOfMemoryError explain(OutOfMemoryError e) {
-        // How rust/src/pool.rs words the budget's refusals, not the operating system's.
-        if (e.getMessage() == null || !e.getMessage().startsWith("Cannot reserve")) {
+        if (!(e instanceof BudgetExhaustedError budget)) {
             return e;
         }
         try {
-            return explained(e);
+            return explained(budget);
         } catch (Throwable heapFull) {
             return e; // the budget's message is the one the caller needs
         }
     }
 
-    private static OutOfMemoryError explained(OutOfMemoryError e) {
+    private static BudgetExhaustedError explained(BudgetExhaustedError e) {
         StringBuilder message = new StringBuilder(String.valueOf(e.getMessage()));
         Level current = level;
         if (current == Level.DISABLED) {
@@ -178,7 +177,7 @@ final class Tracking {
                         .append(" buffer(s)");
             }
         }
-        OutOfMemoryError explained = new OutOfMemoryError(message.toString());
+        BudgetExhaustedError explained = new BudgetExhaustedError(message.toString());
         explained.setStackTrace(e.getStackTrace());
         for (Throwable suppressed : e.getSuppressed()) { // why reporting or reclaiming failed
             Allocation.withSuppressed(explained, suppressed);

@@ -105,7 +105,7 @@ class AlignedTest {
 
     @Test
     void aFailedAlignedAllocationThrowsWithNumbers() {
-        OutOfMemoryError e = assertThrows(OutOfMemoryError.class,
+        BudgetExhaustedError e = assertThrows(BudgetExhaustedError.class,
                 () -> DirectMemory.allocateDirectAligned(65 * MIB, PAGE));
         assertTrue(e.getMessage().contains("Cannot reserve " + 65 * MIB + " bytes"), e.getMessage());
     }

@@ -28,6 +28,7 @@ class FaultsTest {
         DirectMemoryStats before = DirectMemory.stats();
         Native.failNextAllocation();
         OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(5000));
+        assertEquals(OutOfMemoryError.class, error.getClass(), "not the budget's: the budget was not full");
         assertTrue(error.getMessage().startsWith("the operating system refused 5000 bytes of direct memory (used: "),
                 error.getMessage());
         // Where the budget went is no answer when the budget was not full.

@@ -70,7 +70,7 @@ class ReclaimerTest {
                 List.of("-Ddirectmem.maxMemory=64m"), ReclaimerThreadProbe.class.getName(), "no-stand-ins");
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("FAILED after"), result.output());
-        assertTrue(result.output().contains("java.lang.OutOfMemoryError: Cannot reserve 4194304 bytes of direct "
+        assertTrue(result.output().contains("dev.directmem.BudgetExhaustedError: Cannot reserve 4194304 bytes of direct "
                 + "buffer memory (used: 67108864, max: 67108864)"), result.output());
         assertTrue(result.output().contains("SUPPRESSED java.lang.OutOfMemoryError: unable to create native thread: "
                 + "refused by a test hook"), result.output());

@@ -118,7 +118,7 @@ class ReclamationTest {
     void exhaustedBudgetFailsWithNumbersThenRecovers() {
         List<ByteBuffer> held = new ArrayList<>();
         DirectMemoryStats before = DirectMemory.stats();
-        OutOfMemoryError error = assertThrows(OutOfMemoryError.class, () -> {
+        BudgetExhaustedError error = assertThrows(BudgetExhaustedError.class, () -> {
             while (true) {
                 held.add(DirectMemory.allocateDirect(MIB));
             }
@@ -169,7 +169,7 @@ class ReclamationTest {
 
     @Test
     void moreThanTheWholeBudgetFailsAtOnce() {
-        OutOfMemoryError error = assertThrows(OutOfMemoryError.class,
+        BudgetExhaustedError error = assertThrows(BudgetExhaustedError.class,
                 () -> DirectMemory.allocateDirect((int) BUDGET + 1));
         assertTrue(error.getMessage().contains("after 0 forced"), error.getMessage());
     }

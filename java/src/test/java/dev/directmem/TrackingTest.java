@@ -105,13 +105,13 @@ class TrackingTest {
 
     @Test
     void theOutOfMemoryMessagePointsAtTracking() {
-        OutOfMemoryError off = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
+        BudgetExhaustedError off = assertThrows(BudgetExhaustedError.class, () -> DirectMemory.allocateDirect(65 * MIB));
         assertTrue(off.getMessage().startsWith("Cannot reserve " + 65 * MIB + " bytes"), off.getMessage());
         assertTrue(off.getMessage().contains("-Ddirectmem.tracking=sampled"), off.getMessage());
 
         Tracking.configure("all", null);
         List<ByteBuffer> held = allocateThree(MIB);
-        OutOfMemoryError on = assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
+        BudgetExhaustedError on = assertThrows(BudgetExhaustedError.class, () -> DirectMemory.allocateDirect(65 * MIB));
         assertTrue(on.getMessage().contains("top allocation sites by live bytes (tracking all allocations)"),
                 on.getMessage());
         assertTrue(on.getMessage().contains(site("allocateThree").orElseThrow().site() + " "
