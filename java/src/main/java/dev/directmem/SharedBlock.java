@@ -202,8 +202,11 @@ final class SharedBlock extends Allocation {
      */
     static void noLongerCurrent(Release release) {
         if (release.current) {
-            release.current = false;
+            // Un-counted before the flag is cleared, with no call after: a StackOverflowError in
+            // the call leaves the block counted and flagged, for the reclaimer to un-count later
+            // (cleared first, an overflow there left its bytes counted for good).
             CURRENT_BYTES.addAndGet(-release.capacity);
+            release.current = false;
         }
     }
 

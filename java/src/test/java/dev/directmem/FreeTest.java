@@ -18,6 +18,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntConsumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -288,19 +289,13 @@ class FreeTest {
         int[] outcomes = new int[3];
         onASmallStack("directmem-deep-fill", () -> {
             DirectMemory.fill(DirectMemory.allocateDirect(BLOCK), (byte) 1); // first-time work, shallow
-            for (int round = 0; round < 3; round++) {
-                int bottom = 0;
-                for (int probe = 0; probe < 20; probe++) {
-                    bottom = Math.max(bottom, deepestFrame());
-                }
-                for (int depth = Math.max(0, bottom - 300); depth <= bottom + 20; depth++) {
-                    ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
-                    outcomes[actAtDepth(buffer, depth, true)]++;
-                    long freedBefore = DirectMemory.stats().freedBytes();
-                    DirectMemory.free(buffer);
-                    assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore, "freed after a fill at depth " + depth);
-                }
-            }
+            atEachDepthNearTheBottom(depth -> {
+                ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+                outcomes[actAtDepth(buffer, depth, true)]++;
+                long freedBefore = DirectMemory.stats().freedBytes();
+                DirectMemory.free(buffer);
+                assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore, "freed after a fill at depth " + depth);
+            });
         });
         assertTrue(outcomes[THREW] > 0, "no fill overflowed the stack, so nothing was tested: " + outcomes[FREED]
                 + " filled, " + outcomes[NOT_REACHED] + " not reached");
@@ -398,22 +393,32 @@ class FreeTest {
         // First on a shallow stack: first-time work (class initialisation, linking) must not
         // overflow, which could leave a class unusable.
         DirectMemory.free(DirectMemory.allocateDirect(BLOCK));
+        atEachDepthNearTheBottom(depth -> {
+            ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+            long freedBefore = DirectMemory.stats().freedBytes();
+            int outcome = actAtDepth(buffer, depth, false);
+            outcomes[outcome]++;
+            if (outcome != FREED) {
+                DirectMemory.free(buffer);
+            }
+            assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore,
+                    "freed bytes after a free at depth " + depth + " (outcome " + outcome + ") and another");
+            assertEquals(0, buffer.capacity());
+        });
+    }
+
+    /**
+     * Three rounds of {@code act} at each depth from 300 frames above the bottom of the stack, as
+     * {@link #deepestFrame} finds it, to 20 below it.
+     */
+    private static void atEachDepthNearTheBottom(IntConsumer act) {
         for (int round = 0; round < 3; round++) {
             int bottom = 0;
             for (int probe = 0; probe < 20; probe++) { // once the recursion is compiled, frames shrink
                 bottom = Math.max(bottom, deepestFrame());
             }
             for (int depth = Math.max(0, bottom - 300); depth <= bottom + 20; depth++) {
-                ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
-                long freedBefore = DirectMemory.stats().freedBytes();
-                int outcome = actAtDepth(buffer, depth, false);
-                outcomes[outcome]++;
-                if (outcome != FREED) {
-                    DirectMemory.free(buffer);
-                }
-                assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore,
-                        "freed bytes after a free at depth " + depth + " (outcome " + outcome + ") and another");
-                assertEquals(0, buffer.capacity());
+                act.accept(depth);
             }
         }
     }
