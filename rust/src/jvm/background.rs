@@ -9,15 +9,17 @@ use super::events;
 use crate::pool::Pool;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::{IDLE, REUSE};
-use jni::JavaVM;
+use jni::{JNIEnv, JavaVM};
 use std::time::Duration;
+
+const EARLY_RECLAIMER: &str = "directmem-early-reclaimer";
 
 /// Starts the threads once; later calls do nothing.
 pub fn start(vm: JavaVM, pool: &'static Pool) {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         let spawned = std::thread::Builder::new()
-            .name("directmem-early-reclaimer".into())
+            .name(EARLY_RECLAIMER.into())
             .spawn(move || run(vm, pool));
         if let Err(e) = spawned {
             log::warn!(
@@ -41,6 +43,11 @@ fn run(vm: JavaVM, pool: &'static Pool) {
             return;
         }
     };
+    // Attached without a name, the JVM calls it Thread-N in thread dumps and JFR events.
+    if let Err(e) = env.with_local_frame(4, |env| name_java_thread(env, EARLY_RECLAIMER)) {
+        log::warn!("could not name the background reclaimer's Java thread: {e}");
+        let _ = env.exception_clear();
+    }
     loop {
         let wanted = pool.await_early_collection(IDLE);
         REUSE.trim(IDLE);
@@ -62,4 +69,24 @@ fn run(vm: JavaVM, pool: &'static Pool) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// `Thread.currentThread().setName(name)`.
+fn name_java_thread(env: &mut JNIEnv, name: &str) -> jni::errors::Result<()> {
+    let thread = env
+        .call_static_method(
+            "java/lang/Thread",
+            "currentThread",
+            "()Ljava/lang/Thread;",
+            &[],
+        )?
+        .l()?;
+    let name = env.new_string(name)?;
+    env.call_method(
+        &thread,
+        "setName",
+        "(Ljava/lang/String;)V",
+        &[(&name).into()],
+    )?;
+    Ok(())
 }

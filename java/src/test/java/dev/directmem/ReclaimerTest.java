@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -29,6 +30,27 @@ class ReclaimerTest {
             buffer.putInt(0, i);
             assertEquals(i, buffer.getInt(0));
         }
+    }
+
+    /** Thread dumps and JFR events name directmem's threads, the native one attached to the JVM too. */
+    @Test
+    void directmemsThreadsHaveTheirNamesInThreadDumps() throws InterruptedException {
+        DirectMemory.free(DirectMemory.allocateDirect(MIB)); // starts them all, if no test did
+        Set<String> wanted = Set.of("directmem-reclaimer", "directmem-early-reclaimer");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        Set<String> names;
+        do {
+            names = new TreeSet<>();
+            for (Thread thread : Thread.getAllStackTraces().keySet()) {
+                names.add(thread.getName());
+            }
+        } while (!names.containsAll(wanted) && System.nanoTime() < deadline && sleep(10));
+        assertTrue(names.containsAll(wanted), names.toString());
+    }
+
+    private static boolean sleep(long millis) throws InterruptedException {
+        Thread.sleep(millis);
+        return true;
     }
 
     /**
