@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -49,9 +50,9 @@ final class NativeLibrary {
         }
         String platform = platform();
         String resource = "/native/" + platform + "/" + System.mapLibraryName(NAME);
-        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
-            if (in != null) {
-                Path file = extract(in);
+        try {
+            if (NativeLibrary.class.getResource(resource) != null) {
+                Path file = extractUninterrupted(resource);
                 try {
                     System.load(file.toString());
                     LOG.log(System.Logger.Level.DEBUG, "loaded {0} from this jar (extracted to {1})",
@@ -101,6 +102,32 @@ final class NativeLibrary {
             default -> arch.replaceAll("[^a-z0-9_]", "");
         };
         return osName + "-" + archName;
+    }
+
+    /**
+     * {@link #extract}, with the thread's interrupt status kept for after it: the file channel
+     * fails on an interrupted thread, and a library that failed to load stays unavailable for the
+     * life of the JVM (a first use in a cancelled task disabled directmem for every thread). An
+     * interrupt that comes during the copy makes it start again.
+     */
+    private static Path extractUninterrupted(String resource) throws IOException {
+        boolean interrupted = Thread.interrupted();
+        try {
+            for (int attempt = 1; ; attempt++) {
+                try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+                    return extract(in);
+                } catch (ClosedByInterruptException e) {
+                    interrupted |= Thread.interrupted();
+                    if (attempt == 10) {
+                        throw e;
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**

@@ -186,6 +186,20 @@ class FaultsTest {
     }
 
     /** The classes without the library the jar carries: the error names platform and places tried. */
+    /**
+     * The library's first use on an interrupted thread (a cancelled task): the interrupt stays
+     * the caller's, and does not fail the library's extraction from the jar, a failure that would
+     * have left directmem unavailable to every thread for the life of the JVM.
+     */
+    @Test
+    void aFirstUseOnAnInterruptedThreadLoadsTheLibraryAndKeepsTheInterrupt() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                InterruptedFirstUseProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FIRST 64, still interrupted: true"), result.output());
+        assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
+    }
+
     @Test
     void classesWithoutTheirNativeLibraryAreAClearError(@TempDir Path dir) throws Exception {
         Path classes = withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"));
