@@ -158,9 +158,17 @@ impl Pool {
     /// be freed exactly once.
     pub unsafe fn free(&self, block: Block, by: FreedBy) -> Result<(), Error> {
         let freed = self.free_quietly(block, by);
-        self.reclaimer.notify_freed_down_to(self.ledger.used());
+        self.notify_freed(by);
         memory::after_frees(by);
         freed
+    }
+
+    /// Wakes threads waiting for memory; frees by the reclaimer also tell them garbage came back.
+    fn notify_freed(&self, by: FreedBy) {
+        match by {
+            FreedBy::Reclaimer => self.reclaimer.notify_reclaimed_down_to(self.ledger.used()),
+            FreedBy::Caller => self.reclaimer.notify_freed_down_to(self.ledger.used()),
+        }
     }
 
     /// Frees several blocks, then wakes waiting threads once rather than once per block. Every
@@ -194,10 +202,7 @@ impl Pool {
                 outcome
             }
         };
-        match by {
-            FreedBy::Reclaimer => self.reclaimer.notify_reclaimed_down_to(self.ledger.used()),
-            FreedBy::Caller => self.reclaimer.notify_freed_down_to(self.ledger.used()),
-        }
+        self.notify_freed(by);
         memory::after_frees(by);
         outcome
     }
@@ -230,8 +235,12 @@ impl Pool {
         let counter = self.freed_counter(by);
         counter.fetch_add(total.capacity, Ordering::Relaxed);
         let released = self.ledger.release_many(count, total);
-        if released.is_err() {
-            counter.fetch_sub(total.capacity, Ordering::Relaxed);
+        match released {
+            Err(_) => {
+                counter.fetch_sub(total.capacity, Ordering::Relaxed);
+            }
+            Ok(()) if by == FreedBy::Caller => self.reclaimer.freed_by_program(total.footprint),
+            Ok(()) => {}
         }
         released
     }

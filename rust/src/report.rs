@@ -198,7 +198,7 @@ mod tests {
                     .release(r)
                     .map_err(|_| "underflow".to_string())?;
                 self.reclaimed.fetch_add(bytes, Ordering::SeqCst);
-                self.reclaimer.notify_freed();
+                self.reclaimer.notify_reclaimed_down_to(self.ledger.used());
             }
             Ok(Collection::Forced)
         }
@@ -300,7 +300,7 @@ mod tests {
             // The reclaimer thread frees what the collection found, after the step that ran it.
             ledger.release(res(50)).unwrap();
             reclaimed.fetch_add(50, Ordering::SeqCst);
-            reclaimer.notify_freed();
+            reclaimer.notify_reclaimed_down_to(ledger.used());
         }
         assert_eq!(steps, 1);
         let reports = reports.into_inner();

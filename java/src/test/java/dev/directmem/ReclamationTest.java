@@ -167,6 +167,43 @@ class ReclamationTest {
         assertTrue(result.output().contains("-XX:ShenandoahGCMode=satb"), result.output());
     }
 
+    /**
+     * A budget full of live buffers while another thread allocates and frees at its edge: that
+     * thread's frees let the waiting one try again, but are no garbage a collection found, so it
+     * fails after three fruitless collections (before: a forced full collection every 12 ms for
+     * 30 s, about 2,500 of them, then the same error).
+     */
+    @Test
+    void aBudgetFullOfLiveBuffersFailsAfterAFewCollectionsWhileAnotherThreadFrees() throws Exception {
+        Churn.settle();
+        List<ByteBuffer> live = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            live.add(DirectMemory.allocateDirect(MIB));
+        }
+        Thread freeing = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                DirectMemory.free(DirectMemory.allocateDirect(MIB));
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "allocates-and-frees");
+        freeing.start();
+        long collectionsBefore = DirectMemory.stats().collections();
+        try {
+            BudgetExhaustedError error = assertThrows(BudgetExhaustedError.class,
+                    () -> DirectMemory.allocateDirect(8 * MIB));
+            long collections = DirectMemory.stats().collections() - collectionsBefore;
+            assertTrue(collections <= 10, collections + " collections; " + error.getMessage());
+        } finally {
+            freeing.interrupt();
+            freeing.join();
+            live.forEach(DirectMemory::free);
+        }
+    }
+
     @Test
     void moreThanTheWholeBudgetFailsAtOnce() {
         BudgetExhaustedError error = assertThrows(BudgetExhaustedError.class,
