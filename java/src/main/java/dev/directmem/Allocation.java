@@ -37,6 +37,8 @@ sealed class Allocation permits SharedBlock {
 
     /** Frees the memory of owners the collector found unreachable: see {@link #reclaimForever}. */
     private static final Thread RECLAIMER;
+    /** Runs the user code the reclaimer must not: see {@link #reportForever}. */
+    private static final Thread REPORTER;
 
     static {
         // Initialized and linked before any allocation: under a full Java heap, a class that
@@ -44,7 +46,10 @@ sealed class Allocation permits SharedBlock {
         VirtualThreads.current();
         RECLAIMER = new Thread(Allocation::reclaimForever, "directmem-reclaimer");
         RECLAIMER.setDaemon(true);
+        REPORTER = new Thread(Allocation::reportForever, "directmem-reporter");
+        REPORTER.setDaemon(true);
         RECLAIMER.start();
+        REPORTER.start();
     }
 
     /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
@@ -89,9 +94,7 @@ sealed class Allocation permits SharedBlock {
     final boolean arm(boolean reclaim) {
         Release r = release;
         // Before the try: a full Java heap here is the caller's error, not the budget's.
-        long[] waiting = reclaim && (VirtualThreads.current() || Thread.currentThread() == RECLAIMER)
-                ? new long[Native.WAITING_LONGS]
-                : null;
+        long[] waiting = reclaim && VirtualThreads.current() ? new long[Native.WAITING_LONGS] : null;
         long address;
         try {
             // Sets the root's address, capacity and att (this owner), and r.address.
@@ -123,16 +126,10 @@ sealed class Allocation permits SharedBlock {
     }
 
     /**
-     * Allocates, reclaiming, in native steps, with the waits for memory in here between them:
-     * <ul>
-     * <li>a virtual thread parks (see {@link VirtualThreads});
-     * <li>the reclaimer thread, running user code (see {@link #reclaimForever}), has a turn of
-     *     reclamation run meanwhile: waiting for the reclaimer would wait for itself (measured
-     *     before: 1.5 s, then OutOfMemoryError, with the budget full of garbage).
-     * </ul>
-     * Nothing in here but the native steps throws OutOfMemoryError: that error is the budget's,
-     * and it carries, suppressed, the last error that kept a wait from running (a full Java heap,
-     * or a stand-in thread the process could not start).
+     * Allocates on a virtual thread, reclaiming, in native steps, and parks in between (see
+     * {@link VirtualThreads}). Nothing in here but the native steps throws OutOfMemoryError: that
+     * error is the budget's, and it carries, suppressed, the last error that kept a park from
+     * running (a full Java heap).
      */
     private long allocateInSteps(Release r, long[] waiting) {
         OutOfMemoryError waitFailed = null;
@@ -148,16 +145,10 @@ sealed class Allocation permits SharedBlock {
             }
             long nanos = waiting[Native.PARK_NANOS];
             try {
-                if (Thread.currentThread() != RECLAIMER) {
-                    VirtualThreads.parkUntilFreed(nanos);
-                } else if (!Thread.holdsLock(TURN)) {
-                    reclaimOnStandIn(nanos);
-                } else {
-                    pause(nanos); // inside a turn (nothing allocates there): a stand-in would wait for it
-                }
+                VirtualThreads.parkUntilFreed(nanos);
             } catch (OutOfMemoryError e) {
                 waitFailed = e;
-                pause(nanos); // the same pause, with nothing to wake it early or reclaim meanwhile
+                pause(nanos); // the same pause, with nothing to wake it early
             }
         }
     }
@@ -174,50 +165,11 @@ sealed class Allocation permits SharedBlock {
         return e;
     }
 
-    /** Test hook: stand-in threads fail to start, as in a process that may start no more threads. */
-    static volatile boolean refuseStandInsForTesting;
-
     /** Parks for {@code nanos} even if interrupted, keeping the interrupt for the caller. */
     private static void pause(long nanos) {
         boolean interrupted = Thread.interrupted();
         LockSupport.parkNanos(nanos);
         if (interrupted || Thread.interrupted()) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /**
-     * A turn of the reclaimer thread's, for an allocation in user code on that thread, run on a
-     * stand-in thread and waited for. Not on the reclaimer thread itself: the user code may be
-     * deep in its stack, and a StackOverflowError inside a turn could lose the releases it
-     * claimed, or leave the reference queue's lock broken (seen on JDK 21).
-     */
-    private static void reclaimOnStandIn(long nanos) {
-        long millis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos));
-        Runnable turn = () -> {
-            try {
-                reclaimOnce(millis);
-            } catch (Throwable t) {
-                report(t); // as on the reclaimer thread: its handler, between turns
-            }
-        };
-        // No inherited thread-locals: copying them would run user code here, at this depth.
-        Thread standIn = new Thread(null, turn, "directmem-reclaimer-stand-in", 0, false);
-        standIn.setDaemon(true);
-        if (refuseStandInsForTesting) {
-            throw new OutOfMemoryError("unable to create native thread: refused by a test hook");
-        }
-        standIn.start();
-        boolean interrupted = false;
-        while (true) {
-            try {
-                standIn.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true; // kept for the user code, as a wait in the native call keeps it
-            }
-        }
-        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }
@@ -332,17 +284,14 @@ sealed class Allocation permits SharedBlock {
     }
 
     /**
-     * The reclaimer thread: frees the memory of owners the collector found unreachable, and, while
-     * the MBean waits for an MBean server, looks for one once a second. It alone frees unreachable
-     * buffers, so it outlives anything thrown at it, a Java heap OutOfMemoryError included.
-     *
-     * <p>User code runs on it only between turns: JMX listeners as the MBean registers, logging,
-     * and the uncaught-exception handler, which gets the turn's failures once it is over. For
-     * what that code allocates, turns run on a stand-in thread meanwhile (see
-     * {@link #allocateInSteps}); one thread at a time runs a turn.
+     * The reclaimer thread: frees the memory of owners the collector found unreachable. It alone
+     * frees unreachable buffers, so it outlives anything thrown at it, a Java heap
+     * OutOfMemoryError included, and runs no user code: a JMX listener or an uncaught-exception
+     * handler that blocked here (on a lock an allocating thread holds) once stopped reclamation,
+     * and allocating threads threw with the budget full of garbage. {@link #reportForever} runs
+     * that code instead.
      */
     private static void reclaimForever() {
-        long lookedForServer = System.nanoTime();
         try {
             // Linked now, by a call that frees nothing: linking a native method allocates, and a
             // batch whose free failed to link under a full Java heap would be lost.
@@ -352,25 +301,40 @@ sealed class Allocation permits SharedBlock {
         }
         while (true) {
             try {
-                reportFailures();
-                // Also while releases keep coming: waiting for a quiet second could wait forever.
-                if (Monitoring.pending() && System.nanoTime() - lookedForServer >= 1_000_000_000L) {
-                    lookedForServer = System.nanoTime();
-                    Monitoring.register();
-                }
-                // While the MBean waits, a turn ends after a second without releases.
-                reclaimOnce(Monitoring.pending() ? 1000 : 0);
+                turn(0);
             } catch (Throwable t) {
                 report(t);
             }
         }
     }
 
-    /** Held for each turn: by the reclaimer thread, or by its stand-in. */
-    private static final Object TURN = new Object();
+    /**
+     * The reporter thread: hands the reclaimer's failures to the reclaimer's uncaught-exception
+     * handler (by default: a stack trace on stderr), and, while the MBean waits for an MBean
+     * server, looks for one once a second (registering it runs JMX listeners). Both are user code,
+     * which may allocate, block or throw: nothing here stops the reclaimer.
+     */
+    private static void reportForever() {
+        while (true) {
+            try {
+                reportFailures();
+                if (Monitoring.pending()) {
+                    Monitoring.register();
+                }
+                if (Monitoring.pending()) {
+                    LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
+                } else {
+                    LockSupport.park(); // until report() has a failure
+                }
+            } catch (Throwable t) {
+                // A full Java heap, or a handler that threw: the next round tries again.
+            }
+        }
+    }
+
     /**
      * The reclaimer thread's batch: releases it claimed, and what the native free needs of them.
-     * Only the thread running a turn touches them, within it.
+     * Only that thread touches them.
      */
     private static final Release[] CLAIMED = new Release[BATCH];
     private static final long[] ADDRESSES = new long[BATCH];
@@ -381,12 +345,6 @@ sealed class Allocation permits SharedBlock {
      * One turn of the reclaimer thread: waits up to {@code timeoutMillis} (0: for ever) for
      * releases, and frees up to a batch of them.
      */
-    private static void reclaimOnce(long timeoutMillis) {
-        synchronized (TURN) {
-            turn(timeoutMillis);
-        }
-    }
-
     private static void turn(long timeoutMillis) {
         Release[] claimed = CLAIMED;
         int n;
@@ -434,7 +392,7 @@ sealed class Allocation permits SharedBlock {
 
     /**
      * The release the reclaimer thread polled past a full batch, to learn whether more were
-     * queued: the first of its next batch. Only the thread running a turn touches it.
+     * queued: the first of its next batch. Only that thread touches it.
      */
     private static Release polledAhead;
     /** What the reclaimer thread last told the native side about more releases queued. */
@@ -486,31 +444,34 @@ sealed class Allocation permits SharedBlock {
         return armed;
     }
 
-    /** The reclaimer thread's failure not yet reported, later ones suppressed in it; guarded by TURN. */
+    /** Guards {@link #unreported}. */
+    private static final Object FAILURES = new Object();
+    /** The reclaimer thread's failure not yet reported, later ones suppressed in it. */
     private static Throwable unreported;
 
     /**
-     * Keeps a failure of the reclaimer thread for {@link #reportFailures}, between turns: the
-     * handler is user code, which may allocate. Never throws.
+     * Keeps a failure of the reclaimer thread for the reporter thread, which hands it to the
+     * handler: user code, which may allocate or block. Never throws.
      */
     private static void report(Throwable e) {
-        synchronized (TURN) { // a stand-in's turn reports too
+        synchronized (FAILURES) {
             if (unreported == null) {
                 unreported = e;
             } else {
                 withSuppressed(unreported, e); // the first failure is the one reported
             }
         }
+        LockSupport.unpark(REPORTER);
     }
 
     /**
-     * Hands the failure {@link #report} kept to the thread's uncaught-exception handler (by
-     * default: a stack trace on stderr); the thread goes on. Never throws: a handler that fails
-     * (out of heap itself) must not end the thread.
+     * Hands the failure {@link #report} kept to the reclaimer thread's uncaught-exception handler
+     * (by default: a stack trace on stderr), as that thread's; the reclaimer goes on. Never
+     * throws: a handler that fails (out of heap itself) must not end the reporter.
      */
     private static void reportFailures() {
         Throwable e;
-        synchronized (TURN) { // not held while the handler runs: what it allocates needs turns
+        synchronized (FAILURES) {
             e = unreported;
             unreported = null;
         }
@@ -518,8 +479,7 @@ sealed class Allocation permits SharedBlock {
             return;
         }
         try {
-            Thread self = Thread.currentThread();
-            self.getUncaughtExceptionHandler().uncaughtException(self, e);
+            RECLAIMER.getUncaughtExceptionHandler().uncaughtException(RECLAIMER, e);
         } catch (Throwable lost) {
             // nothing left to report it with
         }

@@ -33,7 +33,7 @@ final class Monitoring implements DirectMemoryMXBean {
 
     /**
      * Registers the bean if the JVM has an MBean server by now; called at first use and then once
-     * a second by the reclaimer thread while {@link #pending}. A failure is logged, never thrown;
+     * a second by the reporter thread while {@link #pending}. A failure is logged, never thrown;
      * after a VirtualMachineError (the Java heap full for a moment) it stays pending, to be tried
      * again.
      */

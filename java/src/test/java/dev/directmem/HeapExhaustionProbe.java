@@ -6,8 +6,9 @@ import java.util.List;
 
 /**
  * Run in a child JVM by {@link ReclaimerTest}: the Java heap is kept full for a few seconds, while
- * the reclaimer thread looks for an MBean server (which allocates) and reports what fails (which
- * allocates too). Afterwards the thread must still be there, freeing unreachable buffers.
+ * the reclaimer thread keeps what fails (which allocates) and the reporter thread looks for an
+ * MBean server and reports those failures (which allocate too). Afterwards both threads must
+ * still be there, and the reclaimer freeing unreachable buffers.
  */
 final class HeapExhaustionProbe {
     private HeapExhaustionProbe() {}
@@ -26,9 +27,11 @@ final class HeapExhaustionProbe {
             }
         }
         hog = null;
-        boolean alive = Thread.getAllStackTraces().keySet().stream()
-                .anyMatch(t -> t.getName().equals("directmem-reclaimer") && t.isAlive());
-        System.out.println("RECLAIMER ALIVE " + alive);
+        for (String name : new String[] {"directmem-reclaimer", "directmem-reporter"}) {
+            boolean alive = Thread.getAllStackTraces().keySet().stream()
+                    .anyMatch(t -> t.getName().equals(name) && t.isAlive());
+            System.out.println(name + " ALIVE " + alive);
+        }
         // Four budgets' worth of 1 MiB buffers, each dropped: only the reclaimer can free them.
         long budget = DirectMemory.stats().maxMemory();
         for (long i = 0; i < 4 * budget / (1 << 20); i++) {

@@ -14,40 +14,54 @@ import javax.management.MBeanServerNotification;
 import javax.management.NotificationListener;
 
 /**
- * Run in a child JVM by {@link ReclaimerTest}: user code on the reclaimer thread (a JMX listener
- * told of the MBean's registration, which that thread makes) fills the budget with buffers it
- * drops, then allocates: only that thread frees unreachable buffers. The argument picks how:
+ * Run in a child JVM by {@link ReclaimerTest}: user code that directmem runs (a JMX listener told
+ * of the MBean's registration, which directmem's reporter thread makes). The argument picks what
+ * the listener does:
  * <ul>
- * <li>none: one buffer;
- * <li>{@code no-stand-ins}: one buffer, while no stand-in thread can start (a test hook);
- * <li>{@code deep}: one buffer at each depth near the bottom of the thread's stack.
+ * <li>none: fills the budget with buffers it drops, then allocates one;
+ * <li>{@code deep}: the same at each depth near the bottom of the thread's stack;
+ * <li>{@code blocking}: waits for a lock the main thread holds while it drops four budgets'
+ *     worth of buffers (a listener that blocks must not stop reclamation).
  * </ul>
  * Then the main thread takes the whole budget, which it gets only if every dropped buffer came back.
  */
-final class ReclaimerThreadProbe {
+final class ListenerProbe {
     private static final int MIB = 1 << 20;
 
-    private ReclaimerThreadProbe() {}
+    private ListenerProbe() {}
 
     public static void main(String[] args) throws Exception {
         String mode = args.length > 0 ? args[0] : "";
         DirectMemory.free(DirectMemory.allocateDirect(MIB)); // directmem started
+        Object lock = new Object();
+        CompletableFuture<String> entered = new CompletableFuture<>();
         CompletableFuture<String> outcome = new CompletableFuture<>();
         NotificationListener listener = (notification, handback) -> {
             if (notification instanceof MBeanServerNotification registered
                     && MBeanServerNotification.REGISTRATION_NOTIFICATION.equals(registered.getType())
                     && registered.getMBeanName().toString().equals(DirectMemoryMXBean.OBJECT_NAME)) {
+                entered.complete(Thread.currentThread().getName());
                 try {
-                    outcome.complete(mode.equals("deep") ? allocateAtEveryDepth() : allocateOnce(mode));
+                    outcome.complete(switch (mode) {
+                        case "deep" -> allocateAtEveryDepth();
+                        case "blocking" -> waitFor(lock);
+                        default -> allocateOnce();
+                    });
                 } catch (Throwable t) {
                     outcome.complete("THREW " + t);
                 }
             }
         };
-        // The reclaimer thread looks for an MBean server once a second: the listener is in place
-        // long before it finds this one.
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-        server.addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, listener, null, null);
+        synchronized (lock) {
+            // directmem looks for an MBean server once a second: the listener is in place long
+            // before it finds this one.
+            MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+            server.addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, listener, null, null);
+            String listenerThread = entered.get(120, TimeUnit.SECONDS);
+            if (mode.equals("blocking")) {
+                System.out.println(dropFourBudgets("while a listener on " + listenerThread + " waits for a lock"));
+            }
+        }
         System.out.println(outcome.get(120, TimeUnit.SECONDS));
 
         ByteBuffer whole = DirectMemory.allocateDirect((int) DirectMemory.stats().maxMemory());
@@ -56,11 +70,30 @@ final class ReclaimerThreadProbe {
                 + DirectMemory.stats().memoryUsed() + " bytes used after");
     }
 
-    private static String allocateOnce(String mode) {
+    private static String waitFor(Object lock) {
+        synchronized (lock) {
+            return "LISTENER DONE on " + Thread.currentThread().getName();
+        }
+    }
+
+    /** Allocates and drops four budgets' worth of 1 MiB buffers. */
+    private static String dropFourBudgets(String when) {
+        long start = System.nanoTime();
+        int budgets = 4 * (int) (DirectMemory.stats().maxMemory() / MIB);
+        for (int i = 0; i < budgets; i++) {
+            try {
+                DirectMemory.allocateDirect(MIB).put(0, (byte) 1);
+            } catch (OutOfMemoryError e) {
+                return "FAILED at buffer " + i + " of " + budgets + " " + when + ": " + e;
+            }
+        }
+        return "DROPPED " + budgets + " MiB " + when + ", in " + (System.nanoTime() - start) / 1_000_000 + " ms";
+    }
+
+    private static String allocateOnce() {
         fillTheBudgetWithGarbage();
         DirectMemoryStats before = DirectMemory.stats();
         long start = System.nanoTime();
-        Allocation.refuseStandInsForTesting = mode.equals("no-stand-ins");
         try {
             ByteBuffer buffer = DirectMemory.allocateDirect(4 * MIB);
             buffer.put(0, (byte) 1);
@@ -75,16 +108,13 @@ final class ReclaimerThreadProbe {
                 failed.append("\nSUPPRESSED ").append(suppressed);
             }
             return failed.toString();
-        } finally {
-            Allocation.refuseStandInsForTesting = false;
         }
     }
 
     /**
      * Allocates at each depth from just below the deepest frame reachable down by 150,
-     * the budget full of garbage each time: wherever the stack overflows (in the native steps,
-     * starting the stand-in, waiting for it), nothing may be lost and nothing but the
-     * StackOverflowError may be thrown.
+     * the budget full of garbage each time: wherever the stack overflows, nothing may be lost and
+     * nothing but the StackOverflowError may be thrown.
      */
     private static String allocateAtEveryDepth() {
         Map<String, Integer> outcomes = new TreeMap<>();
