@@ -249,7 +249,9 @@ impl Reuse {
         let fully_resident = taken
             .and_then(|(_, _, at)| at)
             .is_some_and(|at| now.saturating_duration_since(at) < RESIDENT_FOR);
-        if blocks.bytes + len > limit {
+        // No room to record it (malloc refused, as it may when the OS refuses memory): the
+        // caller unmaps it; a failed push would abort the process.
+        if blocks.bytes + len > limit || blocks.kept.try_reserve(1).is_err() {
             return false;
         }
         blocks.bytes += len;

@@ -213,15 +213,21 @@ impl MallocBlocks {
             return false;
         }
         let kept = self.with_class(slot, true, |class| {
+            // malloc refused the list room (a failed push would abort the process): not kept.
+            if class.kept.try_reserve(1).is_err() {
+                return false;
+            }
             class.kept.push(ptr.as_ptr() as usize);
             if let Slot::Larger(_) = slot {
                 self.unzeroed.fetch_add(1, Ordering::Relaxed);
             }
+            true
         });
-        if kept.is_none() {
-            self.bytes.fetch_sub(size, Ordering::Relaxed); // no room for another size
+        let kept = kept == Some(true);
+        if !kept {
+            self.bytes.fetch_sub(size, Ordering::Relaxed); // no room for another size, or the list
         }
-        kept.is_some()
+        kept
     }
 
     /// Whether a kept block waits for the zeroer thread.

@@ -10,6 +10,7 @@ use crate::pool::Pool;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::{IDLE, REUSE};
 use jni::{JNIEnv, JavaVM};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 const EARLY_RECLAIMER: &str = "directmem-early-reclaimer";
@@ -37,37 +38,62 @@ pub fn start(vm: JavaVM, pool: &'static Pool) {
 
 fn run(vm: JavaVM, pool: &'static Pool) {
     let mut env = match vm.attach_current_thread_as_daemon() {
-        Ok(env) => env,
+        Ok(env) => Some(env),
         Err(e) => {
-            log::warn!("the background reclaimer could not attach to the JVM: {e}");
-            return;
+            log::warn!(
+                "the background reclaimer could not attach to the JVM ({e}): collections start \
+                 only when the budget is full"
+            );
+            None
         }
     };
-    // Attached without a name, the JVM calls it Thread-N in thread dumps and JFR events.
-    if let Err(e) = env.with_local_frame(4, |env| name_java_thread(env, EARLY_RECLAIMER)) {
-        log::warn!("could not name the background reclaimer's Java thread: {e}");
-        let _ = env.exception_clear();
+    if let Some(env) = env.as_mut() {
+        // Attached without a name, the JVM calls it Thread-N in thread dumps and JFR events.
+        if let Err(e) = env.with_local_frame(4, |env| name_java_thread(env, EARLY_RECLAIMER)) {
+            log::warn!("could not name the background reclaimer's Java thread: {e}");
+            let _ = env.exception_clear();
+        }
     }
     loop {
-        let wanted = pool.await_early_collection(IDLE);
-        REUSE.trim(IDLE);
-        if !wanted {
-            continue;
-        }
-        // A local frame per collection: this thread never returns to Java to free local refs.
-        let collected = env.with_local_frame(16, |env| {
-            let reclaimed = || pool.reclaimed_bytes();
-            let mut jvm = JvmCollector::new(env, &reclaimed);
-            let mut collector =
-                ReportingCollector::new(&mut jvm, &reclaimed, &events::report, Trigger::Early);
-            pool.collect_early(&mut collector)
-        });
-        if let Err(e) = collected {
-            log::warn!("early collection failed: {}", e.message());
-            let _ = env.exception_clear();
-            // Do not spin on a failing collector: reserving threads still collect on their own.
+        // Nothing may end this thread: it alone gives idle kept blocks back to the OS.
+        let turn = catch_unwind(AssertUnwindSafe(|| match env.as_mut() {
+            Some(env) => early_turn(env, pool),
+            None => {
+                std::thread::sleep(IDLE);
+                REUSE.trim(IDLE);
+            }
+        }));
+        if turn.is_err() {
+            log::error!("the background reclaimer panicked; it goes on");
+            if let Some(env) = env.as_mut() {
+                let _ = env.exception_clear();
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// Waits for an early collection to be wanted (or an idle period to pass), trims the kept
+/// blocks, and runs the collection if one is wanted.
+fn early_turn(env: &mut JNIEnv, pool: &'static Pool) {
+    let wanted = pool.await_early_collection(IDLE);
+    REUSE.trim(IDLE);
+    if !wanted {
+        return;
+    }
+    // A local frame per collection: this thread never returns to Java to free local refs.
+    let collected = env.with_local_frame(16, |env| {
+        let reclaimed = || pool.reclaimed_bytes();
+        let mut jvm = JvmCollector::new(env, &reclaimed);
+        let mut collector =
+            ReportingCollector::new(&mut jvm, &reclaimed, &events::report, Trigger::Early);
+        pool.collect_early(&mut collector)
+    });
+    if let Err(e) = collected {
+        log::warn!("early collection failed: {}", e.message());
+        let _ = env.exception_clear();
+        // Do not spin on a failing collector: reserving threads still collect on their own.
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
