@@ -9,18 +9,20 @@ use super::events;
 use crate::pool::Pool;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::{IDLE, REUSE};
+use jni::sys::{JavaVMAttachArgs, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
+use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-const EARLY_RECLAIMER: &str = "directmem-early-reclaimer";
+const EARLY_RECLAIMER: &CStr = c"directmem-early-reclaimer";
 
 /// Starts the threads once; later calls do nothing.
 pub fn start(vm: JavaVM, pool: &'static Pool) {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
         let spawned = std::thread::Builder::new()
-            .name(EARLY_RECLAIMER.into())
+            .name(EARLY_RECLAIMER.to_string_lossy().into_owned())
             .spawn(move || run(vm, pool));
         if let Err(e) = spawned {
             log::warn!(
@@ -37,7 +39,7 @@ pub fn start(vm: JavaVM, pool: &'static Pool) {
 }
 
 fn run(vm: JavaVM, pool: &'static Pool) {
-    let mut env = match vm.attach_current_thread_as_daemon() {
+    let mut env = match attach_named(&vm, EARLY_RECLAIMER) {
         Ok(env) => Some(env),
         Err(e) => {
             log::warn!(
@@ -47,13 +49,6 @@ fn run(vm: JavaVM, pool: &'static Pool) {
             None
         }
     };
-    if let Some(env) = env.as_mut() {
-        // Attached without a name, the JVM calls it Thread-N in thread dumps and JFR events.
-        if let Err(e) = env.with_local_frame(4, |env| name_java_thread(env, EARLY_RECLAIMER)) {
-            log::warn!("could not name the background reclaimer's Java thread: {e}");
-            let _ = env.exception_clear();
-        }
-    }
     loop {
         // Nothing may end this thread: it alone gives idle kept blocks back to the OS.
         let turn = catch_unwind(AssertUnwindSafe(|| match env.as_mut() {
@@ -97,22 +92,34 @@ fn early_turn(env: &mut JNIEnv, pool: &'static Pool) {
     }
 }
 
-/// `Thread.currentThread().setName(name)`.
-fn name_java_thread(env: &mut JNIEnv, name: &str) -> jni::errors::Result<()> {
-    let thread = env
-        .call_static_method(
-            "java/lang/Thread",
-            "currentThread",
-            "()Ljava/lang/Thread;",
-            &[],
-        )?
-        .l()?;
-    let name = env.new_string(name)?;
-    env.call_method(
-        &thread,
-        "setName",
-        "(Ljava/lang/String;)V",
-        &[(&name).into()],
-    )?;
-    Ok(())
+/// Attaches this thread to the JVM as a daemon under `name`. jni-rs attaches without one, and the
+/// JVM then calls the thread Thread-N in thread dumps and JFR events (a later `setName` is too
+/// late for JFR, which records the name at attachment).
+fn attach_named<'vm>(vm: &'vm JavaVM, name: &CStr) -> jni::errors::Result<JNIEnv<'vm>> {
+    let raw = vm.get_java_vm_pointer();
+    let mut env: *mut c_void = std::ptr::null_mut();
+    let mut args = JavaVMAttachArgs {
+        version: JNI_VERSION_1_8,
+        name: name.as_ptr() as *mut c_char,
+        group: std::ptr::null_mut(),
+    };
+    // SAFETY: `raw` is the live JavaVM jni-rs holds; `args` and the name it points at outlive
+    // the call, which copies the name.
+    let code = unsafe {
+        match (**raw).AttachCurrentThreadAsDaemon {
+            Some(attach) => attach(
+                raw,
+                &mut env,
+                &mut args as *mut JavaVMAttachArgs as *mut c_void,
+            ),
+            None => {
+                return Err(jni::errors::Error::JNIEnvMethodNotFound(
+                    "AttachCurrentThreadAsDaemon",
+                ))
+            }
+        }
+    };
+    jni::errors::jni_error_code_to_result(code)?;
+    // Attached now: jni-rs finds the thread's JNIEnv (and, as for any daemon, never detaches it).
+    vm.get_env()
 }

@@ -317,6 +317,9 @@ sealed class Allocation permits SharedBlock {
     private static void reportForever() {
         while (true) {
             try {
+                // directmem's own thread: an interrupt (user code that restored one it caught)
+                // would make every park below return at once, and the loop spin.
+                Thread.interrupted();
                 reportFailures();
                 if (Monitoring.pending()) {
                     Monitoring.register();

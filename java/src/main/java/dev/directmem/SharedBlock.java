@@ -2,6 +2,7 @@ package dev.directmem;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -167,6 +168,8 @@ final class SharedBlock extends Allocation {
             block.release.current = true;
             if (!block.arm(false)) {
                 noLongerCurrent(block.release);
+                // Reachable until un-counted: the reclaimer un-counts blocks it found unreachable.
+                Reference.reachabilityFence(block);
                 return refused(unsharedLeft, sizeClass);
             }
             buffer = block.carve(capacity);

@@ -59,6 +59,10 @@ class EventsTest {
                 String trigger = e.getString("trigger");
                 assertTrue(Set.of("refused allocation", "early, in the background").contains(trigger), trigger);
                 assertEquals(trigger.equals("refused allocation") ? MIB : 0, e.getLong("requestedBytes"));
+                if (trigger.startsWith("early") && e.getThread() != null) { // JDK 21 and later name it
+                    // Named as the native thread attached, which JFR records (before: Thread-0).
+                    assertEquals("directmem-early-reclaimer", e.getThread().getJavaName());
+                }
                 assertTrue(Set.of("forced", "heap pressure", "unconfirmed").contains(e.getString("collection")),
                         e.getString("collection"));
                 assertTrue(e.getDuration("reclamationTime").toNanos() > 0);

@@ -185,7 +185,6 @@ class FaultsTest {
         assertTrue(output.contains("linux-x86_64"), output);
     }
 
-    /** The classes without the library the jar carries: the error names platform and places tried. */
     /**
      * The library's first use on an interrupted thread (a cancelled task): the interrupt stays
      * the caller's, and does not fail the library's extraction from the jar, a failure that would
@@ -200,6 +199,7 @@ class FaultsTest {
         assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
     }
 
+    /** The classes without the library the jar carries: the error names platform and places tried. */
     @Test
     void classesWithoutTheirNativeLibraryAreAClearError(@TempDir Path dir) throws Exception {
         Path classes = withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"));

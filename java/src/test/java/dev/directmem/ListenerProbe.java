@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +46,7 @@ final class ListenerProbe {
                     outcome.complete(switch (mode) {
                         case "deep" -> allocateAtEveryDepth();
                         case "blocking" -> waitFor(lock);
+                        case "interrupting" -> interruptItsThread();
                         default -> allocateOnce();
                     });
                 } catch (Throwable t) {
@@ -62,12 +64,37 @@ final class ListenerProbe {
                 System.out.println(dropFourBudgets("while a listener on " + listenerThread + " waits for a lock"));
             }
         }
+        if (mode.equals("interrupting")) {
+            System.out.println(outcome.get(120, TimeUnit.SECONDS));
+            System.out.println(cpuOfIdle(listenerThreadAfterwards()));
+        }
         System.out.println(outcome.get(120, TimeUnit.SECONDS));
 
         ByteBuffer whole = DirectMemory.allocateDirect((int) DirectMemory.stats().maxMemory());
         DirectMemory.free(whole);
         System.out.println("THEN THE WHOLE BUDGET on " + Thread.currentThread().getName() + ", "
                 + DirectMemory.stats().memoryUsed() + " bytes used after");
+    }
+
+    private static String interruptItsThread() {
+        Thread.currentThread().interrupt(); // as code that restores an interrupt it caught
+        return "INTERRUPTED " + Thread.currentThread().getName();
+    }
+
+    private static Thread listenerThreadAfterwards() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("directmem-reporter")).findFirst().orElseThrow();
+    }
+
+    /** The CPU time {@code thread} takes in a second in which it has nothing to do. */
+    private static String cpuOfIdle(Thread thread) throws InterruptedException {
+        Thread.sleep(200); // the listener has returned
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        long before = threads.getThreadCpuTime(thread.getId());
+        Thread.sleep(1000);
+        long after = threads.getThreadCpuTime(thread.getId());
+        return "IDLE " + thread.getName() + " CPU " + (after - before) / 1_000_000 + " ms in 1000 ms, "
+                + thread.getState();
     }
 
     private static String waitFor(Object lock) {

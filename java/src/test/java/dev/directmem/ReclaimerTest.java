@@ -100,6 +100,23 @@ class ReclaimerTest {
     }
 
     /**
+     * A JMX listener that leaves its thread interrupted (code that restores an interrupt it
+     * caught) does not make the reporter thread spin (found by a review: 1987 ms of CPU in 2 s).
+     */
+    @Test
+    void aListenerThatLeavesItsThreadInterruptedLeavesTheReporterIdle() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.maxMemory=64m"), ListenerProbe.class.getName(), "interrupting");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("INTERRUPTED directmem-reporter"), result.output());
+        Matcher idle = Pattern.compile("IDLE directmem-reporter CPU (\\d+) ms in 1000 ms, (\\w+)")
+                .matcher(result.output());
+        assertTrue(idle.find(), result.output());
+        assertTrue(Integer.parseInt(idle.group(1)) < 200, result.output());
+        assertTrue(Set.of("WAITING", "TIMED_WAITING").contains(idle.group(2)), result.output());
+    }
+
+    /**
      * User code that directmem runs allocates at every depth near the bottom of its stack, the
      * budget full of garbage each time: it gets the buffer or its own StackOverflowError, nothing
      * else, and nothing is lost. Interpreted, so that the depths are the same from one allocation
