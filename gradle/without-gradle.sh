@@ -4,7 +4,7 @@
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
 #   gradle/without-gradle.sh assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix
-#   gradle/without-gradle.sh publishToMavenLocal | example
+#   gradle/without-gradle.sh publishToMavenLocal | example | newest-javac [JAVA_HOME]
 #   gradle/without-gradle.sh jmh [options] | benchmarks [--quick]   (see gradle/jmh.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -69,6 +69,8 @@ demo() {
 source gradle/jmh.sh
 # The test matrix (JDK 17/21/25 x collectors) and the JNI-warning check: gradle/matrix.sh.
 source gradle/matrix.sh
+# Every source set compiled with the newest javac on the machine: gradle/newest-javac.sh.
+source gradle/newest-javac.sh
 
 case "${1:-}" in
   assemble) assemble ;;
@@ -81,5 +83,6 @@ case "${1:-}" in
   benchmarks) shift; benchmarks "$@" ;;
   test) shift; matrix_test "$@" ;;
   matrix) matrix ;;
-  *) echo "usage: $0 assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
+  newest-javac) newest_javac "${2:-}" ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix | newest-javac [JAVA_HOME] | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
 esac
