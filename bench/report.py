@@ -37,6 +37,7 @@ PEERS = {
     "ExplicitPath": {
         "jdk": "allocateDirect + invokeCleaner",
         "netty": "Netty allocateDirectNoCleaner",
+        "nettyZeroed": "Netty allocateDirectNoCleaner + setMemory",
         "ffmConfined": "Arena.ofConfined() + close",
         "zeroingAlone": "zeroing alone: fill, one thread",
     },
@@ -46,7 +47,7 @@ PEERS = {
     "ChurnDisableExplicitGC": {"jdk": "ByteBuffer.allocateDirect"},
 }
 PEER_COLORS = {"jdk": "#4c72b0", "netty": "#dd8452", "ffmConfined": "#55a868", "ffmAuto": "#55a868"}
-PEER_SHORT = {"jdk": "JDK", "netty": "Netty", "ffmConfined": "FFM", "ffmAuto": "FFM", "zeroingAlone": "zeroing alone"}
+PEER_SHORT = {"jdk": "JDK", "netty": "Netty", "nettyZeroed": "Netty zeroed", "ffmConfined": "FFM", "ffmAuto": "FFM", "zeroingAlone": "zeroing alone"}
 
 MIB = 1 << 20
 # directmem measured without java.nio open (buffer fields set through JNI): shown, not a peer.
@@ -567,7 +568,9 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "the OS for each buffer pays a fault per page on first touch; the *large allocation, then one "
         "write per page* rows show that cost next to the bare call.",
         "- Netty's no-cleaner path neither zeroes the memory nor registers a cleaner: it is the floor for "
-        "an allocator that does not zero, not a like-for-like peer.",
+        "an allocator that does not zero, not a like-for-like peer. *Netty allocateDirectNoCleaner + "
+        "setMemory* zeroes it as the others do (`Unsafe.setMemory`: a call into the VM up to JDK 22, an "
+        "intrinsic from JDK 23): what a Netty user who needs zeroed memory pays, with no cleaner still.",
         *zeroing_floor(table, primary),
         "- `Arena.ofAuto()` reserves through the same `Bits` counter as `allocateDirect` and is reclaimed "
         "by the collector; `Arena.ofConfined()` frees at `close()`.",

@@ -25,7 +25,7 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  *
  * <p>Peers: {@code ByteBuffer.allocateDirect} + {@code sun.misc.Unsafe.invokeCleaner}, Netty's
  * {@code PlatformDependent.allocateDirectNoCleaner}/{@code freeDirectNoCleaner} (no zeroing, no
- * cleaner) and, on JDK 22+, {@code Arena.ofConfined()} allocate + close.
+ * cleaner; and the same zeroed with {@code setMemory}) and, on JDK 22+, {@code Arena.ofConfined()} allocate + close.
  *
  * <p>{@code zeroingAlone} is no peer but the floor of every allocator that hands out zeroed memory:
  * zeroing one buffer that stays allocated, and the same touch, on one thread.
@@ -60,6 +60,19 @@ public class ExplicitPath {
     @Benchmark
     public void netty(Checks.NettyNoCleaner netty) {
         ByteBuffer buffer = PlatformDependent.allocateDirectNoCleaner(size);
+        Buffers.touch(buffer);
+        PlatformDependent.freeDirectNoCleaner(buffer);
+    }
+
+    /**
+     * Netty's no-cleaner buffer zeroed as directmem's and the JDK's are: what a Netty user who
+     * needs zeroed memory pays ({@code Unsafe.setMemory}: a call into the VM up to JDK 22, an
+     * intrinsic from JDK 23).
+     */
+    @Benchmark
+    public void nettyZeroed(Checks.NettyNoCleaner netty) {
+        ByteBuffer buffer = PlatformDependent.allocateDirectNoCleaner(size);
+        PlatformDependent.setMemory(PlatformDependent.directBufferAddress(buffer), size, (byte) 0);
         Buffers.touch(buffer);
         PlatformDependent.freeDirectNoCleaner(buffer);
     }
