@@ -121,7 +121,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
         /** The fields as this JVM lets directmem reach them from Java, or null for JNI. */
         private static Fields fieldsOrNull() {
-            if (Native.JNI_BUFFER_ACCESS || Runtime.version().feature() >= FINAL_MEANS_FINAL) {
+            if (Native.setupInClassInitializer().jniBufferAccess() || Runtime.version().feature() >= FINAL_MEANS_FINAL) {
                 return null;
             }
             try {

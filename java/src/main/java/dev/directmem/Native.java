@@ -1,24 +1,158 @@
 package dev.directmem;
 
+import java.lang.invoke.MethodHandles;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /** The native methods, bound to rust/src/jvm/exports.rs, and the one-time setup behind them. */
 final class Native {
-    /** Why directmem cannot be used in this JVM, or null when it can. */
-    private static final Throwable UNAVAILABLE;
-
     /** An env_logger filter for the native library's log, for those who cannot set RUST_LOG. */
     static final String LOG_PROPERTY = "directmem.log";
-    private static final System.Logger LOG = System.getLogger("dev.directmem");
-    /** Whether small buffers share blocks: see {@link SharedBlock}. */
-    static final boolean PACK_SMALL_BUFFERS;
-    /** Whether buffer fields are set through JNI even where Java could: see {@link BufferAccess}. */
-    static final boolean JNI_BUFFER_ACCESS;
-    /** The budget in bytes (0 when unavailable). */
-    static final long BUDGET;
 
-    static {
+    /**
+     * What the one-time setup found: the configuration, and why directmem cannot be used in this
+     * JVM ({@code unavailable}, null when it can). {@code packSmallBuffers}: whether small buffers
+     * share blocks (see {@link SharedBlock}); {@code jniBufferAccess}: whether buffer fields are set
+     * through JNI even where Java could (see {@link BufferAccess}); {@code budget} in bytes, 0 when
+     * unavailable.
+     */
+    record Setup(Throwable unavailable, boolean packSmallBuffers, boolean jniBufferAccess, long budget) {}
+
+    /** The setup's outcome, once it has one. */
+    private static volatile Setup setup;
+    /** The thread running the setup, and the outcome it is completing: see {@link #setup()}. */
+    private static volatile Thread setupThread;
+    private static volatile Setup settingUp;
+
+    /** Test hook: what the next setup throws before doing anything, as a passing failure would. */
+    private static volatile Error failNextSetup;
+
+    private Native() {}
+
+    /** Throws, with the original cause, if the library or its configuration failed to load. */
+    static void checkAvailable() {
+        Throwable failure = setup().unavailable();
+        if (failure == null) {
+            return;
+        }
+        String message = "directmem is unavailable: " + failure.getMessage();
+        if (failure instanceof IllegalArgumentException) {
+            throw new IllegalArgumentException(message, failure);
+        }
+        if (failure instanceof LinkageError) {
+            LinkageError error = new UnsatisfiedLinkError(message);
+            error.initCause(failure);
+            throw error;
+        }
+        if (failure instanceof IllegalCallerException) {
+            message += " (run with --enable-native-access=dev.directmem on the module path, or"
+                    + " --enable-native-access=ALL-UNNAMED on the class path)";
+        }
+        throw new IllegalStateException(message, failure);
+    }
+
+    /** The setup's outcome; the first call runs the setup. */
+    static Setup setup() {
+        Setup done = setup;
+        if (done != null) {
+            return done;
+        }
+        if (Thread.currentThread() == setupThread) {
+            return settingUp; // the setup thread, initializing classes that read the outcome
+        }
+        return runSetup();
+    }
+
+    /**
+     * As {@link #setup()}, for the class initializers that read the outcome. A setup not yet run
+     * (a class of this package used before the public API, as tests do) runs on the calling
+     * thread: the setup thread would wait for the class this thread is initializing.
+     */
+    static Setup setupInClassInitializer() {
+        Setup done = setup;
+        if (done != null) {
+            return done;
+        }
+        if (Thread.currentThread() == setupThread) {
+            return settingUp;
+        }
+        synchronized (Native.class) {
+            if (setup == null) {
+                setUp(false);
+            }
+            return setup;
+        }
+    }
+
+    /**
+     * Runs the one-time setup on a thread of its own, and waits for it.
+     *
+     * <p>Not in a class initializer, which the JVM never runs again once it failed: a failure
+     * that passes (the Java heap full; the JDK's direct memory full while the library was being
+     * extracted, which needed a buffer of it then; a first use at the bottom of a deep stack)
+     * disabled directmem for the life of the JVM. Here such a failure, a VirtualMachineError,
+     * reaches the caller, nothing is kept, and the next call tries again. A failure that will not
+     * pass (an invalid property, a library that does not load) is kept, and every call reports it.
+     *
+     * <p>On a thread of its own, so that the class initializers it runs have a whole stack,
+     * whatever the depth of the first caller's; created without inheritable thread-locals, which
+     * the threads it starts would otherwise inherit from the first caller.
+     */
+    private static synchronized Setup runSetup() {
+        Setup done = setup;
+        if (done != null) {
+            return done;
+        }
+        Throwable[] thrown = new Throwable[1];
+        Thread thread = new Thread(null, () -> {
+            try {
+                setUp(true);
+            } catch (Throwable t) {
+                thrown[0] = t;
+            }
+        }, "directmem-setup", 0, false);
+        thread.setDaemon(true);
+        setupThread = thread;
+        boolean interrupted = false;
+        try {
+            thread.start();
+            while (true) {
+                try {
+                    thread.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the caller's, kept for after the setup
+                }
+            }
+        } finally {
+            setupThread = null;
+            settingUp = null;
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        Throwable failure = thrown[0];
+        if (failure instanceof Error error) {
+            throw error; // a VirtualMachineError, or a class initializer's: the next call tries again
+        }
+        if (failure != null) {
+            throw new IllegalStateException("directmem's setup failed: " + failure, failure);
+        }
+        return setup;
+    }
+
+    /**
+     * The setup itself; publishes its outcome unless it throws a VirtualMachineError.
+     * {@code initializeClasses}: on the setup thread, which also runs the initializers of the
+     * classes that allocate and free.
+     */
+    private static void setUp(boolean initializeClasses) {
+        Error planted = failNextSetup;
+        if (planted != null) {
+            failNextSetup = null;
+            throw planted;
+        }
         Throwable failure = null;
         boolean pack = false;
         boolean jniAccess = true;
@@ -32,37 +166,38 @@ final class Native {
             budget = Budget.maxMemory();
             init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory(), Budget.hugePages(),
                     Budget.collectorCaveat());
-            LOG.log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
+            if (initializeClasses) {
+                settingUp = new Setup(null, pack, jniAccess, budget);
+                initializeClasses();
+            }
         } catch (RuntimeException | LinkageError e) {
-            failure = e;
+            failure = e; // a class whose initializer failed before is a NoClassDefFoundError here
         }
-        UNAVAILABLE = failure;
-        PACK_SMALL_BUFFERS = pack;
-        JNI_BUFFER_ACCESS = jniAccess;
-        BUDGET = budget;
+        if (failure == null) {
+            System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
+        }
+        setup = new Setup(failure, pack, jniAccess, budget);
         if (failure == null) {
             Monitoring.register();
         }
     }
 
-    private Native() {}
-
-    /** Throws, with the original cause, if the library or its configuration failed to load. */
-    static void checkAvailable() {
-        Throwable failure = UNAVAILABLE;
-        if (failure == null) {
-            return;
+    /**
+     * Runs the initializers of the classes that allocate and free here rather than at a caller's
+     * depth: the JVM does not run a class initializer that failed again, and one that ran out of
+     * stack at the bottom of a deep first caller's disabled directmem for good.
+     */
+    private static void initializeClasses() {
+        MethodHandles.Lookup lookup = MethodHandles.lookup();
+        for (Class<?> type : List.of(Allocation.class, Allocation.Release.class, Allocation.Registry.class,
+                SharedBlock.class, BufferAccess.class, VirtualThreads.class, Tracking.class, Events.class,
+                DirectMemoryStats.class)) {
+            try {
+                lookup.ensureInitialized(type);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e); // a class of this package: never
+            }
         }
-        String message = "directmem is unavailable: " + failure.getMessage();
-        if (failure instanceof IllegalArgumentException) {
-            throw new IllegalArgumentException(message, failure);
-        }
-        if (failure instanceof LinkageError) {
-            LinkageError error = new UnsatisfiedLinkError(message);
-            error.initCause(failure);
-            throw error;
-        }
-        throw new IllegalStateException(message, failure);
     }
 
     /** Starts native logging ({@code filter}: null for RUST_LOG) and the JFR upcall. */
@@ -139,6 +274,11 @@ final class Native {
      * StackOverflowError before doing anything, as any call at the bottom of a deep stack may.
      */
     static native void failNextFree();
+
+    /** Test hook: the next setup throws {@code error} first (before the first use only). */
+    static void failNextSetupForTesting(Error error) {
+        failNextSetup = error;
+    }
 
     /** Test hook: a deliberate Rust panic, which must arrive as an exception. */
     static native void panicForTesting();

@@ -1,21 +1,16 @@
 package dev.directmem;
 
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.ClosedByInterruptException;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -27,9 +22,19 @@ final class NativeLibrary {
     private static final String NAME = "directmem";
     private static final System.Logger LOG = System.getLogger("dev.directmem");
 
+    /** Whether a library is loaded: a setup tried again after a passing failure loads none twice. */
+    private static boolean loaded;
+
     private NativeLibrary() {}
 
     static synchronized void load() {
+        if (!loaded) {
+            loadOnce();
+            loaded = true;
+        }
+    }
+
+    private static void loadOnce() {
         List<String> tried = new ArrayList<>();
         String explicit = System.getProperty(PATH_PROPERTY);
         if (explicit != null) {
@@ -52,7 +57,10 @@ final class NativeLibrary {
         String resource = "/native/" + platform + "/" + System.mapLibraryName(NAME);
         try {
             if (NativeLibrary.class.getResource(resource) != null) {
-                Path file = extractUninterrupted(resource);
+                Path file;
+                try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+                    file = extract(in);
+                }
                 try {
                     System.load(file.toString());
                     LOG.log(System.Logger.Level.DEBUG, "loaded {0} from this jar (extracted to {1})",
@@ -64,8 +72,7 @@ final class NativeLibrary {
                     tried.add("jar resource " + resource + " (extracted to " + file
                             + " in java.io.tmpdir: " + e.getMessage() + ")");
                 } finally {
-                    // Once mapped the library no longer needs its file: leave nothing behind.
-                    Files.deleteIfExists(file);
+                    deleteQuietly(file);
                 }
             } else {
                 tried.add("jar resource " + resource + " (absent)");
@@ -105,39 +112,21 @@ final class NativeLibrary {
     }
 
     /**
-     * {@link #extract}, with the thread's interrupt status kept for after it: the file channel
-     * fails on an interrupted thread, and a library that failed to load stays unavailable for the
-     * life of the JVM (a first use in a cancelled task disabled directmem for every thread). An
-     * interrupt that comes during the copy makes it start again.
-     */
-    private static Path extractUninterrupted(String resource) throws IOException {
-        boolean interrupted = Thread.interrupted();
-        try {
-            for (int attempt = 1; ; attempt++) {
-                try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
-                    return extract(in);
-                } catch (ClosedByInterruptException e) {
-                    interrupted |= Thread.interrupted();
-                    if (attempt == 10) {
-                        throw e;
-                    }
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /**
      * Copies the library to a new file in {@code java.io.tmpdir} that only this user can read.
+     *
+     * <p>Through a {@link FileOutputStream}, not a file channel: a channel copies through the
+     * JDK's temporary direct buffers, which count against {@code -XX:MaxDirectMemorySize}, so a
+     * first use while the JDK's own direct buffers filled that limit failed (and a failed load
+     * stays failed for the life of the JVM); and a channel closes when its thread is interrupted,
+     * which failed a first use in a cancelled task.
      *
      * <p>Not through {@code Files.createTempFile}: its {@code SecureRandom} brings up the JDK's
      * security providers, some sixty classes and thousands of objects that every full collection
      * then walks for the life of the JVM. The name need not be secret: the file is created only if
      * nothing is there ({@code O_EXCL}), so a file or link planted under that name makes the
-     * attempt fail, and another name is tried.
+     * attempt fail, and another name is tried. It is then opened by its name, as
+     * {@code System.load} opens it: in a shared {@code java.io.tmpdir} (sticky, as {@code /tmp}
+     * is) no other user can replace it in between.
      */
     private static Path extract(InputStream in) throws IOException {
         Path folder = Path.of(System.getProperty("java.io.tmpdir"));
@@ -145,16 +134,15 @@ final class NativeLibrary {
         for (int attempt = 1; ; attempt++) {
             String random = Long.toHexString(ThreadLocalRandom.current().nextLong());
             Path file = folder.resolve("directmem-" + random + suffix);
-            OutputStream out;
             try {
-                out = Channels.newOutputStream(createPrivateFile(file));
+                createPrivateFile(file);
             } catch (FileAlreadyExistsException e) {
                 if (attempt == 10) {
                     throw e;
                 }
                 continue;
             }
-            try (out) {
+            try (OutputStream out = new FileOutputStream(file.toFile())) {
                 in.transferTo(out);
             } catch (Throwable t) {
                 try {
@@ -168,14 +156,27 @@ final class NativeLibrary {
         }
     }
 
-    /** Creates and opens the file in one call, so that what is written is what was created. */
-    private static SeekableByteChannel createPrivateFile(Path file) throws IOException {
-        Set<StandardOpenOption> options = EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    /** Creates the file, empty and readable by this user only, if nothing has its name. */
+    private static void createPrivateFile(Path file) throws IOException {
         try {
-            return Files.newByteChannel(file, options, PosixFilePermissions.asFileAttribute(
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(
                     PosixFilePermissions.fromString("rwx------")));
         } catch (UnsupportedOperationException e) {
-            return Files.newByteChannel(file, options); // not a POSIX file system
+            Files.createFile(file); // not a POSIX file system
+        }
+    }
+
+    /**
+     * Deletes the extracted file: once mapped the library no longer needs it. A file that cannot
+     * be deleted (a folder that takes new files but lets none go) is left behind, with a warning:
+     * it must not turn a library that loaded into one that did not.
+     */
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "directmem could not delete its extracted native library "
+                    + file + ": " + e);
         }
     }
 }

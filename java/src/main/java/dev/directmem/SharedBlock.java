@@ -46,7 +46,7 @@ final class SharedBlock extends Allocation {
     private static final byte[] ZEROS = new byte[MAX_CAPACITY];
     /** The largest buffer that shares in this JVM; 0 when sharing is off. */
     static final int LARGEST_SHARED =
-            Native.PACK_SMALL_BUFFERS ? largestShared(Native.BUDGET, Registry.STRIPES) : 0;
+            Native.setupInClassInitializer().packSmallBuffers() ? largestShared(Native.setupInClassInitializer().budget(), Registry.STRIPES) : 0;
 
     /**
      * Per registry stripe and size class, the block being carved. Held weakly: a block with no
@@ -68,7 +68,7 @@ final class SharedBlock extends Allocation {
      * The most bytes all stripes' current blocks may hold together: a sixteenth of the budget.
      * Their free slots, and all of an idle one, are budget nobody uses.
      */
-    static final long CURRENT_BYTES_CAP = Native.BUDGET / 16;
+    static final long CURRENT_BYTES_CAP = Native.setupInClassInitializer().budget() / 16;
     private static final AtomicLong CURRENT_BYTES = new AtomicLong();
     /**
      * The owner of every freed shared buffer, in place of its block, so that a freed buffer the

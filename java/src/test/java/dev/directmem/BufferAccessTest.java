@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,6 +16,12 @@ import org.junit.jupiter.api.Test;
  * here, and the test matrix runs the whole suite both ways: its JDK 25 cells ask for JNI.
  */
 class BufferAccessTest {
+    /** Native's test hooks, called directly here, need the library that the setup loads. */
+    @BeforeAll
+    static void setUp() {
+        Native.checkAvailable();
+    }
+
     private static final String FROM_JAVA = "Java (fields made accessible through JNI)";
     private static final String JNI = "JNI";
     private static final boolean BEFORE_26 = Runtime.version().feature() < 26;

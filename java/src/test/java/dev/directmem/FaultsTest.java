@@ -16,12 +16,19 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.jar.JarEntry;
 import java.util.jar.JarInputStream;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class FaultsTest {
+    /** Native's test hooks, called directly here, need the library that the setup loads. */
+    @BeforeAll
+    static void setUp() {
+        Native.checkAvailable();
+    }
+
 
     @Test
     void refusedNativeAllocationIsAnOutOfMemoryErrorAndLosesNothing() {
@@ -193,10 +200,94 @@ class FaultsTest {
     @Test
     void aFirstUseOnAnInterruptedThreadLoadsTheLibraryAndKeepsTheInterrupt() throws Exception {
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
-                InterruptedFirstUseProbe.class.getName());
+                FirstUseProbe.class.getName(), "interrupted");
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("FIRST 64, still interrupted: true"), result.output());
         assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
+    }
+
+    /**
+     * The library's first use while the JDK's own direct buffers fill -XX:MaxDirectMemorySize,
+     * the very situation directmem is for: the library's extraction from the jar must not need
+     * the JDK's direct memory (it did, through a file channel's temporary buffer, and the failure
+     * left directmem unavailable for the life of the JVM).
+     */
+    @Test
+    void aFirstUseWhileTheJdksDirectMemoryIsFullLoadsTheLibrary() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-XX:MaxDirectMemorySize=1m", "-Ddirectmem.maxMemory=64m"),
+                FirstUseProbe.class.getName(), "jdk-direct-memory-full");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("JDK FULL with 16 buffers"), result.output());
+        assertTrue(result.output().contains("FIRST 64 with the JDK's full"), result.output());
+        assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
+    }
+
+    /**
+     * The library's first use at the bottom of a small stack, tried again one frame higher after
+     * each StackOverflowError: the overflow passes, and a later attempt and other threads use
+     * directmem. Class initializers that overflowed (the JVM never runs one again) left it
+     * unavailable for the life of the JVM, as NoClassDefFoundError.
+     */
+    @Test
+    void aFirstUseThatOverflowsTheStackCanBeTriedAgain() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                FirstUseProbe.class.getName(), "deep");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("other failures [] (0), capacity 64"), result.output());
+        assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
+    }
+
+    /**
+     * A setup that fails for a reason that passes (planted: a StackOverflowError, as at the
+     * bottom of a deep stack, or an OutOfMemoryError, as with the Java heap full) reaches the
+     * caller as it is, and the next call sets up afresh. In a class initializer, which the JVM
+     * never runs again, it left directmem unavailable for the life of the JVM.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"stack-overflow", "heap-full"})
+    void aSetupThatFailsForAPassingReasonIsTriedAgain(String failure) throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                FirstUseProbe.class.getName(), failure);
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FIRST FAILED java.lang." + (failure.equals("heap-full")
+                ? "OutOfMemoryError: planted" : "StackOverflowError: planted")), result.output());
+        assertTrue(result.output().contains("SECOND 64"), result.output());
+        assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
+    }
+
+    /**
+     * A java.io.tmpdir that takes new files but lets none be deleted (here: chattr +a): the
+     * library loads from the file it could not delete, which stays behind with a warning. Before,
+     * the failed delete read as a library that did not load.
+     */
+    @Test
+    void anExtractedLibraryThatCannotBeDeletedStillLoads(@TempDir Path dir) throws Exception {
+        Path appendOnly = Files.createDirectories(dir.resolve("append-only"));
+        Process chattr = new ProcessBuilder("chattr", "+a", appendOnly.toString()).redirectErrorStream(true).start();
+        String refused = new String(chattr.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assumeTrue(chattr.waitFor() == 0, "chattr +a is not available here: " + refused);
+        try {
+            Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                    List.of("-Djava.io.tmpdir=" + appendOnly), FirstUseProbe.class.getName(), "plain");
+            assertEquals(0, result.exitCode(), result.output());
+            assertTrue(result.output().contains("FIRST 64"), result.output());
+            assertTrue(result.output().contains("could not delete its extracted native library"), result.output());
+        } finally {
+            new ProcessBuilder("chattr", "-a", appendOnly.toString()).start().waitFor();
+        }
+    }
+
+    /**
+     * On a JDK that denies native access to code not granted it (JDK 24+ with
+     * --illegal-native-access=deny, the default to come), the error names the flag that grants it.
+     */
+    @Test
+    void deniedNativeAccessNamesTheFlagThatGrantsIt() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 24, "--illegal-native-access is JDK 24+");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("--illegal-native-access=deny"), FirstUseProbe.class.getName(), "plain");
+        assertTrue(result.output().contains("--enable-native-access=ALL-UNNAMED on the class path"), result.output());
     }
 
     /** The classes without the library the jar carries: the error names platform and places tried. */

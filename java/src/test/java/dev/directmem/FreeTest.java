@@ -19,12 +19,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class FreeTest {
+    /** Native's test hooks, called directly here, need the library that the setup loads. */
+    @BeforeAll
+    static void setUp() {
+        Native.checkAvailable();
+    }
+
 
     @Test
     void freeGivesTheMemoryBackAtOnce() {

@@ -7,6 +7,7 @@ final class LoggingProbe {
     /** With the argument {@code panic}, a deliberate Rust panic too, which logs an error. */
     public static void main(String[] args) {
         if (args.length > 0 && args[0].equals("panic")) {
+            Native.checkAvailable(); // loads the library the test hook is in
             try {
                 Native.panicForTesting();
             } catch (IllegalStateException expected) {

@@ -32,7 +32,12 @@ final class Subprocess {
             throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(ProcessHandle.current().info().command().orElseThrow());
+        // A child that sets --illegal-native-access decides native access itself.
+        boolean nativeAccessDecided = extraFlags.stream().anyMatch(f -> f.startsWith("--illegal-native-access"));
         for (String flag : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            if (nativeAccessDecided && flag.startsWith("--enable-native-access")) {
+                continue;
+            }
             // The child gets its own budget and must not write to this JVM's VM log.
             if (!flag.startsWith("-XX:MaxDirectMemorySize") && !flag.startsWith("-Ddirectmem.")
                     && !flag.startsWith("-XX:LogFile") && !flag.equals("-XX:+LogVMOutput")
