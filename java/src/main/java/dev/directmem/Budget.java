@@ -3,6 +3,7 @@ package dev.directmem;
 import com.sun.management.HotSpotDiagnosticMXBean;
 import com.sun.management.VMOption;
 import java.lang.management.ManagementFactory;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -82,8 +83,21 @@ final class Budget {
             VMOption option = hotspot.getVMOption("MaxDirectMemorySize");
             return option.getOrigin() == VMOption.Origin.DEFAULT ? -1 : Long.parseLong(option.getValue());
         } catch (RuntimeException | LinkageError e) {
-            return -1; // not HotSpot: the JDK's own default applies
+            // Not HotSpot, or a runtime without jdk.management (jlink): the flag as given.
+            return maxDirectMemorySizeArgument(ManagementFactory.getRuntimeMXBean().getInputArguments());
         }
+    }
+
+    /** The last -XX:MaxDirectMemorySize among the JVM's arguments, else -1. */
+    static long maxDirectMemorySizeArgument(List<String> arguments) {
+        String prefix = "-XX:MaxDirectMemorySize=";
+        long size = -1;
+        for (String argument : arguments) {
+            if (argument.startsWith(prefix)) {
+                size = parseSize("-XX:MaxDirectMemorySize", argument.substring(prefix.length()));
+            }
+        }
+        return size;
     }
 
     /**

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -28,6 +29,26 @@ class BudgetTest {
                 () -> Budget.parseSize(Budget.PROPERTY, value));
         assertTrue(e.getMessage().contains("directmem.maxMemory"), e.getMessage());
         assertTrue(e.getMessage().contains("'" + value + "'"), e.getMessage());
+    }
+
+    @Test
+    void theLastMaxDirectMemorySizeArgumentCounts() {
+        assertEquals(-1, Budget.maxDirectMemorySizeArgument(List.of("-Xmx1g", "-XX:+DisableExplicitGC")));
+        assertEquals(32L << 20, Budget.maxDirectMemorySizeArgument(
+                List.of("-XX:MaxDirectMemorySize=1g", "-Xmx1g", "-XX:MaxDirectMemorySize=32M")));
+    }
+
+    /**
+     * A runtime without jdk.management (jlink; here --limit-modules) still takes the budget from
+     * -XX:MaxDirectMemorySize: before, the flag was ignored there, and the budget was the heap.
+     */
+    @Test
+    void theJvmFlagSetsTheBudgetWithoutJdkManagement() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("--limit-modules", "java.base,java.management", "-XX:MaxDirectMemorySize=24m"),
+                FirstUseProbe.class.getName(), "plain");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FIRST 64, budget " + (24L << 20)), result.output());
     }
 
     @Test
