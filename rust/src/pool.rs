@@ -302,6 +302,14 @@ impl Pool {
     fn failed(&self, e: ReserveError) -> Error {
         self.failures.fetch_add(1, Ordering::Relaxed);
         match e {
+            // No collection was tried: freeing buffers cannot help either.
+            ReserveError::Exhausted(e) if e.refused.requested > e.refused.max => {
+                Error::BudgetExhausted(format!(
+                    "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}): more than \
+                     the whole budget; raise -Ddirectmem.maxMemory",
+                    e.refused.requested, e.refused.used, e.refused.max
+                ))
+            }
             ReserveError::Exhausted(e) => Error::BudgetExhausted(format!(
                 "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \
                  forced garbage collection(s) and waiting for their cleaners; raise \
@@ -461,6 +469,19 @@ mod tests {
         // SAFETY: freed once.
         unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
         assert!(pool.allocate(30, 1, &mut NoGarbage).is_ok());
+    }
+
+    #[test]
+    fn more_than_the_whole_budget_says_so_and_collects_nothing() {
+        let pool = Pool::new(100, quick());
+        let err = pool.allocate(101, 1, &mut NoGarbage).unwrap_err();
+        let Error::BudgetExhausted(msg) = err else {
+            panic!("expected BudgetExhausted")
+        };
+        assert!(msg.contains("Cannot reserve 101 bytes"), "{msg}");
+        assert!(msg.contains("more than the whole budget"), "{msg}");
+        assert!(!msg.contains("garbage collection"), "{msg}");
+        assert_eq!(pool.stats().ledger.used, 0);
     }
 
     #[test]
