@@ -66,15 +66,19 @@ run_suite() {
   local log="build/test-logs/$label.log"
   rm -rf "$reports"
   echo "== JUnit $label ($java ${test_flags[*]} $*)"
+  # Every class, as Gradle scans them (the launcher's default takes only names ending in Test or
+  # Tests), and no tests found is a failure, not a pass.
   "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" --select-package dev.directmem \
-    --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
+    --include-classname '.*' --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
   # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
   # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.
   if ! grep -q '^Test run finished' "$log" || ! compgen -G "$reports/*.xml" >/dev/null; then
     junit_xml "$label" "$reports/TEST-$label-unfinished.xml" \
       "run_did_not_finish|$label: the JVM exited with status $exit_code before the JUnit launcher's summary; output in $log" || true
+  elif [[ $exit_code -eq 2 ]]; then  # --fail-if-no-tests: counted too, its XML holds no failure
+    junit_xml "$label" "$reports/TEST-$label-no-tests.xml" "no_tests_found|$label: the launcher found no tests; output in $log" || true
   fi
   # The stress figures, then the launcher's summary (all of the log when something failed).
   grep -E '^(STRESS|RACE|LEAK) ' "$log" || true
