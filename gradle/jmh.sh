@@ -30,7 +30,9 @@ maven_jar() {
   local file="build/tools/$(basename "$path")"
   if [[ ! -f $file ]]; then
     mkdir -p build/tools
-    curl -fsSL --retry 3 -o "$file.part" "https://repo1.maven.org/maven2/$path"
+    # Callers run this in $(...), where set -e does not stop at a failed curl.
+    curl -fsSL --retry 3 -o "$file.part" "https://repo1.maven.org/maven2/$path" ||
+      { echo "could not download https://repo1.maven.org/maven2/$path" >&2; rm -f "$file.part"; return 1; }
     [[ $(sha256sum "$file.part" | cut -d' ' -f1) == "$sha256" ]] ||
       { echo "checksum mismatch for $path" >&2; rm -f "$file.part"; exit 1; }
     mv "$file.part" "$file"
@@ -40,21 +42,27 @@ maven_jar() {
 
 # The compile class path of the benchmarks: the library jar, JMH, Netty.
 jmh_compile_classpath() {
-  local cp="$jar" entry
-  for entry in "${jmh_artifacts[@]}"; do cp="$cp:$(maven_jar $entry)"; done
+  local cp="$jar" entry file
+  for entry in "${jmh_artifacts[@]}"; do
+    file=$(maven_jar $entry) || return 1
+    cp="$cp:$file"
+  done
   echo "$cp"
 }
 
 # The class path of the JMH harness and of its forks: the same plus the compiled benchmarks.
 jmh_classpath() {
-  echo "$jmh_classes:$(jmh_compile_classpath)"
+  local cp
+  cp=$(jmh_compile_classpath) || return 1
+  echo "$jmh_classes:$cp"
 }
 
 # Compiles java/src/jmh/java with JMH's annotation processor (assemble first).
 jmh_compile() {
   local cp processor
-  cp=$(jmh_compile_classpath)
-  processor="$(maven_jar $jmh_processor_artifact):$cp"
+  cp=$(jmh_compile_classpath) || return 1
+  processor=$(maven_jar $jmh_processor_artifact) || return 1
+  processor="$processor:$cp"
   rm -rf "$jmh_classes" build/generated/sources/annotationProcessor/java/jmh
   mkdir -p "$jmh_classes" build/generated/sources/annotationProcessor/java/jmh
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d "$jmh_classes" -cp "$cp" \
@@ -90,7 +98,8 @@ jmh_run() {
       *) echo "jmh: unknown option $1" >&2; exit 2 ;;
     esac
   done
-  local args=()
+  local args=() cp
+  cp=$(jmh_classpath) || return 1
   [[ -n $forks ]] && args+=(-f "$forks")
   [[ -n $warmup ]] && args+=(-wi "$warmup")
   [[ -n $iterations ]] && args+=(-i "$iterations")
@@ -109,7 +118,7 @@ jmh_run() {
     (( $(java_feature "$java") >= 24 )) && args+=(-jvmArgsPrepend --sun-misc-unsafe-memory-access=allow)
   fi
   mkdir -p build/reports/jmh
-  java -cp "$(jmh_classpath)" org.openjdk.jmh.Main "${args[@]}" "${extra[@]}" \
+  java -cp "$cp" org.openjdk.jmh.Main "${args[@]}" "${extra[@]}" \
     -rf json -rff "build/reports/jmh/$name.json" ${include:+"$include"} 2>&1 |
     tee "build/reports/jmh/$name.txt"
   return "${PIPESTATUS[0]}"
@@ -142,7 +151,7 @@ bench_java25() {
 # Footprint measurements (RSS), one JVM each, appended to build/reports/jmh/footprint.jsonl.
 footprint() {
   local cp out=build/reports/jmh/footprint.jsonl measurement peer
-  cp=$(jmh_classpath)
+  cp=$(jmh_classpath) || return 1
   rm -f "$out"
   for measurement in perBuffer largeFree; do
     for peer in directmem jdk netty; do

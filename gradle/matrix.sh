@@ -70,7 +70,7 @@ compile_tests() {
 run_suite() {
   local java=$1 reports=$2 label=$3 junit status=0 exit_code=0
   shift 3
-  junit=$(junit_jar)
+  junit=$(junit_jar) || return 1
   mkdir -p build/test-logs
   local log="build/test-logs/$label.log"
   rm -rf "$reports"
@@ -141,7 +141,7 @@ PY
 
 # test [--jdk N] [--gc NAME]: the suite on one cell (default: JDK 17, G1).
 matrix_test() {
-  local jdk=17 gc=G1
+  local jdk=17 gc=G1 junit
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --jdk) jdk=$2; shift 2 ;;
@@ -150,7 +150,8 @@ matrix_test() {
     esac
   done
   assemble
-  compile_tests "$(junit_jar)"
+  junit=$(junit_jar) || return 1
+  compile_tests "$junit"
   mkdir -p build/test-results
   : >build/test-results/matrix.txt
   run_cell "$jdk" "$gc"
@@ -158,12 +159,13 @@ matrix_test() {
 
 # matrix: cargo test, then every JDK x collector cell; prints the results table.
 matrix() {
-  local jdk gc status=0
+  local jdk gc status=0 junit
   assemble
   cargo test --release --locked 2>&1 | tee build/cargo-test.log
   # As check does: the benchmarks must keep compiling against the library (none is run).
   jmh_compile || { echo "== the JMH benchmarks do not compile" >&2; status=1; }
-  compile_tests "$(junit_jar)"
+  junit=$(junit_jar) || return 1
+  compile_tests "$junit"
   rm -rf build/test-results
   mkdir -p build/test-results
   for jdk in "${matrix_jdks[@]}"; do

@@ -31,9 +31,11 @@ assemble() {
 junit_jar() {
   local file="build/tools/junit-platform-console-standalone-$junit_console.jar"
   if [[ ! -f $file ]]; then
+    local url="https://repo1.maven.org/maven2/org/junit/platform/junit-platform-console-standalone/$junit_console/junit-platform-console-standalone-$junit_console.jar"
     mkdir -p build/tools
-    curl -fsSL --retry 3 -o "$file.part" \
-      "https://repo1.maven.org/maven2/org/junit/platform/junit-platform-console-standalone/$junit_console/junit-platform-console-standalone-$junit_console.jar"
+    # Callers run this in $(...), where set -e does not stop at a failed curl.
+    curl -fsSL --retry 3 -o "$file.part" "$url" ||
+      { echo "could not download $url" >&2; rm -f "$file.part"; return 1; }
     [[ $(sha256sum "$file.part" | cut -d' ' -f1) == "$junit_console_sha256" ]] ||
       { echo "checksum mismatch for the JUnit console launcher" >&2; rm -f "$file.part"; exit 1; }
     mv "$file.part" "$file"
@@ -45,9 +47,10 @@ check() {
   assemble
   cargo test --release --locked 2>&1 | tee build/cargo-test.log
   jmh_compile   # the benchmarks must keep compiling against the library (none is run)
-  local status=0
+  local status=0 junit
   rm -rf build/test-results
-  compile_tests "$(junit_jar)"
+  junit=$(junit_jar) || return 1
+  compile_tests "$junit"
   for gc in "${collectors[@]}"; do
     local task=test$gc
     [[ $gc == G1 ]] && task=test
