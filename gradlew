@@ -30,6 +30,7 @@ if [[ ! -x $gradle ]]; then
     if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$download" "$url"; then
       rm -f "$download"
       echo "gradlew: could not download $url" >&2
+      echo "gradlew: without Gradle, gradle/without-gradle.sh runs the same tasks (check, demo, test, matrix, ...)" >&2
       exit 3
     fi
     actual=$(sha256sum "$download" | cut -d' ' -f1)
