@@ -81,6 +81,11 @@ val copyNativeLibrary = tasks.register<Copy>("copyNativeLibrary") {
 }
 sourceSets.main { resources.srcDir(files(nativeResources).builtBy(copyNativeLibrary)) }
 
+// Every jar (classes, sources, javadoc) carries the licence and the crates compiled into the library.
+tasks.withType<Jar>().configureEach {
+    metaInf { from("LICENSE", "THIRD-PARTY.md") }
+}
+
 // --- tests: once per collector, all under -XX:+DisableExplicitGC ----------------------------
 
 fun Test.runsOn(collector: String) {

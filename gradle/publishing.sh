@@ -48,8 +48,10 @@ sources_and_javadoc_jars() {
   javadoc --release 17 -encoding UTF-8 -Xdoclint:all -Werror -quiet -d build/docs/javadoc \
     $(find java/src/main/java -name '*.java')
   rm -f "build/libs/$artifact-$version-sources.jar" "build/libs/$artifact-$version-javadoc.jar"
-  jar --create --file "build/libs/$artifact-$version-sources.jar" -C java/src/main/java .
-  jar --create --file "build/libs/$artifact-$version-javadoc.jar" -C build/docs/javadoc .
+  rm -rf build/generated/licence && mkdir -p build/generated/licence/META-INF
+  cp LICENSE THIRD-PARTY.md build/generated/licence/META-INF/
+  jar --create --file "build/libs/$artifact-$version-sources.jar" -C java/src/main/java . -C build/generated/licence .
+  jar --create --file "build/libs/$artifact-$version-javadoc.jar" -C build/docs/javadoc . -C build/generated/licence .
 }
 
 publish_to_maven_local() {

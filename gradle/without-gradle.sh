@@ -23,6 +23,9 @@ assemble() {
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/main \
     $(find java/src/main/java -name '*.java')
   cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/
+  # The licence and the crates compiled into the library travel with it, as in Gradle's jars.
+  mkdir -p build/generated/native-resources/META-INF
+  cp LICENSE THIRD-PARTY.md build/generated/native-resources/META-INF/
   rm -f "$jar"
   jar --create --file "$jar" -C build/classes/java/main . -C build/generated/native-resources .
   echo "built $jar"
