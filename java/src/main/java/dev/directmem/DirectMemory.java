@@ -37,6 +37,13 @@ import java.util.Objects;
  * <p>On JDK 24 and later, run with {@code --enable-native-access=dev.directmem} (module path) or
  * {@code --enable-native-access=ALL-UNNAMED} (class path), or loading the native library prints a
  * warning.
+ *
+ * <p>The first call sets directmem up: it loads the native library and reads its configuration.
+ * If that cannot succeed, every method throws, giving the reason: {@code IllegalArgumentException}
+ * for an invalid {@code directmem.*} property, {@code UnsatisfiedLinkError} for a native library
+ * that does not load here, {@code IllegalStateException} for native access the JVM denies. A
+ * failure that may pass (an {@code OutOfMemoryError}, a {@code StackOverflowError}) is thrown as
+ * it is, and the next call tries again.
  */
 public final class DirectMemory {
     /** The largest alignment {@link #allocateDirectAligned} accepts: 1 MiB. */
@@ -124,8 +131,8 @@ public final class DirectMemory {
      *     buffer was freed is empty, like the buffer, and {@code free} does nothing with it.
      */
     public static void free(ByteBuffer buffer) {
-        Native.checkAvailable();
         Objects.requireNonNull(buffer, "buffer");
+        Native.checkAvailable();
         Allocation.of(buffer).free(buffer);
     }
 
@@ -144,8 +151,8 @@ public final class DirectMemory {
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {
-        Native.checkAvailable();
         Objects.requireNonNull(buffer, "buffer");
+        Native.checkAvailable();
         Allocation owner = Allocation.of(buffer);
         if (buffer.isReadOnly()) {
             throw new java.nio.ReadOnlyBufferException();
