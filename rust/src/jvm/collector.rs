@@ -19,7 +19,12 @@ use std::time::{Duration, Instant};
 const JVMTI_VERSION_1_2: i32 = 0x3001_0200;
 /// Zero-based slot of ForceGarbageCollection in `jvmtiInterface_1` (function 108 in the spec).
 const FORCE_GARBAGE_COLLECTION_SLOT: usize = 107;
-const PRESSURE_ARRAY_BYTES: i32 = 1 << 20;
+/// Below the smallest heap region of Shenandoah (256 KiB) and G1 (1 MiB): a humongous array
+/// needs contiguous free regions, and on a fragmented heap could throw OutOfMemoryError (which
+/// -XX:+ExitOnOutOfMemoryError turns into an exit) where the program's own objects still fit.
+const PRESSURE_ARRAY_BYTES: i32 = 64 << 10;
+/// Arrays between two looks at the canary and the reclaimer: 1 MiB of pressure.
+const PRESSURE_ARRAYS_PER_LOOK: u64 = 16;
 const PRESSURE_TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// The Java heap's maximum, set by `Native.init`: bounds how much garbage pressure allocates.
@@ -70,7 +75,8 @@ impl<'a, 'local> JvmCollector<'a, 'local> {
                 }
             }
             allocated += PRESSURE_ARRAY_BYTES as u64;
-            if self.collected(canary)? || (self.reclaimed)() != reclaimed_before {
+            let look = allocated % (PRESSURE_ARRAYS_PER_LOOK * PRESSURE_ARRAY_BYTES as u64) == 0;
+            if look && (self.collected(canary)? || (self.reclaimed)() != reclaimed_before) {
                 return Ok(true);
             }
         }
