@@ -25,8 +25,12 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Small buffers usually share an owner and its block: see {@link SharedBlock}.
  */
 sealed class Allocation permits SharedBlock {
-    /** Buffers are made by duplicating this empty buffer, then pointing the copy at new memory. */
-    private static final ByteBuffer TEMPLATE = Native.emptyBuffer();
+    /**
+     * Buffers are made by duplicating this empty buffer, then pointing the copy at new memory.
+     * The setup first: it loads the library, and this class may be used before the public API
+     * (by tests; the setup itself initializes it on its thread).
+     */
+    private static final ByteBuffer TEMPLATE = templateAfterSetup();
     static final BufferAccess ACCESS = BufferAccess.INSTANCE;
     private static final ReferenceQueue<Allocation> QUEUE = new ReferenceQueue<>();
     private static final Registry REGISTRY = new Registry();
@@ -48,8 +52,17 @@ sealed class Allocation permits SharedBlock {
         RECLAIMER.setDaemon(true);
         REPORTER = new Thread(Allocation::reportForever, "directmem-reporter");
         REPORTER.setDaemon(true);
+        // directmem's own loader, whichever thread initialized this class: a first caller's (a
+        // web application's) would be kept from unloading for the life of the JVM.
+        RECLAIMER.setContextClassLoader(Allocation.class.getClassLoader());
+        REPORTER.setContextClassLoader(Allocation.class.getClassLoader());
         RECLAIMER.start();
         REPORTER.start();
+    }
+
+    private static ByteBuffer templateAfterSetup() {
+        Native.setupInClassInitializer();
+        return Native.emptyBuffer();
     }
 
     /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
@@ -321,7 +334,7 @@ sealed class Allocation permits SharedBlock {
                 // would make every park below return at once, and the loop spin.
                 Thread.interrupted();
                 reportFailures();
-                if (Monitoring.pending()) {
+                if (Monitoring.pollingDue()) {
                     Monitoring.register();
                 }
                 if (Monitoring.pending()) {

@@ -84,20 +84,51 @@ final class Budget {
             return option.getOrigin() == VMOption.Origin.DEFAULT ? -1 : Long.parseLong(option.getValue());
         } catch (RuntimeException | LinkageError e) {
             // Not HotSpot, or a runtime without jdk.management (jlink): the flag as given.
-            return maxDirectMemorySizeArgument(ManagementFactory.getRuntimeMXBean().getInputArguments());
+            try {
+                return maxDirectMemorySizeArgument(ManagementFactory.getRuntimeMXBean().getInputArguments());
+            } catch (RuntimeException | LinkageError notEvenThat) {
+                return -1;
+            }
         }
     }
 
-    /** The last -XX:MaxDirectMemorySize among the JVM's arguments, else -1. */
+    /**
+     * The last -XX:MaxDirectMemorySize among the JVM's arguments, read as HotSpot reads it
+     * (decimal or 0x hexadecimal, an optional k, m, g or t suffix), else -1. A value this cannot
+     * read (the JVM started with it, so it is valid there) leaves the JDK's default, with a
+     * warning: never a reason to fail.
+     */
     static long maxDirectMemorySizeArgument(List<String> arguments) {
         String prefix = "-XX:MaxDirectMemorySize=";
-        long size = -1;
+        String value = null;
         for (String argument : arguments) {
             if (argument.startsWith(prefix)) {
-                size = parseSize("-XX:MaxDirectMemorySize", argument.substring(prefix.length()));
+                value = argument.substring(prefix.length());
             }
         }
-        return size;
+        if (value == null) {
+            return -1;
+        }
+        String text = value.trim().toLowerCase(Locale.ROOT);
+        boolean hex = text.startsWith("0x");
+        try {
+            return parseSize("-XX:MaxDirectMemorySize", hex ? hexToDecimal(text.substring(2)) : text);
+        } catch (IllegalArgumentException e) {
+            System.getLogger("dev.directmem").log(System.Logger.Level.WARNING, "directmem cannot read "
+                    + prefix + value + "; the budget is the JVM's maximum heap instead");
+            return -1;
+        }
+    }
+
+    /** {@code digits} (hexadecimal, with an optional k, m, g or t suffix) in decimal, suffix kept. */
+    private static String hexToDecimal(String digits) {
+        boolean suffixed = !digits.isEmpty() && "kmgt".indexOf(digits.charAt(digits.length() - 1)) >= 0;
+        String number = suffixed ? digits.substring(0, digits.length() - 1) : digits;
+        try {
+            return Long.parseLong(number, 16) + (suffixed ? digits.substring(digits.length() - 1) : "");
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(e);
+        }
     }
 
     /**

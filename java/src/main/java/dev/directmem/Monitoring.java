@@ -26,9 +26,26 @@ final class Monitoring implements DirectMemoryMXBean {
         this.name = name;
     }
 
+    /**
+     * Whether the reporter thread may look for an MBean server: only after the first caller's
+     * own attempt, which runs JMX listeners on that caller's thread, where the locks it holds are
+     * its own (one listener on another thread that needed them deadlocked the first use).
+     */
+    private static volatile boolean pollingAllowed;
+
     /** Whether registration is still waiting for an MBean server (then call {@link #register} again). */
     static boolean pending() {
         return !settled;
+    }
+
+    /** Whether the reporter thread should call {@link #register}: pending, after the first attempt. */
+    static boolean pollingDue() {
+        return pollingAllowed && !settled;
+    }
+
+    /** Lets the reporter thread poll without a first attempt (a setup run from a class initializer). */
+    static void allowPolling() {
+        pollingAllowed = true;
     }
 
     /**
@@ -41,6 +58,7 @@ final class Monitoring implements DirectMemoryMXBean {
         if (settled) {
             return;
         }
+        pollingAllowed = true;
         try {
             if (!Budget.jmx()) { // Native checked the value at startup: a later change is logged below
                 settled = true;

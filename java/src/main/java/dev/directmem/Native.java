@@ -40,6 +40,12 @@ final class Native {
         if (failure instanceof IllegalArgumentException) {
             throw new IllegalArgumentException(message, failure);
         }
+        if (failure instanceof NoClassDefFoundError && String.valueOf(failure.getMessage()).startsWith("Could not initialize")) {
+            // An initializer that failed during the setup (the Java heap full at that moment):
+            // the JVM never runs it again.
+            throw new IllegalStateException(message + " (a class initializer failed at directmem's first use,"
+                    + " and the JVM does not run it again)", failure);
+        }
         if (failure instanceof LinkageError) {
             LinkageError error = new UnsatisfiedLinkError(message);
             error.initCause(failure);
@@ -61,7 +67,21 @@ final class Native {
         if (Thread.currentThread() == setupThread) {
             return settingUp; // the setup thread, initializing classes that read the outcome
         }
-        return runSetup();
+        Setup outcome = runSetup();
+        if (outcome.unavailable() == null) {
+            // Here, on the first caller's thread and holding none of directmem's locks: JMX
+            // listeners run on the thread that registers, and one that uses directmem, or needs
+            // a lock the caller holds (the first use in a static initializer), must not wait
+            // for the setup, which waits for the caller.
+            Monitoring.register();
+        }
+        return outcome;
+    }
+
+    /** Whether the setup has succeeded (never runs it). */
+    static boolean isSetUp() {
+        Setup done = setup;
+        return done != null && done.unavailable() == null;
     }
 
     /**
@@ -81,6 +101,8 @@ final class Native {
             if (setup == null) {
                 setUp(false);
             }
+            // No registration inside a class initializer: the reporter thread registers the MBean.
+            Monitoring.allowPolling();
             return setup;
         }
     }
@@ -104,15 +126,12 @@ final class Native {
         if (done != null) {
             return done;
         }
-        Throwable[] thrown = new Throwable[1];
-        Thread thread = new Thread(null, () -> {
-            try {
-                setUp(true);
-            } catch (Throwable t) {
-                thrown[0] = t;
-            }
-        }, "directmem-setup", 0, false);
+        SetupTask task = new SetupTask();
+        Thread thread = new Thread(null, task, "directmem-setup", 0, false);
         thread.setDaemon(true);
+        // directmem's own loader, not the first caller's (a web application's, which the threads
+        // the setup starts would keep from being unloaded)
+        thread.setContextClassLoader(Native.class.getClassLoader());
         setupThread = thread;
         boolean interrupted = false;
         try {
@@ -132,7 +151,7 @@ final class Native {
                 Thread.currentThread().interrupt();
             }
         }
-        Throwable failure = thrown[0];
+        Throwable failure = task.thrown;
         if (failure instanceof Error error) {
             throw error; // a VirtualMachineError, or a class initializer's: the next call tries again
         }
@@ -140,6 +159,21 @@ final class Native {
             throw new IllegalStateException("directmem's setup failed: " + failure, failure);
         }
         return setup;
+    }
+
+    /** The setup thread's work; not a lambda, whose first use spins a class (allocating). */
+    private static final class SetupTask implements Runnable {
+        /** What the setup threw, read after the thread ended. */
+        Throwable thrown;
+
+        @Override
+        public void run() {
+            try {
+                setUp(true);
+            } catch (Throwable t) {
+                thrown = t;
+            }
+        }
     }
 
     /**
@@ -177,9 +211,6 @@ final class Native {
             System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
         }
         setup = new Setup(failure, pack, jniAccess, budget);
-        if (failure == null) {
-            Monitoring.register();
-        }
     }
 
     /**

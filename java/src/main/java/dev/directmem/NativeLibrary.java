@@ -20,7 +20,6 @@ import java.util.concurrent.ThreadLocalRandom;
 final class NativeLibrary {
     static final String PATH_PROPERTY = "directmem.library.path";
     private static final String NAME = "directmem";
-    private static final System.Logger LOG = System.getLogger("dev.directmem");
 
     /** Whether a library is loaded: a setup tried again after a passing failure loads none twice. */
     private static boolean loaded;
@@ -30,8 +29,21 @@ final class NativeLibrary {
     static synchronized void load() {
         if (!loaded) {
             loadOnce();
-            loaded = true;
         }
+    }
+
+    /**
+     * Loads {@code file}, and records at once that a library is loaded: whatever fails after
+     * this (a full Java heap while logging) must not make a setup tried again load a second copy.
+     */
+    private static void loadFile(String file) {
+        System.load(file);
+        loaded = true;
+    }
+
+    /** Not a static field: this class initializes during the setup, which must allocate little. */
+    private static System.Logger log() {
+        return System.getLogger("dev.directmem");
     }
 
     private static void loadOnce() {
@@ -40,7 +52,7 @@ final class NativeLibrary {
         if (explicit != null) {
             String file = Path.of(explicit).toAbsolutePath().toString();
             try {
-                System.load(file);
+                loadFile(file);
             } catch (UnsatisfiedLinkError e) {
                 // The JDK's message may not say where the path came from, or what was expected.
                 UnsatisfiedLinkError error = new UnsatisfiedLinkError("cannot load the directmem "
@@ -50,7 +62,7 @@ final class NativeLibrary {
                 error.initCause(e);
                 throw error;
             }
-            LOG.log(System.Logger.Level.DEBUG, "loaded {0} from -D{1}", file, PATH_PROPERTY);
+            log().log(System.Logger.Level.DEBUG, "loaded {0} from -D{1}", file, PATH_PROPERTY);
             return;
         }
         String platform = platform();
@@ -62,8 +74,8 @@ final class NativeLibrary {
                     file = extract(in);
                 }
                 try {
-                    System.load(file.toString());
-                    LOG.log(System.Logger.Level.DEBUG, "loaded {0} from this jar (extracted to {1})",
+                    loadFile(file.toString());
+                    log().log(System.Logger.Level.DEBUG, "loaded {0} from this jar (extracted to {1})",
                             resource, file);
                     return;
                 } catch (UnsatisfiedLinkError e) {
@@ -73,6 +85,7 @@ final class NativeLibrary {
                             + " in java.io.tmpdir: " + e.getMessage() + ")");
                 } finally {
                     deleteQuietly(file);
+                    deleteQuietly(file.getParent());
                 }
             } else {
                 tried.add("jar resource " + resource + " (absent)");
@@ -82,7 +95,8 @@ final class NativeLibrary {
         }
         try {
             System.loadLibrary(NAME);
-            LOG.log(System.Logger.Level.DEBUG, "loaded {0} from java.library.path",
+            loaded = true;
+            log().log(System.Logger.Level.DEBUG, "loaded {0} from java.library.path",
                     System.mapLibraryName(NAME));
         } catch (UnsatisfiedLinkError e) {
             tried.add("System.loadLibrary(\"" + NAME + "\") on java.library.path="
@@ -112,41 +126,42 @@ final class NativeLibrary {
     }
 
     /**
-     * Copies the library to a new file in {@code java.io.tmpdir} that only this user can read.
+     * Copies the library into a new folder in {@code java.io.tmpdir} that only this user can
+     * enter; returns the file. The caller deletes both.
+     *
+     * <p>A folder of its own: nothing with its name may exist before ({@code mkdir} fails, links
+     * included), and no other user can add, replace or link anything in it, so the file written
+     * and loaded by name is the one copied, even in a {@code java.io.tmpdir} others can write to.
      *
      * <p>Through a {@link FileOutputStream}, not a file channel: a channel copies through the
      * JDK's temporary direct buffers, which count against {@code -XX:MaxDirectMemorySize}, so a
-     * first use while the JDK's own direct buffers filled that limit failed (and a failed load
-     * stays failed for the life of the JVM); and a channel closes when its thread is interrupted,
-     * which failed a first use in a cancelled task.
+     * first use while the JDK's own direct buffers filled that limit failed; and a channel closes
+     * when its thread is interrupted, which failed a first use in a cancelled task.
      *
-     * <p>Not through {@code Files.createTempFile}: its {@code SecureRandom} brings up the JDK's
-     * security providers, some sixty classes and thousands of objects that every full collection
-     * then walks for the life of the JVM. The name need not be secret: the file is created only if
-     * nothing is there ({@code O_EXCL}), so a file or link planted under that name makes the
-     * attempt fail, and another name is tried. It is then opened by its name, as
-     * {@code System.load} opens it: in a shared {@code java.io.tmpdir} (sticky, as {@code /tmp}
-     * is) no other user can replace it in between.
+     * <p>Not through {@code Files.createTempDirectory}: its {@code SecureRandom} brings up the
+     * JDK's security providers, some sixty classes and thousands of objects that every full
+     * collection then walks for the life of the JVM. The name need not be secret: if it is taken,
+     * another is tried.
      */
     private static Path extract(InputStream in) throws IOException {
-        Path folder = Path.of(System.getProperty("java.io.tmpdir"));
-        String suffix = "-" + System.mapLibraryName(NAME);
+        Path parent = Path.of(System.getProperty("java.io.tmpdir"));
         for (int attempt = 1; ; attempt++) {
-            String random = Long.toHexString(ThreadLocalRandom.current().nextLong());
-            Path file = folder.resolve("directmem-" + random + suffix);
+            Path folder = parent.resolve("directmem-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
             try {
-                createPrivateFile(file);
+                createPrivateFolder(folder);
             } catch (FileAlreadyExistsException e) {
                 if (attempt == 10) {
                     throw e;
                 }
                 continue;
             }
+            Path file = folder.resolve(System.mapLibraryName(NAME));
             try (OutputStream out = new FileOutputStream(file.toFile())) {
                 in.transferTo(out);
             } catch (Throwable t) {
                 try {
                     Files.deleteIfExists(file);
+                    Files.deleteIfExists(folder);
                 } catch (IOException | RuntimeException cleanup) {
                     t.addSuppressed(cleanup);
                 }
@@ -156,27 +171,27 @@ final class NativeLibrary {
         }
     }
 
-    /** Creates the file, empty and readable by this user only, if nothing has its name. */
-    private static void createPrivateFile(Path file) throws IOException {
+    /** Creates the folder, for this user alone, if nothing has its name. */
+    private static void createPrivateFolder(Path folder) throws IOException {
         try {
-            Files.createFile(file, PosixFilePermissions.asFileAttribute(
+            Files.createDirectory(folder, PosixFilePermissions.asFileAttribute(
                     PosixFilePermissions.fromString("rwx------")));
         } catch (UnsupportedOperationException e) {
-            Files.createFile(file); // not a POSIX file system
+            Files.createDirectory(folder); // not a POSIX file system
         }
     }
 
     /**
-     * Deletes the extracted file: once mapped the library no longer needs it. A file that cannot
-     * be deleted (a folder that takes new files but lets none go) is left behind, with a warning:
-     * it must not turn a library that loaded into one that did not.
+     * Deletes the extracted file, then its folder: once mapped the library no longer needs them.
+     * What cannot be deleted (a java.io.tmpdir that takes new files but lets none go) is left
+     * behind, with a warning: it must not turn a library that loaded into one that did not.
      */
-    private static void deleteQuietly(Path file) {
+    private static void deleteQuietly(Path path) {
         try {
-            Files.deleteIfExists(file);
+            Files.deleteIfExists(path);
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "directmem could not delete its extracted native library "
-                    + file + ": " + e);
+            log().log(System.Logger.Level.WARNING, "directmem could not delete its extracted native library's "
+                    + path + ": " + e);
         }
     }
 }

@@ -36,6 +36,10 @@ class BudgetTest {
         assertEquals(-1, Budget.maxDirectMemorySizeArgument(List.of("-Xmx1g", "-XX:+DisableExplicitGC")));
         assertEquals(32L << 20, Budget.maxDirectMemorySizeArgument(
                 List.of("-XX:MaxDirectMemorySize=1g", "-Xmx1g", "-XX:MaxDirectMemorySize=32M")));
+        // HotSpot also takes hexadecimal, which must not fail directmem where the JVM started.
+        assertEquals(0x1800000, Budget.maxDirectMemorySizeArgument(List.of("-XX:MaxDirectMemorySize=0x1800000")));
+        assertEquals(0x10L << 20, Budget.maxDirectMemorySizeArgument(List.of("-XX:MaxDirectMemorySize=0x10m")));
+        assertEquals(-1, Budget.maxDirectMemorySizeArgument(List.of("-XX:MaxDirectMemorySize=unreadable")));
     }
 
     /**

@@ -257,6 +257,36 @@ class FaultsTest {
     }
 
     /**
+     * A class of the package used before the public API (SharedBlock, whose superclass points
+     * buffers at memory): its initializer sets directmem up. Before, it called the native library
+     * before anything loaded it, and the failure stayed for the life of the JVM.
+     */
+    @Test
+    void aClassOfThePackageUsedFirstSetsUp() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                FirstUseProbe.class.getName(), "internals-first");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("TAKES true"), result.output());
+        assertTrue(result.output().contains("FIRST 64"), result.output());
+    }
+
+    /**
+     * directmem's threads have directmem's class loader as their context class loader, whatever
+     * the first caller's: a web application's would be kept from unloading for the life of the
+     * JVM (and, when the setup thread was made without inherited thread-locals, it depended on
+     * the JDK which one they got).
+     */
+    @Test
+    void directmemsThreadsHaveItsOwnClassLoader() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                FirstUseProbe.class.getName(), "context-loader");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("LOADER directmem-reclaimer directmem's"), result.output());
+        assertTrue(result.output().contains("LOADER directmem-reporter directmem's"), result.output());
+        assertTrue(!result.output().contains("the first caller's"), result.output());
+    }
+
+    /**
      * A java.io.tmpdir that takes new files but lets none be deleted (here: chattr +a): the
      * library loads from the file it could not delete, which stays behind with a warning. Before,
      * the failed delete read as a library that did not load.

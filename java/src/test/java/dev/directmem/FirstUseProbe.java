@@ -10,7 +10,9 @@ import java.util.List;
  * {@code interrupted} (a cancelled task), {@code jdk-direct-memory-full} (the JDK's own direct
  * buffers fill -XX:MaxDirectMemorySize), {@code deep} (the bottom of a small stack, tried again
  * one frame higher after each StackOverflowError), {@code stack-overflow} and {@code heap-full}
- * (the setup fails once so, through a test hook) or {@code plain}.
+ * (the setup fails once so, through a test hook), {@code internals-first} (a class of the
+ * package used before the public API), {@code context-loader} (a first caller with a class loader
+ * of its own) or {@code plain}.
  */
 final class FirstUseProbe {
     private FirstUseProbe() {}
@@ -25,6 +27,8 @@ final class FirstUseProbe {
             case "deep" -> deep();
             case "plain" -> System.out.println("FIRST " + DirectMemory.allocateDirect(64).capacity() + ", budget "
                     + DirectMemory.stats().maxMemory());
+            case "internals-first" -> internalsFirst();
+            case "context-loader" -> contextLoader();
             case "stack-overflow" -> passingFailure(new StackOverflowError("planted"));
             case "heap-full" -> passingFailure(new OutOfMemoryError("planted: Java heap space"));
             default -> throw new IllegalArgumentException(args[0]);
@@ -48,6 +52,31 @@ final class FirstUseProbe {
         } catch (Throwable t) {
             System.out.println("FIRST FAILED " + t);
             Thread.interrupted();
+        }
+    }
+
+    /** A class of the package used before the public API, as tests do: its initializer sets up. */
+    private static void internalsFirst() {
+        System.out.println("TAKES " + SharedBlock.takes(64));
+        System.out.println("FIRST " + DirectMemory.allocateDirect(64).capacity());
+    }
+
+    /**
+     * The first use on a thread whose context class loader is an application's own: directmem's
+     * threads must not keep it (they have directmem's loader).
+     */
+    private static void contextLoader() {
+        ClassLoader own = new java.net.URLClassLoader(new java.net.URL[0], FirstUseProbe.class.getClassLoader());
+        Thread.currentThread().setContextClassLoader(own);
+        System.out.println("FIRST " + DirectMemory.allocateDirect(64).capacity());
+        Thread.currentThread().setContextClassLoader(FirstUseProbe.class.getClassLoader());
+        for (Thread thread : Thread.getAllStackTraces().keySet()) {
+            if (thread.getName().startsWith("directmem-")) {
+                ClassLoader loader = thread.getContextClassLoader();
+                System.out.println("LOADER " + thread.getName() + " "
+                        + (loader == own ? "the first caller's" : loader == DirectMemory.class.getClassLoader()
+                                ? "directmem's" : String.valueOf(loader)));
+            }
         }
     }
 

@@ -95,6 +95,22 @@ class MonitoringTest {
                 + "for system property directmem.jmx: 'off' (expected true or false)"), bad.output());
     }
 
+    /**
+     * A JMX listener told of the MBean at directmem's first use runs on the first caller's
+     * thread, where the locks that caller holds are its own: the first use in a static
+     * initializer, with a listener that reads that class, and a listener that calls directmem.
+     * When the setup ran on a thread of its own and registered the MBean there, both hung.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"static-init", "api"})
+    void aListenerAtTheFirstUseRunsOnTheFirstCallersThread(String mode) throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                FirstUseListenerProbe.class.getName(), mode);
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("LISTENER on main: "), result.output());
+        assertTrue(result.output().contains("FIRST USE DONE 64"), result.output());
+    }
+
     @Test
     void theJdksOwnListOfPoolsDoesNotIncludeIt() {
         // ManagementFactory.getPlatformMXBeans lists only the JDK's built-in pools, whatever is
