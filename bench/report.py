@@ -557,7 +557,7 @@ def markdown(results, footprint, args, chart_path, markdown_path):
               "between the ends of the two 99.9 % confidence intervals JMH reports (in brackets) reaches the "
               "other side of the target, so this run cannot tell; the estimate says on which side the mean "
               "fell. Those intervals treat each 1 s iteration as independent, and runs on other days have "
-              "differed by more than they allow (README, *Benchmarks*, lists four full runs): read a verdict "
+              "differed by more than they allow (README, *Benchmarks*, lists the full runs so far): read a verdict "
               "near its target across runs.", ""]
     lines += [
         "## Reading the results",
