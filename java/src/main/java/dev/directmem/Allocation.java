@@ -56,6 +56,9 @@ sealed class Allocation permits SharedBlock {
         // web application's) would be kept from unloading for the life of the JVM.
         RECLAIMER.setContextClassLoader(Allocation.class.getClassLoader());
         REPORTER.setContextClassLoader(Allocation.class.getClassLoader());
+        // Nor its priority: a low one would slow reclamation for the life of the JVM.
+        RECLAIMER.setPriority(Thread.NORM_PRIORITY);
+        REPORTER.setPriority(Thread.NORM_PRIORITY);
         RECLAIMER.start();
         REPORTER.start();
     }
@@ -334,7 +337,8 @@ sealed class Allocation permits SharedBlock {
                 // would make every park below return at once, and the loop spin.
                 Thread.interrupted();
                 reportFailures();
-                if (Monitoring.pollingDue()) {
+                // After the first caller's own attempt, which runs listeners on its thread.
+                if (Native.registrationTried() && Monitoring.pending()) {
                     Monitoring.register();
                 }
                 if (Monitoring.pending()) {
@@ -343,7 +347,9 @@ sealed class Allocation permits SharedBlock {
                     LockSupport.park(); // until report() has a failure
                 }
             } catch (Throwable t) {
-                // A full Java heap, or a handler that threw: the next round tries again.
+                // A full Java heap, or a handler that threw: the next round tries again, after a
+                // pause (a failure that lasts must not make this loop spin).
+                LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
             }
         }
     }

@@ -16,36 +16,23 @@ import javax.management.ObjectName;
  * does (an agent, an exporter, JConsole attaching) finds the bean within a second.
  */
 final class Monitoring implements DirectMemoryMXBean {
-    private static final System.Logger LOG = System.getLogger("dev.directmem");
     /** Registered, turned off, or failed for good: nothing more to try. */
     private static volatile boolean settled;
 
     private final ObjectName name;
 
+    /** Not a static field: an initializer that failed (the Java heap full) is never run again. */
+    private static System.Logger log() {
+        return System.getLogger("dev.directmem");
+    }
+
     private Monitoring(ObjectName name) {
         this.name = name;
     }
 
-    /**
-     * Whether the reporter thread may look for an MBean server: only after the first caller's
-     * own attempt, which runs JMX listeners on that caller's thread, where the locks it holds are
-     * its own (one listener on another thread that needed them deadlocked the first use).
-     */
-    private static volatile boolean pollingAllowed;
-
     /** Whether registration is still waiting for an MBean server (then call {@link #register} again). */
     static boolean pending() {
         return !settled;
-    }
-
-    /** Whether the reporter thread should call {@link #register}: pending, after the first attempt. */
-    static boolean pollingDue() {
-        return pollingAllowed && !settled;
-    }
-
-    /** Lets the reporter thread poll without a first attempt (a setup run from a class initializer). */
-    static void allowPolling() {
-        pollingAllowed = true;
     }
 
     /**
@@ -58,7 +45,6 @@ final class Monitoring implements DirectMemoryMXBean {
         if (settled) {
             return;
         }
-        pollingAllowed = true;
         try {
             if (!Budget.jmx()) { // Native checked the value at startup: a later change is logged below
                 settled = true;
@@ -72,13 +58,13 @@ final class Monitoring implements DirectMemoryMXBean {
             var server = ManagementFactory.getPlatformMBeanServer();
             if (server.isRegistered(name)) {
                 // Another copy of directmem (another class loader) got there first.
-                LOG.log(Level.WARNING, "{0} is already registered; not registering this copy", OBJECT_NAME);
+                log().log(Level.WARNING, "{0} is already registered; not registering this copy", OBJECT_NAME);
                 return;
             }
             server.registerMBean(new Monitoring(name), name);
         } catch (JMException | RuntimeException | LinkageError e) {
             settled = true;
-            LOG.log(Level.WARNING, "could not register " + OBJECT_NAME, e);
+            log().log(Level.WARNING, "could not register " + OBJECT_NAME, e);
         } catch (VirtualMachineError e) {
             settled = false; // not this bean's fault: the next try may well succeed
         }

@@ -21,9 +21,13 @@ final class Native {
 
     /** The setup's outcome, once it has one. */
     private static volatile Setup setup;
-    /** The thread running the setup, and the outcome it is completing: see {@link #setup()}. */
-    private static volatile Thread setupThread;
-    private static volatile Setup settingUp;
+    /**
+     * The outcome a setup under way has reached, for the class initializers it runs (on its
+     * thread; {@link #setupInClassInitializer}); null otherwise.
+     */
+    private static Setup settingUp;
+    /** Whether the MBean's first registration was tried: then the reporter thread may poll. */
+    private static volatile boolean registrationTried;
 
     /** Test hook: what the next setup throws before doing anything, as a passing failure would. */
     private static volatile Error failNextSetup;
@@ -61,125 +65,76 @@ final class Native {
     /** The setup's outcome; the first call runs the setup. */
     static Setup setup() {
         Setup done = setup;
-        if (done != null) {
-            return done;
+        return done != null ? done : runSetup(true);
+    }
+
+    /**
+     * Runs the one-time setup on the caller's thread, then registers the MBean there.
+     *
+     * <p>Not in a class initializer, which the JVM never runs again once it failed: a failure
+     * that passes (the Java heap full; the JDK's direct memory full while the library was being
+     * extracted, which needed a buffer of it then; a stack overflow) disabled directmem for the
+     * life of the JVM. Here such a failure, a VirtualMachineError, reaches the caller, nothing is
+     * kept, and the next call tries again. A failure that will not pass (an invalid property, a
+     * library that does not load) is kept, and every call reports it. So is a class initializer
+     * the setup runs that failed, which the JVM does not run again either.
+     *
+     * <p>On the caller's thread, as a class initializer would run it: logging backends and JMX
+     * listeners it calls run there, where the locks the caller holds are its own. Only the thread
+     * that ran the setup registers the MBean (JMX listeners run on the registering thread), after
+     * the setup's lock is released; a thread that waited for the setup does not, so that a
+     * listener waiting for a lock that thread holds (a class it initializes) cannot hang both.
+     */
+    private static Setup runSetup(boolean fromPublicApi) {
+        Setup outcome;
+        synchronized (Native.class) {
+            outcome = setup;
+            if (outcome != null) {
+                return outcome;
+            }
+            setUp(fromPublicApi);
+            outcome = setup;
         }
-        if (Thread.currentThread() == setupThread) {
-            return settingUp; // the setup thread, initializing classes that read the outcome
-        }
-        Setup outcome = runSetup();
         if (outcome.unavailable() == null) {
-            // Here, on the first caller's thread and holding none of directmem's locks: JMX
-            // listeners run on the thread that registers, and one that uses directmem, or needs
-            // a lock the caller holds (the first use in a static initializer), must not wait
-            // for the setup, which waits for the caller.
-            Monitoring.register();
+            registrationTried = true; // the reporter thread polls from now on, whatever this does
+            if (fromPublicApi) {
+                try {
+                    Monitoring.register();
+                } catch (Throwable t) {
+                    // A listener's error or a full Java heap: the setup succeeded, and the
+                    // reporter thread tries to register again.
+                }
+            }
         }
         return outcome;
     }
 
-    /** Whether the setup has succeeded (never runs it). */
-    static boolean isSetUp() {
-        Setup done = setup;
-        return done != null && done.unavailable() == null;
-    }
-
     /**
-     * As {@link #setup()}, for the class initializers that read the outcome. A setup not yet run
-     * (a class of this package used before the public API, as tests do) runs on the calling
-     * thread: the setup thread would wait for the class this thread is initializing.
+     * As {@link #setup()}, for the class initializers that read the outcome: those the setup
+     * runs get the outcome it has reached; any other (a class of this package used before the
+     * public API, as tests do) runs the setup first, without running other initializers (the
+     * one under way on this thread would be seen half done) and without registering the MBean
+     * (the reporter thread does).
      */
     static Setup setupInClassInitializer() {
-        Setup done = setup;
-        if (done != null) {
-            return done;
-        }
-        if (Thread.currentThread() == setupThread) {
-            return settingUp;
-        }
-        synchronized (Native.class) {
-            if (setup == null) {
-                setUp(false);
+        synchronized (Native.class) { // the setup's own thread holds it already
+            Setup reached = setup != null ? setup : settingUp;
+            if (reached != null) {
+                return reached;
             }
-            // No registration inside a class initializer: the reporter thread registers the MBean.
-            Monitoring.allowPolling();
-            return setup;
         }
+        return runSetup(false);
+    }
+
+    /** Whether the reporter thread may look for an MBean server: after the first attempt. */
+    static boolean registrationTried() {
+        return registrationTried;
     }
 
     /**
-     * Runs the one-time setup on a thread of its own, and waits for it.
-     *
-     * <p>Not in a class initializer, which the JVM never runs again once it failed: a failure
-     * that passes (the Java heap full; the JDK's direct memory full while the library was being
-     * extracted, which needed a buffer of it then; a first use at the bottom of a deep stack)
-     * disabled directmem for the life of the JVM. Here such a failure, a VirtualMachineError,
-     * reaches the caller, nothing is kept, and the next call tries again. A failure that will not
-     * pass (an invalid property, a library that does not load) is kept, and every call reports it.
-     *
-     * <p>On a thread of its own, so that the class initializers it runs have a whole stack,
-     * whatever the depth of the first caller's; created without inheritable thread-locals, which
-     * the threads it starts would otherwise inherit from the first caller.
-     */
-    private static synchronized Setup runSetup() {
-        Setup done = setup;
-        if (done != null) {
-            return done;
-        }
-        SetupTask task = new SetupTask();
-        Thread thread = new Thread(null, task, "directmem-setup", 0, false);
-        thread.setDaemon(true);
-        // directmem's own loader, not the first caller's (a web application's, which the threads
-        // the setup starts would keep from being unloaded)
-        thread.setContextClassLoader(Native.class.getClassLoader());
-        setupThread = thread;
-        boolean interrupted = false;
-        try {
-            thread.start();
-            while (true) {
-                try {
-                    thread.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // the caller's, kept for after the setup
-                }
-            }
-        } finally {
-            setupThread = null;
-            settingUp = null;
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        Throwable failure = task.thrown;
-        if (failure instanceof Error error) {
-            throw error; // a VirtualMachineError, or a class initializer's: the next call tries again
-        }
-        if (failure != null) {
-            throw new IllegalStateException("directmem's setup failed: " + failure, failure);
-        }
-        return setup;
-    }
-
-    /** The setup thread's work; not a lambda, whose first use spins a class (allocating). */
-    private static final class SetupTask implements Runnable {
-        /** What the setup threw, read after the thread ended. */
-        Throwable thrown;
-
-        @Override
-        public void run() {
-            try {
-                setUp(true);
-            } catch (Throwable t) {
-                thrown = t;
-            }
-        }
-    }
-
-    /**
-     * The setup itself; publishes its outcome unless it throws a VirtualMachineError.
-     * {@code initializeClasses}: on the setup thread, which also runs the initializers of the
-     * classes that allocate and free.
+     * The setup itself, holding Native's lock; publishes its outcome unless it throws a
+     * VirtualMachineError. {@code initializeClasses}: also run the initializers of the classes
+     * that allocate and free.
      */
     private static void setUp(boolean initializeClasses) {
         Error planted = failNextSetup;
@@ -206,6 +161,8 @@ final class Native {
             }
         } catch (RuntimeException | LinkageError e) {
             failure = e; // a class whose initializer failed before is a NoClassDefFoundError here
+        } finally {
+            settingUp = null;
         }
         if (failure == null) {
             System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG, "directmem budget: {0} bytes", budget);
@@ -214,9 +171,9 @@ final class Native {
     }
 
     /**
-     * Runs the initializers of the classes that allocate and free here rather than at a caller's
-     * depth: the JVM does not run a class initializer that failed again, and one that ran out of
-     * stack at the bottom of a deep first caller's disabled directmem for good.
+     * Runs the initializers of the classes that allocate and free now, inside the setup: one
+     * that fails (a full Java heap) fails the setup, which then reports it, rather than a later
+     * call with a bare NoClassDefFoundError.
      */
     private static void initializeClasses() {
         MethodHandles.Lookup lookup = MethodHandles.lookup();

@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -90,7 +91,7 @@ final class NativeLibrary {
             } else {
                 tried.add("jar resource " + resource + " (absent)");
             }
-        } catch (IOException e) {
+        } catch (IOException | InvalidPathException e) { // an invalid java.io.tmpdir too
             tried.add("jar resource " + resource + " (could not extract: " + e + ")");
         }
         try {

@@ -224,21 +224,6 @@ class FaultsTest {
     }
 
     /**
-     * The library's first use at the bottom of a small stack, tried again one frame higher after
-     * each StackOverflowError: the overflow passes, and a later attempt and other threads use
-     * directmem. Class initializers that overflowed (the JVM never runs one again) left it
-     * unavailable for the life of the JVM, as NoClassDefFoundError.
-     */
-    @Test
-    void aFirstUseThatOverflowsTheStackCanBeTriedAgain() throws Exception {
-        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
-                FirstUseProbe.class.getName(), "deep");
-        assertEquals(0, result.exitCode(), result.output());
-        assertTrue(result.output().contains("other failures [] (0), capacity 64"), result.output());
-        assertTrue(result.output().contains("THEN 64 on another thread"), result.output());
-    }
-
-    /**
      * A setup that fails for a reason that passes (planted: a StackOverflowError, as at the
      * bottom of a deep stack, or an OutOfMemoryError, as with the Java heap full) reaches the
      * caller as it is, and the next call sets up afresh. In a class initializer, which the JVM
@@ -273,8 +258,7 @@ class FaultsTest {
     /**
      * directmem's threads have directmem's class loader as their context class loader, whatever
      * the first caller's: a web application's would be kept from unloading for the life of the
-     * JVM (and, when the setup thread was made without inherited thread-locals, it depended on
-     * the JDK which one they got).
+     * JVM.
      */
     @Test
     void directmemsThreadsHaveItsOwnClassLoader() throws Exception {

@@ -12,7 +12,8 @@ import javax.management.NotificationListener;
  * first use, and a JMX listener told of directmem's MBean uses what the first caller holds. The
  * argument picks what: {@code static-init} (the first use is in a class's static initializer, and
  * the listener reads that class's field: it needs the class-initialization lock the first caller
- * holds) or {@code api} (the listener calls directmem). A first use that waits for a listener that
+ * holds), {@code two-callers} (the same, while another thread makes the first call and registers
+ * the MBean) or {@code api} (the listener calls directmem). A first use that waits for a listener that
  * waits for the first use hangs: a watchdog prints the threads and exits after 30 s.
  */
 final class FirstUseListenerProbe {
@@ -49,15 +50,22 @@ final class FirstUseListenerProbe {
                     && registered.getMBeanName().toString().equals(DirectMemoryMXBean.OBJECT_NAME)) {
                 // On the thread initializing Holder, the field is still unset: a nested request
                 // to initialize a class returns at once there; on any other thread it waits.
-                String what = mode.equals("static-init")
-                        ? "Holder.BUFFER " + (Holder.BUFFER == null ? "not set yet" : "set")
-                        : "max " + DirectMemory.stats().maxMemory();
+                String what = mode.equals("api")
+                        ? "max " + DirectMemory.stats().maxMemory()
+                        : "Holder.BUFFER " + (Holder.BUFFER == null ? "not set yet" : "set");
                 System.out.println("LISTENER on " + Thread.currentThread().getName() + ": " + what);
             }
         };
         ManagementFactory.getPlatformMBeanServer()
                 .addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, listener, null, null);
-        int capacity = mode.equals("static-init") ? Holder.BUFFER.capacity() : DirectMemory.allocateDirect(64).capacity();
+        if (mode.equals("two-callers")) {
+            // Another thread sets up first (and registers the MBean, running the listener, which
+            // reads Holder); this one arrives while it does, from Holder's initializer.
+            Thread other = new Thread(() -> DirectMemory.stats(), "other");
+            other.start();
+            Thread.sleep(5);
+        }
+        int capacity = mode.equals("api") ? DirectMemory.allocateDirect(64).capacity() : Holder.BUFFER.capacity();
         System.out.println("FIRST USE DONE " + capacity);
         watchdog.interrupt();
     }

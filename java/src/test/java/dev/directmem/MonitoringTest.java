@@ -111,6 +111,20 @@ class MonitoringTest {
         assertTrue(result.output().contains("FIRST USE DONE 64"), result.output());
     }
 
+    /**
+     * Two first callers: one registers the MBean, and its listener waits for a class the other
+     * initializes while it waited for the setup. Only the thread that ran the setup registers, so
+     * the other goes on and the listener then gets the class (before: both registered, and the
+     * second waited for the first's listener, which waited for it).
+     */
+    @Test
+    void aListenerOfOneFirstCallerDoesNotHangAnother() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                FirstUseListenerProbe.class.getName(), "two-callers");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FIRST USE DONE 64"), result.output());
+    }
+
     @Test
     void theJdksOwnListOfPoolsDoesNotIncludeIt() {
         // ManagementFactory.getPlatformMXBeans lists only the JDK's built-in pools, whatever is
