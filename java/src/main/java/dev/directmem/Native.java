@@ -96,14 +96,17 @@ final class Native {
             outcome = setup;
         }
         if (outcome.unavailable() == null) {
-            registrationTried = true; // the reporter thread polls from now on, whatever this does
-            if (fromPublicApi) {
-                try {
+            try {
+                if (fromPublicApi) {
                     Monitoring.register();
-                } catch (Throwable t) {
-                    // A listener's error or a full Java heap: the setup succeeded, and the
-                    // reporter thread tries to register again.
                 }
+            } catch (Throwable t) {
+                // A listener's error or a full Java heap: the setup succeeded, and the reporter
+                // thread tries to register again.
+            } finally {
+                // Only now, whatever the attempt did: a reporter thread that polled before it
+                // could register first, and run the listeners on its own thread.
+                registrationTried = true;
             }
         }
         return outcome;
