@@ -363,7 +363,7 @@ val jmhRuns = jmhRunList.map { run ->
 // Gradle would run these in any order: keep the list's, which alternates the churn pair.
 jmhRuns.zipWithNext { previous, next -> next.configure { mustRunAfter(previous) } }
 
-val footprintRuns = listOf("perBuffer", "largeFree").flatMap { measurement ->
+val footprintRuns = listOf("perBuffer", "largeFree", "keptFree").flatMap { measurement ->
     listOf("directmem", "jdk", "netty").map { peer ->
         tasks.register<JavaExec>("footprint-$measurement-$peer") {
             group = "benchmark"

@@ -377,6 +377,14 @@ def targets(table, footprint, jdk):
                                     f"{row['rssAfterFree'] / MIB:,.0f} MiB: {returned:.0%} returned", returned >= 0.95))
     else:
         checks.append(Check(target, "not measured", None))
+    kept = {row["peer"]: row for row in footprint if row["measurement"] == "keptFree"}
+    if "directmem" in kept:
+        row = kept["directmem"]
+        checks.append(Check(f"A freed {size_label(row['size'])} buffer, kept mapped for reuse until idle "
+                            "(shown, no target)",
+                            f"RSS {row['rssAllocated'] / MIB:,.0f} MiB with it, {row['rssAfterFree'] / MIB:,.0f} "
+                            f"right after free, {row['rssAfterIdle'] / MIB:,.0f} after "
+                            f"{row['idleMillis'] / 1000:g} s", None, kind="shown"))
     return checks
 
 
@@ -592,6 +600,8 @@ def markdown(results, footprint, args, chart_path, markdown_path):
                 text = (f"RSS {row['rssBefore'] / MIB:,.1f} MiB before, {row['rssAllocated'] / MIB:,.1f} MiB "
                         f"with a touched {size_label(row['size'])} buffer, {row['rssAfterFree'] / MIB:,.1f} MiB "
                         "right after freeing it")
+                if "rssAfterIdle" in row:
+                    text += f", {row['rssAfterIdle'] / MIB:,.1f} MiB {row['idleMillis'] / 1000:g} s later"
             lines.append(f"| {row['measurement']} | {row['peer']} | {text} |")
         lines.append("")
     return "\n".join(lines)

@@ -153,7 +153,7 @@ footprint() {
   local cp out=build/reports/jmh/footprint.jsonl measurement peer
   cp=$(jmh_classpath) || return 1
   rm -f "$out"
-  for measurement in perBuffer largeFree; do
+  for measurement in perBuffer largeFree keptFree; do
     for peer in directmem jdk netty; do
       java --enable-native-access=ALL-UNNAMED -Xms1g -Xmx1g -XX:+AlwaysPreTouch -XX:MaxDirectMemorySize=1g \
         -Dio.netty.tryReflectionSetAccessible=true --add-opens=java.base/java.nio=ALL-UNNAMED \

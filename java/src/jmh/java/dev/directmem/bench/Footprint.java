@@ -19,6 +19,7 @@ import java.util.Locale;
  * <pre>
  * java ... dev.directmem.bench.Footprint perBuffer directmem|jdk|netty OUT.jsonl
  * java ... dev.directmem.bench.Footprint largeFree directmem|jdk|netty OUT.jsonl
+ * java ... dev.directmem.bench.Footprint keptFree directmem|jdk|netty OUT.jsonl
  * </pre>
  *
  * Appends one JSON object per run to OUT.jsonl.
@@ -30,11 +31,15 @@ public final class Footprint {
     private static final int COUNT = 1_000_000;
     private static final int SMALL = 64;
     private static final int LARGE = 256 << 20;
+    /** The largest buffer directmem keeps mapped for reuse once freed (until idle for 1 s). */
+    private static final int KEPT = 16 << 20;
+    /** Longer than directmem's idle period plus the 1 s between its trims. */
+    private static final long IDLE_WAIT_MILLIS = 2_500;
     private static final long PAGE = 4096;
 
     public static void main(String[] args) throws Throwable {
         if (args.length != 3) {
-            throw new IllegalArgumentException("usage: Footprint perBuffer|largeFree directmem|jdk|netty OUT.jsonl");
+            throw new IllegalArgumentException("usage: Footprint perBuffer|largeFree|keptFree directmem|jdk|netty OUT.jsonl");
         }
         String measurement = args[0], peer = args[1];
         Allocator allocator = allocator(peer);
@@ -43,6 +48,8 @@ public final class Footprint {
             json = perBuffer(peer, allocator);
         } else if (measurement.equals("largeFree")) {
             json = largeFree(peer, allocator);
+        } else if (measurement.equals("keptFree")) {
+            json = keptFree(peer, allocator);
         } else {
             throw new IllegalArgumentException("unknown measurement " + measurement);
         }
@@ -125,6 +132,27 @@ public final class Footprint {
                 "{\"measurement\":\"largeFree\",\"peer\":\"%s\",\"size\":%d,"
                         + "\"rssBefore\":%d,\"rssAllocated\":%d,\"rssAfterFree\":%d,\"jdk\":\"%s\"}",
                 peer, LARGE, before, allocated, after, Runtime.version());
+    }
+
+    /**
+     * RSS around a freed 16 MiB buffer, which directmem keeps mapped for the next buffer of its
+     * length: right after the free, and again once the kept block has been idle long enough to go
+     * back to the OS. What the reuse cache costs in memory, shown beside what it saves in time.
+     */
+    private static String keptFree(String peer, Allocator allocator) throws Throwable {
+        long before = rss();
+        ByteBuffer buffer = allocator.allocate(KEPT);
+        Buffers.touch(buffer);
+        long allocated = rss();
+        allocator.free(buffer);
+        long after = rss();
+        Thread.sleep(IDLE_WAIT_MILLIS);
+        long idle = rss();
+        return String.format(Locale.ROOT,
+                "{\"measurement\":\"keptFree\",\"peer\":\"%s\",\"size\":%d,\"rssBefore\":%d,"
+                        + "\"rssAllocated\":%d,\"rssAfterFree\":%d,\"rssAfterIdle\":%d,\"idleMillis\":%d,"
+                        + "\"jdk\":\"%s\"}",
+                peer, KEPT, before, allocated, after, idle, IDLE_WAIT_MILLIS, Runtime.version());
     }
 
     /** Resident set size in bytes, from /proc/self/statm (second field, in pages). */
