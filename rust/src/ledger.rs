@@ -7,7 +7,9 @@
 //! The total capacity is not a counter of its own: it is `used` less the bytes taken beyond
 //! capacities (page rounding, alignment padding), which only mapped and aligned blocks have. So
 //! a small block costs two atomic steps to reserve and two to release, not three (measured: each
-//! was about 3 % of a 64-byte buffer's explicit allocate-and-free).
+//! was about 3 % of a 64-byte buffer's explicit allocate-and-free). That rounding is kept as two
+//! counters that only grow, added and removed, so that a snapshot can bound it from above
+//! whatever reservations and releases run meanwhile (see [`Ledger::snapshot`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,8 +19,10 @@ pub struct Ledger {
     max: AtomicU64,
     used: AtomicU64,
     count: AtomicU64,
-    /// Bytes of `used` beyond the capacities: `footprint - capacity` summed.
-    rounding: AtomicU64,
+    /// Bytes of `used` beyond the capacities, `footprint - capacity` summed, is `rounding_added`
+    /// less `rounding_removed`. Added before a reservation's `used`, removed after a release's.
+    rounding_added: AtomicU64,
+    rounding_removed: AtomicU64,
     peak: AtomicU64,
 }
 
@@ -71,7 +75,8 @@ impl Ledger {
             max: AtomicU64::new(max),
             used: AtomicU64::new(0),
             count: AtomicU64::new(0),
-            rounding: AtomicU64::new(0),
+            rounding_added: AtomicU64::new(0),
+            rounding_removed: AtomicU64::new(0),
             peak: AtomicU64::new(0),
         }
     }
@@ -89,38 +94,60 @@ impl Ledger {
         self.used.load(Ordering::Acquire)
     }
 
-    /// Takes `r.footprint` bytes from the budget if they fit, else changes nothing.
+    /// Bytes of `used` beyond the capacities, as far as two reads tell (never below zero).
+    fn rounding(&self) -> u64 {
+        let removed = self.rounding_removed.load(Ordering::Acquire);
+        self.rounding_added
+            .load(Ordering::Acquire)
+            .saturating_sub(removed)
+    }
+
+    /// Takes `r.footprint` bytes from the budget if they fit, else changes nothing. The peak
+    /// moves only once the memory exists: see [`Ledger::note_peak`].
     pub fn try_reserve(&self, r: Reservation) -> Result<(), Refused> {
         let max = self.max();
+        // Rounding before `used`, and removed again on a refusal (see `snapshot`).
+        let rounding = r.rounding();
+        if rounding > 0 {
+            self.rounding_added.fetch_add(rounding, Ordering::AcqRel);
+        }
         let mut used = self.used.load(Ordering::Relaxed);
-        let next = loop {
+        loop {
             let next = match used.checked_add(r.footprint) {
                 Some(next) if next <= max => next,
                 _ => {
+                    if rounding > 0 {
+                        self.rounding_removed.fetch_add(rounding, Ordering::AcqRel);
+                    }
                     return Err(Refused {
                         requested: r.footprint,
                         used,
                         max,
-                    })
+                    });
                 }
             };
             match self
                 .used
                 .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => break next,
+                Ok(_) => break,
                 Err(current) => used = current,
             }
-        };
+        }
         self.count.fetch_add(1, Ordering::Relaxed);
-        if r.rounding() > 0 {
-            self.rounding.fetch_add(r.rounding(), Ordering::Relaxed);
-        }
-        // A read first: the peak rarely moves, and an unconditional fetch_max is a locked RMW.
-        if next > self.peak.load(Ordering::Relaxed) {
-            self.peak.fetch_max(next, Ordering::Relaxed);
-        }
         Ok(())
+    }
+
+    /// Raises the peak to what is reserved now. Called once a reservation's memory exists, so
+    /// that a reservation the operating system then refuses (given back at once) never shows
+    /// as a peak. Every granted reservation is followed by such a call, so the peak is never
+    /// below `used` once they return.
+    pub fn note_peak(&self) {
+        let used = self.used.load(Ordering::Relaxed);
+        // A read first: the peak rarely moves, and an unconditional fetch_max is a locked RMW.
+        if used > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(used, Ordering::Relaxed);
+        }
     }
 
     /// Gives back what `try_reserve` took. Refuses, changing nothing, a release that was never
@@ -138,34 +165,43 @@ impl Ledger {
     /// `count` was taken first and given back on a refusal). Nothing is ever given back: had
     /// `used` been lowered and restored, another thread could reserve the bytes in between and
     /// the restore would push `used` over the maximum (both found by ledger_model.rs). The
-    /// `count` and `rounding` checks before it are plain reads, for the caller's bug alone; a
-    /// wrong release that passes them saturates those counters rather than wrapping them.
-    /// After `used` come `rounding`, then `count`.
+    /// `count` and rounding checks before it are plain reads, for the caller's bug alone; a
+    /// wrong release that passes them saturates `count` rather than wrapping it, and the
+    /// rounding reads as zero. After `used` comes the rounding, then `count`.
     pub fn release_many(&self, count: u64, total: Reservation) -> Result<(), Underflow> {
         let underflow = Underflow { reservation: total };
         let rounding = total.rounding();
         if self.count.load(Ordering::Relaxed) < count
-            || (rounding > 0 && self.rounding.load(Ordering::Relaxed) < rounding)
+            || (rounding > 0 && self.rounding() < rounding)
         {
             return Err(underflow);
         }
         // A capacity larger than everything reserved is caught here: `used` holds capacities
         // and rounding together.
         checked_sub(&self.used, total.footprint).ok_or(underflow)?;
-        // `count` last: whoever reads it at zero then reads `rounding` at zero too.
+        // Rounding after `used` (see `snapshot`); `count` last: whoever reads it at zero then
+        // reads the rounding at zero too.
         if rounding > 0 {
-            saturating_sub(&self.rounding, rounding);
+            self.rounding_removed.fetch_add(rounding, Ordering::AcqRel);
         }
         saturating_sub(&self.count, count);
         Ok(())
     }
 
     pub fn snapshot(&self) -> LedgerSnapshot {
-        // Rounding is added after `used` and taken back after it too: between a release's two
-        // steps the capacity reads low by the rounding being released (a page or an alignment
-        // per block at most), hence the saturation; two reads are not one instant either.
-        let rounding = self.rounding.load(Ordering::Acquire);
+        // The capacity is `used` less the rounding, which reservations and releases in flight
+        // change apart from `used`: a reservation adds its rounding before `used`, a release
+        // removes it after. So the removed rounding is read before `used` and the added after:
+        // every block that `used` holds was added by then and not yet removed, and the
+        // difference holds its rounding. The capacity may read low by the rounding of blocks in
+        // flight (a page or an alignment's padding each; hence the saturation), never high:
+        // ledger_model.rs checks it in every order.
+        let removed = self.rounding_removed.load(Ordering::Acquire);
         let used = self.used();
+        let rounding = self
+            .rounding_added
+            .load(Ordering::Acquire)
+            .saturating_sub(removed);
         LedgerSnapshot {
             max: self.max(),
             used,
@@ -209,6 +245,8 @@ mod tests {
         let ledger = Ledger::new(100);
         assert!(ledger.try_reserve(res(60)).is_ok());
         assert!(ledger.try_reserve(res(40)).is_ok());
+        assert_eq!(ledger.snapshot().peak, 0, "no memory noted yet");
+        ledger.note_peak();
         let refused = ledger.try_reserve(res(1)).unwrap_err();
         assert_eq!(
             refused,
@@ -240,6 +278,7 @@ mod tests {
     fn release_returns_budget_and_keeps_peak() {
         let ledger = Ledger::new(100);
         ledger.try_reserve(res(70)).unwrap();
+        ledger.note_peak();
         ledger.release(res(70)).unwrap();
         let s = ledger.snapshot();
         assert_eq!((s.used, s.count, s.capacity, s.peak), (0, 0, 0, 70));

@@ -113,7 +113,10 @@ impl Pool {
             return Ok(None);
         }
         match memory::allocate_aligned(capacity, alignment) {
-            Some(ptr) => Ok(Some(ptr)),
+            Some(ptr) => {
+                self.ledger.note_peak();
+                Ok(Some(ptr))
+            }
             None => {
                 self.ledger.release(reservation).map_err(Error::from)?;
                 self.reclaimer.notify_freed();
@@ -131,7 +134,10 @@ impl Pool {
         reservation: Reservation,
     ) -> Result<NonNull<u8>, Error> {
         match memory::allocate_aligned(capacity, alignment) {
-            Some(ptr) => Ok(ptr),
+            Some(ptr) => {
+                self.ledger.note_peak();
+                Ok(ptr)
+            }
             None => {
                 self.ledger.release(reservation).map_err(Error::from)?;
                 self.reclaimer.notify_freed();
@@ -491,8 +497,9 @@ mod tests {
         let err = pool.allocate(64, 1, &mut NoGarbage).unwrap_err();
         assert!(matches!(err, Error::OutOfMemory(ref m) if m.contains("refused 64 bytes")));
         let s = pool.stats().ledger;
-        assert_eq!((s.used, s.count, s.capacity), (0, 0, 0));
+        assert_eq!((s.used, s.count, s.capacity, s.peak), (0, 0, 0, 0));
         assert!(pool.allocate(64, 1, &mut NoGarbage).is_ok());
+        assert_eq!(pool.stats().ledger.peak, 64);
     }
 
     #[test]
@@ -510,6 +517,7 @@ mod tests {
         assert_eq!(pool.try_allocate(8, 1).unwrap(), None, "refused by the OS");
         let s = pool.stats();
         assert_eq!((s.ledger.used, s.ledger.count, s.failures), (80, 1, 0));
+        assert_eq!(s.ledger.peak, 80, "the refused block never existed");
         // SAFETY: freed once.
         unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
         assert!(pool.try_allocate(30, 1).unwrap().is_some());

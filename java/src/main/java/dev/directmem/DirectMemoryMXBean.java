@@ -26,8 +26,8 @@ public interface DirectMemoryMXBean extends BufferPoolMXBean {
     long getMaxMemory();
 
     /**
-     * The highest memory used seen, counting reservations the operating system then refused the
-     * memory for.
+     * The highest memory used seen once the memory was allocated (a reservation the operating
+     * system then refused the memory for does not count).
      *
      * @return peak memory used in bytes
      */

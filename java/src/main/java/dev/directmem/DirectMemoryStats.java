@@ -4,6 +4,9 @@ package dev.directmem;
  * An immutable snapshot of directmem's counters, from {@link DirectMemory#stats()}.
  *
  * <p>Each counter is exact; counters read together may be a moment apart under concurrency.
+ * {@code totalCapacity}, which is {@code memoryUsed} less the allocator rounding, may read low by
+ * the rounding of a block being allocated or freed at that moment (a page at most, or an
+ * alignment's padding), never high.
  *
  * <p>The counters count native blocks. A buffer of up to 4 KiB usually shares its block with up to
  * 15 others of its size (see {@code -Ddirectmem.packSmallBuffers} in the README): such a block
@@ -14,8 +17,8 @@ package dev.directmem;
  * @param memoryUsed bytes taken from the budget: capacities plus allocator rounding, such as whole
  *     pages for large buffers ({@code getMemoryUsed})
  * @param maxMemory the budget
- * @param peakMemoryUsed the highest {@code memoryUsed} seen, counting reservations the operating
- *     system then refused the memory for
+ * @param peakMemoryUsed the highest {@code memoryUsed} seen once the memory was allocated (a
+ *     reservation the operating system then refused the memory for does not count)
  * @param collections garbage collections directmem made the JVM run to reclaim memory
  * @param reclaimedBytes capacity given back by the reclaimer thread: blocks whose buffers all became
  *     unreachable, and shared blocks it found unused, their buffers freed or unreachable (so a
