@@ -5,9 +5,10 @@ import java.lang.management.BufferPoolMXBean;
 /**
  * directmem's buffer pool as JMX shows it, registered as
  * {@code java.nio:type=BufferPool,name=directmem} with the platform MBean server, beside the
- * JDK's {@code direct} and {@code mapped} pools: when directmem is first used if the JVM has that
- * server by then, else within a second of its creation once directmem has allocated a buffer
- * (the thread that looks for it starts then; directmem never creates the server). The
+ * JDK's {@code direct} and {@code mapped} pools: when directmem is first used (any call) if the
+ * JVM has that server by then, else within a second of its creation (directmem never creates the
+ * server). Another copy of directmem in the JVM (another class loader) registers as
+ * {@code name=directmem-2}, and so on. The
  * {@link BufferPoolMXBean} attributes (Name, Count, TotalCapacity, MemoryUsed) mean what they mean
  * for those pools, except that small buffers sharing a native block count as that one block; the
  * others are the counters of {@link DirectMemoryStats}.

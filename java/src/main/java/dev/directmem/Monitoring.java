@@ -2,7 +2,9 @@ package dev.directmem;
 
 import java.lang.System.Logger.Level;
 import java.lang.management.ManagementFactory;
+import javax.management.InstanceAlreadyExistsException;
 import javax.management.JMException;
+import javax.management.MBeanServer;
 import javax.management.MBeanServerFactory;
 import javax.management.ObjectName;
 
@@ -14,10 +16,16 @@ import javax.management.ObjectName;
  * through a 64 MiB budget, forced collections 2.8 ms instead of 4.3 ms, a third more buffers
  * per second without it). So an application that never uses JMX never pays for it; one that
  * does (an agent, an exporter, JConsole attaching) finds the bean within a second.
+ *
+ * <p>Another copy of directmem in the JVM (loaded by another class loader, as a redeployed web
+ * application's) has a budget of its own, and registers as {@code name=directmem-2}, and so on.
  */
 final class Monitoring implements DirectMemoryMXBean {
     /** Registered, turned off, or failed for good: nothing more to try. */
     private static volatile boolean settled;
+
+    /** The most copies of directmem whose beans are told apart by a number in their name. */
+    private static final int MAX_COPIES = 16;
 
     private final ObjectName name;
 
@@ -50,24 +58,55 @@ final class Monitoring implements DirectMemoryMXBean {
                 settled = true;
                 return;
             }
-            if (MBeanServerFactory.findMBeanServer(null).isEmpty()) {
-                return; // none yet: creating one is the cost this avoids
+            if (!platformServerExists()) {
+                return; // not yet: creating it is the cost this avoids
             }
             settled = true;
-            ObjectName name = new ObjectName(OBJECT_NAME);
-            var server = ManagementFactory.getPlatformMBeanServer();
-            if (server.isRegistered(name)) {
-                // Another copy of directmem (another class loader) got there first.
-                log().log(Level.WARNING, "{0} is already registered; not registering this copy", OBJECT_NAME);
-                return;
-            }
-            server.registerMBean(new Monitoring(name), name);
+            registerFirstFreeName(ManagementFactory.getPlatformMBeanServer());
         } catch (JMException | RuntimeException | LinkageError e) {
             settled = true;
             log().log(Level.WARNING, "could not register " + OBJECT_NAME, e);
         } catch (VirtualMachineError e) {
             settled = false; // not this bean's fault: the next try may well succeed
         }
+    }
+
+    /**
+     * Whether the platform MBean server exists. Another server alone (one a framework made for
+     * itself with {@code MBeanServerFactory}) is not it, and asking for the platform one would
+     * create it; the platform server holds the JDK's own beans, which it registers as it is
+     * created (a server found before they are in is found again at the next try).
+     */
+    private static boolean platformServerExists() throws JMException {
+        ObjectName runtime = new ObjectName(ManagementFactory.RUNTIME_MXBEAN_NAME);
+        for (MBeanServer server : MBeanServerFactory.findMBeanServer(null)) {
+            if (server.isRegistered(runtime)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Registers under {@link #OBJECT_NAME}, or, where another copy of directmem (another class
+     * loader) holds it, under the first of {@code name=directmem-2} to {@code -16} that is free.
+     */
+    private static void registerFirstFreeName(MBeanServer server) throws JMException {
+        for (int copy = 1; copy <= MAX_COPIES; copy++) {
+            ObjectName name = new ObjectName(copy == 1 ? OBJECT_NAME : OBJECT_NAME + "-" + copy);
+            try {
+                server.registerMBean(new Monitoring(name), name);
+            } catch (InstanceAlreadyExistsException taken) {
+                continue;
+            }
+            if (copy > 1) {
+                log().log(Level.INFO, "another copy of directmem (another class loader) holds {0}: "
+                        + "this copy, with a budget of its own, registers as {1}", OBJECT_NAME, name);
+            }
+            return;
+        }
+        log().log(Level.WARNING, "{0} and its {1} numbered names are held by other copies of directmem: "
+                + "this copy is not registered", OBJECT_NAME, MAX_COPIES - 1);
     }
 
     private static DirectMemoryStats stats() {
@@ -81,7 +120,7 @@ final class Monitoring implements DirectMemoryMXBean {
 
     @Override
     public String getName() {
-        return "directmem";
+        return name.getKeyProperty("name");
     }
 
     @Override

@@ -6,14 +6,21 @@ import javax.management.ObjectName;
 
 /**
  * Run in a child JVM by {@link MonitoringTest}: directmem in use creates no MBean server, and its
- * bean appears within seconds of the application creating one.
+ * bean appears within seconds of the application creating one. With the argument
+ * {@code own-server}, the application first makes a server of its own, which is not the platform
+ * one: directmem must not take it for that and create the platform server.
  */
 final class MonitoringProbe {
     private MonitoringProbe() {}
 
     /** With the argument {@code busy}, 1 MiB buffers are dropped all along, so that releases never pause. */
     public static void main(String[] args) throws Exception {
+        boolean ownServer = args.length > 0 && args[0].equals("own-server");
+        var own = ownServer ? MBeanServerFactory.createMBeanServer() : null;
         DirectMemory.free(DirectMemory.allocateDirect(4096));
+        if (ownServer) {
+            Thread.sleep(2500); // the reporter looks for the platform server once a second
+        }
         if (args.length > 0 && args[0].equals("busy")) {
             Thread churn = new Thread(() -> {
                 while (true) {
@@ -29,7 +36,11 @@ final class MonitoringProbe {
             churn.start();
             Thread.sleep(500);
         }
-        System.out.println("SERVERS " + MBeanServerFactory.findMBeanServer(null).size());
+        System.out.println("SERVERS " + (MBeanServerFactory.findMBeanServer(null).size() - (ownServer ? 1 : 0)));
+        if (ownServer) {
+            System.out.println("IN THE APPLICATION'S OWN SERVER "
+                    + own.isRegistered(new ObjectName(DirectMemoryMXBean.OBJECT_NAME)));
+        }
         long created = System.nanoTime();
         var server = ManagementFactory.getPlatformMBeanServer();
         ObjectName name = new ObjectName(DirectMemoryMXBean.OBJECT_NAME);

@@ -80,6 +80,35 @@ class MonitoringTest {
         assertTrue(result.output().contains("REGISTERED true"), result.output());
     }
 
+    /**
+     * A server the application made for itself is not the platform one: directmem neither
+     * creates the platform server because of it nor registers there (before: the platform
+     * server was created at the first use, "SERVERS 1").
+     */
+    @Test
+    void anApplicationsOwnServerIsNotTakenForThePlatformOne() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                MonitoringProbe.class.getName(), "own-server");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("SERVERS 0"), result.output());
+        assertTrue(result.output().contains("IN THE APPLICATION'S OWN SERVER false"), result.output());
+        assertTrue(result.output().contains("REGISTERED true"), result.output());
+    }
+
+    /**
+     * Two copies of directmem in one JVM (two class loaders, as a redeployed web application's):
+     * each has its own budget and its own bean, the second as {@code name=directmem-2} (before:
+     * only the first was registered, and JMX showed the first copy's figures alone).
+     */
+    @Test
+    void aSecondCopyOfDirectmemRegistersUnderANameOfItsOwn() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                TwoCopiesProbe.class.getName(), Subprocess.testClassPath());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("POOL directmem 1048576"), result.output());
+        assertTrue(result.output().contains("POOL directmem-2 2097152"), result.output());
+    }
+
     @Test
     void jmxFalseLeavesTheBeanOutAndABadValueIsAClearError() throws Exception {
         Subprocess.Result off = Subprocess.run(Subprocess.testClassPath(), List.of("-Ddirectmem.jmx=FALSE"),
