@@ -87,6 +87,10 @@ final class Budget {
             try {
                 return maxDirectMemorySizeArgument(ManagementFactory.getRuntimeMXBean().getInputArguments());
             } catch (RuntimeException | LinkageError notEvenThat) {
+                // No java.management either: nothing in java.base tells the flag. Said, not guessed.
+                System.getLogger("dev.directmem").log(System.Logger.Level.WARNING, "directmem cannot read "
+                        + "-XX:MaxDirectMemorySize on this runtime (it has no java.management module): the "
+                        + "budget is the JVM's maximum heap unless -D" + PROPERTY + " sets it");
                 return -1;
             }
         }

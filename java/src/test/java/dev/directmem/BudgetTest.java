@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,6 +54,24 @@ class BudgetTest {
                 FirstUseProbe.class.getName(), "plain");
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("FIRST 64, budget " + (24L << 20)), result.output());
+    }
+
+    /**
+     * Without java.management nothing tells directmem the flag: it says so, and names the
+     * property that sets the budget (before: the budget silently became the heap).
+     */
+    @Test
+    void aRuntimeWithoutJavaManagementSaysTheFlagCannotBeRead() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("--limit-modules", "java.base", "-XX:MaxDirectMemorySize=24m", "-Xmx200m"),
+                FirstUseProbe.class.getName(), "plain");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("directmem cannot read -XX:MaxDirectMemorySize on this runtime (it "
+                + "has no java.management module): the budget is the JVM's maximum heap unless "
+                + "-Ddirectmem.maxMemory sets it"), result.output());
+        // The heap, as the warning says (its exact figure depends on the collector).
+        assertTrue(result.output().contains("FIRST 64, budget "), result.output());
+        assertFalse(result.output().contains("FIRST 64, budget " + (24L << 20)), result.output());
     }
 
     @Test
