@@ -102,9 +102,9 @@ impl Ledger {
             .saturating_sub(removed)
     }
 
-    /// Takes `r.footprint` bytes from the budget if they fit, else changes nothing. The peak
-    /// moves only once the memory exists: see [`Ledger::note_peak`].
-    pub fn try_reserve(&self, r: Reservation) -> Result<(), Refused> {
+    /// Takes `r.footprint` bytes from the budget if they fit, else changes nothing. Returns
+    /// `used` as this reservation left it, for [`Ledger::note_peak`] once the memory exists.
+    pub fn try_reserve(&self, r: Reservation) -> Result<u64, Refused> {
         let max = self.max();
         // Rounding before `used`, and removed again on a refusal (see `snapshot`).
         let rounding = r.rounding();
@@ -112,7 +112,7 @@ impl Ledger {
             self.rounding_added.fetch_add(rounding, Ordering::AcqRel);
         }
         let mut used = self.used.load(Ordering::Relaxed);
-        loop {
+        let next = loop {
             let next = match used.checked_add(r.footprint) {
                 Some(next) if next <= max => next,
                 _ => {
@@ -130,20 +130,19 @@ impl Ledger {
                 .used
                 .compare_exchange_weak(used, next, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => break,
+                Ok(_) => break next,
                 Err(current) => used = current,
             }
-        }
+        };
         self.count.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(next)
     }
 
-    /// Raises the peak to what is reserved now. Called once a reservation's memory exists, so
-    /// that a reservation the operating system then refuses (given back at once) never shows
-    /// as a peak. Every granted reservation is followed by such a call, so the peak is never
-    /// below `used` once they return.
-    pub fn note_peak(&self) {
-        let used = self.used.load(Ordering::Relaxed);
+    /// Raises the peak to `used` as a reservation left it (what `try_reserve` returned). Called
+    /// once that reservation's memory exists, so that one the operating system then refuses
+    /// (given back at once) never shows as a peak, while a free landing in between does not
+    /// hide the high it reached.
+    pub fn note_peak(&self, used: u64) {
         // A read first: the peak rarely moves, and an unconditional fetch_max is a locked RMW.
         if used > self.peak.load(Ordering::Relaxed) {
             self.peak.fetch_max(used, Ordering::Relaxed);
@@ -179,8 +178,7 @@ impl Ledger {
         // A capacity larger than everything reserved is caught here: `used` holds capacities
         // and rounding together.
         checked_sub(&self.used, total.footprint).ok_or(underflow)?;
-        // Rounding after `used` (see `snapshot`); `count` last: whoever reads it at zero then
-        // reads the rounding at zero too.
+        // The rounding after `used` (see `snapshot`), then `count`.
         if rounding > 0 {
             self.rounding_removed.fetch_add(rounding, Ordering::AcqRel);
         }
@@ -243,10 +241,10 @@ mod tests {
     #[test]
     fn reserves_up_to_max_and_refuses_beyond() {
         let ledger = Ledger::new(100);
-        assert!(ledger.try_reserve(res(60)).is_ok());
-        assert!(ledger.try_reserve(res(40)).is_ok());
+        assert_eq!(ledger.try_reserve(res(60)), Ok(60));
+        let high = ledger.try_reserve(res(40)).unwrap();
         assert_eq!(ledger.snapshot().peak, 0, "no memory noted yet");
-        ledger.note_peak();
+        ledger.note_peak(high);
         let refused = ledger.try_reserve(res(1)).unwrap_err();
         assert_eq!(
             refused,
@@ -277,9 +275,9 @@ mod tests {
     #[test]
     fn release_returns_budget_and_keeps_peak() {
         let ledger = Ledger::new(100);
-        ledger.try_reserve(res(70)).unwrap();
-        ledger.note_peak();
+        let high = ledger.try_reserve(res(70)).unwrap();
         ledger.release(res(70)).unwrap();
+        ledger.note_peak(high); // a free before the note hides nothing
         let s = ledger.snapshot();
         assert_eq!((s.used, s.count, s.capacity, s.peak), (0, 0, 0, 70));
         assert!(ledger.try_reserve(res(100)).is_ok());

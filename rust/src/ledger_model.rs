@@ -42,9 +42,10 @@ struct Counters {
     rounding_added: u64,
     rounding_removed: u64,
     peak: u64,
-    /// Not in the ledger: the capacity of reservations begun and not yet refused or released,
-    /// the most a snapshot may ever report.
-    live_capacity: u64,
+    /// Not in the ledger: the capacity of the blocks whose footprints `used` holds, changed by
+    /// the same steps as `used`. A snapshot may never report more than it was when `used` was
+    /// read.
+    capacity_in_used: u64,
 }
 
 /// Where one thread is inside its current operation, with its local variables.
@@ -59,10 +60,14 @@ enum Pc {
         seen: u64,
     },
     ReserveUndo,
-    ReserveCount,
-    /// `note_peak`, which the pool calls once the reservation's memory exists: a load of
-    /// `used` and a `fetch_max`, one step here as the peak is no one's input.
-    ReservePeak,
+    ReserveCount {
+        next: u64,
+    },
+    /// `note_peak(next)`, which the pool calls once the reservation's memory exists: a
+    /// `fetch_max`, one step here as the peak is no one's input.
+    ReservePeak {
+        next: u64,
+    },
     // release: a read of count, then of the rounding, either refusing; checked_sub(used), the one
     // step that refuses atomically; then the rounding removed (one fetch_add) and a saturating
     // subtraction of count. Each subtraction is a fetch_update loop (load, then
@@ -176,26 +181,30 @@ fn step(state: &mut State, t: usize, max: u64) {
             },
             Pc::Start,
         ) => {
-            c.live_capacity += capacity;
             c.rounding_added += footprint - capacity;
             thread.pc = Pc::ReserveLoad;
         }
         // let mut used = self.used.load(Relaxed);
         (Op::Reserve { .. }, Pc::ReserveLoad) => thread.pc = Pc::ReserveCas { seen: c.used },
         // checked_add, the max check, then compare_exchange_weak(used, next)
-        (Op::Reserve { footprint, .. }, Pc::ReserveCas { seen }) => {
-            match seen.checked_add(footprint) {
-                Some(next) if next <= max => {
-                    if c.used == seen {
-                        c.used = next;
-                        thread.pc = Pc::ReserveCount;
-                    } else {
-                        thread.pc = Pc::ReserveCas { seen: c.used };
-                    }
+        (
+            Op::Reserve {
+                capacity,
+                footprint,
+            },
+            Pc::ReserveCas { seen },
+        ) => match seen.checked_add(footprint) {
+            Some(next) if next <= max => {
+                if c.used == seen {
+                    c.used = next;
+                    c.capacity_in_used += capacity;
+                    thread.pc = Pc::ReserveCount { next };
+                } else {
+                    thread.pc = Pc::ReserveCas { seen: c.used };
                 }
-                _ => thread.pc = Pc::ReserveUndo,
             }
-        }
+            _ => thread.pc = Pc::ReserveUndo,
+        },
         // self.rounding_removed.fetch_add(rounding), refused
         (
             Op::Reserve {
@@ -205,15 +214,14 @@ fn step(state: &mut State, t: usize, max: u64) {
             Pc::ReserveUndo,
         ) => {
             c.rounding_removed += footprint - capacity;
-            c.live_capacity -= capacity;
             finish(thread, Outcome::Refused);
         }
-        (Op::Reserve { .. }, Pc::ReserveCount) => {
+        (Op::Reserve { .. }, Pc::ReserveCount { next }) => {
             c.count += 1;
-            thread.pc = Pc::ReservePeak;
+            thread.pc = Pc::ReservePeak { next };
         }
-        (Op::Reserve { .. }, Pc::ReservePeak) => {
-            c.peak = c.peak.max(c.used);
+        (Op::Reserve { .. }, Pc::ReservePeak { next }) => {
+            c.peak = c.peak.max(next);
             finish(thread, Outcome::Granted);
         }
         (Op::Release { .. }, Pc::Start)
@@ -260,15 +268,16 @@ fn step(state: &mut State, t: usize, max: u64) {
                 };
             } else {
                 *value = lower;
+                if stage == Stage::Used {
+                    // A bogus release (a caller bug) may take more than the live blocks hold.
+                    c.capacity_in_used = c
+                        .capacity_in_used
+                        .saturating_sub(amount(op, Stage::Used) - amount(op, Stage::Rounding));
+                }
                 match next_stage(stage) {
                     Some(Stage::Rounding) => thread.pc = Pc::RemoveRounding,
                     Some(stage) => thread.pc = Pc::SubLoad { stage },
-                    None => {
-                        c.live_capacity = c
-                            .live_capacity
-                            .saturating_sub(amount(op, Stage::Used) - amount(op, Stage::Rounding));
-                        finish(thread, Outcome::Granted)
-                    }
+                    None => finish(thread, Outcome::Granted),
                 }
             }
         }
@@ -289,7 +298,7 @@ fn step(state: &mut State, t: usize, max: u64) {
             thread.pc = Pc::SnapshotAdded {
                 removed,
                 used: c.used,
-                live: c.live_capacity,
+                live: c.capacity_in_used,
             }
         }
         // self.rounding_added.load().saturating_sub(removed); used.saturating_sub(rounding)

@@ -72,10 +72,11 @@ impl Pool {
         collector: &mut dyn Collector,
     ) -> Result<NonNull<u8>, Error> {
         let reservation = reservation_checked(capacity, alignment)?;
-        self.reclaimer
+        let used = self
+            .reclaimer
             .reserve(&self.ledger, reservation, collector)
             .map_err(|e| self.failed(e))?;
-        self.allocate_reserved(capacity, alignment, reservation)
+        self.allocate_reserved(capacity, alignment, reservation, used)
     }
 
     /// As [`Pool::allocate`], one step at a time (see [`Reclaimer::reserve_step`]): `None` asks
@@ -95,7 +96,7 @@ impl Pool {
         if !reserved {
             return Ok(None);
         }
-        self.allocate_reserved(capacity, alignment, reservation)
+        self.allocate_reserved(capacity, alignment, reservation, waiting.granted_at())
             .map(Some)
     }
 
@@ -109,12 +110,12 @@ impl Pool {
         alignment: u64,
     ) -> Result<Option<NonNull<u8>>, Error> {
         let reservation = reservation_checked(capacity, alignment)?;
-        if !self.reclaimer.try_reserve(&self.ledger, reservation) {
+        let Some(used) = self.reclaimer.try_reserve(&self.ledger, reservation) else {
             return Ok(None);
-        }
+        };
         match memory::allocate_aligned(capacity, alignment) {
             Some(ptr) => {
-                self.ledger.note_peak();
+                self.ledger.note_peak(used);
                 Ok(Some(ptr))
             }
             None => {
@@ -125,17 +126,18 @@ impl Pool {
         }
     }
 
-    /// Allocates a block whose budget is reserved; gives the reservation back if the operating
-    /// system refuses the memory.
+    /// Allocates a block whose budget is reserved (leaving `used` at `used`); gives the
+    /// reservation back if the operating system refuses the memory.
     fn allocate_reserved(
         &self,
         capacity: u64,
         alignment: u64,
         reservation: Reservation,
+        used: u64,
     ) -> Result<NonNull<u8>, Error> {
         match memory::allocate_aligned(capacity, alignment) {
             Some(ptr) => {
-                self.ledger.note_peak();
+                self.ledger.note_peak(used);
                 Ok(ptr)
             }
             None => {

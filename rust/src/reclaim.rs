@@ -206,7 +206,7 @@ impl Reclaimer {
         ledger: &Ledger,
         r: Reservation,
         collector: &mut dyn Collector,
-    ) -> Result<(), ReserveError> {
+    ) -> Result<u64, ReserveError> {
         let mut waiting = Waiting::default();
         while !self.reserve_step(ledger, r, collector, &mut waiting)? {
             if waiting.phase == Phase::Joining {
@@ -215,12 +215,13 @@ impl Reclaimer {
                 self.park_until_freed(waiting.seen, waiting.park());
             }
         }
-        Ok(())
+        Ok(waiting.granted_at)
     }
 
     /// One step of [`Reclaimer::reserve`]: reserves `r` (true), or asks the caller to park for
     /// `waiting.park()` and then call again with the same `waiting` (false), collecting first if
-    /// it is time to; `Waiting::default()` starts a reservation. Fails as `reserve` does.
+    /// it is time to; `Waiting::default()` starts a reservation. Fails as `reserve` does. A
+    /// reservation made leaves `used` as it left it in `waiting.granted_at()`.
     ///
     /// For a virtual thread, which parks in Java: a wait inside a native call would keep its
     /// carrier thread, and with it maybe the very threads whose frees it waits for.
@@ -234,7 +235,8 @@ impl Reclaimer {
         let w = waiting;
         if w.phase == Phase::Start {
             let refused = match ledger.try_reserve(r) {
-                Ok(()) => {
+                Ok(used) => {
+                    w.granted_at = used;
                     self.reserved(ledger, r);
                     return Ok(true);
                 }
@@ -345,13 +347,12 @@ impl Reclaimer {
         }
     }
 
-    /// Reserves `r` if the budget can take it now; never collects or waits.
-    pub fn try_reserve(&self, ledger: &Ledger, r: Reservation) -> bool {
-        let reserved = ledger.try_reserve(r).is_ok();
-        if reserved {
-            self.reserved(ledger, r);
-        }
-        reserved
+    /// Reserves `r` if the budget can take it now (`used` as it left it), never collecting or
+    /// waiting.
+    pub fn try_reserve(&self, ledger: &Ledger, r: Reservation) -> Option<u64> {
+        let used = ledger.try_reserve(r).ok()?;
+        self.reserved(ledger, r);
+        Some(used)
     }
 
     /// Records whether the reclaimer thread has more frees queued after the ones it is making:
@@ -581,7 +582,10 @@ impl Reclaimer {
         w.seen = self.frees.load(Ordering::SeqCst);
         w.reclaims_seen = self.reclaims.load(Ordering::SeqCst);
         let refused = match ledger.try_reserve(r) {
-            Ok(()) => return Ok(true),
+            Ok(used) => {
+                w.granted_at = used;
+                return Ok(true);
+            }
             Err(refused) => refused,
         };
         let last_pause = match w.phase {
@@ -650,6 +654,9 @@ pub struct Waiting {
     running: u64,
     /// Whether the last step asked for a park, so that the next looks at what it brought.
     parked: bool,
+    /// `used` as the granted reservation left it, for the peak; set by the step that grants it,
+    /// so not among the numbers carried between steps.
+    granted_at: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -676,6 +683,11 @@ impl Waiting {
     /// How long the caller should park before the next step.
     pub fn park(&self) -> Duration {
         Duration::from_nanos(self.park)
+    }
+
+    /// `used` as the reservation a step granted left it (see [`Ledger::note_peak`]).
+    pub fn granted_at(&self) -> u64 {
+        self.granted_at
     }
 
     /// A collection (this reservation's, or one it joined) has ended: its frees come next.
@@ -746,6 +758,7 @@ impl Waiting {
                 1 => true,
                 _ => return Err(invalid()),
             },
+            granted_at: 0,
         })
     }
 }
@@ -1085,6 +1098,7 @@ mod tests {
             park: 3_000_000,
             running: 5,
             parked: true,
+            granted_at: 0,
         };
         let longs = waiting.to_longs();
         assert_eq!(longs[Waiting::PARK_NANOS], 3_000_000);
