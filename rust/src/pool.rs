@@ -318,6 +318,16 @@ impl Pool {
                     e.refused.requested, e.refused.used, e.refused.max
                 ))
             }
+            ReserveError::Exhausted(e) if e.contended => Error::BudgetExhausted(format!(
+                "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after \
+                 waiting {} s, while garbage collections kept giving memory back that other \
+                 threads took first; raise -Ddirectmem.maxMemory, free buffers with \
+                 DirectMemory.free, or allocate from fewer threads at once",
+                e.refused.requested,
+                e.refused.used,
+                e.refused.max,
+                self.reclaimer.policy().max_wait.as_secs_f64(),
+            )),
             ReserveError::Exhausted(e) => Error::BudgetExhausted(format!(
                 "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \
                  forced garbage collection(s) and waiting for their cleaners; raise \
@@ -490,6 +500,27 @@ mod tests {
         assert!(msg.contains("more than the whole budget"), "{msg}");
         assert!(!msg.contains("garbage collection"), "{msg}");
         assert_eq!(pool.stats().ledger.used, 0);
+    }
+
+    #[test]
+    fn a_reservation_that_lost_to_other_threads_says_so() {
+        let pool = Pool::new(100, quick());
+        let refused = crate::ledger::Refused {
+            requested: 60,
+            used: 90,
+            max: 100,
+        };
+        let contended = pool.failed(ReserveError::Exhausted(crate::reclaim::Exhausted {
+            refused,
+            collections: 40,
+            contended: true,
+        }));
+        let Error::BudgetExhausted(msg) = contended else {
+            panic!("expected BudgetExhausted")
+        };
+        assert!(msg.contains("Cannot reserve 60 bytes of direct buffer memory (used: 90, max: 100) after waiting 1 s, while garbage collections kept giving memory back that other threads took first"), "{msg}");
+        assert!(!msg.contains("40"), "{msg}");
+        assert_eq!(pool.stats().failures, 1);
     }
 
     #[test]

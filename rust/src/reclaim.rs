@@ -124,6 +124,9 @@ pub struct Exhausted {
     pub refused: Refused,
     /// Collections this reservation waited through.
     pub collections: u32,
+    /// It gave up at the deadline while collections still gave memory back, which other
+    /// threads took first: contention, not a budget full of live buffers.
+    pub contended: bool,
 }
 
 /// A failure of the collector itself (not of the budget).
@@ -194,6 +197,11 @@ impl Reclaimer {
         }
     }
 
+    /// How this reclaimer waits and when it gives up.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Collections this reclaimer has driven.
     pub fn collections_run(&self) -> u64 {
         self.collections_run.load(Ordering::Relaxed)
@@ -247,6 +255,7 @@ impl Reclaimer {
                 return Err(ReserveError::Exhausted(Exhausted {
                     refused,
                     collections: 0,
+                    contended: false,
                 }));
             }
             w.deadline = self
@@ -340,6 +349,7 @@ impl Reclaimer {
                     return Err(ReserveError::Exhausted(Exhausted {
                         refused,
                         collections: w.collections,
+                        contended: w.fruitless < self.policy.max_collections,
                     }));
                 }
             }
@@ -1185,12 +1195,49 @@ mod tests {
             matches!(result, Err(ReserveError::Exhausted(e)) if e.collections == 3),
             "{result:?}"
         );
+        assert!(matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended));
         assert_eq!(collector.0, 3);
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "took {:?}",
             started.elapsed()
         );
+    }
+
+    /// Every collection gives memory back, and another thread takes it first: the reservation
+    /// gives up at the deadline, and says it was contention (a soak on 128 virtual threads got
+    /// "after 2 forced garbage collection(s)" while the JVM ran hundreds).
+    #[test]
+    fn a_reservation_that_loses_every_reclaimed_byte_says_so_at_the_deadline() {
+        struct Thief {
+            ledger: Arc<Ledger>,
+            reclaimer: Arc<Reclaimer>,
+        }
+        impl Collector for Thief {
+            fn collect(&mut self) -> Result<Collection, String> {
+                // The reclaimer frees 5 bytes of garbage, and another thread takes them at once.
+                self.ledger.release(res(5)).unwrap();
+                self.reclaimer.notify_reclaimed_down_to(self.ledger.used());
+                self.ledger.try_reserve(res(5)).unwrap();
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Arc::new(Ledger::new(10));
+        ledger.try_reserve(res(10)).unwrap();
+        let reclaimer = Arc::new(Reclaimer::new(Policy {
+            max_wait: Duration::from_millis(200),
+            ..fast_policy()
+        }));
+        let mut thief = Thief {
+            ledger: ledger.clone(),
+            reclaimer: reclaimer.clone(),
+        };
+        let result = reclaimer.reserve(&ledger, res(5), &mut thief);
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if e.contended && e.collections > 3),
+            "{result:?}"
+        );
+        assert_eq!(ledger.used(), 10);
     }
 
     #[test]

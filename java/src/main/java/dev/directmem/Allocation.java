@@ -149,6 +149,7 @@ sealed class Allocation permits SharedBlock {
      */
     private long allocateInSteps(Release r, long[] waiting) {
         OutOfMemoryError waitFailed = null;
+        VirtualThreads.yieldToWaiting(); // memory just freed goes to those who waited for it first
         while (true) {
             long address;
             try {

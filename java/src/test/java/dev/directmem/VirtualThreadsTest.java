@@ -25,4 +25,22 @@ class VirtualThreadsTest {
         assertTrue(result.output().contains("zeroed true, interrupt kept true"), result.output());
         assertTrue(result.output().contains("LEDGER count=0 memoryUsed=0"), result.output());
     }
+
+    /**
+     * One carrier thread: a virtual thread that finds memory at once lets one that a free woke
+     * take its step first. Virtual threads are not preempted, so before, a churner that never
+     * blocked took the freed memory back round after round, and the woken thread got its buffer
+     * only once the churner was done (a soak of 64 to 128 virtual threads: waits of 9 to 29 s,
+     * then BudgetExhaustedError with the live set fitting).
+     */
+    @Test
+    void aVirtualThreadWokenByAFreeGetsItsTurnBeforeOneThatNeverWaited() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 21, "virtual threads: JDK 21+");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.maxMemory=2m", "-Djdk.virtualThreadScheduler.parallelism=1",
+                        "-Djdk.virtualThreadScheduler.maxPoolSize=1"),
+                VirtualThreadsTurnProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("WAITER SERVED after 0 of 2000 rounds"), result.output());
+    }
 }
