@@ -5,8 +5,8 @@ package dev.directmem;
  *
  * <p>Each counter is exact; counters read together may be a moment apart under concurrency.
  * {@code totalCapacity}, which is {@code memoryUsed} less the allocator rounding, may read low by
- * the rounding of a block being allocated or freed at that moment (a page at most, or an
- * alignment's padding), never high.
+ * the rounding of the blocks being allocated or freed at that moment (up to a page, or an
+ * alignment's padding, each), never high.
  *
  * <p>The counters count native blocks. A buffer of up to 4 KiB usually shares its block with up to
  * 15 others of its size (see {@code -Ddirectmem.packSmallBuffers} in the README): such a block

@@ -75,13 +75,23 @@ final class Monitoring implements DirectMemoryMXBean {
      * Whether the platform MBean server exists. Another server alone (one a framework made for
      * itself with {@code MBeanServerFactory}) is not it, and asking for the platform one would
      * create it; the platform server holds the JDK's own beans, which it registers as it is
-     * created (a server found before they are in is found again at the next try).
+     * created (a server found before they are in is found again at the next try): the runtime's,
+     * and, where jdk.management is there, the diagnostic commands', which a framework mirroring
+     * platform beans into its own server is unlikely to copy. A server that throws when asked
+     * is not it.
      */
     private static boolean platformServerExists() throws JMException {
         ObjectName runtime = new ObjectName(ManagementFactory.RUNTIME_MXBEAN_NAME);
+        ObjectName commands = ModuleLayer.boot().findModule("jdk.management").isPresent()
+                ? new ObjectName("com.sun.management:type=DiagnosticCommand")
+                : runtime;
         for (MBeanServer server : MBeanServerFactory.findMBeanServer(null)) {
-            if (server.isRegistered(runtime)) {
-                return true;
+            try {
+                if (server.isRegistered(runtime) && server.isRegistered(commands)) {
+                    return true;
+                }
+            } catch (RuntimeException refused) {
+                // not the platform server, or not yet: the next try asks again
             }
         }
         return false;
