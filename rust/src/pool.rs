@@ -322,11 +322,12 @@ impl Pool {
                 "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after \
                  waiting {} s, while garbage collections kept giving memory back that other \
                  threads took first; raise -Ddirectmem.maxMemory, free buffers with \
-                 DirectMemory.free, or allocate from fewer threads at once",
+                 DirectMemory.free, or allocate from fewer threads at once{}",
                 e.refused.requested,
                 e.refused.used,
                 e.refused.max,
                 self.reclaimer.policy().max_wait.as_secs_f64(),
+                self.collector_caveat.get().map_or("", String::as_str),
             )),
             ReserveError::Exhausted(e) => Error::BudgetExhausted(format!(
                 "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \

@@ -197,6 +197,15 @@ impl Reclaimer {
         }
     }
 
+    /// Whether `r` would have fitted at some moment since the last collection began (its frees
+    /// brought use that low): the memory was there, and other threads took it first.
+    fn fit_since_last_collection(&self, ledger: &Ledger, r: Reservation) -> bool {
+        self.floor
+            .load(Ordering::Relaxed)
+            .checked_add(r.footprint)
+            .is_some_and(|needed| needed <= ledger.max())
+    }
+
     /// How this reclaimer waits and when it gives up.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -349,7 +358,8 @@ impl Reclaimer {
                     return Err(ReserveError::Exhausted(Exhausted {
                         refused,
                         collections: w.collections,
-                        contended: w.fruitless < self.policy.max_collections,
+                        contended: w.fruitless < self.policy.max_collections
+                            && self.fit_since_last_collection(ledger, r),
                     }));
                 }
             }
@@ -1206,7 +1216,8 @@ mod tests {
 
     /// Every collection gives memory back, and another thread takes it first: the reservation
     /// gives up at the deadline, and says it was contention (a soak on 128 virtual threads got
-    /// "after 2 forced garbage collection(s)" while the JVM ran hundreds).
+    /// "after 2 forced garbage collection(s)" while the JVM ran hundreds). Not when what came
+    /// back could never have made room, nor when collections outlast the wait and free nothing.
     #[test]
     fn a_reservation_that_loses_every_reclaimed_byte_says_so_at_the_deadline() {
         struct Thief {
@@ -1238,6 +1249,43 @@ mod tests {
             "{result:?}"
         );
         assert_eq!(ledger.used(), 10);
+
+        // Each collection gives 1 byte back, which another thread takes: 5 never fit.
+        struct Trickle {
+            ledger: Arc<Ledger>,
+            reclaimer: Arc<Reclaimer>,
+        }
+        impl Collector for Trickle {
+            fn collect(&mut self) -> Result<Collection, String> {
+                self.ledger.release(res(1)).unwrap();
+                self.reclaimer.notify_reclaimed_down_to(self.ledger.used());
+                self.ledger.try_reserve(res(1)).unwrap();
+                Ok(Collection::Forced)
+            }
+        }
+        let mut trickle = Trickle {
+            ledger: ledger.clone(),
+            reclaimer: reclaimer.clone(),
+        };
+        let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended),
+            "{result:?}"
+        );
+
+        // Collections slower than the whole wait, which free nothing.
+        struct Slow;
+        impl Collector for Slow {
+            fn collect(&mut self) -> Result<Collection, String> {
+                thread::sleep(Duration::from_millis(120));
+                Ok(Collection::Forced)
+            }
+        }
+        let result = reclaimer.reserve(&ledger, res(5), &mut Slow);
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended),
+            "{result:?}"
+        );
     }
 
     #[test]

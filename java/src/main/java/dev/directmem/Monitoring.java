@@ -76,13 +76,13 @@ final class Monitoring implements DirectMemoryMXBean {
      * itself with {@code MBeanServerFactory}) is not it, and asking for the platform one would
      * create it; the platform server holds the JDK's own beans, which it registers as it is
      * created (a server found before they are in is found again at the next try): the runtime's,
-     * and, where jdk.management is there, the diagnostic commands', which a framework mirroring
-     * platform beans into its own server is unlikely to copy. A server that throws when asked
-     * is not it.
+     * and, where the JDK has HotSpot's diagnostic commands (not OpenJ9, nor a runtime without
+     * jdk.management), theirs, which a framework mirroring platform beans into its own server is
+     * unlikely to copy. A server that throws when asked is not it.
      */
     private static boolean platformServerExists() throws JMException {
         ObjectName runtime = new ObjectName(ManagementFactory.RUNTIME_MXBEAN_NAME);
-        ObjectName commands = ModuleLayer.boot().findModule("jdk.management").isPresent()
+        ObjectName commands = hasDiagnosticCommands()
                 ? new ObjectName("com.sun.management:type=DiagnosticCommand")
                 : runtime;
         for (MBeanServer server : MBeanServerFactory.findMBeanServer(null)) {
@@ -95,6 +95,17 @@ final class Monitoring implements DirectMemoryMXBean {
             }
         }
         return false;
+    }
+
+    /** Whether the JDK registers HotSpot's diagnostic-command bean: its class is there. */
+    private static boolean hasDiagnosticCommands() {
+        try {
+            Class.forName("com.sun.management.internal.DiagnosticCommandImpl", false,
+                    ClassLoader.getPlatformClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError | SecurityException absent) {
+            return false;
+        }
     }
 
     /**

@@ -5,13 +5,18 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Run in a child JVM by {@link VirtualThreadsTest}, on JDK 21+ with one carrier thread and a
- * 2 MiB budget, half held by the main thread: a virtual thread waits for 1 MiB while another,
- * which never blocks, frees the other half and then allocates and frees 1 MiB again and again.
- * Prints how many rounds the churner had made when the waiting thread got its buffer.
+ * Run in a child JVM by {@link VirtualThreadsTest}, on JDK 21+ with one carrier thread: a virtual
+ * thread waits for memory while another, which never blocks, allocates and frees 1 MiB again and
+ * again. Prints how many rounds the churner had made when the waiting thread got its buffer.
+ *
+ * <p>{@code virtual}: a 2 MiB budget, half held by the main thread; the waiter asks for 1 MiB,
+ * and the churner frees the other half before it starts. {@code platform}: a 3 MiB budget, 1 MiB
+ * held; the waiter asks for 2 MiB, and the main thread (a platform thread, as the reclaimer is)
+ * frees the blocking 1 MiB while the churner runs.
  */
 final class VirtualThreadsTurnProbe {
     private static final int MIB = 1 << 20;
@@ -20,27 +25,38 @@ final class VirtualThreadsTurnProbe {
     private VirtualThreadsTurnProbe() {}
 
     public static void main(String[] args) throws Exception {
+        boolean platform = args[0].equals("platform");
         // Compiled for Java 17: the JDK 21 factory is looked up, not linked.
         ExecutorService virtual = (ExecutorService) Executors.class
                 .getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
         ByteBuffer held = DirectMemory.allocateDirect(MIB);
-        ByteBuffer blocker = DirectMemory.allocateDirect(MIB); // the budget is full
+        ByteBuffer blocker = DirectMemory.allocateDirect(MIB); // the budget is full for the waiter
         AtomicInteger rounds = new AtomicInteger();
+        AtomicBoolean served = new AtomicBoolean();
         // Submitted first, so it runs first on the one carrier: refused, it parks.
         Future<Integer> waiter = virtual.submit(() -> {
-            ByteBuffer buffer = DirectMemory.allocateDirect(MIB);
+            ByteBuffer buffer = DirectMemory.allocateDirect(platform ? 2 * MIB : MIB);
             int at = rounds.get();
+            served.set(true);
             DirectMemory.free(buffer);
             return at;
         });
         Future<?> churner = virtual.submit(() -> {
-            DirectMemory.free(blocker); // wakes the waiter, which needs the carrier to go on
-            for (int i = 0; i < ROUNDS; i++) {
+            if (!platform) {
+                DirectMemory.free(blocker); // wakes the waiter, which needs the carrier to go on
+            }
+            for (int i = 0; i < ROUNDS && !(platform && served.get()); i++) {
                 DirectMemory.free(DirectMemory.allocateDirect(MIB));
                 rounds.incrementAndGet();
             }
             return null;
         });
+        if (platform) {
+            while (rounds.get() < 10) {
+                Thread.onSpinWait();
+            }
+            DirectMemory.free(blocker);
+        }
         churner.get(60, TimeUnit.SECONDS);
         System.out.println("WAITER SERVED after " + waiter.get(60, TimeUnit.SECONDS) + " of " + ROUNDS
                 + " rounds of the churner");
