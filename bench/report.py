@@ -7,8 +7,11 @@
 
 Benchmarks are named <scenario class>.<peer method>; rows pair up by (JDK, scenario, size,
 threads). Every ratio is directmem's speed-up over the peer: throughput ours / peer, latency
-peer / ours, so above 1 always means directmem is faster. Standard library, plus matplotlib for
-the chart.
+peer / ours, so above 1 always means directmem is faster. A target's verdict comes from a 95 %
+interval on its ratio computed over forks, not iterations: each fork's score is the mean of its
+measured iterations, and the interval is Welch's t-interval on the difference of the two sides'
+mean log fork scores. JMH's own ± error (99.9 %, over iterations) is shown for reference only.
+Standard library, plus matplotlib for the chart.
 """
 
 import argparse
@@ -109,6 +112,7 @@ class Result:
         self.score = float(metric["score"])
         error = metric.get("scoreError")
         self.error = None if error in (None, "NaN") or math.isnan(float(error)) else float(error)
+        self.fork_scores = fork_means(metric)
         secondary = entry.get("secondaryMetrics", {})
         if "allocated" in secondary:
             # Churn: what counts is buffers really handed out, not calls (failed calls included).
@@ -116,6 +120,7 @@ class Result:
             error = secondary["allocated"].get("scoreError")
             self.error = None if error in (None, "NaN") or math.isnan(float(error)) else float(error)
             self.unit = "buffers/s"
+            self.fork_scores = fork_means(secondary["allocated"])
         self.out_of_memory = (
             per_iteration(secondary["outOfMemoryErrors"]) if "outOfMemoryErrors" in secondary else None
         )
@@ -147,17 +152,6 @@ def speedup(ours, theirs):
     return theirs.score / ours.score if ours.score > 0 else None
 
 
-def speedup_range(ours, theirs):
-    """The speed-up between the ends of the two scores' confidence intervals, or None."""
-    if ours is None or theirs is None or ours.error is None or theirs.error is None:
-        return None
-    low_ours, high_ours = ours.score - ours.error, ours.score + ours.error
-    low_theirs, high_theirs = theirs.score - theirs.error, theirs.score + theirs.error
-    if ours.higher_is_better:
-        return (low_ours / high_theirs, high_ours / low_theirs if low_theirs > 0 else math.inf)
-    return (low_theirs / high_ours, high_theirs / low_ours if low_ours > 0 else math.inf)
-
-
 def load(paths):
     entries, footprint = [], []
     for path in paths:
@@ -176,9 +170,10 @@ def load(paths):
 # --- pooling rounds -----------------------------------------------------------------------
 # A benchmark measured in several JMH runs (churn runs in rounds of one fork, so that drift over
 # the minutes of a run falls on both sides of its comparison alike) becomes one result: all
-# iterations pooled, mean and confidence interval computed as JMH computes them for one run.
+# iterations pooled, mean and confidence interval computed as JMH computes them for one run. That
+# interval (the ± beside each score) is shown for reference; verdicts use the forks' (below).
 
-CONFIDENCE = 0.999  # JMH's
+JMH_CONFIDENCE = 0.999  # JMH's, over iterations
 
 
 def run_key(entry):
@@ -210,7 +205,7 @@ def pooled_metric(metrics):
     error = math.nan
     if n > 1:
         deviation = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-        error = student_t_quantile(1 - (1 - CONFIDENCE) / 2, n - 1) * deviation / math.sqrt(n)
+        error = student_t_quantile(1 - (1 - JMH_CONFIDENCE) / 2, n - 1) * deviation / math.sqrt(n)
     metric = dict(metrics[0], rawData=raw, score=mean, scoreError=error,
                   scoreConfidence=[mean - error, mean + error])
     metric.pop("scorePercentiles", None)  # per run; not pooled
@@ -265,6 +260,81 @@ def regularized_incomplete_beta(x, a, b):
     return front * fraction
 
 
+# --- intervals over forks -----------------------------------------------------------------
+# The iterations of one fork share its JVM: its compiled code, heap layout and where its memory
+# landed. They vary less among themselves than forks do, and forks are what differs from one run
+# to the next, so a fork is the unit here: its score is the mean of its measured iterations. Speed
+# factors multiply, so the two sides are compared on a log scale, with Welch's t-interval (no
+# assumption that both sides spread alike: the JDK's forks spread far more than directmem's on the
+# GC path). 95 %: with two forks a side the t quantile is already 4.3 to 12.7; at 99 % it would be
+# 9.9 to 63.7, too wide to judge most rows. A PASS when the true ratio is below the target (or a
+# FAIL when it is above) then comes by chance at most one time in 40.
+
+FORK_CONFIDENCE = 0.95
+
+
+def fork_means(metric):
+    """The score of each fork: the mean of its measured iterations (JMH's rawData, a list per fork)."""
+    return [sum(fork) / len(fork) for fork in metric.get("rawData", []) if fork]
+
+
+def mean_and_variance(values):
+    """The mean and the sample variance (n - 1 in the denominator) of at least two values."""
+    mean = sum(values) / len(values)
+    return mean, sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def welch_degrees_of_freedom(variance_a, n_a, variance_b, n_b):
+    """Welch–Satterthwaite: between min(n_a, n_b) - 1 and n_a + n_b - 2, lower the more one side's
+    spread dominates."""
+    share_a, share_b = variance_a / n_a, variance_b / n_b
+    return (share_a + share_b) ** 2 / (share_a ** 2 / (n_a - 1) + share_b ** 2 / (n_b - 1))
+
+
+def mean_difference_interval(a, b, confidence):
+    """Welch's two-sided t-interval for mean(a) - mean(b); a and b have at least two values each."""
+    mean_a, variance_a = mean_and_variance(a)
+    mean_b, variance_b = mean_and_variance(b)
+    difference = mean_a - mean_b
+    standard_error = math.sqrt(variance_a / len(a) + variance_b / len(b))
+    if standard_error == 0:
+        return difference, difference
+    dof = welch_degrees_of_freedom(variance_a, len(a), variance_b, len(b))
+    half_width = student_t_quantile(1 - (1 - confidence) / 2, dof) * standard_error
+    return difference - half_width, difference + half_width
+
+
+class SpeedupInterval:
+    """directmem's speed-up over a peer as an interval (low, high), or why there is none."""
+
+    def __init__(self, low=None, high=None, missing=None):
+        self.low, self.high, self.missing = low, high, missing
+
+    def judge(self, minimum):
+        """PASS if all of the interval is at or above minimum, FAIL if all of it is below, else
+        INCONCLUSIVE (as it is with no interval)."""
+        if self.missing is not None or self.low < minimum <= self.high:
+            return "INCONCLUSIVE"
+        return "PASS" if self.low >= minimum else "FAIL"
+
+    def text(self, show=ratio_text):
+        return self.missing if self.missing is not None else f"{show(self.low)}–{show(self.high)}"
+
+
+def speedup_interval(ours, theirs, confidence=FORK_CONFIDENCE):
+    """directmem's speed-up over a peer from the two sides' fork scores: the interval of the
+    difference of their mean logs, back from the log scale."""
+    if min(len(ours.fork_scores), len(theirs.fork_scores)) < 2:
+        return SpeedupInterval(missing="one fork")
+    if min(ours.fork_scores + theirs.fork_scores) <= 0:
+        return SpeedupInterval(missing="a fork scored 0")
+    low, high = mean_difference_interval([math.log(s) for s in ours.fork_scores],
+                                         [math.log(s) for s in theirs.fork_scores], confidence)
+    if not ours.higher_is_better:  # latency: theirs / ours
+        low, high = -high, -low
+    return SpeedupInterval(math.exp(low), math.exp(high))
+
+
 class Table:
     """All results by (jdk, scenario, size, threads) -> {peer: Result}."""
 
@@ -286,18 +356,28 @@ class Table:
 # --- targets ------------------------------------------------------------------------------
 
 class Check:
-    def __init__(self, target, measured, passed, kind="target", uncertain=False):
+    def __init__(self, target, measured, passed, kind="target", uncertain=False, why=None):
         self.target, self.measured, self.passed, self.kind = target, measured, passed, kind
-        # The confidence intervals reach the other side of the target: this run alone cannot tell.
-        self.uncertain = uncertain
+        # The interval holds the target, or there is none (why: "one fork"): this run cannot tell.
+        # passed then says on which side the estimate fell.
+        self.uncertain, self.why = uncertain, why
 
     def verdict(self):
         if self.passed is None:
             return "n/a"
         word = "PASS" if self.passed else "FAIL"
         if self.uncertain:
-            word = f"INCONCLUSIVE (estimate: {'above' if self.passed else 'below'})"
+            because = f"{self.why}; " if self.why else ""
+            word = f"INCONCLUSIVE ({because}estimate: {'above' if self.passed else 'below'})"
         return word if self.kind == "target" else f"{word} (aim)"
+
+
+def judged_check(target, measured, estimate, interval, minimum, kind="target"):
+    """A check whose verdict is the interval's; for an inconclusive one, the estimate's side."""
+    outcome = interval.judge(minimum)
+    if outcome == "INCONCLUSIVE":
+        return Check(target, measured, estimate >= minimum, kind, uncertain=True, why=interval.missing)
+    return Check(target, measured, outcome == "PASS", kind)
 
 
 def ratio_check(table, jdk, scenario, size, peer, minimum, what, kind="target", ours="directmem"):
@@ -307,10 +387,9 @@ def ratio_check(table, jdk, scenario, size, peer, minimum, what, kind="target", 
     target = f"{what} at {size_label(size)}: ≥ {target_text(minimum)}"
     if value is None:
         return Check(target, "not measured", None, kind)
-    span = speedup_range(ours, theirs)
-    uncertain = span is not None and span[0] < minimum <= span[1]
-    measured = ratio_text(value) + (f" ({ratio_text(span[0])}–{ratio_text(span[1])})" if uncertain else "")
-    return Check(target, measured, value >= minimum, kind, uncertain)
+    interval = speedup_interval(ours, theirs)
+    measured = ratio_text(value) + ("" if interval.missing else f" ({interval.text()})")
+    return judged_check(target, measured, value, interval, minimum, kind)
 
 
 def targets(table, footprint, jdk):
@@ -348,13 +427,12 @@ def targets(table, footprint, jdk):
             checks.append(Check(target, "not measured", None))
         else:
             share = with_flag.score / without.score
-            # The same flag-free code runs in both: the two runs' confidence intervals say how far
-            # apart drift alone can put them, as for the ratios above.
-            span = speedup_range(with_flag, without)
-            uncertain = span is not None and span[0] < 0.9 <= span[1]
-            spread = f", {span[0]:.0%}–{span[1]:.0%}" if uncertain else ""
-            checks.append(Check(target, f"{share:.0%} ({number(with_flag.score)} vs {number(without.score)} "
-                                f"buffers/s{spread})", share >= 0.9, uncertain=uncertain))
+            # The same flag-free code runs in both: the spread between rounds says how far apart
+            # drift alone can put them, as the spread between forks does for the ratios above.
+            interval = speedup_interval(with_flag, without)
+            spread = "" if interval.missing else f", {interval.text(lambda v: f'{v:.0%}')}"
+            measured = f"{share:.0%} ({number(with_flag.score)} vs {number(without.score)} buffers/s{spread})"
+            checks.append(judged_check(target, measured, share, interval, 0.9))
         jdk_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "jdk")
         if jdk_flag is not None:
             checks.append(Check(f"Churn, {threads} threads: the JDK under -XX:+DisableExplicitGC (shown, no target)",
@@ -491,6 +569,32 @@ def settings_text(results):
     return text + f"; JMH {first['jmhVersion']}"
 
 
+def t_range_with_two_forks(confidence):
+    """The t quantiles of a two-sided interval with two forks a side, whose Welch degrees of freedom
+    lie between 1 and 2, as text: "4.3 to 12.7" at 95 %."""
+    low, high = (student_t_quantile(1 - (1 - confidence) / 2, dof) for dof in (2, 1))
+    return f"{low:.1f} to {high:.1f}"
+
+
+def interval_text():
+    """How the verdicts are made, for the paragraph under the targets."""
+    level = f"{FORK_CONFIDENCE * 100:g} %"
+    return (f"In brackets: a {level} interval for the ratio, over forks, not iterations. Each fork's score is "
+            "the mean of its measured iterations; the interval is Welch's t-interval for the difference between "
+            "the two sides' mean logs of those scores (t on the Welch–Satterthwaite degrees of freedom: from "
+            "n − 1 of the side with fewer forks to n₁ + n₂ − 2), turned back into a ratio. On the log scale it "
+            "is centred on the ratio of the forks' geometric means, which can differ a little from the ratio of "
+            "the scores shown. PASS: all of the interval is at or above the target; FAIL: all of it is below; "
+            "INCONCLUSIVE: it holds the target, or a side ran in one fork, which gives no interval (\"one "
+            f"fork\"); the estimate says on which side the ratio fell. Why {level}: with two forks a side t is "
+            f"already {t_range_with_two_forks(FORK_CONFIDENCE)}, and at 99 % it would be "
+            f"{t_range_with_two_forks(0.99)}, too wide to judge most rows. Still, these intervals hold one run: "
+            "runs on other days have differed by more (README, *Benchmarks*, lists the full runs so far), so "
+            "read a verdict near its target across runs. The ± beside each score under *All results* is JMH's "
+            "99.9 % error, which treats every 1 s iteration as independent: shown for reference, no verdict "
+            "uses it.")
+
+
 def markdown(results, footprint, args, chart_path, markdown_path):
     table = Table(results)
     jdks = table.jdks()
@@ -562,12 +666,7 @@ def markdown(results, footprint, args, chart_path, markdown_path):
             shown = other is not None and other.kind != "shown" and other.measured != "not measured"
             cells.append(other.measured if shown else "—")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "\"aim\" rows are goals the issue asks to report, not hard targets. INCONCLUSIVE: the speed-up "
-              "between the ends of the two 99.9 % confidence intervals JMH reports (in brackets) reaches the "
-              "other side of the target, so this run cannot tell; the estimate says on which side the mean "
-              "fell. Those intervals treat each 1 s iteration as independent, and runs on other days have "
-              "differed by more than they allow (README, *Benchmarks*, lists the full runs so far): read a verdict "
-              "near its target across runs.", ""]
+    lines += ["", "\"aim\" rows are goals the issue asks to report, not hard targets. " + interval_text(), ""]
     lines += [
         "## Reading the results",
         "",
@@ -676,13 +775,13 @@ def chart(results, footprint, path, mode):
                 minimum = chart_target(scenario, size, peer) if jdk == primary else None
                 text, color, weight = ratio_text(value), "black", "normal"
                 if minimum is not None:
-                    passed = value >= minimum
-                    span = speedup_range(table.get(jdk, scenario, size, 1, "directmem"),
-                                         table.get(jdk, scenario, size, 1, peer))
-                    if span is not None and span[0] < minimum <= span[1]:
-                        text += "\n?"  # inconclusive: the intervals reach both sides of the target
+                    outcome = speedup_interval(table.get(jdk, scenario, size, 1, "directmem"),
+                                               table.get(jdk, scenario, size, 1, peer)).judge(minimum)
+                    if outcome == "INCONCLUSIVE":
+                        text += "\n?"  # the interval holds the target, or there is none
                         color, weight = "#b8860b", "bold"
                     else:
+                        passed = outcome == "PASS"
                         text += "\n✓" if passed else "\n✗"
                         color, weight = ("#1a7f37" if passed else "#c0392b"), "bold"
                 ax.annotate(text, (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom",
@@ -741,9 +840,11 @@ def churn_panel(ax, table, jdk):
                 without = table.get(jdk, "Churn", MIB, t, peer)
                 if with_flag and without and without.score > 0:
                     share = with_flag.score / without.score
-                    ax.annotate(f"{share:.0%} kept (target ≥ 90 %)", (x - 0.2, max(with_flag.score, without.score) * 1.25),
-                                ha="center", fontsize=8, weight="bold",
-                                color="green" if share >= 0.9 else "red")
+                    outcome = speedup_interval(with_flag, without).judge(0.9)
+                    mark = "\ninconclusive" if outcome == "INCONCLUSIVE" else ""
+                    ax.annotate(f"{share:.0%} kept (target ≥ 90 %){mark}",
+                                (x - 0.2, max(with_flag.score, without.score) * 1.25), ha="center", fontsize=8,
+                                weight="bold", color={"PASS": "green", "FAIL": "red"}.get(outcome, "#b8860b"))
     ax.set_xticks(range(len(threads)), [f"{t} threads" for t in threads])
     ax.set_ylabel("1 MiB buffers handed out per second")
     ax.set_title(f"Churn at the 64 MiB budget (JDK {jdk}), absolute", fontsize=10.5)

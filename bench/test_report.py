@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Tests of bench/report.py's statistics and verdicts, on made-up JMH entries. Standard library only:
+
+    python3 bench/test_report.py
+"""
+
+import math
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report  # noqa: E402
+
+MIB = report.MIB
+
+
+def entry(benchmark, forks, mode="thrpt", size=MIB, threads=1, secondary=None):
+    """A JMH JSON entry as the suite writes it: forks is rawData, one list of iterations per fork."""
+    values = [v for fork in forks for v in fork]
+    metric = {"score": sum(values) / len(values), "scoreError": "NaN", "rawData": forks,
+              "scoreUnit": "ops/s" if mode == "thrpt" else "us/op"}
+    return {"benchmark": f"dev.directmem.bench.{benchmark}", "params": {"size": str(size)}, "threads": threads,
+            "jdkVersion": "17.0.15", "jvm": "/usr/bin/java", "jvmArgs": [], "mode": mode, "forks": len(forks),
+            "warmupIterations": 2, "measurementIterations": len(forks[0]), "measurementTime": "1 s",
+            "primaryMetric": metric, "secondaryMetrics": secondary or {}}
+
+
+def result(benchmark, fork_scores, mode="thrpt", **options):
+    """A Result whose forks scored fork_scores, each over two iterations around it."""
+    return report.Result(entry(benchmark, [[s * 0.99, s * 1.01] for s in fork_scores], mode, **options))
+
+
+class StudentTQuantile(unittest.TestCase):
+    def test_table_values(self):
+        for p, dof, expected in ((0.975, 1, 12.706), (0.975, 4, 2.776), (0.995, 8, 3.355), (0.975, 10, 2.228),
+                                 (0.95, 3, 2.353), (0.9995, 30, 3.646)):
+            with self.subTest(p=p, dof=dof):
+                self.assertAlmostEqual(report.student_t_quantile(p, dof), expected, places=3)
+
+    def test_one_degree_of_freedom_is_cauchy(self):
+        for p in (0.6, 0.9, 0.975, 0.999):
+            with self.subTest(p=p):
+                expected = math.tan(math.pi * (p - 0.5))
+                self.assertAlmostEqual(report.student_t_quantile(p, 1) / expected, 1, places=9)
+
+    def test_two_degrees_of_freedom_closed_form(self):
+        for p in (0.75, 0.975, 0.995):
+            with self.subTest(p=p):
+                expected = (2 * p - 1) / math.sqrt(2 * p * (1 - p))
+                self.assertAlmostEqual(report.student_t_quantile(p, 2), expected, places=9)
+
+    def test_fractional_degrees_of_freedom_lie_between_their_neighbours(self):
+        # Welch's degrees of freedom are rarely whole numbers.
+        low, middle, high = (report.student_t_quantile(0.975, dof) for dof in (2, 1.5, 1))
+        self.assertLess(low, middle)
+        self.assertLess(middle, high)
+
+    def test_many_degrees_of_freedom_approach_the_normal(self):
+        self.assertAlmostEqual(report.student_t_quantile(0.975, 1e6), 1.959966, places=4)
+
+
+class ForkScores(unittest.TestCase):
+    def test_each_fork_is_the_mean_of_its_iterations(self):
+        self.assertEqual(report.fork_means({"rawData": [[1, 2, 3], [10, 20]]}), [2, 15])
+
+    def test_a_result_keeps_one_score_per_fork(self):
+        self.assertEqual(report.Result(entry("GcPath.jdk", [[4, 6], [8, 12], [1, 3]])).fork_scores, [5, 10, 2])
+
+    def test_churn_forks_come_from_buffers_handed_out(self):
+        secondary = {"allocated": {"score": 150, "scoreError": "NaN", "rawData": [[100, 200], [140, 160]]},
+                     "outOfMemoryErrors": {"score": 0, "rawData": [[0, 0], [0, 0]]}}
+        churn = report.Result(entry("Churn.directmem", [[900, 1100], [990, 1010]], secondary=secondary))
+        self.assertEqual(churn.fork_scores, [150, 150])
+
+    def test_runs_of_one_benchmark_pool_their_forks(self):
+        rounds = [entry("ExplicitPath.jdk", [[1, 3], [5, 7]]), entry("ExplicitPath.jdk", [[9, 11]])]
+        self.assertEqual(report.Result(report.pooled(rounds)).fork_scores, [2, 6, 10])
+
+
+class WelchInterval(unittest.TestCase):
+    def test_degrees_of_freedom(self):
+        self.assertAlmostEqual(report.welch_degrees_of_freedom(1, 5, 1, 5), 8)  # equal spread: n1 + n2 - 2
+        self.assertAlmostEqual(report.welch_degrees_of_freedom(0, 5, 1, 3), 2)  # one side alone: its n - 1
+        self.assertTrue(4 < report.welch_degrees_of_freedom(1, 5, 4, 5) < 8)
+
+    def test_interval_by_hand(self):
+        # Means 1.1 and 0.1, variances 0.02 each, n = 2: standard error 0.1414, 2 degrees of freedom.
+        low, high = report.mean_difference_interval([1.0, 1.2], [0.0, 0.2], 0.95)
+        half_width = 0.95 / math.sqrt(2 * 0.975 * 0.025) * math.sqrt(0.02)
+        self.assertAlmostEqual(low, 1 - half_width, places=9)
+        self.assertAlmostEqual(high, 1 + half_width, places=9)
+
+    def test_throughput_ratio_on_the_log_scale(self):
+        ours, theirs = result("GcPath.directmem", [300, 360, 330]), result("GcPath.jdk", [100, 140, 90])
+        interval = report.speedup_interval(ours, theirs)
+        logs = report.mean_difference_interval([math.log(s) for s in ours.fork_scores],
+                                               [math.log(s) for s in theirs.fork_scores], 0.95)
+        self.assertAlmostEqual(interval.low, math.exp(logs[0]))
+        self.assertAlmostEqual(interval.high, math.exp(logs[1]))
+        geometric = (300 * 360 * 330) ** (1 / 3) / (100 * 140 * 90) ** (1 / 3)
+        self.assertAlmostEqual(math.sqrt(interval.low * interval.high), geometric)
+
+    def test_latency_ratio_is_theirs_over_ours(self):
+        ours = result("LargeAllocation.directmem", [2, 2.2], mode="avgt")
+        theirs = result("LargeAllocation.jdk", [200, 260], mode="avgt")
+        as_throughput = report.speedup_interval(theirs, ours)  # the same numbers, the other way round
+        interval = report.speedup_interval(ours, theirs)
+        self.assertGreater(interval.low, 1)
+        self.assertAlmostEqual(interval.low, 1 / as_throughput.high)
+        self.assertAlmostEqual(interval.high, 1 / as_throughput.low)
+
+    def test_one_fork_gives_no_interval(self):
+        interval = report.speedup_interval(result("GcPath.directmem", [300]), result("GcPath.jdk", [100, 110]))
+        self.assertEqual(interval.missing, "one fork")
+        self.assertEqual(interval.judge(1.5), "INCONCLUSIVE")
+
+    def test_forks_that_agree_give_a_point(self):
+        interval = report.speedup_interval(result("GcPath.directmem", [300, 300]), result("GcPath.jdk", [100, 100]))
+        self.assertAlmostEqual(interval.low, 3)
+        self.assertAlmostEqual(interval.high, 3)
+
+
+class Verdicts(unittest.TestCase):
+    def check(self, ours, theirs, minimum=3, mode="thrpt"):
+        table = report.Table([result("ExplicitPath.directmem", ours, mode), result("ExplicitPath.jdk", theirs, mode)])
+        return report.ratio_check(table, 17, "ExplicitPath", MIB, "jdk", minimum, "Explicit path")
+
+    def test_the_interval_judges(self):
+        interval = report.SpeedupInterval(2, 4)
+        self.assertEqual(interval.judge(1.5), "PASS")
+        self.assertEqual(interval.judge(2), "PASS")  # at the target counts
+        self.assertEqual(interval.judge(3), "INCONCLUSIVE")
+        self.assertEqual(interval.judge(4), "INCONCLUSIVE")
+        self.assertEqual(interval.judge(4.5), "FAIL")
+
+    def test_pass(self):
+        check = self.check([400, 410, 405], [100, 101, 99])
+        self.assertEqual(check.verdict(), "PASS")
+        self.assertRegex(check.measured, r"^4\.0\dx \(3\.\d\dx–4\.\d\dx\)$")
+
+    def test_fail(self):
+        self.assertEqual(self.check([150, 160, 155], [100, 101, 99]).verdict(), "FAIL")
+
+    def test_inconclusive_when_the_forks_disagree(self):
+        # 3.2x on average, but the JDK's forks spread from 60 to 140.
+        check = self.check([320, 320, 320], [60, 100, 140])
+        self.assertEqual(check.verdict(), "INCONCLUSIVE (estimate: above)")
+
+    def test_inconclusive_with_one_fork(self):
+        check = self.check([400], [100], minimum=3)
+        self.assertEqual(check.verdict(), "INCONCLUSIVE (one fork; estimate: above)")
+        self.assertEqual(check.measured, "4.00x")
+
+    def test_latency_passes_when_the_peer_is_slower(self):
+        self.assertEqual(self.check([1, 1.05], [300, 310], minimum=100, mode="avgt").verdict(), "PASS")
+
+    def test_the_paragraph_names_the_level_and_its_t(self):
+        text = report.interval_text()
+        self.assertIn("95 % interval", text)
+        self.assertIn("4.3 to 12.7", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
