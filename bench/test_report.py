@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tests of bench/report.py's statistics and verdicts, on made-up JMH entries. Standard library only:
 
-    python3 bench/test_report.py
+    python3 bench/test_report.py [--junit-xml FILE]
 """
 
 import math
@@ -161,5 +161,34 @@ class Verdicts(unittest.TestCase):
         self.assertIn("4.3 to 12.7", text)
 
 
+def write_junit_xml(path):
+    """Runs every test here, and writes the results as JUnit XML (which .ci/run counts) to path."""
+    import xml.etree.ElementTree as ET
+
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
+    names = [test.id() for test in flatten(suite)]  # before the run, which empties the suite
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    # A failing subtest counts against the test that holds it.
+    problems = {getattr(test, "test_case", test).id(): text for test, text in result.failures + result.errors}
+    root = ET.Element("testsuite", name="bench.test_report", tests=str(len(names)),
+                      failures=str(len(problems)), errors="0", skipped="0")
+    for name in names:
+        test_class, test = name.rsplit(".", 1)
+        case = ET.SubElement(root, "testcase", classname=test_class.replace("__main__", "bench.test_report"), name=test)
+        if name in problems:
+            lines = problems[name].strip().splitlines()
+            ET.SubElement(case, "failure", message=next((line for line in lines if "Error: " in line), lines[-1]))
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
+    return result.wasSuccessful()
+
+
+def flatten(suite):
+    for test in suite:
+        yield from flatten(test) if isinstance(test, unittest.TestSuite) else (test,)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--junit-xml"]:
+        sys.exit(0 if write_junit_xml(sys.argv[2]) else 1)
     unittest.main()
