@@ -277,9 +277,9 @@ val benchSettings = if (quickBenchmarks) {
 // gap between two runs minutes apart is drift: as gradle/jmh.sh, the pair runs in rounds of one
 // fork each, back to back, the order swapped every round, and bench/report.py pools the rounds.
 val churnRounds = if (quickBenchmarks) 2 else 6
-// The targets at 1 MiB and above, directmem and the JDK again in more forks, which bench/report.py
-// pools with the jdk17 run: the JDK's own figures there varied by up to ±90 % over two forks.
-val largeTargetForks = if (quickBenchmarks) 0 else 3
+// The targets against the JDK, directmem and the JDK again in more forks, which bench/report.py
+// pools with the jdk17 run: verdicts come from an interval over forks (see gradle/jmh.sh).
+val targetForks = if (quickBenchmarks) 0 else 3
 val benchVenv = layout.buildDirectory.dir("tools/bench-venv")
 val benchPython = benchVenv.map { it.file("bin/python").asFile }
 val pathScenarios = "bench\\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\\."
@@ -330,9 +330,9 @@ data class JmhRun(
 
 val jmhRunList = buildList<JmhRun> {
     add(JmhRun("jdk17", pathScenarios, benchSettings, exclude = "\\.ffm"))
-    if (largeTargetForks > 0) {
-        add(JmhRun("jdk17-large-targets", "bench\\.(GcPath|ExplicitPath)\\.(directmem|jdk)$",
-            benchSettings + ("forks" to "$largeTargetForks"), listOf("-p", "size=1048576,16777216")))
+    if (targetForks > 0) {
+        add(JmhRun("jdk17-targets", "bench\\.(GcPath|ExplicitPath)\\.(directmem|jdk)$",
+            benchSettings + ("forks" to "$targetForks"), listOf("-p", "size=64,4096,1048576,16777216")))
     }
     for (threads in listOf("2", "4")) {
         val extra = listOf("-t", threads)

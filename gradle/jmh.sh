@@ -179,12 +179,13 @@ benchmarks() {
   # JDK 17: every scenario but FFM (22+).
   jmh_run "${settings[@]}" --include 'bench\.(GcPath|ExplicitPath|WithoutOpens|LargeAllocation|LargeAllocationTouched)\.' \
     --exclude '\.ffm' --name jdk17
-  # The targets at 1 MiB and above, directmem and the JDK again: the JDK's own figures there varied
-  # by up to ±90 % over two forks (its retries sleep), which left verdicts within the error.
-  # report.py pools these forks with the run above.
+  # The targets against the JDK, directmem and the JDK again: verdicts come from an interval over
+  # forks, whose t quantile is 4.3 to 12.7 with two forks a side (the JDK's own figures varied by up
+  # to ±90 % over two forks at 1 MiB and above, its retries sleep). report.py pools these forks
+  # with the run above, five a side.
   if (( target_forks > 0 )); then
     jmh_run "${settings[@]}" --forks "$target_forks" --include 'bench\.(GcPath|ExplicitPath)\.(directmem|jdk)$' \
-      --name jdk17-large-targets -- -p size=1048576,16777216
+      --name jdk17-targets -- -p size=64,4096,1048576,16777216
   fi
   # Churn with 2 and with 4 threads. Its target compares directmem with and without
   # -XX:+DisableExplicitGC, the same code (directmem never calls System.gc()), so a gap between two
