@@ -16,12 +16,7 @@ class VirtualThreadsTest {
      */
     @Test
     void aVirtualThreadWaitingForMemoryLetsTheOneThatFreesItRun() throws Exception {
-        assumeTrue(Runtime.version().feature() >= 21, "virtual threads: JDK 21+");
-        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
-                List.of("-Ddirectmem.maxMemory=16m", "-Djdk.virtualThreadScheduler.parallelism=1",
-                        "-Djdk.virtualThreadScheduler.maxPoolSize=1"),
-                VirtualThreadsProbe.class.getName());
-        assertEquals(0, result.exitCode(), result.output());
+        Subprocess.Result result = runOnOneCarrier("16m", VirtualThreadsProbe.class);
         assertTrue(result.output().contains("ALLOCATED after"), result.output());
         assertTrue(result.output().contains("zeroed true, interrupt kept true"), result.output());
         assertTrue(result.output().contains("LEDGER count=0 memoryUsed=0"), result.output());
@@ -37,12 +32,7 @@ class VirtualThreadsTest {
      */
     @Test
     void aVirtualThreadWokenByAFreeGetsItsTurnBeforeOneThatNeverWaited() throws Exception {
-        assumeTrue(Runtime.version().feature() >= 21, "virtual threads: JDK 21+");
-        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
-                List.of("-Ddirectmem.maxMemory=2m", "-Djdk.virtualThreadScheduler.parallelism=1",
-                        "-Djdk.virtualThreadScheduler.maxPoolSize=1"),
-                VirtualThreadsTurnProbe.class.getName(), "virtual");
-        assertEquals(0, result.exitCode(), result.output());
+        Subprocess.Result result = runOnOneCarrier("2m", VirtualThreadsTurnProbe.class, "virtual");
         assertTrue(result.output().contains("WAITER SERVED after "), result.output());
         assertFalse(result.output().contains("WAITER SERVED after 2000 of 2000"), result.output());
     }
@@ -55,13 +45,24 @@ class VirtualThreadsTest {
      */
     @Test
     void aVirtualThreadWokenByAPlatformThreadGetsItsTurnToo() throws Exception {
-        assumeTrue(Runtime.version().feature() >= 21, "virtual threads: JDK 21+");
-        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
-                List.of("-Ddirectmem.maxMemory=3m", "-Djdk.virtualThreadScheduler.parallelism=1",
-                        "-Djdk.virtualThreadScheduler.maxPoolSize=1"),
-                VirtualThreadsTurnProbe.class.getName(), "platform");
-        assertEquals(0, result.exitCode(), result.output());
+        Subprocess.Result result = runOnOneCarrier("3m", VirtualThreadsTurnProbe.class, "platform");
         assertTrue(result.output().contains("WAITER SERVED after "), result.output());
         assertFalse(result.output().contains("WAITER SERVED after 2000 of 2000"), result.output());
+    }
+
+    /**
+     * Runs {@code probe} in a child JVM whose virtual threads share one carrier thread, with a
+     * budget of {@code budget} (as -Ddirectmem.maxMemory takes it), and checks that it exited
+     * cleanly. Skips the test below JDK 21, which has no virtual threads.
+     */
+    private static Subprocess.Result runOnOneCarrier(String budget, Class<?> probe, String... probeArgs)
+            throws Exception {
+        assumeTrue(Runtime.version().feature() >= 21, "virtual threads: JDK 21+");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.maxMemory=" + budget, "-Djdk.virtualThreadScheduler.parallelism=1",
+                        "-Djdk.virtualThreadScheduler.maxPoolSize=1"),
+                probe.getName(), probeArgs);
+        assertEquals(0, result.exitCode(), result.output());
+        return result;
     }
 }
