@@ -122,16 +122,11 @@ public final class Footprint {
 
     /** RSS before allocating, with a touched 256 MiB buffer, and right after freeing it. */
     private static String largeFree(String peer, Allocator allocator) throws Throwable {
-        long before = rss();
-        ByteBuffer buffer = allocator.allocate(LARGE);
-        Buffers.touch(buffer);
-        long allocated = rss();
-        allocator.free(buffer);
-        long after = rss();
+        RssAroundFree rss = rssAroundFree(allocator, LARGE);
         return String.format(Locale.ROOT,
                 "{\"measurement\":\"largeFree\",\"peer\":\"%s\",\"size\":%d,"
                         + "\"rssBefore\":%d,\"rssAllocated\":%d,\"rssAfterFree\":%d,\"jdk\":\"%s\"}",
-                peer, LARGE, before, allocated, after, Runtime.version());
+                peer, LARGE, rss.before(), rss.allocated(), rss.afterFree(), Runtime.version());
     }
 
     /**
@@ -140,19 +135,29 @@ public final class Footprint {
      * back to the OS. What the reuse cache costs in memory, shown beside what it saves in time.
      */
     private static String keptFree(String peer, Allocator allocator) throws Throwable {
-        long before = rss();
-        ByteBuffer buffer = allocator.allocate(KEPT);
-        Buffers.touch(buffer);
-        long allocated = rss();
-        allocator.free(buffer);
-        long after = rss();
+        RssAroundFree rss = rssAroundFree(allocator, KEPT);
         Thread.sleep(IDLE_WAIT_MILLIS);
         long idle = rss();
         return String.format(Locale.ROOT,
                 "{\"measurement\":\"keptFree\",\"peer\":\"%s\",\"size\":%d,\"rssBefore\":%d,"
                         + "\"rssAllocated\":%d,\"rssAfterFree\":%d,\"rssAfterIdle\":%d,\"idleMillis\":%d,"
                         + "\"jdk\":\"%s\"}",
-                peer, KEPT, before, allocated, after, idle, IDLE_WAIT_MILLIS, Runtime.version());
+                peer, KEPT, rss.before(), rss.allocated(), rss.afterFree(), idle, IDLE_WAIT_MILLIS,
+                Runtime.version());
+    }
+
+    /** RSS before allocating a buffer, once it is allocated and touched, and right after it is freed. */
+    private record RssAroundFree(long before, long allocated, long afterFree) {}
+
+    /** Allocates a buffer of {@code size}, touches each page, and frees it, reading RSS at each step. */
+    private static RssAroundFree rssAroundFree(Allocator allocator, int size) throws Throwable {
+        long before = rss();
+        ByteBuffer buffer = allocator.allocate(size);
+        Buffers.touch(buffer);
+        long allocated = rss();
+        allocator.free(buffer);
+        long afterFree = rss();
+        return new RssAroundFree(before, allocated, afterFree);
     }
 
     /** Resident set size in bytes, from /proc/self/statm (second field, in pages). */
