@@ -1220,16 +1220,17 @@ mod tests {
     /// back could never have made room, nor when collections outlast the wait and free nothing.
     #[test]
     fn a_reservation_that_loses_every_reclaimed_byte_says_so_at_the_deadline() {
+        /// Each collection reclaims `bytes` of garbage, and another thread takes them at once.
         struct Thief {
             ledger: Arc<Ledger>,
             reclaimer: Arc<Reclaimer>,
+            bytes: u64,
         }
         impl Collector for Thief {
             fn collect(&mut self) -> Result<Collection, String> {
-                // The reclaimer frees 5 bytes of garbage, and another thread takes them at once.
-                self.ledger.release(res(5)).unwrap();
+                self.ledger.release(res(self.bytes)).unwrap();
                 self.reclaimer.notify_reclaimed_down_to(self.ledger.used());
-                self.ledger.try_reserve(res(5)).unwrap();
+                self.ledger.try_reserve(res(self.bytes)).unwrap();
                 Ok(Collection::Forced)
             }
         }
@@ -1239,9 +1240,11 @@ mod tests {
             max_wait: Duration::from_millis(200),
             ..fast_policy()
         }));
+        // 5 bytes back each time: enough for the request, had no one taken them.
         let mut thief = Thief {
             ledger: ledger.clone(),
             reclaimer: reclaimer.clone(),
+            bytes: 5,
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut thief);
         assert!(
@@ -1251,21 +1254,10 @@ mod tests {
         assert_eq!(ledger.used(), 10);
 
         // Each collection gives 1 byte back, which another thread takes: 5 never fit.
-        struct Trickle {
-            ledger: Arc<Ledger>,
-            reclaimer: Arc<Reclaimer>,
-        }
-        impl Collector for Trickle {
-            fn collect(&mut self) -> Result<Collection, String> {
-                self.ledger.release(res(1)).unwrap();
-                self.reclaimer.notify_reclaimed_down_to(self.ledger.used());
-                self.ledger.try_reserve(res(1)).unwrap();
-                Ok(Collection::Forced)
-            }
-        }
-        let mut trickle = Trickle {
+        let mut trickle = Thief {
             ledger: ledger.clone(),
             reclaimer: reclaimer.clone(),
+            bytes: 1,
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
         assert!(
