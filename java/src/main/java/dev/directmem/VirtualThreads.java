@@ -29,6 +29,9 @@ final class VirtualThreads {
      */
     private static final int MAX_YIELDS = 8;
 
+    /** Test hook: the next waiter to leave {@link #PARKED} fails there, as a stack overflow can. */
+    private static volatile boolean failNextLeave;
+
     /** A parked thread, whether memory came back since it parked, and whether it went on. */
     private static final class Parked {
         final Thread thread = Thread.currentThread();
@@ -87,6 +90,10 @@ final class VirtualThreads {
             }
         } finally {
             me.ended = true; // no call: cannot fail
+            if (failNextLeave) {
+                failNextLeave = false;
+                throw new StackOverflowError("test hook: failed as it left the parked set");
+            }
             PARKED.remove(me);
             if (interrupted) {
                 Thread.currentThread().interrupt();
@@ -111,8 +118,11 @@ final class VirtualThreads {
         }
     }
 
-    /** Whether a parked thread was woken by a free and has not run since; drops stale entries. */
-    private static boolean wokenWaiting() {
+    /**
+     * Whether a parked thread was woken by a free and has not run since, which makes
+     * {@link #yieldToWaiting} yield; drops stale entries. Package-private for the tests.
+     */
+    static boolean wokenWaiting() {
         if (PARKED.isEmpty()) {
             return false;
         }
@@ -124,6 +134,14 @@ final class VirtualThreads {
             }
         }
         return false;
+    }
+
+    /**
+     * Test hook: the next thread to stop waiting in {@link #parkUntilFreed} throws
+     * StackOverflowError as it leaves the parked set, so that its entry stays there.
+     */
+    static void failNextLeaveForTesting() {
+        failNextLeave = true;
     }
 
     /** Memory came back: wakes every parked thread. Two reads when none is parked. */

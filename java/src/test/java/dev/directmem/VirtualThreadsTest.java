@@ -2,13 +2,20 @@ package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
-/** Virtual threads (JDK 21+) that wait for memory leave their carrier to the others. */
+/**
+ * Virtual threads (JDK 21+) that wait for memory leave their carrier to the others; the set of
+ * parked waiters that decides when they give it up.
+ */
 class VirtualThreadsTest {
     /**
      * One carrier thread, and a virtual thread waiting for memory that another virtual thread
@@ -48,6 +55,44 @@ class VirtualThreadsTest {
         Subprocess.Result result = runOnOneCarrier("3m", VirtualThreadsTurnProbe.class, "platform");
         assertTrue(result.output().contains("WAITER SERVED after "), result.output());
         assertFalse(result.output().contains("WAITER SERVED after 2000 of 2000"), result.output());
+    }
+
+    /**
+     * A waiter woken by a free whose entry stays in the set of parked waiters (a stack overflow
+     * as it left) is passed over once it has ended: before, the entry still read as a woken
+     * waiter that had not run, so every later allocation on a virtual thread yielded its
+     * carrier, for good. Any JDK: the set and its waiters are plain threads' too.
+     */
+    @Test
+    void aWokenWaiterLeftInTheParkedSetDoesNotKeepLaterAllocationsYielding() throws Exception {
+        VirtualThreads.failNextLeaveForTesting();
+        AtomicReference<Throwable> leaving = new AtomicReference<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                VirtualThreads.parkUntilFreed(TimeUnit.MINUTES.toNanos(1));
+            } catch (Throwable t) {
+                leaving.set(t);
+            }
+        }, "waiter");
+        waiter.start();
+        while (waiter.isAlive()) { // a free wakes it once it has parked
+            VirtualThreads.freed();
+            waiter.join(10);
+        }
+        assertInstanceOf(StackOverflowError.class, leaving.get());
+        assertFalse(VirtualThreads.wokenWaiting(), "the entry left behind still reads as a woken waiter");
+    }
+
+    /**
+     * The same with a waiter that ran out its time, unwoken, and a free that comes after:
+     * before, the free woke the entry left behind, which then read as a woken waiter for good.
+     */
+    @Test
+    void aWaiterLeftInTheParkedSetIsNotWokenByLaterFrees() {
+        VirtualThreads.failNextLeaveForTesting();
+        assertThrows(StackOverflowError.class, () -> VirtualThreads.parkUntilFreed(0));
+        VirtualThreads.freed();
+        assertFalse(VirtualThreads.wokenWaiting(), "a later free woke the entry left behind");
     }
 
     /**
