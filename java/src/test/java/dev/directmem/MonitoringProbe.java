@@ -1,6 +1,12 @@
 package dev.directmem;
 
 import java.lang.management.ManagementFactory;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.Set;
+import javax.management.MBeanServer;
+import javax.management.MBeanServerBuilder;
+import javax.management.MBeanServerDelegate;
 import javax.management.MBeanServerFactory;
 import javax.management.ObjectName;
 
@@ -8,15 +14,19 @@ import javax.management.ObjectName;
  * Run in a child JVM by {@link MonitoringTest}: directmem in use creates no MBean server, and its
  * bean appears within seconds of the application creating one. With the argument
  * {@code own-server}, the application first makes a server of its own, which is not the platform
- * one: directmem must not take it for that and create the platform server.
+ * one: directmem must not take it for that and create the platform server. With
+ * {@code throwing-server}, that server of its own throws when asked which beans it holds, as a
+ * guarded one may: directmem must pass it over and still register once the platform server exists.
  */
 final class MonitoringProbe {
     private MonitoringProbe() {}
 
     /** With the argument {@code busy}, 1 MiB buffers are dropped all along, so that releases never pause. */
     public static void main(String[] args) throws Exception {
-        boolean ownServer = args.length > 0 && args[0].equals("own-server");
-        var own = ownServer ? MBeanServerFactory.createMBeanServer() : null;
+        boolean throwingServer = args.length > 0 && args[0].equals("throwing-server");
+        boolean ownServer = throwingServer || args.length > 0 && args[0].equals("own-server");
+        MBeanServer own = throwingServer ? createThrowingServer()
+                : ownServer ? MBeanServerFactory.createMBeanServer() : null;
         DirectMemory.free(DirectMemory.allocateDirect(4096));
         if (ownServer) {
             Thread.sleep(2500); // the reporter looks for the platform server once a second
@@ -37,7 +47,7 @@ final class MonitoringProbe {
             Thread.sleep(500);
         }
         System.out.println("SERVERS " + (MBeanServerFactory.findMBeanServer(null).size() - (ownServer ? 1 : 0)));
-        if (ownServer) {
+        if (ownServer && !throwingServer) {
             System.out.println("IN THE APPLICATION'S OWN SERVER "
                     + own.isRegistered(new ObjectName(DirectMemoryMXBean.OBJECT_NAME)));
         }
@@ -49,5 +59,39 @@ final class MonitoringProbe {
         }
         System.out.println("REGISTERED " + server.isRegistered(name) + " after "
                 + (System.nanoTime() - created) / 1_000_000 + " ms");
+    }
+
+    /**
+     * An MBean server from {@code MBeanServerFactory}, so that directmem finds it, which throws
+     * SecurityException when asked whether a bean is registered or which names it holds.
+     */
+    private static MBeanServer createThrowingServer() {
+        System.setProperty("javax.management.builder.initial", ThrowingServerBuilder.class.getName());
+        try {
+            return MBeanServerFactory.createMBeanServer();
+        } finally {
+            System.clearProperty("javax.management.builder.initial"); // the platform server is a plain one
+        }
+    }
+
+    /** Builds servers that refuse {@code isRegistered}, {@code queryNames} and {@code queryMBeans}. */
+    public static final class ThrowingServerBuilder extends MBeanServerBuilder {
+        private static final Set<String> REFUSED = Set.of("isRegistered", "queryNames", "queryMBeans");
+
+        @Override
+        public MBeanServer newMBeanServer(String defaultDomain, MBeanServer outer, MBeanServerDelegate delegate) {
+            MBeanServer server = super.newMBeanServer(defaultDomain, outer, delegate);
+            return (MBeanServer) Proxy.newProxyInstance(MBeanServer.class.getClassLoader(),
+                    new Class<?>[] {MBeanServer.class}, (proxy, method, methodArgs) -> {
+                        if (REFUSED.contains(method.getName())) {
+                            throw new SecurityException("this server does not say which beans it holds");
+                        }
+                        try {
+                            return method.invoke(server, methodArgs);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        }
     }
 }

@@ -96,6 +96,21 @@ class MonitoringTest {
     }
 
     /**
+     * An application's own server that throws when asked which beans it holds (a guarded one) is
+     * passed over for that try only: directmem registers once the platform server exists (before:
+     * the first try's exception stopped registration for good, "REGISTERED false").
+     */
+    @Test
+    void anApplicationsOwnServerThatThrowsDoesNotStopRegistration() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                MonitoringProbe.class.getName(), "throwing-server");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("SERVERS 0"), result.output());
+        assertTrue(result.output().contains("REGISTERED true"), result.output());
+        assertFalse(result.output().contains("could not register"), result.output());
+    }
+
+    /**
      * Two copies of directmem in one JVM (two class loaders, as a redeployed web application's):
      * each has its own budget and its own bean, the second as {@code name=directmem-2} (before:
      * only the first was registered, and JMX showed the first copy's figures alone).
