@@ -9,76 +9,198 @@
 //! buffer instead of 0.3, JDK 17, Intel guest); remembering 32 cost 12 KiB loops about 15 %.
 //! Keeping the block needs no guess.
 //!
-//! One block per thread, so a thread holds at most one block below the mapping threshold. It is
-//! freed when the thread frees another such block (which takes its place), and when the thread
-//! ends. Reuse turned off (`-Ddirectmem.reuseMemory=0`) keeps nothing here either.
+//! One block per thread, and only so many threads keep one: [`set_limit`] allows a quarter of the
+//! reuse limit in slots of the largest such block, at most [`MAX_SLOTS`] (16 MiB). Unbounded, a
+//! server of 1000 threads that each once freed a 200 KiB buffer held 200 MiB outside the budget
+//! for as long as the threads lived. A kept block goes back to `malloc` when its thread frees
+//! another (which takes its place), when the thread ends, and when its slot went unused for a
+//! whole trim period ([`trim`]: the background thread's, every second). Reuse turned off
+//! (`-Ddirectmem.reuseMemory=0`) keeps nothing here either.
 
+use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// A thread's kept block: its address and the capacity it was allocated for, or none.
+/// The most threads that keep a block at once: 64 slots of up to 256 KiB.
+pub const MAX_SLOTS: usize = 64;
+
+/// A thread's kept block, where the background thread's [`trim`] can take it too.
+#[derive(Default)]
 struct Slot {
-    address: usize,
-    capacity: u64,
+    /// The kept block's address, 0 for none. Only the owning thread puts a block here; it and
+    /// [`trim`] take it out, each with one swap, so exactly one of them frees it.
+    address: AtomicUsize,
+    /// Whether the owner took or kept a block since the last trim.
+    used: AtomicBool,
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
-        address: 0,
-        capacity: 0,
-    };
-
-    /// Empties the slot, returning the block it held.
-    fn take(&mut self) -> Option<(NonNull<u8>, u64)> {
-        // Field by field: a whole `Slot` taken out would be dropped, and free the block.
-        let address = std::mem::take(&mut self.address);
-        let capacity = std::mem::take(&mut self.capacity);
-        NonNull::new(address as *mut u8).map(|ptr| (ptr, capacity))
+    /// Frees the block held here, if any: returns its size as malloc counts it, or 0.
+    fn free_kept(&self) -> u64 {
+        let address = self.address.swap(0, Ordering::AcqRel) as *mut libc::c_void;
+        if address.is_null() {
+            return 0;
+        }
+        // SAFETY: a kept block came from malloc, and the swap made it ours alone.
+        unsafe {
+            let size = libc::malloc_usable_size(address);
+            libc::free(address);
+            size as u64
+        }
     }
 }
 
-impl Drop for Slot {
-    /// The thread ends: its block goes back to `malloc`.
+/// The slots of the threads that keep blocks, and how many there may be.
+struct Slots {
+    list: Mutex<Vec<Arc<Slot>>>,
+    allowed: AtomicUsize,
+    /// `list.len()`, readable without the lock: a thread that finds no room does not take it.
+    taken: AtomicUsize,
+    /// When the last trim period ended.
+    trimmed: Mutex<Option<Instant>>,
+}
+
+impl Slots {
+    const fn new(allowed: usize) -> Self {
+        Slots {
+            list: Mutex::new(Vec::new()),
+            allowed: AtomicUsize::new(allowed),
+            taken: AtomicUsize::new(0),
+            trimmed: Mutex::new(None),
+        }
+    }
+
+    /// A new slot, if fewer than the allowed number are taken.
+    fn register(&self) -> Option<Arc<Slot>> {
+        if self.taken.load(Ordering::Relaxed) >= self.allowed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut list = self.list.lock();
+        if list.len() >= self.allowed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let slot = Arc::new(Slot::default());
+        list.push(Arc::clone(&slot));
+        self.taken.store(list.len(), Ordering::Relaxed);
+        Some(slot)
+    }
+
+    /// Frees the slot's block and makes room for another thread's.
+    fn unregister(&self, slot: &Arc<Slot>) {
+        slot.free_kept();
+        let mut list = self.list.lock();
+        list.retain(|s| !Arc::ptr_eq(s, slot));
+        self.taken.store(list.len(), Ordering::Relaxed);
+    }
+
+    /// Allows `slots` slots from now on, and gives back every kept block.
+    fn set_allowed(&self, slots: usize) {
+        self.allowed.store(slots, Ordering::Relaxed);
+        for slot in self.list.lock().iter() {
+            slot.free_kept();
+        }
+    }
+
+    /// Ends the trim period if it has lasted `period`: the blocks of slots unused through the
+    /// whole of it go back to malloc. Returns the bytes given back.
+    fn trim(&self, period: Duration) -> u64 {
+        {
+            let mut trimmed = self.trimmed.lock();
+            if trimmed.is_some_and(|at| at.elapsed() < period) {
+                return 0;
+            }
+            *trimmed = Some(Instant::now());
+        }
+        let mut given_back = 0;
+        for slot in self.list.lock().iter() {
+            if !slot.used.swap(false, Ordering::Relaxed) {
+                given_back += slot.free_kept();
+            }
+        }
+        given_back
+    }
+}
+
+/// Until [`set_limit`], as many as ever: whether anything is kept at all is the reuse limit's
+/// to say (`memory::free` asks it first).
+static SLOTS: Slots = Slots::new(MAX_SLOTS);
+
+/// This thread's slot (registered at its first kept block, if there is room) and the capacity
+/// the block in it was allocated for; only this thread reads the capacity.
+struct ThisThread {
+    slot: Option<Arc<Slot>>,
+    capacity: u64,
+}
+
+impl Drop for ThisThread {
+    /// The thread ends: its block goes back to `malloc`, and its slot to other threads.
     fn drop(&mut self) {
-        if let Some((ptr, _)) = self.take() {
-            // SAFETY: a kept block came from malloc, and only this slot holds it.
-            unsafe { libc::free(ptr.as_ptr().cast()) };
+        if let Some(slot) = self.slot.take() {
+            SLOTS.unregister(&slot);
         }
     }
 }
 
 thread_local! {
-    static THIS_THREAD: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
+    static THIS_THREAD: RefCell<ThisThread> = const {
+        RefCell::new(ThisThread { slot: None, capacity: 0 })
+    };
+}
+
+/// Sets how much may be kept here from the reuse limit (`-Ddirectmem.reuseMemory`, or the
+/// budget's default): a quarter of it, in slots of `largest` bytes, at most [`MAX_SLOTS`]. Kept
+/// blocks are given back; threads that hold a slot keep it.
+pub fn set_limit(reuse_limit: u64, largest: u64) {
+    let slots = (reuse_limit / 4) / largest.max(1);
+    SLOTS.set_allowed(usize::try_from(slots).map_or(MAX_SLOTS, |s| s.min(MAX_SLOTS)));
 }
 
 /// Takes the block this thread kept if it was allocated for exactly `capacity` bytes. Its
 /// contents are the last user's: the caller zeroes it.
 pub fn take(capacity: u64) -> Option<NonNull<u8>> {
     THIS_THREAD
-        .try_with(|slot| {
-            let mut slot = slot.borrow_mut();
-            if slot.capacity != capacity {
+        .try_with(|this| {
+            let this = this.borrow();
+            let slot = this.slot.as_deref()?;
+            if this.capacity != capacity || slot.address.load(Ordering::Relaxed) == 0 {
                 return None;
             }
-            slot.take().map(|(ptr, _)| ptr)
+            slot.used.store(true, Ordering::Relaxed);
+            // A swap, not the value just read: the trim may have taken the block meanwhile.
+            NonNull::new(slot.address.swap(0, Ordering::AcqRel) as *mut u8)
         })
         .ok()
         .flatten()
 }
 
 /// Keeps a block of `capacity` bytes this thread frees, in place of the one it kept before,
-/// which is returned for the caller to free. When the thread is ending, `ptr` itself is
-/// returned.
+/// which is returned for the caller to free. `ptr` itself is returned when this thread has no
+/// slot and none is free, or is ending.
 pub fn keep(ptr: NonNull<u8>, capacity: u64) -> Option<NonNull<u8>> {
     THIS_THREAD
-        .try_with(|slot| {
-            let mut slot = slot.borrow_mut();
-            let before = slot.take().map(|(before, _)| before);
-            slot.address = ptr.as_ptr() as usize;
-            slot.capacity = capacity;
-            before
+        .try_with(|this| {
+            let mut this = this.borrow_mut();
+            if this.slot.is_none() {
+                this.slot = SLOTS.register();
+            }
+            this.capacity = capacity;
+            let Some(slot) = this.slot.as_deref() else {
+                return Some(ptr);
+            };
+            slot.used.store(true, Ordering::Relaxed);
+            NonNull::new(slot.address.swap(ptr.as_ptr() as usize, Ordering::AcqRel) as *mut u8)
         })
         .unwrap_or(Some(ptr))
+}
+
+/// Once per `period` (the background thread calls it more often): gives back to `malloc` the
+/// blocks of threads that neither took nor kept one through the whole period before, so an idle
+/// thread's block goes within two. Returns the bytes given back.
+pub fn trim(period: Duration) -> u64 {
+    SLOTS.trim(period)
 }
 
 #[cfg(test)]
@@ -121,6 +243,58 @@ mod tests {
         assert_eq!(take(8192), None);
         assert_eq!(take(20000), Some(second));
         free(second);
+    }
+
+    #[test]
+    fn only_the_allowed_number_of_threads_get_a_slot() {
+        let slots = Slots::new(2);
+        let first = slots.register().expect("room for one");
+        let _second = slots.register().expect("room for two");
+        assert!(slots.register().is_none(), "no room for a third");
+        slots.unregister(&first);
+        assert!(slots.register().is_some(), "the first one's place");
+        slots.set_allowed(0);
+        assert!(slots.register().is_none(), "none allowed any more");
+    }
+
+    #[test]
+    fn a_trim_frees_the_blocks_of_slots_unused_through_a_whole_period() {
+        let slots = Slots::new(2);
+        let (idle, busy) = (
+            slots.register().expect("slot"),
+            slots.register().expect("slot"),
+        );
+        for slot in [&idle, &busy] {
+            slot.address
+                .store(block(8192).as_ptr() as usize, Ordering::Relaxed);
+            slot.used.store(true, Ordering::Relaxed); // as keep does
+        }
+        slots.trim(Duration::ZERO);
+        assert_ne!(
+            idle.address.load(Ordering::Relaxed),
+            0,
+            "used in the period before"
+        );
+        busy.used.store(true, Ordering::Relaxed);
+        slots.trim(Duration::from_secs(3600));
+        assert_ne!(
+            idle.address.load(Ordering::Relaxed),
+            0,
+            "the period has not ended"
+        );
+        slots.trim(Duration::ZERO);
+        assert_eq!(
+            idle.address.load(Ordering::Relaxed),
+            0,
+            "unused through a whole period"
+        );
+        assert_ne!(busy.address.load(Ordering::Relaxed), 0, "used in it");
+        slots.set_allowed(2);
+        assert_eq!(
+            busy.address.load(Ordering::Relaxed),
+            0,
+            "a new limit gives back every block"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod fill;
+pub mod heap_trim;
 pub mod last_freed;
 pub mod ledger;
 #[cfg(test)]

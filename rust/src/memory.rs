@@ -208,6 +208,14 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
     }
 }
 
+/// Asks glibc to give the free memory of its heaps back to the OS (`malloc_trim`), as `jcmd
+/// System.trim_native_heap` does: blocks below [`MMAP_THRESHOLD`] go back to malloc, which keeps
+/// their pages. Returns whether any memory went back.
+pub fn trim_malloc_heaps() -> bool {
+    // SAFETY: malloc_trim has no preconditions; 0 keeps no padding at the top of the heap.
+    unsafe { libc::malloc_trim(0) == 1 }
+}
+
 /// Sets `len` bytes at `ptr` to `value`, bypassing the cache for ranges it cannot hold.
 ///
 /// # Safety

@@ -142,6 +142,11 @@ impl Reuse {
         self.trim(Duration::ZERO);
     }
 
+    /// How many bytes of freed blocks may be kept (see [`Reuse::set_limit`]).
+    pub fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
+    }
+
     /// Whether freed blocks may be kept at all (reuse not turned off).
     pub fn keeps_anything(&self) -> bool {
         self.limit.load(Ordering::Relaxed) > 0

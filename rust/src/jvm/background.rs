@@ -1,11 +1,15 @@
 //! The background threads. The early reclaimer, attached to the JVM, runs early collections,
 //! so that allocating threads rarely find the budget full and stall on a collection themselves,
-//! and gives kept freed blocks (see `reuse`) back to the OS once they are idle. The zeroer thread,
+//! and gives kept freed blocks (see `reuse`, `last_freed`) back once they are idle, and malloc's
+//! free memory to the OS once frees stop (see `heap_trim`). The zeroer thread,
 //! never attached (so collections never wait for it), zeroes the kept blocks the reclaimer
 //! freed before an allocating thread takes them, and helps takers zero large blocks.
 
 use super::collector::JvmCollector;
 use super::events;
+use crate::heap_trim::{HeapTrim, SPACING};
+use crate::last_freed;
+use crate::memory;
 use crate::pool::Pool;
 use crate::report::{ReportingCollector, Trigger};
 use crate::reuse::{IDLE, REUSE};
@@ -49,13 +53,14 @@ fn run(vm: JavaVM, pool: &'static Pool) {
             None
         }
     };
+    let mut heap_trim = HeapTrim::new(IDLE, SPACING);
     loop {
         // Nothing may end this thread: it alone gives idle kept blocks back to the OS.
         let turn = catch_unwind(AssertUnwindSafe(|| match env.as_mut() {
-            Some(env) => early_turn(env, pool),
+            Some(env) => early_turn(env, pool, &mut heap_trim),
             None => {
                 std::thread::sleep(IDLE);
-                REUSE.trim(IDLE);
+                give_back_idle(pool, &mut heap_trim);
             }
         }));
         if turn.is_err() {
@@ -68,11 +73,27 @@ fn run(vm: JavaVM, pool: &'static Pool) {
     }
 }
 
-/// Waits for an early collection to be wanted (or an idle period to pass), trims the kept
-/// blocks, and runs the collection if one is wanted.
-fn early_turn(env: &mut JNIEnv, pool: &'static Pool) {
-    let wanted = pool.await_early_collection(IDLE);
+/// Gives idle kept blocks back (see `reuse` and `last_freed`), and malloc's free memory once
+/// frees have stopped (see `heap_trim`).
+fn give_back_idle(pool: &Pool, heap_trim: &mut HeapTrim) {
+    let malloced = REUSE.malloced.kept_bytes();
     REUSE.trim(IDLE);
+    let from_caches = malloced.saturating_sub(REUSE.malloced.kept_bytes()) + last_freed::trim(IDLE);
+    if heap_trim.look(pool.given_back_bytes(), from_caches) {
+        let began = std::time::Instant::now();
+        let trimmed = memory::trim_malloc_heaps();
+        log::debug!(
+            "frees stopped: malloc_trim took {:?}, gave memory back: {trimmed}",
+            began.elapsed()
+        );
+    }
+}
+
+/// Waits for an early collection to be wanted (or an idle period to pass), gives idle memory
+/// back, and runs the collection if one is wanted.
+fn early_turn(env: &mut JNIEnv, pool: &'static Pool, heap_trim: &mut HeapTrim) {
+    let wanted = pool.await_early_collection(IDLE);
+    give_back_idle(pool, heap_trim);
     if !wanted {
         return;
     }

@@ -7,6 +7,7 @@ use super::events;
 use super::guard::guard;
 use super::ids;
 use crate::error::Error;
+use crate::last_freed;
 use crate::memory;
 use crate::pool::{Block, FreedBy, Pool};
 use crate::reclaim::{Policy, Waiting};
@@ -98,6 +99,7 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
             Ok(bytes) => REUSE.set_limit(bytes.min(max)),
             Err(_) => REUSE.set_limit_for_budget(max),
         }
+        last_freed::set_limit(REUSE.limit(), memory::MMAP_THRESHOLD);
         set_max_heap(u64::try_from(max_heap).unwrap_or(0));
         background::start(env.get_java_vm()?, &POOL);
         log::debug!("directmem budget: {max} bytes");
