@@ -1,89 +1,105 @@
 //! When to give malloc's free memory back to the OS.
 //!
 //! Blocks below the mapping threshold go back to malloc when freed (or when idle in a cache), and
-//! glibc keeps their pages: after a churn of 64 B to 256 KiB buffers through a 256 MiB budget,
-//! with nothing left in use, the process stayed 330 MiB above its baseline, with
-//! `-Ddirectmem.reuseMemory=0` too, until `malloc_trim` gave 270 MiB of it back. Trimming while
-//! buffers churn would only make the next ones fault their pages in again, so the background
-//! thread trims once frees stop: after a whole period in which the program gave nothing back, if
-//! enough went back to malloc since the last trim to be worth a walk over its heaps: what the
-//! program gave back, and what directmem's caches gave malloc as they went idle (which happens
-//! after frees stop, so it is no sign of activity). A trim took 1 to 14 ms here, each heap locked
-//! meanwhile, so trims are spaced ([`SPACING`]) for programs whose frees come in bursts.
+//! glibc keeps their pages: after buffers of 8 KiB to 200 KiB churned through a 128 MiB budget on
+//! two threads, with nothing left in use, the process stayed 156 MiB above where it began (120 MiB
+//! with `-Ddirectmem.reuseMemory=0`), until `malloc_trim` gave it back. Trimming while buffers
+//! come and go would only make the next ones fault their pages in again, so the background thread
+//! trims once the program is quiet: a whole period in which it allocated and freed less than
+//! [`QUIET`]. And only if enough went back to malloc since the last trim to be worth a walk over
+//! its heaps: what the program gave back, and what directmem's caches gave malloc as they went
+//! idle (which happens after frees stop, so it is no sign of activity).
+//!
+//! `malloc_trim` works on the whole process, and each of malloc's heaps stays locked while it is
+//! walked: a trim took 1 to 14 ms here, and one over 10,000 free chunks 16 ms. So trims are
+//! spaced, at least [`SPACING`] apart and a thousand times as long as the last one took, and
+//! `-Ddirectmem.trimMalloc=false` turns them off.
 
 use std::time::{Duration, Instant};
 
 /// Bytes given back since the last trim below which no trim is worth it.
 pub const WORTH_TRIMMING: u64 = 16 << 20;
 
+/// Bytes allocated, or freed, in a period below which the program counts as quiet: a trickle
+/// (a few buffers reclaimed at each young collection) does not put trims off for good.
+pub const QUIET: u64 = 1 << 20;
+
 /// The least time between two trims.
 pub const SPACING: Duration = Duration::from_secs(10);
 
-/// What the last periods saw of the bytes given back (a counter that only grows).
+/// What the periods so far saw of the program's allocations and frees.
 #[derive(Debug)]
 pub struct HeapTrim {
     period: Duration,
     spacing: Duration,
-    seen: u64,
-    at_last_trim: u64,
-    /// Bytes the caches gave back to malloc since the last trim.
+    /// Bytes given back and bytes in use at the end of the last period.
+    given_back: u64,
+    used: u64,
+    /// Bytes given back at the last trim, and what the caches gave malloc since.
+    given_back_at_trim: u64,
     from_caches: u64,
     period_began: Option<Instant>,
-    last_trim: Option<Instant>,
+    last_trim: Option<(Instant, Duration)>,
 }
 
 impl HeapTrim {
-    /// Periods of `period`, trims at least `spacing` apart.
+    /// Periods of `period`; trims at least `spacing` apart.
     pub fn new(period: Duration, spacing: Duration) -> Self {
         HeapTrim {
             period,
             spacing,
-            seen: 0,
-            at_last_trim: 0,
+            given_back: 0,
+            used: 0,
+            given_back_at_trim: 0,
             from_caches: 0,
             period_began: None,
             last_trim: None,
         }
     }
 
-    /// For a thread that looks more often than once a period: counts what the caches gave back
-    /// to malloc since the last look, ends the period if it has lasted that long, and says
-    /// whether to trim (see [`HeapTrim::period_ended`]).
-    pub fn look(&mut self, given_back: u64, from_caches: u64) -> bool {
+    /// For a thread that looks more often than once a period. `given_back`: all the bytes the
+    /// program gave back so far (a counter that only grows); `used`: the bytes in use now;
+    /// `from_caches`: what directmem's caches gave malloc since the last look. Ends the period
+    /// if it has lasted long enough, and says whether to trim now; the caller then reports how
+    /// long the trim took ([`HeapTrim::trimmed`]).
+    pub fn look(&mut self, given_back: u64, used: u64, from_caches: u64) -> bool {
         self.from_caches = self.from_caches.saturating_add(from_caches);
         let now = Instant::now();
-        let lasted = |since: Option<Instant>, span| {
-            since.is_none_or(|at| now.saturating_duration_since(at) >= span)
-        };
-        if !lasted(self.period_began, self.period) {
+        if self
+            .period_began
+            .is_some_and(|began| now.saturating_duration_since(began) < self.period)
+        {
             return false;
         }
         self.period_began = Some(now);
-        if !lasted(self.last_trim, self.spacing) {
-            self.seen = given_back; // the period ends all the same
+        // used = used before + allocated - freed, so allocated = used - used before + freed.
+        let freed = given_back.saturating_sub(self.given_back);
+        let allocated = (used.saturating_add(freed)).saturating_sub(self.used);
+        self.given_back = given_back;
+        self.used = used;
+        let quiet = freed < QUIET && allocated < QUIET;
+        let worth = given_back
+            .saturating_sub(self.given_back_at_trim)
+            .saturating_add(self.from_caches)
+            >= WORTH_TRIMMING;
+        let spaced = self.last_trim.is_none_or(|(at, took)| {
+            now.saturating_duration_since(at) >= self.spacing.max(took.saturating_mul(1000))
+        });
+        if !(quiet && worth && spaced) {
             return false;
         }
-        let trim = self.period_ended(given_back);
-        if trim {
-            self.last_trim = Some(now);
-        }
-        trim
+        self.given_back_at_trim = given_back;
+        self.from_caches = 0;
+        self.last_trim = Some((now, Duration::ZERO));
+        true
     }
 
-    /// Ends a period in which `given_back` bytes had been given back in all: whether to trim
-    /// now. Frees during the period put the trim off to the next quiet one.
-    fn period_ended(&mut self, given_back: u64) -> bool {
-        let quiet = given_back == self.seen;
-        self.seen = given_back;
-        let since_last_trim = given_back
-            .saturating_sub(self.at_last_trim)
-            .saturating_add(self.from_caches);
-        if quiet && since_last_trim >= WORTH_TRIMMING {
-            self.at_last_trim = given_back;
-            self.from_caches = 0;
-            return true;
+    /// Records how long the trim [`HeapTrim::look`] asked for took: the next one waits at least a
+    /// thousand times as long.
+    pub fn trimmed(&mut self, took: Duration) {
+        if let Some((_, last)) = self.last_trim.as_mut() {
+            *last = took;
         }
-        false
     }
 }
 
@@ -92,6 +108,7 @@ mod tests {
     use super::*;
 
     const HOUR: Duration = Duration::from_secs(3600);
+    const MIB: u64 = 1 << 20;
 
     /// Every look ends a period; trims need no spacing.
     fn every_look() -> HeapTrim {
@@ -101,38 +118,62 @@ mod tests {
     #[test]
     fn trims_once_after_frees_stop() {
         let mut trim = every_look();
-        assert!(!trim.look(100 << 20, 0), "frees during the period");
-        assert!(!trim.look(300 << 20, 0), "still freeing");
-        assert!(trim.look(300 << 20, 0), "a quiet period after 300 MiB");
-        assert!(!trim.look(300 << 20, 0), "trimmed already");
+        assert!(!trim.look(100 * MIB, 0, 0), "frees during the period");
+        assert!(!trim.look(300 * MIB, 0, 0), "still freeing");
+        assert!(trim.look(300 * MIB, 0, 0), "a quiet period after 300 MiB");
+        assert!(!trim.look(300 * MIB, 0, 0), "trimmed already");
+    }
+
+    #[test]
+    fn a_trickle_of_frees_is_quiet_enough() {
+        let mut trim = every_look();
+        assert!(!trim.look(300 * MIB, 0, 0), "a burst");
+        assert!(
+            trim.look(300 * MIB + QUIET - 1, 0, 0),
+            "then less than QUIET a period"
+        );
+    }
+
+    #[test]
+    fn allocating_is_no_time_to_trim() {
+        let mut trim = every_look();
+        assert!(!trim.look(300 * MIB, 0, 0), "a burst of frees");
+        assert!(
+            !trim.look(300 * MIB, 64 * MIB, 0),
+            "then allocations, which fault pages in"
+        );
+        assert!(trim.look(300 * MIB, 64 * MIB, 0), "quiet");
     }
 
     #[test]
     fn little_given_back_is_not_worth_a_trim() {
         let mut trim = every_look();
         let worth = WORTH_TRIMMING;
-        assert!(!trim.look(worth - 1, 0));
-        assert!(!trim.look(worth - 1, 0));
-        assert!(!trim.look(2 * worth - 1, 0), "more frees");
+        assert!(!trim.look(worth - 1, 0, 0));
+        assert!(!trim.look(worth - 1, 0, 0), "quiet, not worth it");
+        assert!(!trim.look(2 * worth - 1, 0, 0), "more frees");
         assert!(
-            trim.look(2 * worth - 1, 0),
+            trim.look(2 * worth - 1, 0, 0),
             "quiet, with enough since the start"
         );
-        assert!(!trim.look(3 * worth - 2, 0), "more frees");
+        assert!(!trim.look(3 * worth - 2, 0, 0), "more frees");
         assert!(
-            !trim.look(3 * worth - 2, 0),
-            "quiet, but too little since the trim"
+            !trim.look(3 * worth - 2, 0, 0),
+            "quiet, too little since the trim"
         );
     }
 
     #[test]
     fn what_idle_caches_give_malloc_is_trimmed_too() {
         let mut trim = every_look();
-        assert!(!trim.look(100 << 20, 0), "freeing");
-        assert!(trim.look(100 << 20, 0), "quiet");
-        assert!(!trim.look(100 << 20, WORTH_TRIMMING / 2), "not enough yet");
+        assert!(!trim.look(100 * MIB, 0, 0), "freeing");
+        assert!(trim.look(100 * MIB, 0, 0), "quiet");
         assert!(
-            trim.look(100 << 20, WORTH_TRIMMING / 2),
+            !trim.look(100 * MIB, 0, WORTH_TRIMMING / 2),
+            "not enough yet"
+        );
+        assert!(
+            trim.look(100 * MIB, 0, WORTH_TRIMMING / 2),
             "the caches' idle blocks"
         );
     }
@@ -140,9 +181,9 @@ mod tests {
     #[test]
     fn a_look_within_the_period_ends_nothing() {
         let mut trim = HeapTrim::new(HOUR, Duration::ZERO);
-        assert!(!trim.look(100 << 20, 0), "the first period ends at once");
+        assert!(!trim.look(100 * MIB, 0, 0), "the first period ends at once");
         assert!(
-            !trim.look(100 << 20, 0),
+            !trim.look(100 * MIB, 0, 0),
             "quiet, but the period has not ended"
         );
     }
@@ -150,9 +191,28 @@ mod tests {
     #[test]
     fn trims_are_spaced() {
         let mut trim = HeapTrim::new(Duration::ZERO, HOUR);
-        assert!(!trim.look(100 << 20, 0), "freeing");
-        assert!(trim.look(100 << 20, 0), "the first trim needs no spacing");
-        assert!(!trim.look(200 << 20, 0), "freeing again");
-        assert!(!trim.look(200 << 20, 0), "quiet and worth it, but too soon");
+        assert!(!trim.look(100 * MIB, 0, 0), "freeing");
+        assert!(
+            trim.look(100 * MIB, 0, 0),
+            "the first trim needs no spacing"
+        );
+        assert!(!trim.look(200 * MIB, 0, 0), "freeing again");
+        assert!(
+            !trim.look(200 * MIB, 0, 0),
+            "quiet and worth it, but too soon"
+        );
+    }
+
+    #[test]
+    fn a_slow_trim_spaces_the_next_further() {
+        let mut trim = every_look();
+        assert!(!trim.look(100 * MIB, 0, 0));
+        assert!(trim.look(100 * MIB, 0, 0));
+        trim.trimmed(Duration::from_secs(10)); // the next in 10,000 s
+        assert!(!trim.look(200 * MIB, 0, 0));
+        assert!(
+            !trim.look(200 * MIB, 0, 0),
+            "quiet and worth it, but too soon after a slow one"
+        );
     }
 }

@@ -14,8 +14,9 @@
 //! server of 1000 threads that each once freed a 200 KiB buffer held 200 MiB outside the budget
 //! for as long as the threads lived. A kept block goes back to `malloc` when its thread frees
 //! another (which takes its place), when the thread ends, and when its slot went unused for a
-//! whole trim period ([`trim`]: the background thread's, every second). Reuse turned off
-//! (`-Ddirectmem.reuseMemory=0`) keeps nothing here either.
+//! whole trim period ([`trim`]: the background thread's, every second); the slot then goes too,
+//! so that threads that once freed such a block and went idle leave room for busy ones. Reuse
+//! turned off (`-Ddirectmem.reuseMemory=0`) keeps nothing here either.
 
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -31,16 +32,19 @@ pub const MAX_SLOTS: usize = 64;
 #[derive(Default)]
 struct Slot {
     /// The kept block's address, 0 for none. Only the owning thread puts a block here; it and
-    /// [`trim`] take it out, each with one swap, so exactly one of them frees it.
+    /// the trim take it out, each with one swap, so exactly one of them frees it.
     address: AtomicUsize,
     /// Whether the owner took or kept a block since the last trim.
     used: AtomicBool,
+    /// Taken from its owner by the trim: no longer listed, and the owner registers again.
+    evicted: AtomicBool,
 }
 
 impl Slot {
     /// Frees the block held here, if any: returns its size as malloc counts it, or 0.
     fn free_kept(&self) -> u64 {
-        let address = self.address.swap(0, Ordering::AcqRel) as *mut libc::c_void;
+        // SeqCst, as `evicted` and the owner's swap in `keep`: see there.
+        let address = self.address.swap(0, Ordering::SeqCst) as *mut libc::c_void;
         if address.is_null() {
             return 0;
         }
@@ -104,8 +108,8 @@ impl Slots {
         }
     }
 
-    /// Ends the trim period if it has lasted `period`: the blocks of slots unused through the
-    /// whole of it go back to malloc. Returns the bytes given back.
+    /// Ends the trim period if it has lasted `period`: slots unused through the whole of it are
+    /// evicted, and their blocks go back to malloc. Returns the bytes given back.
     fn trim(&self, period: Duration) -> u64 {
         {
             let mut trimmed = self.trimmed.lock();
@@ -115,11 +119,16 @@ impl Slots {
             *trimmed = Some(Instant::now());
         }
         let mut given_back = 0;
-        for slot in self.list.lock().iter() {
-            if !slot.used.swap(false, Ordering::Relaxed) {
-                given_back += slot.free_kept();
+        let mut list = self.list.lock();
+        list.retain(|slot| {
+            if slot.used.swap(false, Ordering::Relaxed) {
+                return true;
             }
-        }
+            slot.evicted.store(true, Ordering::SeqCst);
+            given_back += slot.free_kept();
+            false
+        });
+        self.taken.store(list.len(), Ordering::Relaxed);
         given_back
     }
 }
@@ -151,11 +160,25 @@ thread_local! {
 }
 
 /// Sets how much may be kept here from the reuse limit (`-Ddirectmem.reuseMemory`, or the
-/// budget's default): a quarter of it, in slots of `largest` bytes, at most [`MAX_SLOTS`]. Kept
-/// blocks are given back; threads that hold a slot keep it.
-pub fn set_limit(reuse_limit: u64, largest: u64) {
-    let slots = (reuse_limit / 4) / largest.max(1);
+/// budget's default): a quarter of it, in slots of the largest block kept here, at most
+/// [`MAX_SLOTS`]. Kept blocks are given back; threads that hold a slot keep it.
+pub fn set_limit(reuse_limit: u64) {
+    let slots = (reuse_limit / 4) / crate::memory::MMAP_THRESHOLD;
     SLOTS.set_allowed(usize::try_from(slots).map_or(MAX_SLOTS, |s| s.min(MAX_SLOTS)));
+}
+
+impl ThisThread {
+    /// This thread's slot, unless the trim evicted it (then forgotten).
+    fn slot(&mut self) -> Option<&Slot> {
+        if self
+            .slot
+            .as_ref()
+            .is_some_and(|slot| slot.evicted.load(Ordering::Relaxed))
+        {
+            self.slot = None;
+        }
+        self.slot.as_deref()
+    }
 }
 
 /// Takes the block this thread kept if it was allocated for exactly `capacity` bytes. Its
@@ -163,9 +186,10 @@ pub fn set_limit(reuse_limit: u64, largest: u64) {
 pub fn take(capacity: u64) -> Option<NonNull<u8>> {
     THIS_THREAD
         .try_with(|this| {
-            let this = this.borrow();
-            let slot = this.slot.as_deref()?;
-            if this.capacity != capacity || slot.address.load(Ordering::Relaxed) == 0 {
+            let mut this = this.borrow_mut();
+            let expected = this.capacity;
+            let slot = this.slot()?;
+            if expected != capacity || slot.address.load(Ordering::Relaxed) == 0 {
                 return None;
             }
             slot.used.store(true, Ordering::Relaxed);
@@ -183,7 +207,7 @@ pub fn keep(ptr: NonNull<u8>, capacity: u64) -> Option<NonNull<u8>> {
     THIS_THREAD
         .try_with(|this| {
             let mut this = this.borrow_mut();
-            if this.slot.is_none() {
+            if this.slot().is_none() {
                 this.slot = SLOTS.register();
             }
             this.capacity = capacity;
@@ -191,7 +215,16 @@ pub fn keep(ptr: NonNull<u8>, capacity: u64) -> Option<NonNull<u8>> {
                 return Some(ptr);
             };
             slot.used.store(true, Ordering::Relaxed);
-            NonNull::new(slot.address.swap(ptr.as_ptr() as usize, Ordering::AcqRel) as *mut u8)
+            let before = slot.address.swap(ptr.as_ptr() as usize, Ordering::SeqCst);
+            // Evicted meanwhile? The trim marks the slot, then empties it; this thread fills it,
+            // then looks at the mark. In that order (SeqCst), either the trim empties the slot
+            // after this block went in, or this thread sees the mark: then it empties the slot
+            // itself, whichever of the two gets the block freeing it.
+            if slot.evicted.load(Ordering::SeqCst) {
+                slot.free_kept();
+                this.slot = None;
+            }
+            NonNull::new(before as *mut u8)
         })
         .unwrap_or(Some(ptr))
 }
@@ -288,13 +321,52 @@ mod tests {
             0,
             "unused through a whole period"
         );
+        assert!(
+            idle.evicted.load(Ordering::Relaxed),
+            "and its slot taken from its thread"
+        );
         assert_ne!(busy.address.load(Ordering::Relaxed), 0, "used in it");
+        assert!(!busy.evicted.load(Ordering::Relaxed));
+        assert!(
+            slots.register().is_some(),
+            "the idle thread's place, for another thread"
+        );
+        assert!(slots.register().is_none(), "and no more");
         slots.set_allowed(2);
         assert_eq!(
             busy.address.load(Ordering::Relaxed),
             0,
             "a new limit gives back every block"
         );
+    }
+
+    #[test]
+    fn a_thread_whose_slot_was_evicted_keeps_its_next_block_in_a_new_one() {
+        let (first, second) = (block(12288), block(12288));
+        assert_eq!(keep(first, 12288), None);
+        let evicted = THIS_THREAD.with(|this| {
+            let this = this.borrow();
+            let slot = this.slot.as_ref().expect("a slot");
+            // As the trim does to a slot unused for a whole period.
+            slot.evicted.store(true, Ordering::SeqCst);
+            slot.free_kept();
+            Arc::clone(slot)
+        });
+        assert_eq!(take(12288), None, "the trim gave the block back");
+        assert_eq!(keep(second, 12288), None);
+        THIS_THREAD.with(|this| {
+            let this = this.borrow();
+            let slot = this.slot.as_ref().expect("a new slot");
+            assert!(!Arc::ptr_eq(slot, &evicted), "not the evicted one");
+        });
+        assert_eq!(
+            evicted.address.load(Ordering::Relaxed),
+            0,
+            "nothing put in the evicted slot"
+        );
+        assert_eq!(take(12288), Some(second));
+        free(second);
+        SLOTS.unregister(&evicted); // as the trim would have: listed no more
     }
 
     #[test]

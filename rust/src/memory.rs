@@ -208,6 +208,18 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
     }
 }
 
+/// Whether the background thread may have malloc give its free memory back to the OS
+/// (`-Ddirectmem.trimMalloc`, on by default; see `heap_trim`).
+static TRIM_MALLOC: AtomicBool = AtomicBool::new(true);
+
+pub fn set_trim_malloc(on: bool) {
+    TRIM_MALLOC.store(on, Ordering::Relaxed);
+}
+
+pub fn trims_malloc() -> bool {
+    TRIM_MALLOC.load(Ordering::Relaxed)
+}
+
 /// Asks glibc to give the free memory of its heaps back to the OS (`malloc_trim`), as `jcmd
 /// System.trim_native_heap` does: blocks below [`MMAP_THRESHOLD`] go back to malloc, which keeps
 /// their pages. Returns whether any memory went back.

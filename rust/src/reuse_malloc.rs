@@ -155,7 +155,7 @@ impl MallocBlocks {
     pub fn set_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
         if self.bytes.load(Ordering::Relaxed) > bytes {
-            self.give_back_idle(Class::held);
+            let _ = self.give_back_idle(Class::held);
         }
     }
 
@@ -275,14 +275,14 @@ impl MallocBlocks {
     }
 
     /// Called once per trim period: gives back to `malloc` the blocks each class held through
-    /// the whole period without handing them out.
-    pub fn trim(&self) {
-        self.give_back_idle(|class| class.fewest);
+    /// the whole period without handing them out. Returns the bytes given back.
+    pub fn trim(&self) -> u64 {
+        self.give_back_idle(|class| class.fewest)
     }
 
     /// Gives back `idle(class)` blocks of each class, those kept longest first, unzeroed before
     /// zeroed; larger sizes left with none are forgotten, so that the map stays short.
-    fn give_back_idle(&self, idle: impl Fn(&Class) -> usize) {
+    fn give_back_idle(&self, idle: impl Fn(&Class) -> usize) -> u64 {
         let mut released: Vec<(usize, u64)> = Vec::new();
         let mut take_idle = |class: &mut Class, size: u64| -> u64 {
             let idle = idle(class).min(class.held());
@@ -303,6 +303,7 @@ impl MallocBlocks {
         });
         let bytes = released.iter().map(|(_, size)| size).sum();
         self.give_back(bytes, released.into_iter().map(|(address, _)| address));
+        bytes
     }
 
     /// Gives blocks that the cache alone held back to `malloc`, `bytes` of them in all.

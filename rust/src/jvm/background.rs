@@ -1,7 +1,7 @@
 //! The background threads. The early reclaimer, attached to the JVM, runs early collections,
 //! so that allocating threads rarely find the budget full and stall on a collection themselves,
 //! and gives kept freed blocks (see `reuse`, `last_freed`) back once they are idle, and malloc's
-//! free memory to the OS once frees stop (see `heap_trim`). The zeroer thread,
+//! free memory to the OS once the program is quiet (see `heap_trim`). The zeroer thread,
 //! never attached (so collections never wait for it), zeroes the kept blocks the reclaimer
 //! freed before an allocating thread takes them, and helps takers zero large blocks.
 
@@ -17,7 +17,7 @@ use jni::sys::{JavaVMAttachArgs, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const EARLY_RECLAIMER: &CStr = c"directmem-early-reclaimer";
 
@@ -74,16 +74,18 @@ fn run(vm: JavaVM, pool: &'static Pool) {
 }
 
 /// Gives idle kept blocks back (see `reuse` and `last_freed`), and malloc's free memory once
-/// frees have stopped (see `heap_trim`).
+/// the program is quiet (see `heap_trim`), unless `-Ddirectmem.trimMalloc=false`.
 fn give_back_idle(pool: &Pool, heap_trim: &mut HeapTrim) {
-    let malloced = REUSE.malloced.kept_bytes();
-    REUSE.trim(IDLE);
-    let from_caches = malloced.saturating_sub(REUSE.malloced.kept_bytes()) + last_freed::trim(IDLE);
-    if heap_trim.look(pool.given_back_bytes(), from_caches) {
-        let began = std::time::Instant::now();
+    let from_caches = REUSE.trim(IDLE) + last_freed::trim(IDLE);
+    if !memory::trims_malloc() {
+        return;
+    }
+    if heap_trim.look(pool.given_back_bytes(), pool.used_bytes(), from_caches) {
+        let began = Instant::now();
         let trimmed = memory::trim_malloc_heaps();
+        heap_trim.trimmed(began.elapsed());
         log::debug!(
-            "frees stopped: malloc_trim took {:?}, gave memory back: {trimmed}",
+            "quiet: malloc_trim took {:?}, gave memory back: {trimmed}",
             began.elapsed()
         );
     }

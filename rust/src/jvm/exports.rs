@@ -84,6 +84,7 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
     max_heap: jlong,
     reuse_memory: jlong,
     huge_pages: jboolean,
+    trim_malloc: jboolean,
     collector_caveat: JString<'l>,
 ) {
     guard(&mut env, (), |env| {
@@ -93,13 +94,14 @@ pub extern "system" fn Java_dev_directmem_Native_init<'l>(
             POOL.set_collector_caveat(env.get_string(&collector_caveat)?.into());
         }
         memory::set_huge_pages(huge_pages != JNI_FALSE);
+        memory::set_trim_malloc(trim_malloc != JNI_FALSE);
         POOL.set_max(max);
         // Negative: not configured, the default (as much as the budget, at most 64 MiB).
         match u64::try_from(reuse_memory) {
             Ok(bytes) => REUSE.set_limit(bytes.min(max)),
             Err(_) => REUSE.set_limit_for_budget(max),
         }
-        last_freed::set_limit(REUSE.limit(), memory::MMAP_THRESHOLD);
+        last_freed::set_limit(REUSE.limit());
         set_max_heap(u64::try_from(max_heap).unwrap_or(0));
         background::start(env.get_java_vm()?, &POOL);
         log::debug!("directmem budget: {max} bytes");

@@ -16,6 +16,7 @@ final class Budget {
     static final String PACK_PROPERTY = "directmem.packSmallBuffers";
     static final String ACCESS_PROPERTY = "directmem.bufferAccess";
     static final String HUGE_PAGES_PROPERTY = "directmem.hugePages";
+    static final String TRIM_MALLOC_PROPERTY = "directmem.trimMalloc";
     static final String JMX_PROPERTY = "directmem.jmx";
 
     private Budget() {}
@@ -46,6 +47,14 @@ final class Budget {
      */
     static boolean hugePages() {
         return !otherThanDefault(HUGE_PAGES_PROPERTY, "true", "false");
+    }
+
+    /**
+     * directmem.trimMalloc: whether malloc gives its free memory back to the OS once the program
+     * is quiet (rust/src/heap_trim.rs); default true.
+     */
+    static boolean trimMalloc() {
+        return !otherThanDefault(TRIM_MALLOC_PROPERTY, "true", "false");
     }
 
     /** directmem.jmx: whether to register the MBean ({@link Monitoring}); default true. */

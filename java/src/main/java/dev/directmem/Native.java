@@ -157,7 +157,7 @@ final class Native {
             initObservability(System.getProperty(LOG_PROPERTY));
             budget = Budget.maxMemory();
             init(budget, Runtime.getRuntime().maxMemory(), Budget.reuseMemory(), Budget.hugePages(),
-                    Budget.collectorCaveat());
+                    Budget.trimMalloc(), Budget.collectorCaveat());
             if (initializeClasses) {
                 settingUp = new Setup(null, pack, jniAccess, budget);
                 initializeClasses();
@@ -197,10 +197,12 @@ final class Native {
     /**
      * {@code reuseMemory}: the most freed memory kept for reuse, or -1 for the default;
      * {@code hugePages}: whether large mappings ask for transparent huge pages;
+     * {@code trimMalloc}: whether malloc gives its free memory back to the OS once the program is quiet;
      * {@code collectorCaveat}: what the budget's error adds after collections, or empty.
      */
     private static native void init(
-            long maxMemory, long maxHeap, long reuseMemory, boolean hugePages, String collectorCaveat);
+            long maxMemory, long maxHeap, long reuseMemory, boolean hugePages, boolean trimMalloc,
+            String collectorCaveat);
 
     /** An empty direct buffer with no owner: the template {@link Allocation} duplicates. */
     static native ByteBuffer emptyBuffer();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.management.ManagementFactory;
+import javax.management.ObjectName;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,13 +20,26 @@ class LeakTest {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
     }
 
+    /**
+     * The resident set once directmem's idle kept blocks are gone (within two seconds) and malloc
+     * has given its free memory back ({@code jcmd System.trim_native_heap}, here rather than
+     * directmem's own trim, whose timing depends on what ran before): what is really held.
+     */
+    private static long heldRss() throws Exception {
+        Thread.sleep(2500);
+        ManagementFactory.getPlatformMBeanServer().invoke(
+                new ObjectName("com.sun.management:type=DiagnosticCommand"), "systemTrimNativeHeap",
+                new Object[] {null}, new String[] {String[].class.getName()});
+        return Churn.rssBytes();
+    }
+
     @Test
-    void longChurnReturnsTheLedgerToZeroAndRssNearItsBaseline() throws InterruptedException {
+    void longChurnReturnsTheLedgerToZeroAndRssNearItsBaseline() throws Exception {
         // Warm up first, so that the Java heap, JIT and malloc arenas reach their working size
         // before the baseline is taken: growth after that would be directmem's.
         Churn.run("leakWarmup", 4, 500, 1, 4 * (int) MIB, false);
         Churn.settle();
-        long baseline = Churn.rssBytes();
+        long baseline = heldRss();
         long heapBaseline = heapCommitted();
 
         Churn.Figures figures = Churn.run("leak", 4, 2 * StressTest.millis(), 1, 4 * (int) MIB, false);
@@ -35,10 +49,7 @@ class LeakTest {
         assertTrue(figures.bytes() > 4 * figures.maxMemory(), "churn far beyond the budget: " + figures);
 
         DirectMemoryStats settled = Churn.settle();
-        // Idle blocks go back within two seconds, and malloc's free memory once a second passes
-        // without a free: then what stays is what directmem holds.
-        Thread.sleep(3000);
-        long after = Churn.rssBytes();
+        long after = heldRss();
         // The Java heap may grow meanwhile (collectors size it as they go): that is not ours.
         long heapGrowth = Math.max(0, heapCommitted() - heapBaseline);
         System.out.printf("LEAK rss baseline=%d MiB afterChurn=%d MiB settled=%d MiB heapGrowth=%d MiB "
