@@ -86,7 +86,11 @@ impl Slots {
         if list.len() >= self.allowed.load(Ordering::Relaxed) {
             return None;
         }
-        let slot = Arc::new(Slot::default());
+        // Used from the start: a trim before the first block goes in must not evict it.
+        let slot = Arc::new(Slot {
+            used: AtomicBool::new(true),
+            ..Slot::default()
+        });
         list.push(Arc::clone(&slot));
         self.taken.store(list.len(), Ordering::Relaxed);
         Some(slot)
@@ -100,12 +104,20 @@ impl Slots {
         self.taken.store(list.len(), Ordering::Relaxed);
     }
 
-    /// Allows `slots` slots from now on, and gives back every kept block.
+    /// Allows `slots` slots from now on, gives back every kept block, and evicts the slots
+    /// beyond the new number (as the trim does: marked, then emptied).
     fn set_allowed(&self, slots: usize) {
+        let mut list = self.list.lock();
         self.allowed.store(slots, Ordering::Relaxed);
-        for slot in self.list.lock().iter() {
+        for slot in list.iter() {
             slot.free_kept();
         }
+        let kept = slots.min(list.len());
+        for slot in list.drain(kept..) {
+            slot.evicted.store(true, Ordering::SeqCst);
+            slot.free_kept();
+        }
+        self.taken.store(list.len(), Ordering::Relaxed);
     }
 
     /// Ends the trim period if it has lasted `period`: slots unused through the whole of it are
@@ -161,7 +173,7 @@ thread_local! {
 
 /// Sets how much may be kept here from the reuse limit (`-Ddirectmem.reuseMemory`, or the
 /// budget's default): a quarter of it, in slots of the largest block kept here, at most
-/// [`MAX_SLOTS`]. Kept blocks are given back; threads that hold a slot keep it.
+/// [`MAX_SLOTS`]. Kept blocks are given back, and slots beyond the new number evicted.
 pub fn set_limit(reuse_limit: u64) {
     let slots = (reuse_limit / 4) / crate::memory::MMAP_THRESHOLD;
     SLOTS.set_allowed(usize::try_from(slots).map_or(MAX_SLOTS, |s| s.min(MAX_SLOTS)));
@@ -288,6 +300,28 @@ mod tests {
         assert!(slots.register().is_some(), "the first one's place");
         slots.set_allowed(0);
         assert!(slots.register().is_none(), "none allowed any more");
+    }
+
+    #[test]
+    fn a_lower_limit_evicts_the_slots_beyond_it() {
+        let slots = Slots::new(3);
+        let taken: Vec<_> = (0..3).map(|_| slots.register().expect("room")).collect();
+        slots.set_allowed(1);
+        let evicted = taken
+            .iter()
+            .filter(|s| s.evicted.load(Ordering::Relaxed))
+            .count();
+        assert_eq!(evicted, 2, "one slot left");
+        assert_eq!(slots.list.lock().len(), 1);
+        assert!(slots.register().is_none(), "no room");
+    }
+
+    #[test]
+    fn a_new_slot_survives_a_trim_before_its_first_block() {
+        let slots = Slots::new(1);
+        let slot = slots.register().expect("room");
+        slots.trim(Duration::ZERO);
+        assert!(!slot.evicted.load(Ordering::Relaxed), "counted as used");
     }
 
     #[test]

@@ -180,7 +180,8 @@ impl Pool {
     }
 
     /// Frees several blocks, then wakes waiting threads once rather than once per block. Every
-    /// block is freed even if one fails; the first failure is returned.
+    /// block is freed even if one fails; the first failure among the mapped blocks is returned,
+    /// else the first among the others.
     ///
     /// # Safety
     /// As [`Pool::free`], for each block.
