@@ -6,9 +6,10 @@
 //! with `-Ddirectmem.reuseMemory=0`), until `malloc_trim` gave it back. Trimming while buffers
 //! come and go would only make the next ones fault their pages in again, so the background thread
 //! trims once the program is quiet: a whole period in which it allocated and freed less than
-//! [`QUIET`]. And only if enough went back to malloc since the last trim to be worth a walk over
-//! its heaps: what the program gave back, and what directmem's caches gave malloc as they went
-//! idle (which happens after frees stop, so it is no sign of activity).
+//! [`QUIET`]. And only if enough went to malloc's `free` since the last trim to be worth a walk
+//! over its heaps: blocks the program freed, and blocks directmem's caches gave malloc as they
+//! went idle (which happens after frees stop, so it is no sign of activity). Mapped blocks go
+//! back to the OS by `munmap` and count for nothing here.
 //!
 //! `malloc_trim` works on the whole process, and each of malloc's heaps stays locked while it is
 //! walked: a trim took 1 to 14 ms here, and one over 10,000 free chunks 16 ms. So trims are
@@ -17,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-/// Bytes given back since the last trim below which no trim is worth it.
+/// Bytes given to malloc's `free` since the last trim below which no trim is worth it.
 pub const WORTH_TRIMMING: u64 = 16 << 20;
 
 /// Bytes allocated, or freed, in a period below which the program counts as quiet: a trickle
@@ -27,17 +28,27 @@ pub const QUIET: u64 = 1 << 20;
 /// The least time between two trims.
 pub const SPACING: Duration = Duration::from_secs(10);
 
+/// What the background thread reads at each look: counters that only grow, but `used`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Capacity the program gave back so far.
+    pub given_back: u64,
+    /// Capacity in use now.
+    pub used: u64,
+    /// Bytes handed to malloc's `free` so far, by the program's frees and by directmem's caches:
+    /// what a trim can give back.
+    pub to_malloc: u64,
+}
+
 /// What the periods so far saw of the program's allocations and frees.
 #[derive(Debug)]
 pub struct HeapTrim {
     period: Duration,
     spacing: Duration,
-    /// Bytes given back and bytes in use at the end of the last period.
-    given_back: u64,
-    used: u64,
-    /// Bytes given back at the last trim, and what the caches gave malloc since.
-    given_back_at_trim: u64,
-    from_caches: u64,
+    /// The counters at the end of the last period.
+    seen: Counters,
+    /// `to_malloc` at the last trim.
+    to_malloc_at_trim: u64,
     period_began: Option<Instant>,
     last_trim: Option<(Instant, Duration)>,
 }
@@ -48,22 +59,17 @@ impl HeapTrim {
         HeapTrim {
             period,
             spacing,
-            given_back: 0,
-            used: 0,
-            given_back_at_trim: 0,
-            from_caches: 0,
+            seen: Counters::default(),
+            to_malloc_at_trim: 0,
             period_began: None,
             last_trim: None,
         }
     }
 
-    /// For a thread that looks more often than once a period. `given_back`: all the bytes the
-    /// program gave back so far (a counter that only grows); `used`: the bytes in use now;
-    /// `from_caches`: what directmem's caches gave malloc since the last look. Ends the period
-    /// if it has lasted long enough, and says whether to trim now; the caller then reports how
-    /// long the trim took ([`HeapTrim::trimmed`]).
-    pub fn look(&mut self, given_back: u64, used: u64, from_caches: u64) -> bool {
-        self.from_caches = self.from_caches.saturating_add(from_caches);
+    /// For a thread that looks more often than once a period, with the counters read now. Ends
+    /// the period if it has lasted long enough, and says whether to trim now; the caller then
+    /// reports how long the trim took ([`HeapTrim::trimmed`]).
+    pub fn look(&mut self, now_seen: Counters) -> bool {
         let now = Instant::now();
         if self
             .period_began
@@ -73,23 +79,18 @@ impl HeapTrim {
         }
         self.period_began = Some(now);
         // used = used before + allocated - freed, so allocated = used - used before + freed.
-        let freed = given_back.saturating_sub(self.given_back);
-        let allocated = (used.saturating_add(freed)).saturating_sub(self.used);
-        self.given_back = given_back;
-        self.used = used;
+        let freed = now_seen.given_back.saturating_sub(self.seen.given_back);
+        let allocated = (now_seen.used.saturating_add(freed)).saturating_sub(self.seen.used);
+        self.seen = now_seen;
         let quiet = freed < QUIET && allocated < QUIET;
-        let worth = given_back
-            .saturating_sub(self.given_back_at_trim)
-            .saturating_add(self.from_caches)
-            >= WORTH_TRIMMING;
+        let worth = now_seen.to_malloc.saturating_sub(self.to_malloc_at_trim) >= WORTH_TRIMMING;
         let spaced = self.last_trim.is_none_or(|(at, took)| {
             now.saturating_duration_since(at) >= self.spacing.max(took.saturating_mul(1000))
         });
         if !(quiet && worth && spaced) {
             return false;
         }
-        self.given_back_at_trim = given_back;
-        self.from_caches = 0;
+        self.to_malloc_at_trim = now_seen.to_malloc;
         self.last_trim = Some((now, Duration::ZERO));
         true
     }
@@ -115,21 +116,34 @@ mod tests {
         HeapTrim::new(Duration::ZERO, Duration::ZERO)
     }
 
+    /// The program freed `bytes` so far, all of them to malloc, and holds nothing.
+    fn freed(bytes: u64) -> Counters {
+        seen(bytes, 0, bytes)
+    }
+
+    fn seen(given_back: u64, used: u64, to_malloc: u64) -> Counters {
+        Counters {
+            given_back,
+            used,
+            to_malloc,
+        }
+    }
+
     #[test]
     fn trims_once_after_frees_stop() {
         let mut trim = every_look();
-        assert!(!trim.look(100 * MIB, 0, 0), "frees during the period");
-        assert!(!trim.look(300 * MIB, 0, 0), "still freeing");
-        assert!(trim.look(300 * MIB, 0, 0), "a quiet period after 300 MiB");
-        assert!(!trim.look(300 * MIB, 0, 0), "trimmed already");
+        assert!(!trim.look(freed(100 * MIB)), "frees during the period");
+        assert!(!trim.look(freed(300 * MIB)), "still freeing");
+        assert!(trim.look(freed(300 * MIB)), "a quiet period after 300 MiB");
+        assert!(!trim.look(freed(300 * MIB)), "trimmed already");
     }
 
     #[test]
     fn a_trickle_of_frees_is_quiet_enough() {
         let mut trim = every_look();
-        assert!(!trim.look(300 * MIB, 0, 0), "a burst");
+        assert!(!trim.look(freed(300 * MIB)), "a burst");
         assert!(
-            trim.look(300 * MIB + QUIET - 1, 0, 0),
+            trim.look(freed(300 * MIB + QUIET - 1)),
             "then less than QUIET a period"
         );
     }
@@ -137,53 +151,66 @@ mod tests {
     #[test]
     fn allocating_is_no_time_to_trim() {
         let mut trim = every_look();
-        assert!(!trim.look(300 * MIB, 0, 0), "a burst of frees");
+        assert!(!trim.look(freed(300 * MIB)), "a burst of frees");
+        let allocated = seen(300 * MIB, 64 * MIB, 300 * MIB);
         assert!(
-            !trim.look(300 * MIB, 64 * MIB, 0),
+            !trim.look(allocated),
             "then allocations, which fault pages in"
         );
-        assert!(trim.look(300 * MIB, 64 * MIB, 0), "quiet");
+        assert!(trim.look(allocated), "quiet");
     }
 
     #[test]
-    fn little_given_back_is_not_worth_a_trim() {
+    fn little_given_to_malloc_is_not_worth_a_trim() {
         let mut trim = every_look();
         let worth = WORTH_TRIMMING;
-        assert!(!trim.look(worth - 1, 0, 0));
-        assert!(!trim.look(worth - 1, 0, 0), "quiet, not worth it");
-        assert!(!trim.look(2 * worth - 1, 0, 0), "more frees");
+        assert!(!trim.look(freed(worth - 1)));
+        assert!(!trim.look(freed(worth - 1)), "quiet, not worth it");
+        assert!(!trim.look(freed(2 * worth - 1)), "more frees");
         assert!(
-            trim.look(2 * worth - 1, 0, 0),
+            trim.look(freed(2 * worth - 1)),
             "quiet, with enough since the start"
         );
-        assert!(!trim.look(3 * worth - 2, 0, 0), "more frees");
+        assert!(!trim.look(freed(3 * worth - 2)), "more frees");
         assert!(
-            !trim.look(3 * worth - 2, 0, 0),
+            !trim.look(freed(3 * worth - 2)),
             "quiet, too little since the trim"
         );
     }
 
     #[test]
+    fn mapped_blocks_are_not_worth_a_trim() {
+        // 300 MiB of large buffers freed: unmapped (or kept mapped), none of it went to malloc.
+        let mut trim = every_look();
+        assert!(!trim.look(seen(300 * MIB, 0, 0)), "freeing");
+        assert!(!trim.look(seen(300 * MIB, 0, 0)), "quiet, nothing to trim");
+    }
+
+    #[test]
     fn what_idle_caches_give_malloc_is_trimmed_too() {
         let mut trim = every_look();
-        assert!(!trim.look(100 * MIB, 0, 0), "freeing");
-        assert!(trim.look(100 * MIB, 0, 0), "quiet");
+        // The reclaimer's frees went to a cache, not to malloc.
+        assert!(!trim.look(seen(100 * MIB, 0, 0)), "freeing");
+        assert!(!trim.look(seen(100 * MIB, 0, 0)), "quiet, all cached");
         assert!(
-            !trim.look(100 * MIB, 0, WORTH_TRIMMING / 2),
-            "not enough yet"
+            !trim.look(seen(100 * MIB, 0, WORTH_TRIMMING / 2)),
+            "the cache gave some back: not enough yet"
         );
         assert!(
-            trim.look(100 * MIB, 0, WORTH_TRIMMING / 2),
-            "the caches' idle blocks"
+            trim.look(seen(100 * MIB, 0, WORTH_TRIMMING)),
+            "the cache's idle blocks"
         );
     }
 
     #[test]
     fn a_look_within_the_period_ends_nothing() {
         let mut trim = HeapTrim::new(HOUR, Duration::ZERO);
-        assert!(!trim.look(100 * MIB, 0, 0), "the first period ends at once");
         assert!(
-            !trim.look(100 * MIB, 0, 0),
+            !trim.look(freed(100 * MIB)),
+            "the first period ends at once"
+        );
+        assert!(
+            !trim.look(freed(100 * MIB)),
             "quiet, but the period has not ended"
         );
     }
@@ -191,14 +218,14 @@ mod tests {
     #[test]
     fn trims_are_spaced() {
         let mut trim = HeapTrim::new(Duration::ZERO, HOUR);
-        assert!(!trim.look(100 * MIB, 0, 0), "freeing");
+        assert!(!trim.look(freed(100 * MIB)), "freeing");
         assert!(
-            trim.look(100 * MIB, 0, 0),
+            trim.look(freed(100 * MIB)),
             "the first trim needs no spacing"
         );
-        assert!(!trim.look(200 * MIB, 0, 0), "freeing again");
+        assert!(!trim.look(freed(200 * MIB)), "freeing again");
         assert!(
-            !trim.look(200 * MIB, 0, 0),
+            !trim.look(freed(200 * MIB)),
             "quiet and worth it, but too soon"
         );
     }
@@ -206,12 +233,12 @@ mod tests {
     #[test]
     fn a_slow_trim_spaces_the_next_further() {
         let mut trim = every_look();
-        assert!(!trim.look(100 * MIB, 0, 0));
-        assert!(trim.look(100 * MIB, 0, 0));
+        assert!(!trim.look(freed(100 * MIB)));
+        assert!(trim.look(freed(100 * MIB)));
         trim.trimmed(Duration::from_secs(10)); // the next in 10,000 s
-        assert!(!trim.look(200 * MIB, 0, 0));
+        assert!(!trim.look(freed(200 * MIB)));
         assert!(
-            !trim.look(200 * MIB, 0, 0),
+            !trim.look(freed(200 * MIB)),
             "quiet and worth it, but too soon after a slow one"
         );
     }

@@ -41,18 +41,17 @@ struct Slot {
 }
 
 impl Slot {
-    /// Frees the block held here, if any: returns its size as malloc counts it, or 0.
-    fn free_kept(&self) -> u64 {
+    /// Frees the block held here, if any.
+    fn free_kept(&self) {
         // SeqCst, as `evicted` and the owner's swap in `keep`: see there.
         let address = self.address.swap(0, Ordering::SeqCst) as *mut libc::c_void;
         if address.is_null() {
-            return 0;
+            return;
         }
         // SAFETY: a kept block came from malloc, and the swap made it ours alone.
         unsafe {
-            let size = libc::malloc_usable_size(address);
-            libc::free(address);
-            size as u64
+            let size = libc::malloc_usable_size(address) as u64;
+            crate::memory::free_to_malloc(address, size);
         }
     }
 }
@@ -121,27 +120,25 @@ impl Slots {
     }
 
     /// Ends the trim period if it has lasted `period`: slots unused through the whole of it are
-    /// evicted, and their blocks go back to malloc. Returns the bytes given back.
-    fn trim(&self, period: Duration) -> u64 {
+    /// evicted, and their blocks go back to malloc.
+    fn trim(&self, period: Duration) {
         {
             let mut trimmed = self.trimmed.lock();
             if trimmed.is_some_and(|at| at.elapsed() < period) {
-                return 0;
+                return;
             }
             *trimmed = Some(Instant::now());
         }
-        let mut given_back = 0;
         let mut list = self.list.lock();
         list.retain(|slot| {
             if slot.used.swap(false, Ordering::Relaxed) {
                 return true;
             }
             slot.evicted.store(true, Ordering::SeqCst);
-            given_back += slot.free_kept();
+            slot.free_kept();
             false
         });
         self.taken.store(list.len(), Ordering::Relaxed);
-        given_back
     }
 }
 
@@ -243,8 +240,8 @@ pub fn keep(ptr: NonNull<u8>, capacity: u64) -> Option<NonNull<u8>> {
 
 /// Once per `period` (the background thread calls it more often): gives back to `malloc` the
 /// blocks of threads that neither took nor kept one through the whole period before, so an idle
-/// thread's block goes within two. Returns the bytes given back.
-pub fn trim(period: Duration) -> u64 {
+/// thread's block goes within two.
+pub fn trim(period: Duration) {
     SLOTS.trim(period)
 }
 

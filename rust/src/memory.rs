@@ -16,8 +16,9 @@ use crate::ledger::Reservation;
 use crate::recent_frees;
 use crate::reuse::REUSE;
 use crate::reuse_malloc::{MallocBlocks, MAX_SMALL};
+use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Blocks of at least this many bytes are mapped rather than taken from malloc.
 pub const MMAP_THRESHOLD: u64 = 256 * 1024;
@@ -130,10 +131,10 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
         };
         if let Some(to_free) = to_free {
             recent_frees::freed_here(to_free.as_ptr() as usize);
-            libc::free(to_free.as_ptr().cast());
+            free_to_malloc(to_free.as_ptr().cast(), capacity);
         }
     } else if by == FreedBy::Caller || !REUSE.malloced.keep(ptr, capacity) {
-        libc::free(ptr.as_ptr().cast());
+        free_to_malloc(ptr.as_ptr().cast(), capacity);
     }
 }
 
@@ -218,6 +219,50 @@ pub fn set_trim_malloc(on: bool) {
 
 pub fn trims_malloc() -> bool {
     TRIM_MALLOC.load(Ordering::Relaxed)
+}
+
+/// Bytes handed to malloc's `free` so far: what a trim can give back (see `heap_trim`). Each
+/// thread adds its frees here in steps of at least [`TO_MALLOC_STEP`], so that a free writes no
+/// cache line that other threads write too; at most a step a thread goes uncounted.
+static GIVEN_TO_MALLOC: AtomicU64 = AtomicU64::new(0);
+const TO_MALLOC_STEP: u64 = 64 << 10;
+
+thread_local! {
+    /// This thread's frees to malloc not yet added to [`GIVEN_TO_MALLOC`].
+    static GIVEN_HERE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Gives a block back to malloc, counted in [`given_to_malloc`].
+///
+/// # Safety
+/// `ptr` must come from `malloc`, `calloc` or `posix_memalign`, and not be used or freed again
+/// afterwards; `bytes` is its size.
+pub(crate) unsafe fn free_to_malloc(ptr: *mut libc::c_void, bytes: u64) {
+    libc::free(ptr);
+    note_given_to_malloc(bytes);
+}
+
+/// Counts `bytes` just freed to malloc (see [`given_to_malloc`]).
+pub(crate) fn note_given_to_malloc(bytes: u64) {
+    let counted = GIVEN_HERE.try_with(|here| {
+        let total = here.get().saturating_add(bytes);
+        if total >= TO_MALLOC_STEP {
+            GIVEN_TO_MALLOC.fetch_add(total, Ordering::Relaxed);
+            here.set(0);
+        } else {
+            here.set(total);
+        }
+    });
+    if counted.is_err() {
+        // The thread is exiting: no step to wait for.
+        GIVEN_TO_MALLOC.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Bytes directmem handed to malloc's `free` so far, by frees and by its caches going idle: a
+/// counter that only grows.
+pub fn given_to_malloc() -> u64 {
+    GIVEN_TO_MALLOC.load(Ordering::Relaxed)
 }
 
 /// Asks glibc to give the free memory of its heaps back to the OS (`malloc_trim`), as `jcmd
@@ -384,7 +429,7 @@ pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: 
     match aligned_kind(capacity, alignment) {
         AlignedKind::Plain => free(ptr, capacity, by),
         _ if capacity == 0 => {}
-        AlignedKind::Memalign => libc::free(ptr.as_ptr().cast()),
+        AlignedKind::Memalign => free_to_malloc(ptr.as_ptr().cast(), capacity),
         AlignedKind::Mapped => {
             let len = round_up_to_page(capacity) as usize;
             if libc::munmap(ptr.as_ptr().cast(), len) != 0 {
@@ -414,6 +459,27 @@ fn fail_next_allocation() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frees_to_malloc_are_counted_in_steps_of_each_thread() {
+        // Other tests free too, so the counter is only known to rise by at least what this
+        // thread's frees add up to, once they make a step.
+        std::thread::spawn(|| {
+            let before = given_to_malloc();
+            let capacity = 16 << 10;
+            let count = TO_MALLOC_STEP / capacity;
+            for _ in 0..count {
+                // SAFETY: malloc with a non-zero size; the block is freed once.
+                unsafe { free_to_malloc(libc::malloc(capacity as usize), capacity) };
+            }
+            assert_eq!(GIVEN_HERE.with(Cell::get), 0, "a whole step: added");
+            assert!(given_to_malloc() >= before + count * capacity);
+            note_given_to_malloc(1);
+            assert_eq!(GIVEN_HERE.with(Cell::get), 1, "less than a step: kept here");
+        })
+        .join()
+        .expect("the counting thread");
+    }
 
     fn check_zeroed_fill_free(capacity: u64) {
         let ptr = allocate_zeroed(capacity).expect("allocation");

@@ -320,18 +320,6 @@ impl Pool {
             .map_err(|f| Error::IllegalState(format!("early collection failed: {}", f.0)))
     }
 
-    /// Bytes of the budget in use now.
-    pub fn used_bytes(&self) -> u64 {
-        self.ledger.used()
-    }
-
-    /// Capacity given back so far, by `free` and by the reclaimer thread: rises with every free.
-    pub fn given_back_bytes(&self) -> u64 {
-        self.freed_bytes
-            .load(Ordering::Relaxed)
-            .saturating_add(self.reclaimed_bytes.load(Ordering::Relaxed))
-    }
-
     /// Capacity given back by the reclaimer thread so far: rises when a collection found garbage.
     pub fn reclaimed_bytes(&self) -> u64 {
         self.reclaimed_bytes.load(Ordering::Relaxed)

@@ -381,9 +381,9 @@ impl Reuse {
     }
 
     /// Unmaps kept blocks that have been unused for `idle` or longer, and gives back `malloc`
-    /// blocks of the sizes unused for as long: returns the bytes given back to `malloc`.
-    pub fn trim(&self, idle: Duration) -> u64 {
-        let to_malloc = self.trim_malloced(idle);
+    /// blocks of the sizes unused for as long.
+    pub fn trim(&self, idle: Duration) {
+        self.trim_malloced(idle);
         let stale: Vec<Kept> = {
             let mut blocks = self.blocks.lock();
             let now = Instant::now();
@@ -401,20 +401,18 @@ impl Reuse {
                 unsafe { crate::memory::unmap(ptr, k.len) };
             }
         }
-        to_malloc
     }
 }
 
 impl Reuse {
     /// Ends the `malloc` blocks' trim period if it has lasted `idle`: classes unused through
     /// the whole period go back to malloc (see [`MallocBlocks::trim`]).
-    fn trim_malloced(&self, idle: Duration) -> u64 {
+    fn trim_malloced(&self, idle: Duration) {
         let mut last = self.malloced_trimmed.lock();
         if last.is_none_or(|at| at.elapsed() >= idle) {
             *last = Some(Instant::now());
-            return self.malloced.trim();
+            self.malloced.trim();
         }
-        0
     }
 }
 

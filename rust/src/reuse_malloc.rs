@@ -313,6 +313,7 @@ impl MallocBlocks {
             // SAFETY: a block from malloc that nobody else holds.
             unsafe { libc::free(address as *mut libc::c_void) };
         }
+        crate::memory::note_given_to_malloc(bytes);
     }
 }
 

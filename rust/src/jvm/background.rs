@@ -7,7 +7,7 @@
 
 use super::collector::JvmCollector;
 use super::events;
-use crate::heap_trim::{HeapTrim, SPACING};
+use crate::heap_trim::{Counters, HeapTrim, SPACING};
 use crate::last_freed;
 use crate::memory;
 use crate::pool::Pool;
@@ -76,11 +76,19 @@ fn run(vm: JavaVM, pool: &'static Pool) {
 /// Gives idle kept blocks back (see `reuse` and `last_freed`), and malloc's free memory once
 /// the program is quiet (see `heap_trim`), unless `-Ddirectmem.trimMalloc=false`.
 fn give_back_idle(pool: &Pool, heap_trim: &mut HeapTrim) {
-    let from_caches = REUSE.trim(IDLE) + last_freed::trim(IDLE);
+    REUSE.trim(IDLE);
+    last_freed::trim(IDLE);
     if !memory::trims_malloc() {
         return;
     }
-    if heap_trim.look(pool.given_back_bytes(), pool.used_bytes(), from_caches) {
+    // Capacities on both sides: the budget's `used` also holds pages and padding.
+    let stats = pool.stats();
+    let counters = Counters {
+        given_back: stats.freed_bytes.saturating_add(stats.reclaimed_bytes),
+        used: stats.ledger.capacity,
+        to_malloc: memory::given_to_malloc(),
+    };
+    if heap_trim.look(counters) {
         let began = Instant::now();
         let trimmed = memory::trim_malloc_heaps();
         heap_trim.trimmed(began.elapsed());

@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,12 +33,7 @@ class ReuseTest {
      * mode, where garbage arrays push it to collect), which is not directmem's memory.
      */
     private static long[] figures(List<String> flags, String mode, String... names) throws Exception {
-        List<String> all = new ArrayList<>(List.of("-Ddirectmem.maxMemory=128m", "-Xms256m", "-Xmx256m",
-                "-XX:+AlwaysPreTouch"));
-        all.addAll(flags); // a later -D wins
-        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), all,
-                ReuseProbe.class.getName(), mode.split(" "));
-        assertEquals(0, result.exitCode(), result.output());
+        Subprocess.Result result = run(flags, mode);
         Map<String, Long> printed = new HashMap<>();
         Matcher m = FIGURE.matcher(result.output());
         while (m.find()) {
@@ -50,6 +46,17 @@ class ReuseTest {
             values[i] = value;
         }
         return values;
+    }
+
+    /** ReuseProbe in {@code mode}, as {@link #figures} runs it; it must succeed. */
+    private static Subprocess.Result run(List<String> flags, String mode) throws Exception {
+        List<String> all = new ArrayList<>(List.of("-Ddirectmem.maxMemory=128m", "-Xms256m", "-Xmx256m",
+                "-XX:+AlwaysPreTouch"));
+        all.addAll(flags); // a later -D wins
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), all,
+                ReuseProbe.class.getName(), mode.split(" "));
+        assertEquals(0, result.exitCode(), result.output());
+        return result;
     }
 
     @Test
@@ -97,6 +104,21 @@ class ReuseTest {
             assertTrue(rss[2] - rss[0] < 40 * MIB, flags + ": idle with nothing in use, still "
                     + (rss[2] - rss[0]) / MIB + " MiB above where it began");
         }
+    }
+
+    /**
+     * Only blocks that went to malloc's free make a trim worth it: large buffers go back by munmap,
+     * so a program of 1 MiB buffers alone never trims. Before: its 32 MiB freed made a trim once
+     * the program was quiet.
+     */
+    @Test
+    void freedLargeBuffersAreNoReasonToTrimMalloc() throws Exception {
+        String trimmed = "malloc_trim took"; // what -Ddirectmem.log=debug shows of a trim
+        List<String> debug = List.of("-Ddirectmem.log=debug", "-Ddirectmem.reuseMemory=0");
+        Subprocess.Result large = run(debug, "mapped");
+        assertFalse(large.output().contains(trimmed), large.output());
+        Subprocess.Result mid = run(debug, "malloc");
+        assertTrue(mid.output().contains(trimmed), "buffers below 256 KiB: trimmed once quiet\n" + mid.output());
     }
 
     /** {@code -Ddirectmem.trimMalloc=false} leaves malloc's free memory alone; a bad value is a clear error. */
