@@ -24,6 +24,11 @@
 //! kinds on the blocks the reuse cache hands out, and keeps the faster; until then, and for
 //! blocks from `malloc`, the [prior](Stores::prior) follows the AMD figures, where the wrong
 //! choice costs more (2.2 times, against 21–28 % on the Intel guest).
+//!
+//! Streaming stores are used on x86-64 only (SSE2, which every x86-64 CPU has). Elsewhere both
+//! kinds are plain stores (`write_bytes`, glibc's `memset`), and nothing is tried: on aarch64
+//! glibc's `memset` zeroes large ranges with `DC ZVA`, which writes whole cache lines without
+//! reading them first, the cost streaming stores avoid on x86-64.
 
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -34,7 +39,8 @@ use std::time::{Duration, Instant};
 pub enum Stores {
     /// Plain stores (`memset`): best while the lines are in cache.
     Cached,
-    /// Streaming stores: best for lines out of cache; plain stores where the CPU has none.
+    /// Streaming stores: best for lines out of cache; plain stores where there are none
+    /// ([`HAS_STREAMING_STORES`]).
     Streaming,
 }
 
@@ -66,6 +72,9 @@ impl Stores {
 
 /// Between 8 MiB and 12 MiB plain stores stopped paying on the AMD guest.
 pub const STREAMING_ABOVE: usize = 8 << 20;
+
+/// Whether [`Stores::Streaming`] differs from plain stores on this target: on x86-64 only.
+pub const HAS_STREAMING_STORES: bool = cfg!(target_arch = "x86_64");
 
 /// Whether a block is likely still in cache when it is zeroed: the hint the caller has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,8 +112,12 @@ const MIN_RUN: u64 = 16;
 /// plain stores. A run is twice as long as the most blocks of its length the reuse cache keeps
 /// ([`crate::reuse::MAX_LIMIT`]), at least `MIN_RUN` and at most 512. The medians decide, once
 /// per process: how a machine's caches treat a kind of block does not change while it runs.
+/// Where both kinds of stores are the same ([`HAS_STREAMING_STORES`]), every block takes the
+/// prior, untimed.
 pub struct StoreTrials {
     trials: [Trial; SIZE_CLASSES * 2],
+    /// Whether to try at all: only where the two kinds of stores differ.
+    trying: bool,
 }
 
 struct Trial {
@@ -174,15 +187,21 @@ pub struct Choice {
 
 impl StoreTrials {
     pub const fn new() -> StoreTrials {
+        StoreTrials::with_trials(HAS_STREAMING_STORES)
+    }
+
+    /// Trials that run only if `trying` (the tests run them on every target).
+    const fn with_trials(trying: bool) -> StoreTrials {
         StoreTrials {
             trials: [Trial::NEW; SIZE_CLASSES * 2],
+            trying,
         }
     }
 
     /// The stores to zero a block of `len` bytes this warm with.
     pub fn choose(&self, len: usize, warmth: Warmth) -> Choice {
         let prior = Stores::prior(len, warmth);
-        if len < TRY_FROM {
+        if len < TRY_FROM || !self.trying {
             return Choice {
                 stores: prior,
                 timed: None,
@@ -265,8 +284,9 @@ impl Default for StoreTrials {
     }
 }
 
-/// Sets `len` bytes at `ptr` to `value`. Every store is visible to other threads once any later
-/// store of this thread is.
+/// Sets `len` bytes at `ptr` to `value`, ordered as plain stores are: a thread that sees a later
+/// release store of this one (an unlock, a `Release` atomic, a Java volatile write) sees them
+/// all. Not more: on aarch64, unlike x86-64, a later plain or `Relaxed` store may be seen first.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be writable memory owned by the caller.
@@ -386,8 +406,23 @@ mod tests {
     }
 
     #[test]
+    fn without_streaming_stores_every_block_takes_the_prior_untimed() {
+        let trials = StoreTrials::with_trials(false);
+        for len in [TRY_FROM, MIB, 16 * MIB] {
+            for warmth in [Warmth::Warm, Warmth::Cold] {
+                for _ in 0..2 * StoreTrials::run_len(len) {
+                    let choice = trials.choose(len, warmth);
+                    assert_eq!(choice.stores, Stores::prior(len, warmth));
+                    assert!(choice.timed.is_none());
+                }
+            }
+        }
+        assert_eq!(StoreTrials::new().trying, HAS_STREAMING_STORES);
+    }
+
+    #[test]
     fn short_blocks_take_the_prior_untimed() {
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let choice = trials.choose(TRY_FROM - 1, Warmth::Cold);
         assert_eq!(choice.stores, Stores::Streaming);
         assert!(choice.timed.is_none());
@@ -396,7 +431,7 @@ mod tests {
     #[test]
     fn a_trial_runs_the_prior_then_the_other_stores_and_keeps_the_faster() {
         // A cold 1 MiB block on a machine whose cache holds the rotation: plain stores win.
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let choices = zero_times(&trials, MIB, Warmth::Cold, 400, 39.0, 50.0);
         let run = StoreTrials::run_len(MIB) as usize;
         assert!(
@@ -408,7 +443,7 @@ mod tests {
             "the other, kept"
         );
         // A warm 16 MiB block on a machine whose cache does not hold it: streaming wins.
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let choices = zero_times(&trials, 16 * MIB, Warmth::Warm, 40, 100.0, 45.0);
         let run = StoreTrials::run_len(16 * MIB) as usize;
         assert!(
@@ -427,7 +462,7 @@ mod tests {
 
     #[test]
     fn only_the_second_half_of_each_run_is_timed() {
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let run = StoreTrials::run_len(16 * MIB);
         for n in 0..2 * run {
             let choice = trials.choose(16 * MIB, Warmth::Cold);
@@ -439,7 +474,7 @@ mod tests {
     #[test]
     fn the_first_half_of_a_run_does_not_count() {
         // Plain stores measure slow right after streaming ones, then fast: the trial sees fast.
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let len = 16 * MIB;
         let run = StoreTrials::run_len(len);
         for n in 0..2 * run {
@@ -456,17 +491,17 @@ mod tests {
 
     #[test]
     fn streaming_stores_must_win_by_the_margin() {
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 40, 42.0, 40.0);
         assert_eq!(choices[39], Stores::Cached, "5 % faster is not enough");
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let choices = zero_times(&trials, 16 * MIB, Warmth::Cold, 40, 42.0, 30.0);
         assert_eq!(choices[39], Stores::Streaming);
     }
 
     #[test]
     fn warmth_and_size_classes_are_tried_apart() {
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         zero_times(&trials, MIB, Warmth::Cold, 300, 15.0, 40.0);
         assert_eq!(trials.choose(MIB, Warmth::Cold).stores, Stores::Cached);
         assert_eq!(trials.choose(MIB + 1, Warmth::Cold).stores, Stores::Cached);
@@ -484,7 +519,7 @@ mod tests {
 
     #[test]
     fn a_trial_without_samples_of_one_kind_starts_over() {
-        let trials = StoreTrials::new();
+        let trials = StoreTrials::with_trials(true);
         let len = 16 * MIB;
         let run = StoreTrials::run_len(len);
         for _ in 0..2 * run {

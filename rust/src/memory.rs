@@ -7,8 +7,10 @@
 //! touched, and `munmap` gives the memory back to the OS at once instead of leaving it in a
 //! malloc arena, except for the bounded few freed blocks kept mapped for reuse (see `reuse`:
 //! page faults cost more than zeroing). Blocks from malloc that the reclaimer thread frees are
-//! kept for reuse too (`reuse_malloc`: malloc serves cross-thread frees badly). Mappings of
-//! [`HUGE_PAGE`] and more ask for transparent huge pages (see [`set_huge_pages`]).
+//! kept for reuse too (`reuse_malloc`: malloc serves cross-thread frees badly). Mappings of a
+//! [huge page](huge_page_size) and more ask for transparent huge pages (see [`set_huge_pages`]).
+//!
+//! Nothing here assumes a page size: aarch64 kernels use 4, 16 or 64 KiB pages.
 
 use crate::fill::{Stores, Warmth};
 use crate::last_freed;
@@ -166,10 +168,26 @@ pub(crate) fn map(len: u64) -> Option<NonNull<u8>> {
     NonNull::new(ptr.cast())
 }
 
-/// The size of a transparent huge page on x86-64 (one page-middle-directory entry).
-pub const HUGE_PAGE: u64 = 2 << 20;
+/// Where the kernel says how large a transparent huge page is.
+const HPAGE_PMD_SIZE: &str = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
 
-/// Whether mappings of [`HUGE_PAGE`] and more ask for transparent huge pages.
+/// The size of a transparent huge page: what one page-middle-directory entry maps. 2 MiB on
+/// x86-64 and on aarch64 with 4 KiB pages, but 32 MiB with 16 KiB pages and 512 MiB with 64 KiB
+/// ones, so it is read from the kernel. Without that file (no transparent huge pages, so the
+/// advice is refused anyway): a page's worth of 8-byte page-table entries, each mapping a page.
+pub fn huge_page_size() -> u64 {
+    use once_cell::sync::Lazy;
+    static HUGE: Lazy<u64> = Lazy::new(|| {
+        std::fs::read_to_string(HPAGE_PMD_SIZE)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|size| size.is_power_of_two() && *size > page_size())
+            .unwrap_or_else(|| page_size() * (page_size() / 8))
+    });
+    *HUGE
+}
+
+/// Whether mappings of a [huge page](huge_page_size) and more ask for transparent huge pages.
 static HUGE_PAGES: AtomicBool = AtomicBool::new(true);
 
 /// Turns the huge-page advice for new mappings on or off (`-Ddirectmem.hugePages`).
@@ -177,9 +195,9 @@ static HUGE_PAGES: AtomicBool = AtomicBool::new(true);
 /// Measured on our machines (KVM guests), writing one byte per page of a fresh mapping costs
 /// 15 ms at 16 MiB and 57 ms at 64 MiB with 4 KiB pages (a fault each, about 3.5 us), against
 /// 2.5 ms and 10 ms with huge pages (one fault per 2 MiB, zeroed in the kernel). The cost: a
-/// write anywhere in a 2 MiB range makes all of it resident, so a sparsely used buffer can hold
-/// up to its whole capacity, never more: what `allocateDirect`, which zeroes every page, always
-/// holds.
+/// write anywhere in a huge page's aligned range makes all of it resident, so a sparsely used
+/// buffer can hold up to its whole capacity, never more: what `allocateDirect`, which zeroes
+/// every page, always holds.
 pub fn set_huge_pages(on: bool) {
     HUGE_PAGES.store(on, Ordering::Relaxed);
 }
@@ -187,10 +205,10 @@ pub fn set_huge_pages(on: bool) {
 /// Asks the kernel to back a fresh mapping with huge pages, where it is large enough to hold
 /// one. Only advice: the kernel may have huge pages turned off, or none to spare, and then
 /// faults in small pages as before, so a failure is ignored. Linux aligns mappings whose length
-/// is a multiple of [`HUGE_PAGE`] (seen on 6.18); others get huge pages only in the aligned
-/// 2 MiB ranges they happen to contain.
+/// is a multiple of the huge page (seen on 6.18 with 2 MiB); others get huge pages only in the
+/// aligned ranges they happen to contain.
 fn advise_huge_pages(ptr: *mut libc::c_void, len: usize) {
-    if HUGE_PAGES.load(Ordering::Relaxed) && len as u64 >= HUGE_PAGE {
+    if HUGE_PAGES.load(Ordering::Relaxed) && len as u64 >= huge_page_size() {
         // SAFETY: advice on a mapping the caller just made; it changes no contents.
         unsafe { libc::madvise(ptr, len, libc::MADV_HUGEPAGE) };
     }
@@ -298,11 +316,12 @@ fn round_up_to_page(bytes: u64) -> u64 {
 
 // --- aligned blocks (DirectMemory.allocateDirectAligned) --------------------------------------
 
-/// The largest alignment `allocate_aligned` accepts: 256 pages of 4 KiB, far above what
-/// `O_DIRECT` or SIMD code asks for.
+/// The largest alignment `allocate_aligned` accepts: 1 MiB, far above what `O_DIRECT` or SIMD
+/// code asks for (256 pages of 4 KiB, 16 of 64 KiB).
 pub const MAX_ALIGNMENT: u64 = 1 << 20;
 
-/// Alignment every `malloc`/`calloc` block already has on the supported platform (glibc, x86-64).
+/// Alignment every `malloc`/`calloc` block already has with glibc on the supported platforms:
+/// twice a pointer's size on x86-64 and aarch64 alike (a test allocates with it and checks).
 const MALLOC_ALIGNMENT: u64 = 16;
 
 /// How an aligned block is obtained, which decides how it is freed and what it costs.
@@ -559,31 +578,45 @@ mod tests {
         if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
             return; // a kernel without transparent huge pages refuses the advice
         }
-        let large = map(2 * HUGE_PAGE).expect("mapping");
+        let (huge, page) = (huge_page_size(), page_size());
+        let large = map(2 * huge).expect("mapping");
         if vm_flags(large).is_none() {
             // SAFETY: mapped above, unmapped once.
-            unsafe { unmap(large, 2 * HUGE_PAGE) };
+            unsafe { unmap(large, 2 * huge) };
             return; // no flags to read
         }
         let advised = |ptr| {
             let flags = vm_flags(ptr).unwrap_or_default();
             flags.split_whitespace().any(|f| f == "hg")
         };
-        let small = map(HUGE_PAGE - 4096).expect("mapping");
-        let aligned = allocate_aligned(HUGE_PAGE, 8192).expect("mapping");
+        let small = map(huge - page).expect("mapping");
+        let aligned = allocate_aligned(huge, 2 * page).expect("mapping");
         assert!(advised(large), "{:?}", vm_flags(large));
         assert!(!advised(small), "{:?}", vm_flags(small));
         assert!(advised(aligned), "{:?}", vm_flags(aligned));
         set_huge_pages(false);
-        let plain = map(2 * HUGE_PAGE).expect("mapping");
+        let plain = map(2 * huge).expect("mapping");
         set_huge_pages(true);
         assert!(!advised(plain), "{:?}", vm_flags(plain));
         // SAFETY: each mapped above, unmapped once.
         unsafe {
-            unmap(large, 2 * HUGE_PAGE);
-            unmap(small, HUGE_PAGE - 4096);
-            unmap(plain, 2 * HUGE_PAGE);
-            free_aligned(aligned, HUGE_PAGE, 8192, FreedBy::Caller);
+            unmap(large, 2 * huge);
+            unmap(small, huge - page);
+            unmap(plain, 2 * huge);
+            free_aligned(aligned, huge, 2 * page, FreedBy::Caller);
+        }
+    }
+
+    #[test]
+    fn the_huge_page_is_the_kernels_or_a_page_of_page_table_entries() {
+        let (huge, page) = (huge_page_size(), page_size());
+        assert!(
+            huge.is_power_of_two() && huge > page,
+            "{huge} with pages of {page}"
+        );
+        match std::fs::read_to_string(HPAGE_PMD_SIZE) {
+            Ok(said) => assert_eq!(huge.to_string(), said.trim()),
+            Err(_) => assert_eq!(huge, page * page / 8),
         }
     }
 
@@ -654,6 +687,12 @@ mod tests {
     fn small_aligned_blocks_reserve_their_padding() {
         assert_eq!(reservation_for_aligned(100, 8).footprint, 100);
         assert_eq!(reservation_for_aligned(100, 64).footprint, 164);
-        assert_eq!(reservation_for_aligned(100, 8192).footprint, page_size());
+        let page = page_size();
+        assert_eq!(reservation_for_aligned(100, page).footprint, 100 + page);
+        assert_eq!(
+            reservation_for_aligned(100, 2 * page).footprint,
+            page,
+            "mapped"
+        );
     }
 }

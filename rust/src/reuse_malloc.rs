@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// [`MallocBlocks`]). Also where `memory` stops taking blocks from malloc's per-thread cache.
 pub const MAX_SMALL: u64 = 4096;
 const STEP: u64 = 16;
-/// glibc's chunk header on x86-64: a chunk of n bytes holds n - 8.
+/// glibc's chunk header on 64-bit targets (x86-64, aarch64): a chunk of n bytes holds n - 8.
 const HEADER: u64 = 8;
 const SMALL_CLASSES: usize = (MAX_SMALL / STEP) as usize;
 /// The most sizes above [`MAX_SMALL`] kept at once. Buffers of many sizes rarely ask for one
