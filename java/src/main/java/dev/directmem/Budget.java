@@ -42,8 +42,9 @@ final class Budget {
     }
 
     /**
-     * directmem.hugePages: whether buffers of 2 MiB and more ask the kernel for transparent huge
-     * pages; default true.
+     * directmem.hugePages: whether buffers of a huge page and more (2 MiB on x86-64; on aarch64
+     * 2, 32 or 512 MiB with 4, 16 or 64 KiB pages) ask the kernel for transparent huge pages;
+     * default true.
      */
     static boolean hugePages() {
         return !otherThanDefault(HUGE_PAGES_PROPERTY, "true", "false");

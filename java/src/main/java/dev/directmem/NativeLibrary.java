@@ -105,7 +105,7 @@ final class NativeLibrary {
             throw new UnsatisfiedLinkError("no directmem native library for platform " + platform
                     + " (os.name=" + System.getProperty("os.name") + ", os.arch="
                     + System.getProperty("os.arch") + "); tried: " + String.join("; ", tried)
-                    + ". Supported: linux-x86_64. Set -D" + PATH_PROPERTY + "=/path/to/"
+                    + ". Supported: linux-x86_64, linux-aarch64. Set -D" + PATH_PROPERTY + "=/path/to/"
                     + System.mapLibraryName(NAME) + " to use a library built for this platform.");
         }
     }

@@ -4,13 +4,37 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /** DirectMemory.allocateDirectAligned: aligned, zeroed, exactly counted, freed like the others. */
 class AlignedTest {
     private static final int MIB = 1 << 20;
-    private static final int PAGE = 4096;
+    /** The kernel's page: 4 KiB on x86-64; 4, 16 or 64 KiB on aarch64. */
+    private static final int PAGE = pageSize();
+
+    /** AT_PAGESZ (6) in this process's auxiliary vector: pairs of native words. */
+    private static int pageSize() {
+        try {
+            ByteBuffer auxv = ByteBuffer.wrap(Files.readAllBytes(Path.of("/proc/self/auxv")))
+                    .order(ByteOrder.nativeOrder());
+            while (auxv.remaining() >= 16) {
+                long type = auxv.getLong();
+                long value = auxv.getLong();
+                if (type == 6) {
+                    return Math.toIntExact(value);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        throw new IllegalStateException("no AT_PAGESZ in /proc/self/auxv");
+    }
 
     @Test
     void buffersStartAtTheAlignmentAndAreZeroed() {

@@ -76,6 +76,7 @@ class BudgetTest {
 
     @Test
     void platformNamesTheJarFolder() {
-        assertEquals("linux-x86_64", NativeLibrary.platform());
+        String arch = System.getProperty("os.arch");
+        assertEquals(arch.equals("aarch64") ? "linux-aarch64" : "linux-x86_64", NativeLibrary.platform(), arch);
     }
 }

@@ -180,7 +180,7 @@ class FaultsTest {
         Files.write(corrupt, "this is not an ELF shared object".repeat(64).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         String output = probe(Subprocess.testClassPath(), List.of("-Ddirectmem.library.path=" + corrupt));
         assertTrue(output.contains(corrupt.toString()), output);
-        assertTrue(output.contains("linux-x86_64"), output);
+        assertTrue(output.contains(NativeLibrary.platform()), output);
         assertTrue(output.contains("directmem.library.path"), output);
     }
 
@@ -189,7 +189,7 @@ class FaultsTest {
         Path missing = dir.resolve("nowhere").resolve("libdirectmem.so");
         String output = probe(Subprocess.testClassPath(), List.of("-Ddirectmem.library.path=" + missing));
         assertTrue(output.contains(missing.toString()), output);
-        assertTrue(output.contains("linux-x86_64"), output);
+        assertTrue(output.contains(NativeLibrary.platform()), output);
     }
 
     /**
@@ -310,9 +310,10 @@ class FaultsTest {
         Path classes = withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"));
         String output = probe(classes + java.io.File.pathSeparator + Subprocess.location(LoadProbe.class),
                 List.of());
-        assertTrue(output.contains("no directmem native library for platform linux-x86_64"), output);
-        assertTrue(output.contains("/native/linux-x86_64/libdirectmem.so (absent)"), output);
+        assertTrue(output.contains("no directmem native library for platform " + NativeLibrary.platform()), output);
+        assertTrue(output.contains("/native/" + NativeLibrary.platform() + "/libdirectmem.so (absent)"), output);
         assertTrue(output.contains("-Ddirectmem.library.path"), output);
+        assertTrue(output.contains("Supported: linux-x86_64, linux-aarch64."), output);
     }
 
     /**
@@ -323,11 +324,11 @@ class FaultsTest {
     @Test
     void aJarLibraryThatDoesNotLoadFallsBackToTheLibraryPath(@TempDir Path dir) throws Exception {
         Path classes = withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"));
-        Path corrupt = dir.resolve("corrupt").resolve("native/linux-x86_64/libdirectmem.so");
+        Path corrupt = dir.resolve("corrupt").resolve("native/" + NativeLibrary.platform() + "/libdirectmem.so");
         Files.createDirectories(corrupt.getParent());
         Files.write(corrupt, "this is not an ELF shared object".repeat(64).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         Path libraryPath = Files.createDirectories(dir.resolve("library-path"));
-        try (InputStream library = DirectMemory.class.getResourceAsStream("/native/linux-x86_64/libdirectmem.so")) {
+        try (InputStream library = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
             assertTrue(library != null, "the test's class path carries the native library");
             Files.copy(library, libraryPath.resolve("libdirectmem.so"));
         }
@@ -340,7 +341,7 @@ class FaultsTest {
         assertTrue(loaded.output().contains("LOADED"), loaded.output());
 
         String output = probe(classPath, List.of("-Djava.library.path=" + dir.resolve("nowhere")));
-        assertTrue(output.contains("/native/linux-x86_64/libdirectmem.so (extracted to"), output);
+        assertTrue(output.contains("/native/" + NativeLibrary.platform() + "/libdirectmem.so (extracted to"), output);
         assertTrue(output.contains("System.loadLibrary"), output);
     }
 

@@ -13,9 +13,14 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Buffers of 2 MiB and more ask for transparent huge pages, unless turned off. */
+/**
+ * Buffers of a huge page and more ask for transparent huge pages, unless turned off. A huge page
+ * is 2 MiB on x86-64 and on aarch64 with 4 KiB pages, 32 MiB with 16 KiB pages, 512 MiB with 64 KiB.
+ */
 class HugePagesTest {
     private static final Pattern FIGURES = Pattern.compile("HUGE advised=(\\w+) anonHugeKb=(\\w+)");
+    /** The kernel's huge page size, read in {@link #kernelHasTransparentHugePagesAndShowsTheAdvice}. */
+    private static int huge;
 
     @BeforeAll
     static void kernelHasTransparentHugePagesAndShowsTheAdvice() throws Exception {
@@ -23,6 +28,11 @@ class HugePagesTest {
                 "this kernel has no transparent huge pages");
         assumeTrue(Files.readString(Path.of("/proc/self/smaps")).contains("VmFlags:"),
                 "smaps shows no VmFlags here");
+        long size = Long.parseLong(Files.readString(
+                Path.of("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")).trim());
+        // Two of them must fit the child's budget (the heap, 256 MiB) with room to spare.
+        assumeTrue(size <= 32 << 20, "huge pages of " + (size >> 20) + " MiB are too large to test here");
+        huge = (int) size;
     }
 
     /** Whether the mapping behind a child JVM's buffer of {@code size} bytes was advised. */
@@ -39,14 +49,14 @@ class HugePagesTest {
 
     @Test
     void buffersOfAHugePageAndMoreAskForHugePagesByDefault() throws Exception {
-        assertTrue(advised(4 << 20));
-        assertTrue(advised(4 << 20, "-Ddirectmem.hugePages=TRUE"));
-        assertTrue(!advised(1 << 20), "a 1 MiB buffer cannot hold a huge page");
+        assertTrue(advised(2 * huge));
+        assertTrue(advised(2 * huge, "-Ddirectmem.hugePages=TRUE"));
+        assertTrue(!advised(huge / 2), "half a huge page cannot hold one");
     }
 
     @Test
     void hugePagesCanBeTurnedOffAndABadSettingIsAClearError() throws Exception {
-        assertTrue(!advised(4 << 20, "-Ddirectmem.hugePages=false"));
+        assertTrue(!advised(2 * huge, "-Ddirectmem.hugePages=false"));
 
         Subprocess.Result bad = Subprocess.run(Subprocess.testClassPath(),
                 List.of("-Ddirectmem.hugePages=on"), HugePagesProbe.class.getName(), "4194304");
