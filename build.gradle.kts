@@ -1,6 +1,7 @@
 // directmem: a Rust cdylib (rust/, built by cargo) inside a Java library jar (java/).
 //
-//   ./gradlew assemble   build/libs/directmem-<version>.jar, native library included
+//   ./gradlew assemble   build/libs/directmem-<version>.jar, native libraries included (linux-x86_64,
+//                        and linux-aarch64 where its cross toolchain is: see cargoBuildAarch64)
 //   ./gradlew check      cargo test, then the JUnit suite once per collector
 //   ./gradlew demo       the demo program against the assembled jar
 
@@ -12,7 +13,6 @@ plugins {
 group = "dev.directmem"
 
 val junitVersion = "5.13.4"
-val platformFolder = "linux-x86_64" // the only platform built so far; see NativeLibrary.platform()
 val nativeLibrary = "libdirectmem.so"
 
 // JVM flags of every test JVM: the scenario directmem exists for, with JNI checking on.
@@ -73,11 +73,52 @@ val cargoTest = tasks.register<Exec>("cargoTest") {
     doLast { marker.get().asFile.writeText("ok\n") }
 }
 
-// The library travels inside the jar, under native/<platform>/, where NativeLibrary looks.
+// linux-aarch64 is cross-compiled where its toolchain is: rustup's target, and Debian's
+// gcc-aarch64-linux-gnu as linker (gradle/aarch64.sh does the same without Gradle).
+val aarch64Target = "aarch64-unknown-linux-gnu"
+val aarch64Linker = providers.environmentVariable("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER")
+    .orElse("aarch64-linux-gnu-gcc").get()
+/** Why the aarch64 library cannot be built here; null when it can. */
+val aarch64Missing: String? = run {
+    val linkerFound = File(aarch64Linker).isAbsolute && File(aarch64Linker).canExecute() ||
+        providers.environmentVariable("PATH").orElse("").get().split(File.pathSeparator)
+            .any { File(it, aarch64Linker).canExecute() }
+    val sysroot = runCatching {
+        providers.exec { commandLine("rustc", "--print", "sysroot") }.standardOutput.asText.get().trim()
+    }.getOrDefault("")
+    when {
+        !linkerFound -> "no $aarch64Linker (Debian: apt-get install gcc-aarch64-linux-gnu)"
+        !File(sysroot, "lib/rustlib/$aarch64Target/lib").isDirectory ->
+            "no Rust standard library for $aarch64Target (rustup target add $aarch64Target)"
+        else -> null
+    }
+}
+// A jar to publish must hold both libraries: DIRECTMEM_ALL_PLATFORMS=1 makes a missing one an error.
+if (aarch64Missing != null) {
+    if (providers.environmentVariable("DIRECTMEM_ALL_PLATFORMS").orNull == "1") {
+        throw GradleException("DIRECTMEM_ALL_PLATFORMS=1, but the linux-aarch64 library cannot be built: $aarch64Missing")
+    }
+    logger.warn("note: the jar holds the linux-x86_64 library only, $aarch64Missing")
+}
+
+val cargoBuildAarch64 = tasks.register<Exec>("cargoBuildAarch64") {
+    group = "build"
+    description = "Cross-compiles the native library for linux-aarch64 (cargo build --release --target $aarch64Target)."
+    inputs.files("Cargo.toml", "Cargo.lock")
+    inputs.dir("rust")
+    outputs.file("target/$aarch64Target/release/$nativeLibrary")
+    environment("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", aarch64Linker)
+    commandLine("cargo", "build", "--release", "--locked", "--target", aarch64Target)
+}
+
+// The libraries travel inside the jar, under native/<platform>/, where NativeLibrary looks.
 val nativeResources = layout.buildDirectory.dir("generated/native-resources")
 val copyNativeLibrary = tasks.register<Copy>("copyNativeLibrary") {
-    from(cargoBuild)
-    into(nativeResources.map { it.dir("native/$platformFolder") })
+    into(nativeResources)
+    from(cargoBuild) { into("native/linux-x86_64") }
+    if (aarch64Missing == null) {
+        from(cargoBuildAarch64) { into("native/linux-aarch64") }
+    }
 }
 sourceSets.main { resources.srcDir(files(nativeResources).builtBy(copyNativeLibrary)) }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# THIRD-PARTY.md: the Rust crates compiled into libdirectmem.so on Linux x86-64, with their
-# licences, from cargo tree (build-time-only proc-macro crates and other targets' crates left out).
+# THIRD-PARTY.md: the Rust crates compiled into libdirectmem.so on Linux x86-64 and aarch64, with
+# their licences, from cargo tree (build-time-only proc-macro crates and other targets' crates left out).
 #
 #   gradle/third-party.sh            writes THIRD-PARTY.md
 #   gradle/third-party.sh --check    fails, and writes a failed JUnit case, if it is out of date
@@ -18,8 +18,9 @@ render() {
   echo
   echo "| crate | version | licence | repository |"
   echo "|---|---|---|---|"
-  cargo tree --locked -e normal,no-proc-macro --target x86_64-unknown-linux-gnu --prefix none \
-      -f '{p}|{l}|{r}' | sed 's/ (\*)$//' | grep -v '^directmem ' | sort -u |
+  cargo tree --locked -e normal,no-proc-macro --target x86_64-unknown-linux-gnu \
+      --target aarch64-unknown-linux-gnu --prefix none \
+      -f '{p}|{l}|{r}' | sed 's/ (\*)$//' | grep -v -e '^directmem ' -e '^$' | sort -u |
     while IFS='|' read -r package licence repository; do
       echo "| ${package% v*} | ${package##* v} | $licence | $repository |"
     done

@@ -23,6 +23,8 @@ assemble() {
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/main \
     $(find java/src/main/java -name '*.java')
   cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/
+  # linux-aarch64 too, where its cross toolchain is (gradle/aarch64.sh).
+  aarch64_assemble build/generated/native-resources
   # The licence and the crates compiled into the library travel with it, as in Gradle's jars.
   mkdir -p build/generated/native-resources/META-INF
   cp LICENSE THIRD-PARTY.md build/generated/native-resources/META-INF/
@@ -77,6 +79,8 @@ source gradle/jmh.sh
 source gradle/matrix.sh
 # Every source set compiled with the newest javac on the machine: gradle/newest-javac.sh.
 source gradle/newest-javac.sh
+# The linux-aarch64 library, cross-compiled: gradle/aarch64.sh.
+source gradle/aarch64.sh
 
 case "${1:-}" in
   assemble) assemble ;;
