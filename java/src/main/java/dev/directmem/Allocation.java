@@ -71,8 +71,6 @@ sealed class Allocation permits SharedBlock {
     /** The buffer pointing at the whole block: the one allocateDirect returned, if not shared. */
     final ByteBuffer root;
     final Release release;
-    /** {@link #fill} calls under way, counted under this owner's lock: {@link #freeBlock} waits for them. */
-    private volatile int fills;
 
     /** An owner for a block of {@code capacity} bytes, registered for release; {@link #arm} allocates. */
     Allocation(int capacity, int alignment, String site) {
@@ -212,32 +210,21 @@ sealed class Allocation permits SharedBlock {
 
     /**
      * {@link DirectMemory#fill}, for a buffer whose owner this is. A free racing it either waits
-     * for it or makes it throw: it never writes memory that was given back. The count rises
-     * before the look at the claim, and {@link #freeBlock} looks at the count after claiming: one
-     * of the two sees the other.
+     * for it or makes it throw: it never writes memory that was given back. Under this owner's
+     * lock, which {@link #freeBlock} takes after claiming, as a shared block's fill does: a lock
+     * and not a count of fills under way, because the JVM lets go of a lock whenever the frame
+     * that holds it unwinds. A count taken back in a {@code finally} was left raised when a
+     * StackOverflowError struck that {@code finally} too (a compiled handler never run before
+     * runs deoptimized, in larger frames), and the free then waited for good (JDK 25, seen in the
+     * test that fills at each depth near the bottom of the stack).
      */
     void fill(ByteBuffer buffer, byte value) {
-        // Fills that come after the claim fail uncounted: counted, threads that keep filling a
-        // freed buffer held its free up for seconds (measured: 3 threads, up to 16.5 s).
-        checkNotFreed(buffer);
-        // Counted under a lock, not with an atomic call: no call, so no StackOverflowError, can
-        // come between the fill and its uncounting, which would leave free waiting for good.
+        checkNotFreed(buffer); // freed before the call: no lock taken
         synchronized (this) {
-            fills++;
-        }
-        boolean freed;
-        try {
-            freed = release.isClaimed();
-            if (!freed) {
-                Native.fill(buffer, buffer.position(), buffer.remaining(), value);
+            if (release.isClaimed()) {
+                throw freed(); // freed since the look above
             }
-        } finally {
-            synchronized (this) {
-                fills--;
-            }
-        }
-        if (freed) {
-            throw freed(); // after the uncounting, which the free may be waiting for
+            Native.fill(buffer, buffer.position(), buffer.remaining(), value);
         }
     }
 
@@ -273,13 +260,13 @@ sealed class Allocation permits SharedBlock {
         // the memory is freed, the claim is undone, and a later free or the reclaimer frees the
         // block; thrown after, the claimed release stays registered until the reclaimer drops it.
         try {
-            while (fills != 0) {
-                Thread.yield(); // a fill that found the release unclaimed writes on: see fill
+            // The lock waits for a fill that found the release unclaimed: see fill.
+            synchronized (this) {
+                // Disarms the root first, so that it never points at memory that is already gone;
+                // limit(0) also takes position and mark to 0 and -1.
+                root.limit(0);
+                ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
             }
-            // Disarms the root first, so that it never points at memory that is already gone;
-            // limit(0) also takes position and mark to 0 and -1.
-            root.limit(0);
-            ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
         } catch (StackOverflowError e) {
             r.claimed = false; // a field write, where a call could overflow the stack again
             // Reachable until the claim is undone: an owner found unreachable before could have
