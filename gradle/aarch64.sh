@@ -130,10 +130,6 @@ aarch64_smoke=(
   --select-method dev.directmem.ReclamationTest#exhaustedBudgetFailsWithNumbersThenRecovers
   --select-method dev.directmem.ReclamationTest#moreThanTheWholeBudgetFailsAtOnce
   --select-method dev.directmem.ReclaimerTest#threadsFreeingAndDroppingTogetherFreeEachBufferOnce
-  # Run in this order, this one can hang for its 3 minutes on any platform (on x86-64 too: JDK 25,
-  # 3 of 4 runs; a free waiting for a fill that a StackOverflowError left counted). Until that is
-  # fixed, the matrix covers it, where it has not hung.
-  --exclude-methodname '.*aFillThatOverflowsTheStackLeavesTheBufferFreeable'
 )
 
 # The smoke set on the aarch64 jar under qemu: build/test-results/aarch64-junit/.
