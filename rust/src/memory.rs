@@ -133,7 +133,9 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
         };
         if let Some(to_free) = to_free {
             recent_frees::freed_here(to_free.as_ptr() as usize);
-            free_to_malloc(to_free.as_ptr().cast(), capacity);
+            // The block kept before may have had another capacity: malloc says its size.
+            let size = libc::malloc_usable_size(to_free.as_ptr().cast()) as u64;
+            free_to_malloc(to_free.as_ptr().cast(), size);
         }
     } else if by == FreedBy::Caller || !REUSE.malloced.keep(ptr, capacity) {
         free_to_malloc(ptr.as_ptr().cast(), capacity);
@@ -241,13 +243,22 @@ pub fn trims_malloc() -> bool {
 
 /// Bytes handed to malloc's `free` so far: what a trim can give back (see `heap_trim`). Each
 /// thread adds its frees here in steps of at least [`TO_MALLOC_STEP`], so that a free writes no
-/// cache line that other threads write too; at most a step a thread goes uncounted.
+/// cache line that other threads write too; the rest when the thread ends.
 static GIVEN_TO_MALLOC: AtomicU64 = AtomicU64::new(0);
 const TO_MALLOC_STEP: u64 = 64 << 10;
 
+/// A thread's frees to malloc not yet added to [`GIVEN_TO_MALLOC`]: added when the thread ends,
+/// so that threads that each free less than a step (a thread per request) still count.
+struct GivenHere(Cell<u64>);
+
+impl Drop for GivenHere {
+    fn drop(&mut self) {
+        GIVEN_TO_MALLOC.fetch_add(self.0.get(), Ordering::Relaxed);
+    }
+}
+
 thread_local! {
-    /// This thread's frees to malloc not yet added to [`GIVEN_TO_MALLOC`].
-    static GIVEN_HERE: Cell<u64> = const { Cell::new(0) };
+    static GIVEN_HERE: GivenHere = const { GivenHere(Cell::new(0)) };
 }
 
 /// Gives a block back to malloc, counted in [`given_to_malloc`].
@@ -263,16 +274,17 @@ pub(crate) unsafe fn free_to_malloc(ptr: *mut libc::c_void, bytes: u64) {
 /// Counts `bytes` just freed to malloc (see [`given_to_malloc`]).
 pub(crate) fn note_given_to_malloc(bytes: u64) {
     let counted = GIVEN_HERE.try_with(|here| {
-        let total = here.get().saturating_add(bytes);
+        let total = here.0.get().saturating_add(bytes);
         if total >= TO_MALLOC_STEP {
             GIVEN_TO_MALLOC.fetch_add(total, Ordering::Relaxed);
-            here.set(0);
+            here.0.set(0);
         } else {
-            here.set(total);
+            here.0.set(total);
         }
     });
     if counted.is_err() {
-        // The thread is exiting: no step to wait for.
+        // The thread is ending and its count was added already (another thread-local's
+        // destructor freeing, as `last_freed`'s does): no step to wait for.
         GIVEN_TO_MALLOC.fetch_add(bytes, Ordering::Relaxed);
     }
 }
@@ -491,13 +503,26 @@ mod tests {
                 // SAFETY: malloc with a non-zero size; the block is freed once.
                 unsafe { free_to_malloc(libc::malloc(capacity as usize), capacity) };
             }
-            assert_eq!(GIVEN_HERE.with(Cell::get), 0, "a whole step: added");
+            assert_eq!(GIVEN_HERE.with(|h| h.0.get()), 0, "a whole step: added");
             assert!(given_to_malloc() >= before + count * capacity);
             note_given_to_malloc(1);
-            assert_eq!(GIVEN_HERE.with(Cell::get), 1, "less than a step: kept here");
+            assert_eq!(
+                GIVEN_HERE.with(|h| h.0.get()),
+                1,
+                "less than a step: kept here"
+            );
         })
         .join()
         .expect("the counting thread");
+    }
+
+    #[test]
+    fn what_a_thread_freed_counts_once_it_ends_even_below_a_step() {
+        let before = given_to_malloc();
+        std::thread::spawn(|| note_given_to_malloc(TO_MALLOC_STEP - 1))
+            .join()
+            .expect("the freeing thread");
+        assert!(given_to_malloc() >= before + TO_MALLOC_STEP - 1);
     }
 
     fn check_zeroed_fill_free(capacity: u64) {

@@ -212,7 +212,7 @@ sealed class Allocation permits SharedBlock {
      * {@link DirectMemory#fill}, for a buffer whose owner this is. A free racing it either waits
      * for it or makes it throw: it never writes memory that was given back. Under this owner's
      * lock, which {@link #freeBlock} takes after claiming, as a shared block's fill does: a lock
-     * and not a count of fills under way, because the JVM lets go of a lock whenever the frame
+     * and not a count of fills under way, because HotSpot lets go of a lock whenever the frame
      * that holds it unwinds. A count taken back in a {@code finally} was left raised when a
      * StackOverflowError struck that {@code finally} too (a compiled handler never run before
      * runs deoptimized, in larger frames), and the free then waited for good (JDK 25, seen in the

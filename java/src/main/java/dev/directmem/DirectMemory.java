@@ -139,7 +139,8 @@ public final class DirectMemory {
 
     /**
      * Sets every byte between a buffer's position and limit to {@code value}, without changing its
-     * position or limit.
+     * position or limit. Fills of one buffer and of its views run one at a time, and a
+     * {@link #free} of the buffer waits for a fill under way.
      *
      * @param buffer a buffer from {@link #allocateDirect(int)} or
      *     {@link #allocateDirectAligned(int, int)}, or a writable view of one

@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -299,6 +300,9 @@ class FreeTest {
             atEachDepthNearTheBottom(depth -> {
                 ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
                 outcomes[actAtDepth(buffer, depth, true)]++;
+                // Freed below on this thread, which would take the owner's lock again if a fill
+                // had left it held: another thread's free would then wait for good.
+                assertFalse(Thread.holdsLock(Allocation.of(buffer)), "the fill's lock is held after depth " + depth);
                 long freedBefore = DirectMemory.stats().freedBytes();
                 DirectMemory.free(buffer);
                 assertEquals(BLOCK, DirectMemory.stats().freedBytes() - freedBefore, "freed after a fill at depth " + depth);
