@@ -53,14 +53,21 @@ tasks.withType<JavaCompile>().configureEach {
 
 // --- the native library -------------------------------------------------------------------
 
-val cargoBuild = tasks.register<Exec>("cargoBuild") {
-    group = "build"
-    description = "Builds the native library with cargo build --release."
-    inputs.files("Cargo.toml", "Cargo.lock")
-    inputs.dir("rust")
-    outputs.file("target/release/$nativeLibrary")
-    commandLine("cargo", "build", "--release", "--locked")
-}
+/** cargo build --release, for this machine's platform or for [target]: the library in the jar. */
+fun registerCargoBuild(name: String, what: String, target: String? = null, configure: Exec.() -> Unit = {}) =
+    tasks.register<Exec>(name) {
+        val targetArgs = if (target == null) emptyList() else listOf("--target", target)
+        val command = listOf("cargo", "build", "--release", "--locked") + targetArgs
+        group = "build"
+        description = "$what (${command.joinToString(" ")})."
+        inputs.files("Cargo.toml", "Cargo.lock")
+        inputs.dir("rust")
+        outputs.file(listOfNotNull("target", target, "release", nativeLibrary).joinToString("/"))
+        commandLine(command)
+        configure()
+    }
+
+val cargoBuild = registerCargoBuild("cargoBuild", "Builds the native library")
 
 val cargoTest = tasks.register<Exec>("cargoTest") {
     group = "verification"
@@ -101,14 +108,8 @@ if (aarch64Missing != null) {
     logger.warn("note: the jar holds the linux-x86_64 library only, $aarch64Missing")
 }
 
-val cargoBuildAarch64 = tasks.register<Exec>("cargoBuildAarch64") {
-    group = "build"
-    description = "Cross-compiles the native library for linux-aarch64 (cargo build --release --target $aarch64Target)."
-    inputs.files("Cargo.toml", "Cargo.lock")
-    inputs.dir("rust")
-    outputs.file("target/$aarch64Target/release/$nativeLibrary")
+val cargoBuildAarch64 = registerCargoBuild("cargoBuildAarch64", "Cross-compiles the native library for linux-aarch64", aarch64Target) {
     environment("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", aarch64Linker)
-    commandLine("cargo", "build", "--release", "--locked", "--target", aarch64Target)
 }
 
 // The libraries travel inside the jar, under native/<platform>/, where NativeLibrary looks.
