@@ -12,8 +12,8 @@
 //! allocate and free, once had a waiting thread force a full collection every 12 ms for 30 s.
 //!
 //! One thread drives a collection at a time; threads that fail meanwhile wait for that
-//! collection's end instead of starting their own. Waiting never touches the Java thread's
-//! interrupt status.
+//! collection's end instead of starting their own, taking memory freed before it ends. Waiting
+//! never touches the Java thread's interrupt status.
 //!
 //! To keep allocating threads from stalling at all, a collection is also started *early*, off
 //! the allocating threads: once the memory used crosses the policy's high-water mark, and enough
@@ -226,11 +226,7 @@ impl Reclaimer {
     ) -> Result<u64, ReserveError> {
         let mut waiting = Waiting::default();
         while !self.reserve_step(ledger, r, collector, &mut waiting)? {
-            if waiting.phase == Phase::Joining {
-                self.await_collection(waiting.running);
-            } else {
-                self.park_until_freed(waiting.seen, waiting.park());
-            }
+            self.park_until_freed(&waiting);
         }
         Ok(waiting.granted_at)
     }
@@ -320,11 +316,22 @@ impl Reclaimer {
                 let state = self.collections.lock();
                 if state.running && state.finished == w.running {
                     drop(state);
-                    // Frees wake a parked caller, a collection's end does not: it looks again
-                    // at least every JOIN_POLL. And its back-off counts from now, so that one
-                    // free during the collection does not make every later park the shortest.
+                    // Memory freed while another thread collects is taken at once: a waiter
+                    // that looked only for the collection's end passed up every free until then
+                    // (a virtual thread woken by a churner's frees through a 65 ms early
+                    // collection on Shenandoah was served only once the churner stopped).
+                    // `frees` is read before the look, so a free after it cuts the park short.
                     w.seen = self.frees.load(Ordering::SeqCst);
                     w.reclaims_seen = self.reclaims.load(Ordering::SeqCst);
+                    if let Ok(used) = ledger.try_reserve(r) {
+                        w.granted_at = used;
+                        self.reserved(ledger, r);
+                        return Ok(true);
+                    }
+                    // A virtual thread's park ends on a free, not on the collection's end: it
+                    // looks again at least every JOIN_POLL. And its back-off counts from now, so
+                    // that one free during the collection does not make every later park the
+                    // shortest.
                     w.park = w.pause.min(nanos(JOIN_POLL));
                     w.parked = true;
                     return Ok(false);
@@ -575,6 +582,11 @@ impl Reclaimer {
                 state.finished += 1;
                 state.last_finished_at = Some(Instant::now());
                 self.0.collection_finished.notify_all();
+                drop(state);
+                // Threads that joined it wait with those that wait for frees (see
+                // park_until_freed). Not under `collections`: they take it under this lock.
+                let _signal = self.0.free_signal.lock();
+                self.0.freed.notify_all();
             }
         }
         let _finish = Finish(self);
@@ -633,15 +645,19 @@ impl Reclaimer {
         Ok(false)
     }
 
-    /// Sleeps for `pause`, or until a free lands if none has since `frees` read `seen`.
-    fn park_until_freed(&self, seen: u64, pause: Duration) {
+    /// Sleeps for the park `w` asks for, or until a free lands if none has since its last look,
+    /// or, while it joins another thread's collection, until that collection ends.
+    fn park_until_freed(&self, w: &Waiting) {
         // Counted before the look at `frees`, SeqCst on both sides (here and in notify_freed):
         // either the notifier sees this waiter and wakes it under the signal lock, which this
-        // thread holds from its look until it sleeps, or this look sees the free.
+        // thread holds from its look until it sleeps, or this look sees the free. A collection's
+        // end always wakes under that lock, so it is seen here or wakes the sleep.
         self.waiting_for_frees.fetch_add(1, Ordering::SeqCst);
         let mut signal = self.free_signal.lock();
-        if self.frees.load(Ordering::SeqCst) == seen {
-            self.freed.wait_for(&mut signal, pause);
+        let joined_has_ended =
+            w.phase == Phase::Joining && self.collections.lock().finished != w.running;
+        if self.frees.load(Ordering::SeqCst) == w.seen && !joined_has_ended {
+            self.freed.wait_for(&mut signal, w.park());
         }
         drop(signal);
         self.waiting_for_frees.fetch_sub(1, Ordering::SeqCst);
@@ -688,7 +704,7 @@ enum Phase {
     Settling,
     /// Collecting next.
     Collect,
-    /// Waiting for another thread's collection to end, rather than run one.
+    /// Waiting for another thread's collection to end, rather than run one (or for a free).
     Joining,
     /// Waiting for the frees of a collection this reservation went through.
     AfterCollection,
@@ -1056,6 +1072,107 @@ mod tests {
         // was seen up to 256 ms late.
         assert!(parks.iter().all(|p| *p <= JOIN_POLL), "{parks:?}");
         assert!(parks.len() < 60, "{} parks: {parks:?}", parks.len());
+    }
+
+    /// A collection that runs until the test lets it end.
+    struct Gated(std::sync::mpsc::Receiver<()>);
+    impl Collector for Gated {
+        fn collect(&mut self) -> Result<Collection, String> {
+            self.0.recv().map_err(|e| e.to_string())?;
+            Ok(Collection::Forced)
+        }
+    }
+
+    /// A full budget of 1 byte, and another thread's [`Gated`] collection, running until ended.
+    struct GatedCollection {
+        ledger: Arc<Ledger>,
+        reclaimer: Arc<Reclaimer>,
+        gate: std::sync::mpsc::Sender<()>,
+        running: thread::JoinHandle<Result<(), CollectorFailed>>,
+    }
+
+    impl GatedCollection {
+        fn start() -> Self {
+            let ledger = Arc::new(Ledger::new(1));
+            ledger.try_reserve(res(1)).unwrap();
+            let reclaimer = Arc::new(Reclaimer::new(Policy::default()));
+            let (gate, told) = std::sync::mpsc::channel();
+            let running = {
+                let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
+                thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Gated(told)))
+            };
+            while !reclaimer.collections.lock().running {
+                thread::yield_now();
+            }
+            GatedCollection {
+                ledger,
+                reclaimer,
+                gate,
+                running,
+            }
+        }
+
+        fn end(self) {
+            self.gate.send(()).unwrap();
+            self.running.join().unwrap().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_reservation_in_steps_takes_memory_freed_while_the_collection_it_joined_runs() {
+        let collection = GatedCollection::start();
+        let (ledger, reclaimer) = (&*collection.ledger, &*collection.reclaimer);
+        let mut waiting = Waiting::default();
+        while waiting.phase != Phase::Joining {
+            assert!(!reclaimer
+                .reserve_step(ledger, res(1), &mut MustNotCollect, &mut waiting)
+                .unwrap());
+            thread::sleep(waiting.park());
+        }
+        // The program frees; the free wakes the parked thread, whose next step takes it.
+        ledger.release(res(1)).unwrap();
+        reclaimer.notify_freed_down_to(ledger.used());
+        assert!(reclaimer
+            .reserve_step(ledger, res(1), &mut MustNotCollect, &mut waiting)
+            .unwrap());
+        assert_eq!(ledger.used(), 1);
+        // Before: the step parked again while the collection ran, and a churner on the one
+        // carrier took the memory back each time.
+        assert!(
+            reclaimer.collections.lock().running,
+            "served before the collection ended"
+        );
+        collection.end();
+    }
+
+    #[test]
+    fn a_thread_that_joined_a_collection_takes_memory_freed_while_it_runs() {
+        let collection = GatedCollection::start();
+        let (ledger, reclaimer) = (&collection.ledger, &collection.reclaimer);
+        let waiter = {
+            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
+            thread::spawn(move || reclaimer.reserve(&ledger, res(1), &mut MustNotCollect))
+        };
+        while reclaimer.waiting_for_frees.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        // Past the first few ms, for frees of a collection that may have just ended: it has
+        // joined the running one, and waits.
+        thread::sleep(Duration::from_millis(100));
+        ledger.release(res(1)).unwrap();
+        reclaimer.notify_freed_down_to(ledger.used());
+        // Before: it waited for the collection's end, however long, with the memory there.
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while !waiter.is_finished() && Instant::now() < give_up {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let served_while_running = waiter.is_finished();
+        collection.end();
+        assert_eq!(waiter.join().unwrap().unwrap(), 1);
+        assert!(
+            served_while_running,
+            "served only once the collection ended"
+        );
     }
 
     #[test]
