@@ -1176,6 +1176,36 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_waiting_for_the_collection_it_joined_wakes_at_its_end() {
+        let collection = GatedCollection::start();
+        let reclaimer = collection.reclaimer.clone();
+        // A park far longer than any a step asks for: only the collection's end cuts it short.
+        let joined = Waiting {
+            phase: Phase::Joining,
+            running: reclaimer.collections.lock().finished,
+            seen: reclaimer.frees.load(Ordering::SeqCst),
+            park: nanos(Duration::from_secs(10)),
+            ..Waiting::default()
+        };
+        let parked = {
+            let reclaimer = reclaimer.clone();
+            thread::spawn(move || {
+                let started = Instant::now();
+                reclaimer.park_until_freed(&joined);
+                started.elapsed()
+            })
+        };
+        while reclaimer.waiting_for_frees.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        thread::sleep(Duration::from_millis(50)); // asleep by now, as a rule
+        collection.end();
+        // Before (the end notified only `collection_finished`): the park ran its 10 s.
+        let slept = parked.join().unwrap();
+        assert!(slept < Duration::from_secs(5), "woken after {slept:?}");
+    }
+
+    #[test]
     fn a_waiting_state_from_the_caller_cannot_wait_past_its_bounds() {
         let ledger = Ledger::new(1);
         ledger.try_reserve(res(1)).unwrap();
