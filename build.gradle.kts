@@ -5,6 +5,8 @@
 //   ./gradlew check      cargo test, then the JUnit suite once per collector
 //   ./gradlew demo       the demo program against the assembled jar
 
+import java.time.Duration
+
 plugins {
     `java-library`
     `maven-publish` // see "publishing" below
@@ -225,6 +227,9 @@ publishing {
 // ModuleTest reads the module descriptor from the jar and runs it on JDK 25's module path.
 val testedJar = tasks.jar.flatMap { it.archiveFile }
 tasks.withType<Test>().configureEach {
+    // A hung test JVM fails its task instead of using up CI's time (a suite takes 2-3 minutes;
+    // gradle/matrix.sh gives a cell as long).
+    timeout.set(Duration.ofMinutes(20))
     inputs.file(testedJar)
     jvmArgumentProviders.add(CommandLineArgumentProvider {
         listOf("-Ddirectmem.test.jar=" + testedJar.get().asFile.absolutePath)

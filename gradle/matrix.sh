@@ -67,28 +67,37 @@ compile_tests() {
 # ending in Test or Tests). A caller may set its own (gradle/aarch64.sh: a smoke set).
 suite_select=(--select-package dev.directmem --include-classname '.*')
 
+# How many seconds run_suite lets one suite JVM run (a suite takes 2-3 minutes, under qemu 1-4).
+cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-1200}
+
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
 # suite fails or the log holds a -Xcheck:jni warning. A JVM that ended before the launcher's
 # summary (a crash) leaves a failed case in <report-dir>, so that .ci/run counts it.
 run_suite() {
-  local java=$1 reports=$2 label=$3 junit status=0 exit_code=0
+  local java=$1 reports=$2 label=$3 junit status=0 exit_code=0 started=$SECONDS timed_out=""
   shift 3
   junit=$(junit_jar) || return 1
   mkdir -p build/test-logs
   local log="build/test-logs/$label.log"
   rm -rf "$reports"
   echo "== JUnit $label ($java ${test_flags[*]} $*)"
-  # No tests found is a failure, not a pass.
-  "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
+  # No tests found is a failure, not a pass. A JVM still running after cell_timeout gets SIGQUIT
+  # (a thread dump into the log; child JVMs in its process group get one too) and SIGKILL 30 s
+  # later: a hang fails its cell instead of using up CI's time.
+  timeout --signal=QUIT --kill-after=30s "${cell_timeout}s" \
+    "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
     --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
+  if ((SECONDS - started >= cell_timeout)); then
+    timed_out=" (killed after ${cell_timeout} s)"
+  fi
   # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
   # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.
   if ! grep -q '^Test run finished' "$log" || ! compgen -G "$reports/*.xml" >/dev/null; then
     junit_xml "$label" "$reports/TEST-$label-unfinished.xml" \
-      "run_did_not_finish|$label: the JVM exited with status $exit_code before the JUnit launcher's summary; output in $log" || true
+      "run_did_not_finish|$label: the JVM exited with status $exit_code before the JUnit launcher's summary$timed_out; output in $log" || true
   elif [[ $exit_code -eq 2 ]]; then  # --fail-if-no-tests: counted too, its XML holds no failure
     junit_xml "$label" "$reports/TEST-$label-no-tests.xml" "no_tests_found|$label: the launcher found no tests; output in $log" || true
   fi

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,10 @@ final class Subprocess {
     static final Pattern JNI_WARNING = Pattern.compile(
             "(?m)^(WARNING in native method:|WARNING: JNI local refs:|FATAL ERROR in native method:)");
 
+    /** A child still running after this long is killed, and its result fails the test. */
+    private static final long TIMEOUT_MINUTES = 5;
+
+    /** A child's exit code (-1: killed at the timeout) and combined output. */
     record Result(int exitCode, String output) {}
 
     private Subprocess() {}
@@ -52,16 +57,27 @@ final class Subprocess {
         command.add(classPath);
         command.add(mainClass);
         command.addAll(List.of(args));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        byte[] output = process.getInputStream().readAllBytes();
-        if (!process.waitFor(5, TimeUnit.MINUTES)) {
-            process.destroyForcibly();
+        // To a file, not a pipe read to its end: that read waited for a hung child for good.
+        Path log = Files.createTempFile("directmem-child", ".log");
+        try {
+            Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(log.toFile()).start();
+            String timedOut = "";
+            if (!process.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
+                // A thread dump into the output says where it hung.
+                new ProcessBuilder("kill", "-QUIT", Long.toString(process.pid())).start().waitFor();
+                process.waitFor(5, TimeUnit.SECONDS);
+                process.destroyForcibly().waitFor();
+                timedOut = "---- TIMED OUT after " + TIMEOUT_MINUTES + " min, killed\n";
+            }
+            String text = new String(Files.readAllBytes(log), StandardCharsets.UTF_8) + timedOut;
+            // Echoed, so that the figures land in the test's own output and log too.
+            System.out.println("---- child JVM: " + String.join(" ", command) + "\n" + text + "---- exit "
+                    + process.exitValue());
+            return new Result(timedOut.isEmpty() ? process.exitValue() : -1, text);
+        } finally {
+            Files.deleteIfExists(log);
         }
-        String text = new String(output, StandardCharsets.UTF_8);
-        // Echoed, so that the figures land in the test's own output and log too.
-        System.out.println("---- child JVM: " + String.join(" ", command) + "\n" + text + "---- exit "
-                + process.exitValue());
-        return new Result(process.exitValue(), text);
     }
 
     /** This JVM's class path plus where directmem's classes and this test's came from. */
