@@ -12,9 +12,9 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Run in a child JVM by {@link VirtualThreadsTest}, on JDK 21+ with one carrier thread: a virtual
- * thread holds the whole budget and frees it a little later, while another virtual thread, which
- * the main thread interrupts meanwhile, asks for 1 MiB. The asker must wait without holding the
- * carrier, so that the holder can run and free.
+ * thread holds the whole budget and frees it a little later (once the asker was interrupted),
+ * while another virtual thread, which the main thread interrupts meanwhile, asks for 1 MiB. The
+ * asker must wait without holding the carrier, so that the holder can run and free.
  */
 final class VirtualThreadsProbe {
     private static final int MIB = 1 << 20;
@@ -27,21 +27,27 @@ final class VirtualThreadsProbe {
                 .getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
         long budget = DirectMemory.stats().maxMemory();
         CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch interruptSent = new CountDownLatch(1);
         Future<?> holder = virtual.submit(() -> {
             List<ByteBuffer> all = new ArrayList<>();
             for (long i = 0; i < budget / MIB; i++) {
                 all.add(DirectMemory.allocateDirect(MIB));
             }
             held.countDown();
-            Thread.sleep(300); // unmounts: needs the carrier back to go on
+            // Unmounts (needs the carrier back to go on), and frees only once the asker, waiting
+            // by then as a rule, was interrupted: a fixed sleep could end before the asker asked.
+            interruptSent.await(60, TimeUnit.SECONDS);
+            Thread.sleep(100);
             all.forEach(DirectMemory::free);
             return null;
         });
         held.await();
         AtomicReference<Thread> askerThread = new AtomicReference<>();
+        CountDownLatch asking = new CountDownLatch(1);
         long start = System.nanoTime();
         Future<String> asker = virtual.submit(() -> {
             askerThread.set(Thread.currentThread());
+            asking.countDown();
             ByteBuffer buffer = DirectMemory.allocateDirect(MIB);
             String outcome = "ALLOCATED after " + (System.nanoTime() - start) / 1_000_000 + " ms, "
                     + "zeroed " + (buffer.getLong(0) == 0 && buffer.getLong(MIB - 8) == 0)
@@ -49,8 +55,10 @@ final class VirtualThreadsProbe {
             DirectMemory.free(buffer);
             return outcome;
         });
+        asking.await(60, TimeUnit.SECONDS);
         Thread.sleep(100);
         askerThread.get().interrupt(); // while it waits: it must wait on, and keep the interrupt
+        interruptSent.countDown();
         String outcome;
         try {
             outcome = asker.get(60, TimeUnit.SECONDS);

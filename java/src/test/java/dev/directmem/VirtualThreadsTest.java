@@ -51,7 +51,9 @@ class VirtualThreadsTest {
      * The same, woken by a free on a platform thread, as the reclaimer's frees are: such a
      * waiter is queued as a yielding thread is, so one yield did not always let it go first on
      * JDK 25 (a review: stuck until the churner stopped in 3 runs of 5). The churner stops once
-     * the waiter is served, so the count says whether it was served while the churner ran.
+     * the waiter is served, so the count says whether it was served while the churner ran; it
+     * counts from the free (from its own start, a main thread kept off the CPU for the churner's
+     * 2000 rounds would have failed the test).
      */
     @Test
     void aVirtualThreadWokenByAPlatformThreadGetsItsTurnToo() throws Exception {
