@@ -118,8 +118,7 @@ final class ListenerProbe {
     }
 
     private static String allocateOnce() {
-        fillTheBudgetWithGarbage();
-        DirectMemoryStats before = DirectMemory.stats();
+        DirectMemoryStats before = fillTheBudgetWithGarbage();
         long start = System.nanoTime();
         try {
             ByteBuffer buffer = DirectMemory.allocateDirect(4 * MIB);
@@ -194,12 +193,18 @@ final class ListenerProbe {
     }
 
     /** The whole budget in buffers held (an early collection finds none of them), then dropped. */
-    private static void fillTheBudgetWithGarbage() {
+    /**
+     * Fills the budget with 1 MiB buffers and drops them; returns the stats while they were held
+     * (read after the drop, an early collection that came meanwhile could have freed them).
+     */
+    private static DirectMemoryStats fillTheBudgetWithGarbage() {
         List<ByteBuffer> held = new ArrayList<>();
         long budget = DirectMemory.stats().maxMemory();
         for (long i = 0; i < budget / MIB; i++) {
             held.add(DirectMemory.allocateDirect(MIB));
         }
+        DirectMemoryStats full = DirectMemory.stats();
         held.clear();
+        return full;
     }
 }
