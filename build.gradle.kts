@@ -226,10 +226,14 @@ publishing {
 
 // ModuleTest reads the module descriptor from the jar and runs it on JDK 25's module path.
 val testedJar = tasks.jar.flatMap { it.archiveFile }
+// How long each StressTest scenario runs (StressTest.millis: the property, else the variable, else 2 s).
+val stressScenarioSeconds = (providers.gradleProperty("stressSeconds").orNull
+    ?: providers.environmentVariable("DIRECTMEM_STRESS_SECONDS").orNull)?.toDoubleOrNull() ?: 2.0
 tasks.withType<Test>().configureEach {
     // A hung test JVM fails its task instead of using up CI's time (a suite takes 2-3 minutes;
-    // gradle/matrix.sh gives a cell as long).
-    timeout.set(Duration.ofMinutes(20))
+    // gradle/matrix.sh gives a cell as long), plus StressTest's four scenarios: a soak
+    // (-PstressSeconds=600) is no hang.
+    timeout.set(Duration.ofMinutes(20).plusSeconds((4 * stressScenarioSeconds).toLong()))
     inputs.file(testedJar)
     jvmArgumentProviders.add(CommandLineArgumentProvider {
         listOf("-Ddirectmem.test.jar=" + testedJar.get().asFile.absolutePath)

@@ -67,8 +67,11 @@ compile_tests() {
 # ending in Test or Tests). A caller may set its own (gradle/aarch64.sh: a smoke set).
 suite_select=(--select-package dev.directmem --include-classname '.*')
 
-# How many seconds run_suite lets one suite JVM run (a suite takes 2-3 minutes, under qemu 1-4).
-cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-1200}
+# How many seconds run_suite lets one suite JVM run (a suite takes 2-3 minutes, under qemu 1-4),
+# plus StressTest's four scenarios of DIRECTMEM_STRESS_SECONDS each: a soak is no hang.
+stress_seconds=${DIRECTMEM_STRESS_SECONDS:-2}
+[[ $stress_seconds =~ ^[0-9]+(\.[0-9]*)?$ ]] || stress_seconds=2
+cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((1200 + 4 * (10#${stress_seconds%.*} + 1)))}
 
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the

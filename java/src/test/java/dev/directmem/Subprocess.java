@@ -21,7 +21,10 @@ final class Subprocess {
     static final Pattern JNI_WARNING = Pattern.compile(
             "(?m)^(WARNING in native method:|WARNING: JNI local refs:|FATAL ERROR in native method:)");
 
-    /** A child still running after this long is killed, and its result fails the test. */
+    /**
+     * A child still running after this long, plus a stress scenario's length (a soak's children
+     * run that long: -PstressSeconds), is killed, and its result fails the test.
+     */
     private static final long TIMEOUT_MINUTES = 5;
 
     /** A child's exit code (-1: killed at the timeout) and combined output. */
@@ -59,16 +62,17 @@ final class Subprocess {
         command.addAll(List.of(args));
         // To a file, not a pipe read to its end: that read waited for a hung child for good.
         Path log = Files.createTempFile("directmem-child", ".log");
+        Process process = null;
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true)
+            process = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(log.toFile()).start();
             String timedOut = "";
-            if (!process.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
-                // A thread dump into the output says where it hung.
-                new ProcessBuilder("kill", "-QUIT", Long.toString(process.pid())).start().waitFor();
+            long timeoutMillis = TimeUnit.MINUTES.toMillis(TIMEOUT_MINUTES) + StressTest.millis();
+            if (!process.waitFor(timeoutMillis, TimeUnit.MILLISECONDS)) {
+                dumpThreads(process);
                 process.waitFor(5, TimeUnit.SECONDS);
                 process.destroyForcibly().waitFor();
-                timedOut = "---- TIMED OUT after " + TIMEOUT_MINUTES + " min, killed\n";
+                timedOut = "---- TIMED OUT after " + timeoutMillis / 1000 + " s, killed\n";
             }
             String text = new String(Files.readAllBytes(log), StandardCharsets.UTF_8) + timedOut;
             // Echoed, so that the figures land in the test's own output and log too.
@@ -76,7 +80,26 @@ final class Subprocess {
                     + process.exitValue());
             return new Result(timedOut.isEmpty() ? process.exitValue() : -1, text);
         } finally {
+            if (process != null && process.isAlive()) {
+                process.destroyForcibly(); // this wait was interrupted, or the dump failed
+            }
             Files.deleteIfExists(log);
+        }
+    }
+
+    /**
+     * SIGQUIT: a thread dump into the child's output says where it hung. Through sh's own kill:
+     * /bin/kill (procps) is not on every machine, and a missing one must not keep the child from
+     * being killed.
+     */
+    private static void dumpThreads(Process process) throws InterruptedException {
+        try {
+            Process kill = new ProcessBuilder("sh", "-c", "kill -QUIT " + process.pid())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            kill.getOutputStream().close();
+            kill.waitFor();
+        } catch (IOException e) {
+            System.out.println("---- no thread dump of the child: " + e);
         }
     }
 
