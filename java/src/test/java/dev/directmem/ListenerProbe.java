@@ -192,10 +192,10 @@ final class ListenerProbe {
         }
     }
 
-    /** The whole budget in buffers held (an early collection finds none of them), then dropped. */
     /**
-     * Fills the budget with 1 MiB buffers and drops them; returns the stats while they were held
-     * (read after the drop, an early collection that came meanwhile could have freed them).
+     * Fills the budget with 1 MiB buffers, held (an early collection finds none of them), and drops
+     * them; returns the stats while they were held (read after the drop, an early collection that
+     * came meanwhile could have freed them).
      */
     private static DirectMemoryStats fillTheBudgetWithGarbage() {
         List<ByteBuffer> held = new ArrayList<>();
