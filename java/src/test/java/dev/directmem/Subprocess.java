@@ -81,7 +81,7 @@ final class Subprocess {
             return new Result(timedOut.isEmpty() ? process.exitValue() : -1, text);
         } finally {
             if (process != null && process.isAlive()) {
-                process.destroyForcibly(); // this wait was interrupted, or the dump failed
+                process.destroyForcibly(); // left early: a wait above was interrupted
             }
             Files.deleteIfExists(log);
         }
