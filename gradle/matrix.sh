@@ -78,7 +78,7 @@ cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((1200 + 4 * (10#${stress_second
 # suite fails or the log holds a -Xcheck:jni warning. A JVM that ended before the launcher's
 # summary (a crash) leaves a failed case in <report-dir>, so that .ci/run counts it.
 run_suite() {
-  local java=$1 reports=$2 label=$3 junit status=0 exit_code=0 started timed_out="" suite_pid
+  local java=$1 reports=$2 label=$3 junit status=0 exit_code=0 started timed_out=""
   shift 3
   junit=$(junit_jar) || return 1
   mkdir -p build/test-logs
@@ -86,23 +86,16 @@ run_suite() {
   rm -rf "$reports"
   echo "== JUnit $label ($java ${test_flags[*]} $*)"
   # No tests found is a failure, not a pass. A JVM still running after cell_timeout gets SIGQUIT
-  # (a thread dump into the log; child JVMs in its process group get one too) and SIGKILL 30 s
-  # later: a hang fails its cell instead of using up CI's time.
-  # timeout runs the JVM in a process group of its own, which a Ctrl-C at the terminal (or a
-  # signal to this script's group) does not reach: run in the background and waited for, so that
-  # a trap can pass SIGINT or SIGTERM on through timeout (to the JVM and its child JVMs), wait for
-  # them, and end this script by the same signal. Run in the foreground, the JVM went on, and
-  # with it the rest of the matrix, Ctrl-C or not.
+  # (a thread dump into the log) and SIGKILL 30 s later: a hang fails its cell instead of using
+  # up CI's time.
+  # --foreground: the JVM stays in this script's process group, so that a Ctrl-C or a signal to
+  # the group reaches it (in a group of its own, it and the rest of the matrix went on). Its child
+  # JVMs have their own 5-minute limit (Subprocess).
   started=$SECONDS
-  timeout --signal=QUIT --kill-after=30s "${cell_timeout}s" \
+  timeout --foreground --signal=QUIT --kill-after=30s "${cell_timeout}s" \
     "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
-    --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 &
-  suite_pid=$!
-  trap "kill -INT $suite_pid 2>/dev/null; wait $suite_pid; trap - INT; kill -INT \$BASHPID" INT
-  trap "kill -TERM $suite_pid 2>/dev/null; wait $suite_pid; trap - TERM; kill -TERM \$BASHPID" TERM
-  wait "$suite_pid" || exit_code=$?
-  trap - INT TERM
+    --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
   if ((SECONDS - started >= cell_timeout)); then
     timed_out=" (killed after ${cell_timeout} s)"
