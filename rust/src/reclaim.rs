@@ -320,11 +320,7 @@ impl Reclaimer {
                     // that looked only for the collection's end passed up every free until then
                     // (a virtual thread woken by a churner's frees through a 65 ms early
                     // collection on Shenandoah was served only once the churner stopped).
-                    // `frees` is read before the look, so a free after it cuts the park short.
-                    w.seen = self.frees.load(Ordering::SeqCst);
-                    w.reclaims_seen = self.reclaims.load(Ordering::SeqCst);
-                    if let Ok(used) = ledger.try_reserve(r) {
-                        w.granted_at = used;
+                    if self.look(ledger, r, w).is_ok() {
                         self.reserved(ledger, r);
                         return Ok(true);
                     }
@@ -601,6 +597,15 @@ impl Reclaimer {
         Ok(None)
     }
 
+    /// Tries the ledger for `r`, having noted `frees` and `reclaims` first: a free after this
+    /// look then cuts the next park short, and the back-off sees whether the reclaimer freed.
+    fn look(&self, ledger: &Ledger, r: Reservation, w: &mut Waiting) -> Result<(), Refused> {
+        w.seen = self.frees.load(Ordering::SeqCst);
+        w.reclaims_seen = self.reclaims.load(Ordering::SeqCst);
+        w.granted_at = ledger.try_reserve(r)?;
+        Ok(())
+    }
+
     /// One look while waiting for frees: reserves `r` (true), or sets the pause to park for
     /// (false), or gives up waiting (the refusal) once a pause longer than the phase allows
     /// would be needed (the caller collects again) or the deadline has passed. The pauses go
@@ -611,13 +616,8 @@ impl Reclaimer {
         r: Reservation,
         w: &mut Waiting,
     ) -> Result<bool, Refused> {
-        w.seen = self.frees.load(Ordering::SeqCst);
-        w.reclaims_seen = self.reclaims.load(Ordering::SeqCst);
-        let refused = match ledger.try_reserve(r) {
-            Ok(used) => {
-                w.granted_at = used;
-                return Ok(true);
-            }
+        let refused = match self.look(ledger, r, w) {
+            Ok(()) => return Ok(true),
             Err(refused) => refused,
         };
         let last_pause = match w.phase {
@@ -982,96 +982,12 @@ mod tests {
         assert_eq!(s.ledger.used(), 10);
     }
 
-    /// A collection of 300 ms.
-    struct Slow;
-    impl Collector for Slow {
-        fn collect(&mut self) -> Result<Collection, String> {
-            thread::sleep(Duration::from_millis(300));
-            Ok(Collection::Forced)
-        }
-    }
-
     /// For a reservation that must join another thread's collection, or give up without one.
     struct MustNotCollect;
     impl Collector for MustNotCollect {
         fn collect(&mut self) -> Result<Collection, String> {
             panic!("no collection of its own: join the running one, or give up")
         }
-    }
-
-    /// A full budget of 1 byte, and another thread's [`Slow`] collection, running on return.
-    fn full_while_another_thread_collects(
-        policy: Policy,
-    ) -> (
-        Arc<Ledger>,
-        Arc<Reclaimer>,
-        thread::JoinHandle<Result<(), CollectorFailed>>,
-    ) {
-        let ledger = Arc::new(Ledger::new(1));
-        ledger.try_reserve(res(1)).unwrap();
-        let reclaimer = Arc::new(Reclaimer::new(policy));
-        let running = {
-            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
-            thread::spawn(move || reclaimer.collect_or_join(&ledger, &mut Slow))
-        };
-        while !reclaimer.collections.lock().running {
-            thread::yield_now();
-        }
-        (ledger, reclaimer, running)
-    }
-
-    #[test]
-    fn a_reservation_in_steps_parks_while_another_threads_collection_runs() {
-        let (ledger, reclaimer, running) = full_while_another_thread_collects(fast_policy());
-        // Each step returns at once, parks, and soon waits for that collection in parks.
-        let mut waiting = Waiting::default();
-        for _ in 0..3 {
-            let started = Instant::now();
-            let reserved = reclaimer
-                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
-                .unwrap();
-            assert!(!reserved);
-            assert!(
-                started.elapsed() < Duration::from_millis(100),
-                "no wait in the step"
-            );
-            thread::sleep(waiting.park());
-        }
-        assert_eq!(waiting.phase, Phase::Joining);
-        // Once it has ended and its garbage is freed, the next step counts it and reserves.
-        running.join().unwrap().unwrap();
-        ledger.release(res(1)).unwrap();
-        reclaimer.notify_reclaimed_down_to(ledger.used());
-        assert!(reclaimer
-            .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
-            .unwrap());
-        assert_eq!(waiting.collections, 1);
-        assert_eq!(reclaimer.collections_run(), 1);
-    }
-
-    #[test]
-    fn joining_steps_back_off_after_a_free_and_look_for_the_end_every_join_poll() {
-        let (ledger, reclaimer, running) = full_while_another_thread_collects(Policy::default());
-        let mut waiting = Waiting::default();
-        let mut parks = Vec::new();
-        while waiting.phase != Phase::AfterCollection {
-            let reserved = reclaimer
-                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
-                .unwrap();
-            assert!(!reserved);
-            if waiting.phase == Phase::Joining {
-                parks.push(waiting.park());
-                if parks.len() == 3 {
-                    reclaimer.notify_freed(); // one free elsewhere, during the collection
-                }
-            }
-            thread::sleep(waiting.park()); // a park that no free cuts short
-        }
-        running.join().unwrap().unwrap();
-        // Before: every park after that free was 1 ms (223 in 300 ms), and a collection's end
-        // was seen up to 256 ms late.
-        assert!(parks.iter().all(|p| *p <= JOIN_POLL), "{parks:?}");
-        assert!(parks.len() < 60, "{} parks: {parks:?}", parks.len());
     }
 
     /// A collection that runs until the test lets it end.
@@ -1092,10 +1008,10 @@ mod tests {
     }
 
     impl GatedCollection {
-        fn start() -> Self {
+        fn start(policy: Policy) -> Self {
             let ledger = Arc::new(Ledger::new(1));
             ledger.try_reserve(res(1)).unwrap();
-            let reclaimer = Arc::new(Reclaimer::new(Policy::default()));
+            let reclaimer = Arc::new(Reclaimer::new(policy));
             let (gate, told) = std::sync::mpsc::channel();
             let running = {
                 let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
@@ -1119,8 +1035,68 @@ mod tests {
     }
 
     #[test]
+    fn a_reservation_in_steps_parks_while_another_threads_collection_runs() {
+        let collection = GatedCollection::start(fast_policy());
+        let (ledger, reclaimer) = (collection.ledger.clone(), collection.reclaimer.clone());
+        // Each step returns at once, parks, and soon waits for that collection in parks.
+        let mut waiting = Waiting::default();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let reserved = reclaimer
+                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+                .unwrap();
+            assert!(!reserved);
+            assert!(
+                started.elapsed() < Duration::from_millis(100),
+                "no wait in the step"
+            );
+            thread::sleep(waiting.park());
+        }
+        assert_eq!(waiting.phase, Phase::Joining);
+        // Once it has ended and its garbage is freed, the next step counts it and reserves.
+        collection.end();
+        ledger.release(res(1)).unwrap();
+        reclaimer.notify_reclaimed_down_to(ledger.used());
+        assert!(reclaimer
+            .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+            .unwrap());
+        assert_eq!(waiting.collections, 1);
+        assert_eq!(reclaimer.collections_run(), 1);
+    }
+
+    #[test]
+    fn joining_steps_back_off_after_a_free_and_look_for_the_end_every_join_poll() {
+        let collection = GatedCollection::start(Policy::default());
+        let (ledger, reclaimer) = (collection.ledger.clone(), collection.reclaimer.clone());
+        let mut waiting = Waiting::default();
+        let mut parks = Vec::new();
+        while parks.len() < 12 {
+            let reserved = reclaimer
+                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+                .unwrap();
+            assert!(!reserved);
+            if waiting.phase == Phase::Joining {
+                parks.push(waiting.park());
+                if parks.len() == 3 {
+                    reclaimer.notify_freed(); // one free elsewhere, during the collection
+                }
+            }
+            thread::sleep(waiting.park()); // a park that no free cuts short
+        }
+        // Before: every park after that free was 1 ms (223 in a 300 ms collection).
+        assert!(parks.iter().all(|p| *p <= JOIN_POLL), "{parks:?}");
+        assert_eq!(parks.last(), Some(&JOIN_POLL), "{parks:?}");
+        // The first step after the collection's end sees it (before: up to 256 ms late).
+        collection.end();
+        assert!(!reclaimer
+            .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+            .unwrap());
+        assert_eq!(waiting.phase, Phase::AfterCollection);
+    }
+
+    #[test]
     fn a_reservation_in_steps_takes_memory_freed_while_the_collection_it_joined_runs() {
-        let collection = GatedCollection::start();
+        let collection = GatedCollection::start(Policy::default());
         let (ledger, reclaimer) = (&*collection.ledger, &*collection.reclaimer);
         let mut waiting = Waiting::default();
         while waiting.phase != Phase::Joining {
@@ -1147,7 +1123,7 @@ mod tests {
 
     #[test]
     fn a_thread_that_joined_a_collection_takes_memory_freed_while_it_runs() {
-        let collection = GatedCollection::start();
+        let collection = GatedCollection::start(Policy::default());
         let (ledger, reclaimer) = (&collection.ledger, &collection.reclaimer);
         let waiter = {
             let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
@@ -1177,7 +1153,7 @@ mod tests {
 
     #[test]
     fn a_thread_waiting_for_the_collection_it_joined_wakes_at_its_end() {
-        let collection = GatedCollection::start();
+        let collection = GatedCollection::start(Policy::default());
         let reclaimer = collection.reclaimer.clone();
         // A park far longer than any a step asks for: only the collection's end cuts it short.
         let joined = Waiting {
