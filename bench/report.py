@@ -482,7 +482,7 @@ def zeroing_floor(table, jdk):
             "warm block costs one thread with directmem's own store loop. The explicit path zeroes a block "
             "freed just before, on one thread below 4 MiB. That this row is a floor at 1 MiB rests on a C "
             "harness, not on this row: glibc `memset`, `rep stosb`, SSE2, AVX2 and AVX-512 stores all took "
-            "30–31 µs per warm MiB (README, *Performance*). From 4 MiB directmem zeroes on two cores and picks "
+            "30–31 µs per warm MiB (PERFORMANCE.md, *Where the explicit path stops: zeroing*). From 4 MiB directmem zeroes on two cores and picks "
             "plain or streaming stores by trial, so it beats this row there: no floor at 16 MiB. In this run "
             f"(JDK {jdk}), " + "; ".join(rows) + "."]
 
@@ -589,7 +589,7 @@ def interval_text():
             f"fork\"); the estimate says on which side the ratio fell. Why {level}: with two forks a side t is "
             f"already {t_range_with_two_forks(FORK_CONFIDENCE)}, and at 99 % it would be "
             f"{t_range_with_two_forks(0.99)}, too wide to judge most rows. Still, these intervals hold one run: "
-            "runs on other days have differed by more (README, *Benchmarks*, lists the full runs so far), so "
+            "runs on other days have differed by more (PERFORMANCE.md lists the full runs so far), so "
             "read a verdict near its target across runs. The ± beside each score under *All results* is JMH's "
             "99.9 % error, which treats every 1 s iteration as independent: shown for reference, no verdict "
             "uses it.")
