@@ -589,7 +589,7 @@ def interval_text():
             f"fork\"); the estimate says on which side the ratio fell. Why {level}: with two forks a side t is "
             f"already {t_range_with_two_forks(FORK_CONFIDENCE)}, and at 99 % it would be "
             f"{t_range_with_two_forks(0.99)}, too wide to judge most rows. Still, these intervals hold one run: "
-            "runs on other days have differed by more (PERFORMANCE.md lists the full runs so far), so "
+            "runs on other days have differed by more (PERFORMANCE.md lists the full runs since 2026-12-02), so "
             "read a verdict near its target across runs. The ± beside each score under *All results* is JMH's "
             "99.9 % error, which treats every 1 s iteration as independent: shown for reference, no verdict "
             "uses it.")

@@ -1078,7 +1078,8 @@ mod tests {
             if waiting.phase == Phase::Joining {
                 parks.push(waiting.park());
                 if parks.len() == 3 {
-                    reclaimer.notify_freed(); // one free elsewhere, during the collection
+                    // One reclaimer free elsewhere, during the collection: the back-off starts over.
+                    reclaimer.notify_reclaimed_down_to(ledger.used());
                 }
             }
             thread::sleep(waiting.park()); // a park that no free cuts short
