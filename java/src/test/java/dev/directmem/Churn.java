@@ -10,6 +10,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * Shared by the stress, race and leak tests, the subprocess scenarios and the soak: threads that
@@ -201,6 +203,25 @@ final class Churn {
             stats = DirectMemory.stats();
         }
         return stats;
+    }
+
+    /**
+     * Takes {@code reading} every 150 ms until {@code done} holds of it or 30 s have passed, and
+     * returns the last one. For memory that goes back in the background: kept blocks within two
+     * seconds of their last use, malloc's free memory at the next trim, which can come 10 s after
+     * the one before (rust/src/heap_trim.rs SPACING), so a fixed sleep is either long or flaky.
+     */
+    static <T> T pollUntil(String what, Supplier<T> reading, Predicate<? super T> done)
+            throws InterruptedException {
+        long started = System.nanoTime();
+        T value = reading.get();
+        while (!done.test(value) && System.nanoTime() - started < 30_000_000_000L) {
+            Thread.sleep(150);
+            value = reading.get();
+        }
+        System.out.printf("POLLED %s for %d ms: %s%n", what, (System.nanoTime() - started) / 1_000_000,
+                done.test(value) ? "met" : "not met");
+        return value;
     }
 
     /** This process's resident set size (VmRSS), in bytes. */

@@ -1,25 +1,33 @@
 package dev.directmem;
 
 import java.nio.ByteBuffer;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A child JVM for {@link ReuseTest}: prints the resident set at the moments its mode asks about.
  *
  * <ul>
  *   <li>{@code mapped}: writes every page of 32 buffers of 1 MiB, frees them; before, with them,
- *       right after the free, after 3.5 idle seconds.
+ *       right after the free, once idle (3.5 s).
  *   <li>{@code threads N}: N threads each write and free one buffer of 200 KiB, then wait; before,
- *       with all of them waiting, and after 3.5 idle seconds more.
+ *       with all of them waiting, and once idle (3.5 s more).
  *   <li>{@code malloc}: two threads churn buffers of 8 KiB to 200 KiB for 1.5 s, every page
  *       written, half freed, half dropped; then all of them are given back; before, at the end of
- *       the churn, and after 4 idle seconds.
+ *       the churn, and once idle (4 s).
  * </ul>
+ *
+ * <p>With {@code -DreuseProbe.idleAtMost=} the idle reading waits, up to 30 s, for the bound the
+ * test checks rather than the fixed time: an earlier reading's name, a sign and bytes
+ * ({@code with-29360128}), or bytes alone.
  */
 public final class ReuseProbe {
     private static final int PAGE = 4096;
+    private static final Pattern BOUND = Pattern.compile("(?:(\\w+)([+-]))?(\\d+)");
 
     private ReuseProbe() {}
 
@@ -44,8 +52,8 @@ public final class ReuseProbe {
             DirectMemory.free(buffer);
         }
         long afterFree = Churn.rssBytes();
-        Thread.sleep(3500); // kept blocks go back within two seconds unused: some slack
-        long idle = Churn.rssBytes();
+        // Kept blocks go back within two seconds unused: some slack.
+        long idle = idle(3500, Map.of("before", before, "with", with, "afterFree", afterFree));
         System.out.println("REUSE before=" + before + " with=" + with + " afterFree=" + afterFree
                 + " idle=" + idle);
     }
@@ -76,8 +84,8 @@ public final class ReuseProbe {
         }
         freed.await();
         long waiting = Churn.rssBytes();
-        Thread.sleep(3500); // an idle thread's kept block goes back within two seconds
-        long idle = Churn.rssBytes();
+        // An idle thread's kept block goes back to malloc within two seconds, then at its next trim.
+        long idle = idle(3500, Map.of("before", before, "waiting", waiting));
         end.countDown();
         for (Thread thread : threads) {
             thread.join();
@@ -104,9 +112,31 @@ public final class ReuseProbe {
         if (DirectMemory.stats().memoryUsed() != 0) {
             throw new IllegalStateException("still in use: " + DirectMemory.stats());
         }
-        Thread.sleep(4000); // a quiet period to see frees stopped, one more to trim: some slack
-        long idle = Churn.rssBytes();
+        // A quiet period to see frees stopped, one more to trim: some slack.
+        long idle = idle(4000, Map.of("before", before, "churned", churned));
         System.out.println("MALLOC before=" + before + " churned=" + churned + " idle=" + idle);
+    }
+
+    /**
+     * The idle resident set: as soon as it meets the bound {@code -DreuseProbe.idleAtMost} sets
+     * (see above), for tests that expect memory back, which can take until a trim 10 s after the
+     * last one (a trim that came before the caches' last blocks reached malloc). Without the
+     * bound, after {@code millis}: for tests that expect nothing back, or want a reference.
+     */
+    private static long idle(long millis, Map<String, Long> readings) throws InterruptedException {
+        String bound = System.getProperty("reuseProbe.idleAtMost");
+        if (bound == null) {
+            Thread.sleep(millis);
+            return Churn.rssBytes();
+        }
+        Matcher m = BOUND.matcher(bound);
+        if (!m.matches() || (m.group(1) != null && !readings.containsKey(m.group(1)))) {
+            throw new IllegalArgumentException("reuseProbe.idleAtMost=" + bound + ", readings " + readings.keySet());
+        }
+        long bytes = Long.parseLong(m.group(3));
+        long atMost = m.group(1) == null ? bytes
+                : readings.get(m.group(1)) + (m.group(2).equals("-") ? -bytes : bytes);
+        return Churn.pollUntil("idle RSS to " + bound, Churn::rssBytes, rss -> rss <= atMost);
     }
 
     /** Allocates, writes and drops or frees buffers of 8 KiB to 200 KiB for {@code millis}. */

@@ -48,6 +48,15 @@ class ReuseTest {
         return values;
     }
 
+    /**
+     * The flag that has ReuseProbe wait for its idle reading to meet {@code bound} (an earlier
+     * reading's name, a sign and bytes, or bytes alone), for up to 30 s: what a test that expects
+     * memory back asserts, so that a late release (a malloc trim 10 s after the last) is waited for.
+     */
+    private static String idleAtMost(String bound) {
+        return "-DreuseProbe.idleAtMost=" + bound;
+    }
+
     /** ReuseProbe in {@code mode}, as {@link #figures} runs it; it must succeed. */
     private static Subprocess.Result run(List<String> flags, String mode) throws Exception {
         List<String> all = new ArrayList<>(List.of("-Ddirectmem.maxMemory=128m", "-Xms256m", "-Xmx256m",
@@ -68,9 +77,9 @@ class ReuseTest {
 
     @Test
     void keptBlocksGoBackToTheOsOnceIdle() throws Exception {
-        long[] rss = probe("-Ddirectmem.maxMemory=64m");
+        long[] rss = probe("-Ddirectmem.maxMemory=64m", idleAtMost("with-" + 28 * MIB));
         assertTrue(rss[1] - rss[0] >= 28 * MIB, "the 32 MiB written are resident");
-        assertTrue(rss[1] - rss[3] >= 28 * MIB, "after 3.5 idle seconds, the kept pages are gone: " + (rss[1] - rss[3]));
+        assertTrue(rss[1] - rss[3] >= 28 * MIB, "once idle, the kept pages are gone: " + (rss[1] - rss[3]));
     }
 
     /**
@@ -81,8 +90,10 @@ class ReuseTest {
     @Test
     void blocksKeptForThreadsAreBoundedAndGoBackOnceIdle() throws Exception {
         List<String> off = List.of("-Ddirectmem.reuseMemory=0");
-        long[] kept = figures(List.of(), "threads 300", "waiting", "idle");
         long[] none = figures(off, "threads 300", "waiting", "idle");
+        // With reuse on, the idle reading waits to be less than 8 MiB above this one, as asserted.
+        long[] kept = figures(List.of(idleAtMost(String.valueOf(none[1] + 8 * MIB - 1))), "threads 300",
+                "waiting", "idle");
         assertTrue(kept[0] - none[0] < 18 * MIB, "at most 64 blocks of 200 KiB kept: "
                 + (kept[0] - none[0]) / MIB + " MiB more than with reuse off");
         assertTrue(kept[1] - none[1] < 8 * MIB, "once idle, none: "
@@ -98,7 +109,9 @@ class ReuseTest {
     @Test
     void mallocGivesFreedMemoryBackToTheOsOnceFreesStop() throws Exception {
         for (List<String> flags : List.of(List.<String>of(), List.of("-Ddirectmem.reuseMemory=0"))) {
-            long[] rss = figures(flags, "malloc", "before", "churned", "idle");
+            List<String> untilTrimmed = new ArrayList<>(flags);
+            untilTrimmed.add(idleAtMost("before+" + (40 * MIB - 1)));
+            long[] rss = figures(untilTrimmed, "malloc", "before", "churned", "idle");
             assertTrue(rss[1] - rss[0] >= 64 * MIB, flags + ": the churn grew the resident set by "
                     + (rss[1] - rss[0]) / MIB + " MiB only");
             assertTrue(rss[2] - rss[0] < 40 * MIB, flags + ": idle with nothing in use, still "
@@ -117,7 +130,9 @@ class ReuseTest {
         List<String> debug = List.of("-Ddirectmem.log=debug", "-Ddirectmem.reuseMemory=0");
         Subprocess.Result large = run(debug, "mapped");
         assertFalse(large.output().contains(trimmed), large.output());
-        Subprocess.Result mid = run(debug, "malloc");
+        List<String> untilTrimmed = new ArrayList<>(debug);
+        untilTrimmed.add(idleAtMost("before+" + (40 * MIB - 1)));
+        Subprocess.Result mid = run(untilTrimmed, "malloc");
         assertTrue(mid.output().contains(trimmed), "buffers below 256 KiB: trimmed once quiet\n" + mid.output());
     }
 
