@@ -8,9 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import jdk.jfr.Event;
+import jdk.jfr.Name;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
@@ -20,6 +24,10 @@ import org.junit.jupiter.api.Test;
 class EventsTest {
     private static final int MIB = 1 << 20;
 
+    /** Committed where the stats are read: the events between two marks are those of that span. */
+    @Name("dev.directmem.test.Mark")
+    static final class Mark extends Event {}
+
     @Test
     void aRecordingShowsReclamationsAndFailures() throws Exception {
         Path file = Files.createTempFile("directmem-events", ".jfr");
@@ -28,20 +36,34 @@ class EventsTest {
         try (Recording recording = new Recording()) {
             recording.enable("dev.directmem.Reclamation");
             recording.enable("dev.directmem.AllocationFailure");
-            settledStats(); // no collection of an earlier test's still running
+            recording.enable(Mark.class);
             recording.start();
-            before = DirectMemory.stats();
+            // Settled inside the recording, then marked, and only events between the marks counted:
+            // a collection (the background thread's) that ran across the start is in before and
+            // its event before the mark (an event follows its count at once, or after the wait for
+            // its frees: well within the quiet second); one still running counts in after, its
+            // event after the mark.
+            before = settledStats();
+            new Mark().commit();
             for (int i = 0; i < 3 * 64; i++) { // 3 x the budget, each buffer dropped at once
                 ByteBuffer buffer = DirectMemory.allocateDirect(MIB);
                 buffer.putInt(0, i);
             }
             assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
             after = settledStats();
+            new Mark().commit();
             recording.stop();
             recording.dump(file);
         }
         try {
-            List<RecordedEvent> events = RecordingFile.readAllEvents(file);
+            List<RecordedEvent> recorded = RecordingFile.readAllEvents(file);
+            List<Instant> marks = recorded.stream()
+                    .filter(e -> e.getEventType().getName().equals("dev.directmem.test.Mark"))
+                    .map(RecordedEvent::getEndTime).sorted().collect(Collectors.toList());
+            assertEquals(2, marks.size(), marks.toString());
+            Predicate<RecordedEvent> betweenTheMarks =
+                    e -> e.getEndTime().isAfter(marks.get(0)) && e.getEndTime().isBefore(marks.get(1));
+            List<RecordedEvent> events = recorded.stream().filter(betweenTheMarks).collect(Collectors.toList());
             List<RecordedEvent> reclamations = events.stream()
                     .filter(e -> e.getEventType().getName().equals("dev.directmem.Reclamation"))
                     .collect(Collectors.toList());
