@@ -1,8 +1,6 @@
 package dev.directmem;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Run in a child JVM by {@link ReclaimerTest}: the Java heap is kept full for a few seconds, while
@@ -11,22 +9,37 @@ import java.util.List;
  * still be there, and the reclaimer freeing unreachable buffers.
  */
 final class HeapExhaustionProbe {
+    /** How long the heap is kept full. */
+    private static final long FULL_MILLIS = 3000;
+
+    /**
+     * What fills the heap, in a field that a watchdog clears. The filling loop cannot be the one
+     * to stop: Shenandoah retries a failed allocation for as long as its collections make progress
+     * (JDK 17's ShenandoahHeap::allocate_memory), which the other threads' garbage can keep up,
+     * and FaultsTest skips Shenandoah for such a stall of minutes. Once the hog is unreachable the
+     * next collection frees it, and a stalled allocation goes on. So no frame that allocates
+     * holds it: {@link #keep} stores without allocating.
+     */
+    private static volatile Object[] hog;
+    private static int held;
+
     private HeapExhaustionProbe() {}
 
     public static void main(String[] args) throws Exception {
         DirectMemory.free(DirectMemory.allocateDirect(1 << 20)); // directmem started
-        List<Object> hog = new ArrayList<>();
-        long until = System.nanoTime() + 3_000_000_000L;
+        hog = new Object[1 << 20]; // more slots than chunks the heap can hold
+        Thread watchdog = new Thread(HeapExhaustionProbe::dropTheHogLater, "watchdog");
+        watchdog.start();
         int chunk = 1 << 20;
-        while (System.nanoTime() < until) {
+        while (hog != null) {
             try {
-                hog.add(new byte[chunk]);
+                keep(new byte[chunk]);
             } catch (OutOfMemoryError full) {
                 chunk = Math.max(16, chunk >> 1); // fill what is left, and keep it full
                 Thread.onSpinWait();
             }
         }
-        hog = null;
+        watchdog.join();
         for (String name : new String[] {"directmem-reclaimer", "directmem-reporter"}) {
             boolean alive = Thread.getAllStackTraces().keySet().stream()
                     .anyMatch(t -> t.getName().equals(name) && t.isAlive());
@@ -39,5 +52,23 @@ final class HeapExhaustionProbe {
             buffer.put(0, (byte) 1);
         }
         System.out.println("CHURNED");
+    }
+
+    /** Adds {@code chunk} to the hog while there is one and room in it; allocates nothing. */
+    private static void keep(byte[] chunk) {
+        Object[] slots = hog;
+        if (slots != null && held < slots.length) {
+            slots[held++] = chunk;
+        }
+    }
+
+    /** Ends the full heap whatever stalls: sleeping and storing null allocate nothing. */
+    private static void dropTheHogLater() {
+        try {
+            Thread.sleep(FULL_MILLIS);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+        hog = null;
     }
 }
