@@ -475,13 +475,11 @@ impl Reclaimer {
             return Ok(());
         }
         {
-            let mut state = self.collections.lock();
+            let state = self.collections.lock();
             if state.running {
-                let seen = state.finished;
-                while state.finished == seen {
-                    self.collection_finished.wait(&mut state);
-                }
+                let running = state.finished;
                 drop(state);
+                self.await_collection(running);
                 // That collection served the request; a reservation past the mark asks again.
                 *self.early_wanted.lock() = false;
                 return Ok(());
@@ -870,6 +868,22 @@ mod tests {
             }
         }
 
+        /// As `new`, but waiting up to 64 ms for frees after a collection and giving up after 10
+        /// fruitless ones in a row, not 8 ms and 3: for tests that expect every reservation to
+        /// succeed while their cleaner threads may be starved (tests in parallel on 2 cores, and
+        /// under qemu-user, where a spawned thread can take tens of ms to run, once ran out of
+        /// collections without a free).
+        fn patient(max: u64) -> Self {
+            Setup {
+                reclaimer: Arc::new(Reclaimer::new(Policy {
+                    max_collections: 10,
+                    last_pause: Duration::from_millis(64),
+                    ..fast_policy()
+                })),
+                ..Setup::new(max)
+            }
+        }
+
         fn collector(&self, lag: Duration) -> LaggingCleaner {
             LaggingCleaner {
                 ledger: self.ledger.clone(),
@@ -900,7 +914,7 @@ mod tests {
     #[test]
     fn waits_for_lagging_cleaners_instead_of_failing() {
         // Each free lands 3 ms after the collection: the reserving thread must wait for it.
-        let s = Setup::new(10);
+        let s = Setup::patient(10);
         for _ in 0..100 {
             s.churn(5, Duration::from_millis(3)).unwrap();
         }
@@ -949,7 +963,7 @@ mod tests {
                 return Ok(parks);
             }
             let park = Duration::from_nanos(longs[Waiting::PARK_NANOS] as u64);
-            assert!(park > Duration::ZERO && park <= fast_policy().last_pause);
+            assert!(park > Duration::ZERO && park <= s.reclaimer.policy.last_pause);
             thread::sleep(park);
             parks += 1;
         }
@@ -957,7 +971,7 @@ mod tests {
 
     #[test]
     fn a_reservation_in_steps_parks_outside_until_the_lagging_frees_land() {
-        let s = Setup::new(10);
+        let s = Setup::patient(10);
         let mut parks = 0;
         for _ in 0..50 {
             parks += churn_in_steps(&s, 5, Duration::from_millis(3)).unwrap();
@@ -1406,7 +1420,7 @@ mod tests {
 
     #[test]
     fn concurrent_threads_share_collections_and_stay_within_budget() {
-        let s = Arc::new(Setup::new(64));
+        let s = Arc::new(Setup::patient(64));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let s = Arc::clone(&s);
@@ -1668,7 +1682,11 @@ mod tests {
                 if self.2.fetch_add(1, Ordering::SeqCst) == 0 {
                     let (ledger, reclaimer) = (self.0.clone(), self.1.clone());
                     reclaimer.set_backlog(true);
+                    // Running before the collection returns: a thread slow to start (under
+                    // qemu) once left the waiter three quiet backlog waits in a row.
+                    let (started, running) = std::sync::mpsc::channel();
                     thread::spawn(move || {
+                        started.send(()).unwrap();
                         for i in 0..10 {
                             thread::sleep(Duration::from_millis(10));
                             reclaimer.set_backlog(i < 9);
@@ -1676,6 +1694,7 @@ mod tests {
                             reclaimer.notify_reclaimed_down_to(ledger.used());
                         }
                     });
+                    running.recv().map_err(|e| e.to_string())?;
                 }
                 Ok(Collection::Forced)
             }
