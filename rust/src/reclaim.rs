@@ -825,13 +825,17 @@ mod tests {
         }
     }
 
-    /// A collector whose "garbage" is freed by a cleaner thread some time after each collection.
+    /// A collector whose "garbage" is freed by a cleaner thread, one reservation every `lag`,
+    /// after each collection.
     struct LaggingCleaner {
         ledger: Arc<Ledger>,
         reclaimer: Arc<Reclaimer>,
         garbage: Arc<Mutex<Vec<Reservation>>>,
         lag: Duration,
         calls: Arc<AtomicU32>,
+        /// Whether the cleaner says more frees are queued until its last one, as the real
+        /// reclaimer does while it works through a batch.
+        reports_backlog: bool,
     }
 
     impl Collector for LaggingCleaner {
@@ -840,13 +844,26 @@ mod tests {
             thread::sleep(Duration::from_millis(5));
             let found: Vec<_> = self.garbage.lock().drain(..).collect();
             let (ledger, reclaimer, lag) = (self.ledger.clone(), self.reclaimer.clone(), self.lag);
+            let backlog = self.reports_backlog && !found.is_empty();
+            if backlog {
+                reclaimer.set_backlog(true);
+            }
+            // The cleaner runs before the collection returns: a thread slow to start (under
+            // qemu-user) once left a waiter three quiet waits in a row.
+            let (started, running) = std::sync::mpsc::channel();
             thread::spawn(move || {
-                for r in found {
+                started.send(()).unwrap();
+                let last = found.len();
+                for (i, r) in found.into_iter().enumerate() {
                     thread::sleep(lag);
+                    if backlog {
+                        reclaimer.set_backlog(i + 1 < last);
+                    }
                     ledger.release(r).unwrap();
                     reclaimer.notify_reclaimed_down_to(ledger.used());
                 }
             });
+            running.recv().map_err(|e| e.to_string())?;
             Ok(Collection::Forced)
         }
     }
@@ -891,6 +908,7 @@ mod tests {
                 garbage: self.garbage.clone(),
                 lag,
                 calls: self.calls.clone(),
+                reports_backlog: false,
             }
         }
 
@@ -1671,38 +1689,19 @@ mod tests {
     fn while_the_reclaimer_reports_a_backlog_its_slow_frees_are_waited_for_not_collected_again() {
         // A collection finds ten 1-byte blocks; the reclaimer frees one every 10 ms (longer than
         // QUIET_AFTER_FREES), saying more are queued until the last one.
-        let ledger = Arc::new(Ledger::new(10));
+        let s = Setup::new(10);
         for _ in 0..10 {
-            ledger.try_reserve(res(1)).unwrap();
+            s.ledger.try_reserve(res(1)).unwrap();
+            s.garbage.lock().push(res(1));
         }
-        let reclaimer = Arc::new(Reclaimer::new(fast_policy()));
-        struct Backlogged(Arc<Ledger>, Arc<Reclaimer>, Arc<AtomicU64>);
-        impl Collector for Backlogged {
-            fn collect(&mut self) -> Result<Collection, String> {
-                if self.2.fetch_add(1, Ordering::SeqCst) == 0 {
-                    let (ledger, reclaimer) = (self.0.clone(), self.1.clone());
-                    reclaimer.set_backlog(true);
-                    // Running before the collection returns: a thread slow to start (under
-                    // qemu) once left the waiter three quiet backlog waits in a row.
-                    let (started, running) = std::sync::mpsc::channel();
-                    thread::spawn(move || {
-                        started.send(()).unwrap();
-                        for i in 0..10 {
-                            thread::sleep(Duration::from_millis(10));
-                            reclaimer.set_backlog(i < 9);
-                            ledger.release(res(1)).unwrap();
-                            reclaimer.notify_reclaimed_down_to(ledger.used());
-                        }
-                    });
-                    running.recv().map_err(|e| e.to_string())?;
-                }
-                Ok(Collection::Forced)
-            }
-        }
-        let collections = Arc::new(AtomicU64::new(0));
-        let mut collector = Backlogged(ledger.clone(), reclaimer.clone(), collections.clone());
-        reclaimer.reserve(&ledger, res(10), &mut collector).unwrap();
-        assert_eq!(collections.load(Ordering::SeqCst), 1);
-        assert_eq!(ledger.used(), 10);
+        let mut collector = LaggingCleaner {
+            reports_backlog: true,
+            ..s.collector(Duration::from_millis(10))
+        };
+        s.reclaimer
+            .reserve(&s.ledger, res(10), &mut collector)
+            .unwrap();
+        assert_eq!(s.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(s.ledger.used(), 10);
     }
 }
