@@ -20,6 +20,10 @@ import org.junit.jupiter.api.Test;
 class ReuseTest {
     private static final long MIB = 1 << 20;
     private static final Pattern FIGURE = Pattern.compile("(\\w+)=(\\d+)");
+    /** Of the 32 MiB the mapped mode writes, this much is asserted resident, and then gone. */
+    private static final long MAPPED_SEEN = 28 * MIB;
+    /** Trimmed, with nothing in use, the resident set is less than this above where it began. */
+    private static final long TRIMMED_WITHIN = 40 * MIB;
 
     /** {before, with, afterFree, idle} resident bytes of a child JVM run with {@code flags}. */
     private static long[] probe(String... flags) throws Exception {
@@ -49,12 +53,18 @@ class ReuseTest {
     }
 
     /**
-     * The flag that has ReuseProbe wait for its idle reading to meet {@code bound} (an earlier
-     * reading's name, a sign and bytes, or bytes alone), for up to 30 s: what a test that expects
-     * memory back asserts, so that a late release (a malloc trim 10 s after the last) is waited for.
+     * The flag that has ReuseProbe wait, for up to 30 s, until its idle reading is at most
+     * {@code bytes} above the earlier reading {@code name} (below it, if negative): the bound a
+     * test that expects memory back asserts, so that a late release (a malloc trim 10 s after the
+     * last) is waited for.
      */
-    private static String idleAtMost(String bound) {
-        return "-DreuseProbe.idleAtMost=" + bound;
+    private static String idleAtMost(String name, long bytes) {
+        return "-DreuseProbe.idleAtMost=" + name + (bytes < 0 ? "-" : "+") + Math.abs(bytes);
+    }
+
+    /** As {@link #idleAtMost(String, long)}, for a bound of {@code bytes} resident. */
+    private static String idleAtMost(long bytes) {
+        return "-DreuseProbe.idleAtMost=" + bytes;
     }
 
     /** ReuseProbe in {@code mode}, as {@link #figures} runs it; it must succeed. */
@@ -71,15 +81,15 @@ class ReuseTest {
     @Test
     void withReuseOffFreedMemoryGoesBackToTheOsAtOnce() throws Exception {
         long[] rss = probe("-Ddirectmem.maxMemory=64m", "-Ddirectmem.reuseMemory=0");
-        assertTrue(rss[1] - rss[0] >= 28 * MIB, "the 32 MiB written are resident");
-        assertTrue(rss[1] - rss[2] >= 28 * MIB, "right after free, the pages are gone: " + (rss[1] - rss[2]));
+        assertTrue(rss[1] - rss[0] >= MAPPED_SEEN, "the 32 MiB written are resident");
+        assertTrue(rss[1] - rss[2] >= MAPPED_SEEN, "right after free, the pages are gone: " + (rss[1] - rss[2]));
     }
 
     @Test
     void keptBlocksGoBackToTheOsOnceIdle() throws Exception {
-        long[] rss = probe("-Ddirectmem.maxMemory=64m", idleAtMost("with-" + 28 * MIB));
-        assertTrue(rss[1] - rss[0] >= 28 * MIB, "the 32 MiB written are resident");
-        assertTrue(rss[1] - rss[3] >= 28 * MIB, "once idle, the kept pages are gone: " + (rss[1] - rss[3]));
+        long[] rss = probe("-Ddirectmem.maxMemory=64m", idleAtMost("with", -MAPPED_SEEN));
+        assertTrue(rss[1] - rss[0] >= MAPPED_SEEN, "the 32 MiB written are resident");
+        assertTrue(rss[1] - rss[3] >= MAPPED_SEEN, "once idle, the kept pages are gone: " + (rss[1] - rss[3]));
     }
 
     /**
@@ -91,12 +101,11 @@ class ReuseTest {
     void blocksKeptForThreadsAreBoundedAndGoBackOnceIdle() throws Exception {
         List<String> off = List.of("-Ddirectmem.reuseMemory=0");
         long[] none = figures(off, "threads 300", "waiting", "idle");
-        // With reuse on, the idle reading waits to be less than 8 MiB above this one, as asserted.
-        long[] kept = figures(List.of(idleAtMost(String.valueOf(none[1] + 8 * MIB - 1))), "threads 300",
-                "waiting", "idle");
+        long idleWithin = 8 * MIB;
+        long[] kept = figures(List.of(idleAtMost(none[1] + idleWithin - 1)), "threads 300", "waiting", "idle");
         assertTrue(kept[0] - none[0] < 18 * MIB, "at most 64 blocks of 200 KiB kept: "
                 + (kept[0] - none[0]) / MIB + " MiB more than with reuse off");
-        assertTrue(kept[1] - none[1] < 8 * MIB, "once idle, none: "
+        assertTrue(kept[1] - none[1] < idleWithin, "once idle, none: "
                 + (kept[1] - none[1]) / MIB + " MiB more than with reuse off");
     }
 
@@ -110,11 +119,11 @@ class ReuseTest {
     void mallocGivesFreedMemoryBackToTheOsOnceFreesStop() throws Exception {
         for (List<String> flags : List.of(List.<String>of(), List.of("-Ddirectmem.reuseMemory=0"))) {
             List<String> untilTrimmed = new ArrayList<>(flags);
-            untilTrimmed.add(idleAtMost("before+" + (40 * MIB - 1)));
+            untilTrimmed.add(idleAtMost("before", TRIMMED_WITHIN - 1));
             long[] rss = figures(untilTrimmed, "malloc", "before", "churned", "idle");
             assertTrue(rss[1] - rss[0] >= 64 * MIB, flags + ": the churn grew the resident set by "
                     + (rss[1] - rss[0]) / MIB + " MiB only");
-            assertTrue(rss[2] - rss[0] < 40 * MIB, flags + ": idle with nothing in use, still "
+            assertTrue(rss[2] - rss[0] < TRIMMED_WITHIN, flags + ": idle with nothing in use, still "
                     + (rss[2] - rss[0]) / MIB + " MiB above where it began");
         }
     }
@@ -131,7 +140,7 @@ class ReuseTest {
         Subprocess.Result large = run(debug, "mapped");
         assertFalse(large.output().contains(trimmed), large.output());
         List<String> untilTrimmed = new ArrayList<>(debug);
-        untilTrimmed.add(idleAtMost("before+" + (40 * MIB - 1)));
+        untilTrimmed.add(idleAtMost("before", TRIMMED_WITHIN - 1));
         Subprocess.Result mid = run(untilTrimmed, "malloc");
         assertTrue(mid.output().contains(trimmed), "buffers below 256 KiB: trimmed once quiet\n" + mid.output());
     }
