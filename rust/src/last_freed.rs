@@ -49,10 +49,7 @@ impl Slot {
             return;
         }
         // SAFETY: a kept block came from malloc, and the swap made it ours alone.
-        unsafe {
-            let size = libc::malloc_usable_size(address) as u64;
-            crate::memory::free_to_malloc(address, size);
-        }
+        unsafe { crate::memory::free_to_malloc(address) };
     }
 }
 

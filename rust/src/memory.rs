@@ -133,12 +133,10 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
         };
         if let Some(to_free) = to_free {
             recent_frees::freed_here(to_free.as_ptr() as usize);
-            // The block kept before may have had another capacity: malloc says its size.
-            let size = libc::malloc_usable_size(to_free.as_ptr().cast()) as u64;
-            free_to_malloc(to_free.as_ptr().cast(), size);
+            free_to_malloc(to_free.as_ptr().cast());
         }
     } else if by == FreedBy::Caller || !REUSE.malloced.keep(ptr, capacity) {
-        free_to_malloc(ptr.as_ptr().cast(), capacity);
+        free_to_malloc(ptr.as_ptr().cast());
     }
 }
 
@@ -261,12 +259,14 @@ thread_local! {
     static GIVEN_HERE: GivenHere = const { GivenHere(Cell::new(0)) };
 }
 
-/// Gives a block back to malloc, counted in [`given_to_malloc`].
+/// Gives a block back to malloc, counted in [`given_to_malloc`] at the size malloc gave it (a
+/// 1-byte block is 24 bytes to malloc), which is what a trim can get back.
 ///
 /// # Safety
 /// `ptr` must come from `malloc`, `calloc` or `posix_memalign`, and not be used or freed again
-/// afterwards; `bytes` is its size.
-pub(crate) unsafe fn free_to_malloc(ptr: *mut libc::c_void, bytes: u64) {
+/// afterwards.
+pub(crate) unsafe fn free_to_malloc(ptr: *mut libc::c_void) {
+    let bytes = libc::malloc_usable_size(ptr) as u64;
     libc::free(ptr);
     note_given_to_malloc(bytes);
 }
@@ -460,7 +460,7 @@ pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: 
     match aligned_kind(capacity, alignment) {
         AlignedKind::Plain => free(ptr, capacity, by),
         _ if capacity == 0 => {}
-        AlignedKind::Memalign => free_to_malloc(ptr.as_ptr().cast(), capacity),
+        AlignedKind::Memalign => free_to_malloc(ptr.as_ptr().cast()),
         AlignedKind::Mapped => {
             let len = round_up_to_page(capacity) as usize;
             if libc::munmap(ptr.as_ptr().cast(), len) != 0 {
@@ -498,13 +498,22 @@ mod tests {
         std::thread::spawn(|| {
             let before = given_to_malloc();
             let capacity = 16 << 10;
-            let count = TO_MALLOC_STEP / capacity;
+            // Counted at malloc's size, a little above the capacity: the last free makes the step.
+            // SAFETY: malloc with a non-zero size; the block is freed once.
+            let size = unsafe {
+                let block = libc::malloc(capacity);
+                let size = libc::malloc_usable_size(block) as u64;
+                libc::free(block);
+                size
+            };
+            assert!(size >= capacity as u64);
+            let count = TO_MALLOC_STEP.div_ceil(size);
             for _ in 0..count {
-                // SAFETY: malloc with a non-zero size; the block is freed once.
-                unsafe { free_to_malloc(libc::malloc(capacity as usize), capacity) };
+                // SAFETY: as above.
+                unsafe { free_to_malloc(libc::malloc(capacity)) };
             }
             assert_eq!(GIVEN_HERE.with(|h| h.0.get()), 0, "a whole step: added");
-            assert!(given_to_malloc() >= before + count * capacity);
+            assert!(given_to_malloc() >= before + count * size);
             note_given_to_malloc(1);
             assert_eq!(
                 GIVEN_HERE.with(|h| h.0.get()),
@@ -514,6 +523,27 @@ mod tests {
         })
         .join()
         .expect("the counting thread");
+    }
+
+    /// Before: blocks freed by their caller were counted at their capacity, a 1-byte one as 1
+    /// byte where malloc had 24 to give back (found by review).
+    #[test]
+    fn a_small_block_freed_by_its_caller_counts_as_malloc_sized_it() {
+        std::thread::spawn(|| {
+            let ptr = allocate_zeroed(1).expect("allocation");
+            // SAFETY: a live block from malloc.
+            let usable = unsafe { libc::malloc_usable_size(ptr.as_ptr().cast()) } as u64;
+            let before = GIVEN_HERE.with(|h| h.0.get());
+            // SAFETY: allocated above with this capacity, freed once.
+            unsafe { free(ptr, 1, FreedBy::Caller) };
+            let counted = GIVEN_HERE.with(|h| h.0.get()) - before;
+            assert!(
+                usable >= 24 && counted == usable,
+                "{counted} counted for a {usable}-byte block"
+            );
+        })
+        .join()
+        .expect("the freeing thread");
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //! *behind*, by the zeroer thread ([`Reuse::zero_forever`]) on another core, so that the
 //! allocating thread finds it zeroed; one it takes before then it zeroes itself, and one the
 //! zeroer holds it waits for, as mapping fresh pages would cost far more. A block of 4 MiB or
-//! more its taker zeroes together with the zeroer ([`crate::split`]). The zeroer zeroes kept
+//! more that is known wholly resident its taker zeroes together with the zeroer
+//! ([`crate::split`]); any other, alone. The zeroer zeroes kept
 //! malloc blocks above 4 KiB behind as well, once no mapped block waits.
 
 use crate::fill::{fill, Stores, Warmth, STORES};
@@ -135,7 +136,8 @@ impl Reuse {
     }
 
     /// Sets how many bytes of freed blocks may be kept, whatever the budget; zero turns reuse off
-    /// (`-Ddirectmem.reuseMemory`). Blocks kept beyond the new limit are unmapped at once.
+    /// (`-Ddirectmem.reuseMemory`). Every kept mapped block is unmapped at once, and the kept
+    /// malloc blocks go back if they are over the new limit: this runs as the library starts.
     pub fn set_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
         self.malloced.set_limit(bytes);

@@ -150,8 +150,8 @@ impl MallocBlocks {
         }
     }
 
-    /// Sets how many bytes of freed blocks may be kept; zero turns this cache off. Blocks kept
-    /// beyond the new limit go back to `malloc` at once.
+    /// Sets how many bytes of freed blocks may be kept; zero turns this cache off. If more is
+    /// kept than the new limit, every kept block goes back to `malloc` at once.
     pub fn set_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
         if self.bytes.load(Ordering::Relaxed) > bytes {
@@ -266,8 +266,8 @@ impl MallocBlocks {
             // Zeroing failed, or the limit fell meanwhile.
             self.give_back(size * blocks.len() as u64, blocks);
         } else {
-            // Their class may have been forgotten meanwhile: made again, they go at the trim
-            // after next, unless taken.
+            // Their class may have been forgotten meanwhile: made again (even past
+            // MAX_LARGER_SIZES, for a while), they go at the trim after next, unless taken.
             let mut larger = self.larger.lock();
             larger.entry(size).or_default().zeroed.extend(blocks);
         }
