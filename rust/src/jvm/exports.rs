@@ -529,25 +529,31 @@ pub extern "system" fn Java_dev_directmem_Native_failNextAllocation<'l>(
 }
 
 thread_local! {
-    /// Armed by [`Java_dev_directmem_Native_failNextFree`].
-    static FAIL_NEXT_FREE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Armed by [`Java_dev_directmem_Native_failNextFree`]: whether the next free throws, and
+    /// whether an `OutOfMemoryError` (`Some(true)`) or a `StackOverflowError`.
+    static FAIL_NEXT_FREE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
 }
 
-/// Test hook: the calling thread's next `freeMemory` or `disarmAndFree` throws
-/// `StackOverflowError` before doing anything, as a call at the bottom of a deep stack would.
+/// Test hook: the calling thread's next `freeMemory` or `disarmAndFree` throws before doing
+/// anything, as a call at the bottom of a deep stack would (`StackOverflowError`), or the linking
+/// of a native method with the Java heap full (`OutOfMemoryError`, if `out_of_memory`).
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_failNextFree<'l>(
     _env: JNIEnv<'l>,
     _class: JClass<'l>,
+    out_of_memory: jboolean,
 ) {
-    FAIL_NEXT_FREE.with(|f| f.set(true));
+    FAIL_NEXT_FREE.with(|f| f.set(Some(out_of_memory != 0)));
 }
 
 fn fail_if_armed_for_testing() -> Result<(), Error> {
-    if FAIL_NEXT_FREE.with(|f| f.replace(false)) {
-        return Err(Error::StackOverflowForTesting);
+    match FAIL_NEXT_FREE.with(|f| f.take()) {
+        None => Ok(()),
+        Some(false) => Err(Error::StackOverflowForTesting),
+        Some(true) => Err(Error::OutOfMemory(
+            "directmem: failNextFree test hook".to_string(),
+        )),
     }
-    Ok(())
 }
 
 /// Test hook: proves a Rust panic reaches Java as an exception, with the JVM alive.

@@ -48,6 +48,7 @@ sealed class Allocation permits SharedBlock {
         // Initialized and linked before any allocation: under a full Java heap, a class that
         // failed to initialize would fail every allocation and free after.
         VirtualThreads.current();
+        linkFree();
         RECLAIMER = new Thread(Allocation::reclaimForever, "directmem-reclaimer");
         RECLAIMER.setDaemon(true);
         REPORTER = new Thread(Allocation::reportForever, "directmem-reporter");
@@ -61,6 +62,23 @@ sealed class Allocation permits SharedBlock {
         REPORTER.setPriority(Thread.NORM_PRIORITY);
         RECLAIMER.start();
         REPORTER.start();
+    }
+
+    /**
+     * Runs the calls of a free once, freeing nothing, so that a program's first free does not
+     * link them: linking a native method or a method handle's call site allocates, and with the
+     * Java heap full the first free threw OutOfMemoryError there. (One that still throws undoes
+     * its claim: see {@link #freeBlock}.)
+     */
+    private static void linkFree() {
+        ByteBuffer scratch = TEMPLATE.duplicate();
+        ACCESS.attachment(scratch);
+        try {
+            ACCESS.disarmAndFree(scratch, 0, 0, 1);
+        } catch (IllegalArgumentException nullAddress) {
+            // disarmed, then refused: nothing to free at a null address
+        }
+        ACCESS.disarm(scratch, null);
     }
 
     private static ByteBuffer templateAfterSetup() {
@@ -211,7 +229,7 @@ sealed class Allocation permits SharedBlock {
     /**
      * {@link DirectMemory#fill}, for a buffer whose owner this is. A free racing it either waits
      * for it or makes it throw: it never writes memory that was given back. Under this owner's
-     * lock, which {@link #freeBlock} takes after claiming, as a shared block's fill does: a lock
+     * lock, which {@link #freeBlock} claims under, as a shared block's fill does: a lock
      * and not a count of fills under way, because HotSpot lets go of a lock whenever the frame
      * that holds it unwinds. A count taken back in a {@code finally} was left raised when a
      * StackOverflowError struck that {@code finally} too (a compiled handler never run before
@@ -252,27 +270,37 @@ sealed class Allocation permits SharedBlock {
     /** Gives the block back now, unless it was already. */
     final void freeBlock() {
         Release r = release;
-        if (!r.claim()) {
-            return; // freed already
-        }
-        // Freed before it is unregistered, so that a StackOverflowError (which any call at the
-        // bottom of a deep stack can throw, before it does anything) loses nothing: thrown before
-        // the memory is freed, the claim is undone, and a later free or the reclaimer frees the
-        // block; thrown after, the claimed release stays registered until the reclaimer drops it.
+        boolean claimedHere = false;
+        // Freed before it is unregistered, so that whatever is thrown before the memory is freed
+        // (a StackOverflowError, which any call at the bottom of a deep stack can throw before it
+        // does anything; an OutOfMemoryError linking a native method; the native free throws only
+        // before it frees) loses nothing: the claim is undone, and a later free or the reclaimer
+        // frees the block. Thrown after, the claimed release stays registered until the
+        // reclaimer drops it.
         try {
-            // The lock waits for a fill that found the release unclaimed: see fill.
+            // Claimed under the lock, so that a free that loses the claim to another thread's
+            // returns only once that one has disarmed the buffer: returning at once, it left the
+            // buffer readable on its thread while the other freed the memory. The lock also
+            // waits for a fill that found the release unclaimed: see fill.
             synchronized (this) {
+                if (!r.claim()) {
+                    return; // freed already
+                }
+                claimedHere = true;
                 // Disarms the root first, so that it never points at memory that is already gone;
                 // limit(0) also takes position and mark to 0 and -1.
                 root.limit(0);
                 ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
             }
-        } catch (StackOverflowError e) {
-            r.claimed = false; // a field write, where a call could overflow the stack again
-            // Reachable until the claim is undone: an owner found unreachable before could have
-            // its release dequeued, seen claimed and dropped by the reclaimer, then never freed.
-            Reference.reachabilityFence(this);
-            throw e;
+        } catch (Throwable t) {
+            if (claimedHere) {
+                r.claimed = false; // a field write, where a call could overflow the stack again
+                // Reachable until the claim is undone: an owner found unreachable before could
+                // have its release dequeued, seen claimed and dropped by the reclaimer, then
+                // never freed.
+                Reference.reachabilityFence(this);
+            }
+            throw t;
         }
         Tracking.released(r.site, r.capacity);
         // Unregistered, the release dies with the owner and is never enqueued (unless the owner

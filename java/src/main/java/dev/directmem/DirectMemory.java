@@ -132,7 +132,11 @@ public final class DirectMemory {
      *     buffer was freed is empty, like the buffer, and {@code free} does nothing with it.
      */
     public static void free(ByteBuffer buffer) {
-        Objects.requireNonNull(buffer, "buffer");
+        if (buffer == null) {
+            // The message's string is made only here: made at the first call, it once failed a
+            // program's first free with the Java heap full.
+            throw new NullPointerException("buffer");
+        }
         Native.checkAvailable();
         Allocation.of(buffer).free(buffer);
     }

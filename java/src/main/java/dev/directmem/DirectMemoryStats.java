@@ -18,7 +18,8 @@ package dev.directmem;
  *     pages for large buffers ({@code getMemoryUsed})
  * @param maxMemory the budget
  * @param peakMemoryUsed the highest {@code memoryUsed} seen once the memory was allocated (a
- *     reservation the operating system then refused the memory for does not count)
+ *     reservation the operating system then refused the memory for does not count), so a snapshot
+ *     taken while an allocation to a new high is under way can show {@code memoryUsed} above it
  * @param collections garbage collections directmem made the JVM run to reclaim memory
  * @param reclaimedBytes capacity given back by the reclaimer thread: blocks whose buffers all became
  *     unreachable, and shared blocks it found unused, their buffers freed or unreachable (so a

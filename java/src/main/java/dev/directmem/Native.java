@@ -263,10 +263,11 @@ final class Native {
     static native void failNextAllocation();
 
     /**
-     * Test hook: this thread's next {@link #freeMemory} or {@link #disarmAndFree} throws
-     * StackOverflowError before doing anything, as any call at the bottom of a deep stack may.
+     * Test hook: this thread's next {@link #freeMemory} or {@link #disarmAndFree} throws before
+     * doing anything: a StackOverflowError, as any call at the bottom of a deep stack may, or an
+     * OutOfMemoryError if {@code outOfMemory}, as linking a native method with the heap full may.
      */
-    static native void failNextFree();
+    static native void failNextFree(boolean outOfMemory);
 
     /** Test hook: the next setup throws {@code error} first (before the first use only). */
     static void failNextSetupForTesting(Error error) {

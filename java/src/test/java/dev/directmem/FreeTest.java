@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.io.IOException;
 import java.nio.BufferOverflowException;
@@ -369,33 +370,100 @@ class FreeTest {
     }
 
     /**
-     * A StackOverflowError from the native free (what any call at the bottom of a deep stack may
-     * throw before doing anything) frees nothing and undoes the claim: a later free frees the
-     * block, and so does the collector if the buffer is dropped instead.
+     * An error from the native free before it did anything (a StackOverflowError, which any call
+     * at the bottom of a deep stack may throw; an OutOfMemoryError, which linking a native method
+     * with the heap full may throw) frees nothing and undoes the claim: a later free frees the
+     * block, and so does the collector if the buffer is dropped instead. Before: only a
+     * StackOverflowError undid the claim, and after any other the block was lost for good.
      */
-    @Test
-    void aFreeWhoseNativeCallOverflowedTheStackIsDoneLater() throws InterruptedException {
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aFreeWhoseNativeCallFailedIsDoneLater(boolean outOfMemory) throws InterruptedException {
+        Class<? extends Throwable> thrown = outOfMemory ? OutOfMemoryError.class : StackOverflowError.class;
         long freedBefore = DirectMemory.stats().freedBytes();
         ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
         buffer.put(BLOCK - 1, (byte) 7);
-        Native.failNextFree();
-        assertThrows(StackOverflowError.class, () -> DirectMemory.free(buffer));
+        Native.failNextFree(outOfMemory);
+        assertThrows(thrown, () -> DirectMemory.free(buffer));
         assertEquals(freedBefore, DirectMemory.stats().freedBytes(), "the free that threw freed the block");
         DirectMemory.free(buffer);
         assertEquals(freedBefore + BLOCK, DirectMemory.stats().freedBytes());
         assertEquals(0, buffer.capacity());
 
         DirectMemoryStats before = Churn.settle();
-        failToFreeThenDrop();
+        failToFreeThenDrop(outOfMemory, thrown);
         DirectMemoryStats after = Churn.settle(); // fails unless the dropped block was reclaimed
         assertEquals(BLOCK, after.reclaimedBytes() - before.reclaimedBytes());
         assertEquals(before.freedBytes(), after.freedBytes());
     }
 
-    private static void failToFreeThenDrop() {
+    private static void failToFreeThenDrop(boolean outOfMemory, Class<? extends Throwable> thrown) {
         ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
-        Native.failNextFree();
-        assertThrows(StackOverflowError.class, () -> DirectMemory.free(buffer));
+        Native.failNextFree(outOfMemory);
+        assertThrows(thrown, () -> DirectMemory.free(buffer));
+    }
+
+    /**
+     * A program's first free of a block of its own, with the Java heap full, frees it (a child
+     * JVM: nothing may have freed a block before), as the first free at all does. Before: the
+     * free's native method and method handles were linked at that call, which allocates, and
+     * after a small buffer's free had made the rest of the path, it threw OutOfMemoryError with
+     * the block claimed: the block was lost for good. And the first free at all threw making the
+     * string of its null check's message (then nothing was claimed).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"first", "afterSmallFree"})
+    void theFirstFreeWithTheJavaHeapFullFreesTheBlock(String mode) throws Exception {
+        List<String> flags = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments();
+        // Shenandoah stalls an allocation on a full heap, for minutes, instead of failing it.
+        assumeFalse(flags.contains("-XX:+UseShenandoahGC"), "a full heap stalls Shenandoah");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of("-Xmx48m"),
+                FirstFreeProbe.class.getName(), mode);
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FIRST FREE returned"), result.output());
+        assertTrue(result.output().contains("FREED " + BLOCK + ", capacity 0"), result.output());
+    }
+
+    /**
+     * Two threads free one buffer: the one that loses the claim returns only once the buffer is
+     * disarmed, so that no get or put after its free reaches the memory. Before: it returned at
+     * once, while the winner waited for a fill of a view (5 rounds of 20 left the buffer armed).
+     */
+    @Test
+    void aFreeThatLostToAnotherThreadsReturnsOnlyOnceTheBufferIsDisarmed() throws InterruptedException {
+        int armedAfterFree = 0;
+        for (int round = 0; round < 20; round++) {
+            ByteBuffer buffer = DirectMemory.allocateDirect(16 << 20); // a block of its own
+            ByteBuffer view = buffer.duplicate();
+            Allocation owner = Allocation.of(buffer);
+            CountDownLatch filling = new CountDownLatch(1);
+            Thread filler = new Thread(() -> {
+                try {
+                    while (true) {
+                        filling.countDown();
+                        DirectMemory.fill(view, (byte) 1); // holds the owner's lock a few ms
+                    }
+                } catch (IllegalStateException freed) {
+                    // the free came
+                }
+            });
+            filler.start();
+            filling.await();
+            Thread other = new Thread(() -> DirectMemory.free(buffer));
+            other.start();
+            while (!owner.release.isClaimed()) {
+                Thread.onSpinWait();
+            }
+            DirectMemory.free(buffer); // lost the claim
+            int limit = buffer.limit();
+            int capacity = buffer.capacity();
+            other.join();
+            filler.join();
+            if (limit != 0 || capacity != 0) {
+                armedAfterFree++;
+            }
+        }
+        assertEquals(0, armedAfterFree, "rounds of 20 where a free returned with the buffer still armed");
     }
 
     private static final int NOT_REACHED = 0;

@@ -1,0 +1,44 @@
+package dev.directmem;
+
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+
+/**
+ * Run in a child JVM by {@link FreeTest}: the program's first free of a block of its own comes
+ * with the Java heap full, then a second with room; prints what they did. With the argument
+ * {@code afterSmallFree}, a buffer that shares a block was freed before, so the free of the block
+ * is not the program's first free.
+ */
+final class FirstFreeProbe {
+    private FirstFreeProbe() {}
+
+    public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("afterSmallFree")) {
+            DirectMemory.free(DirectMemory.allocateDirect(64));
+        }
+        ByteBuffer buffer = DirectMemory.allocateDirect(64 << 10); // a block of its own
+        long freedBefore = DirectMemory.stats().freedBytes();
+        Object[] heap = null;
+        for (int size = 1 << 20; size > 0; ) {
+            try {
+                Object[] chunk = new Object[size];
+                chunk[0] = heap;
+                heap = chunk;
+            } catch (OutOfMemoryError full) {
+                size >>>= 1;
+            }
+        }
+        Throwable thrown = null;
+        try {
+            DirectMemory.free(buffer);
+        } catch (Throwable t) {
+            thrown = t; // allowed, if it loses nothing
+        }
+        Reference.reachabilityFence(heap); // full until the free has returned
+        heap = null;
+        System.out.println("FIRST FREE " + (thrown == null ? "returned" : "threw " + thrown));
+        DirectMemory.free(buffer); // with room: frees the block unless the first free did
+        System.out.println("FREED " + (DirectMemory.stats().freedBytes() - freedBefore) + ", capacity "
+                + buffer.capacity());
+    }
+}
