@@ -65,20 +65,20 @@ sealed class Allocation permits SharedBlock {
     }
 
     /**
-     * Runs the calls of a free once, freeing nothing, so that a program's first free does not
-     * link them: linking a native method or a method handle's call site allocates, and with the
-     * Java heap full the first free threw OutOfMemoryError there. (One that still throws undoes
-     * its claim: see {@link #freeBlock}.)
+     * Runs the calls of a free once, on a copy of the template, freeing nothing, so that a
+     * program's first free does not link them: linking a native method or a method handle's call
+     * site allocates, and with the Java heap full the first free threw OutOfMemoryError there.
+     * Best effort: a free whose linking still fails undoes its claim (see {@link #freeBlock}).
      */
     private static void linkFree() {
         ByteBuffer scratch = TEMPLATE.duplicate();
-        ACCESS.attachment(scratch);
         try {
-            ACCESS.disarmAndFree(scratch, 0, 0, 1);
-        } catch (IllegalArgumentException nullAddress) {
-            // disarmed, then refused: nothing to free at a null address
+            ACCESS.attachment(scratch);
+            ACCESS.disarm(scratch, null);
+            ACCESS.disarmAndFree(scratch, 0, 0, 1); // refused: a null address (IllegalArgumentException)
+        } catch (Throwable refusedOrNotLinked) {
+            // linked, or left for the first free to link
         }
-        ACCESS.disarm(scratch, null);
     }
 
     private static ByteBuffer templateAfterSetup() {
@@ -270,37 +270,33 @@ sealed class Allocation permits SharedBlock {
     /** Gives the block back now, unless it was already. */
     final void freeBlock() {
         Release r = release;
-        boolean claimedHere = false;
-        // Freed before it is unregistered, so that whatever is thrown before the memory is freed
-        // (a StackOverflowError, which any call at the bottom of a deep stack can throw before it
-        // does anything; an OutOfMemoryError linking a native method; the native free throws only
-        // before it frees) loses nothing: the claim is undone, and a later free or the reclaimer
-        // frees the block. Thrown after, the claimed release stays registered until the
-        // reclaimer drops it.
-        try {
-            // Claimed under the lock, so that a free that loses the claim to another thread's
-            // returns only once that one has disarmed the buffer: returning at once, it left the
-            // buffer readable on its thread while the other freed the memory. The lock also
-            // waits for a fill that found the release unclaimed: see fill.
-            synchronized (this) {
-                if (!r.claim()) {
-                    return; // freed already
-                }
-                claimedHere = true;
+        // Claimed under the lock, so that a free that loses the claim to another thread's returns
+        // only once that one has disarmed the buffer: returning at once, it left the buffer
+        // readable on its thread while the other freed the memory. The lock also waits for a
+        // fill that found the release unclaimed: see fill.
+        synchronized (this) {
+            if (!r.claim()) {
+                return; // freed already
+            }
+            // Freed before it is unregistered, so that the errors a call can throw before it does
+            // anything lose nothing: a StackOverflowError (any call at the bottom of a deep
+            // stack) or an OutOfMemoryError (linking a method with the Java heap full) undoes the
+            // claim, still under the lock, and a later free or the reclaimer frees the block.
+            // Nothing else is undone: an exception delivered to this thread from outside
+            // (Thread.stop) can arrive just after the native free, which a retry would repeat.
+            try {
                 // Disarms the root first, so that it never points at memory that is already gone;
                 // limit(0) also takes position and mark to 0 and -1.
                 root.limit(0);
                 ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
-            }
-        } catch (Throwable t) {
-            if (claimedHere) {
+            } catch (StackOverflowError | OutOfMemoryError e) {
                 r.claimed = false; // a field write, where a call could overflow the stack again
                 // Reachable until the claim is undone: an owner found unreachable before could
                 // have its release dequeued, seen claimed and dropped by the reclaimer, then
                 // never freed.
                 Reference.reachabilityFence(this);
+                throw e;
             }
-            throw t;
         }
         Tracking.released(r.site, r.capacity);
         // Unregistered, the release dies with the owner and is never enqueued (unless the owner

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class FaultsTest {
@@ -105,6 +107,28 @@ class FaultsTest {
                 String.valueOf(capacity));
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("BUDGET BACK, current shared bytes 0"), result.output());
+    }
+
+    /**
+     * A program's first free of a block of its own, with the Java heap full, frees it (a child
+     * JVM: nothing may have freed a block before), as the first free at all does. Before: the
+     * free's native method and method handles were linked at that call, which allocates, and
+     * after a small buffer's free had made the rest of the path, it threw OutOfMemoryError with
+     * the block claimed: the block was lost for good. And the first free at all threw making the
+     * string of its null check's message (then nothing was claimed). Buffer fields set from Java
+     * where the JVM allows it (auto) and through JNI.
+     */
+    @ParameterizedTest
+    @CsvSource({"first, auto", "afterSmallFree, auto", "first, jni", "afterSmallFree, jni"})
+    void theFirstFreeWithTheJavaHeapFullFreesTheBlock(String mode, String bufferAccess) throws Exception {
+        List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments();
+        // Shenandoah stalls an allocation on a full heap, for minutes, instead of failing it.
+        assumeFalse(flags.contains("-XX:+UseShenandoahGC"), "a full heap stalls Shenandoah");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Xmx48m", "-Ddirectmem.bufferAccess=" + bufferAccess), FirstFreeProbe.class.getName(), mode);
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("FIRST FREE returned"), result.output());
+        assertTrue(result.output().contains("FREED " + (64 << 10) + ", capacity 0"), result.output());
     }
 
     /** A shared block the OS refuses costs nothing: the buffer gets a block of its own. */

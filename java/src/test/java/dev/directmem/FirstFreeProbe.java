@@ -4,7 +4,7 @@ import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 
 /**
- * Run in a child JVM by {@link FreeTest}: the program's first free of a block of its own comes
+ * Run in a child JVM by {@link FaultsTest}: the program's first free of a block of its own comes
  * with the Java heap full, then a second with room; prints what they did. With the argument
  * {@code afterSmallFree}, a buffer that shares a block was freed before, so the free of the block
  * is not the program's first free.
