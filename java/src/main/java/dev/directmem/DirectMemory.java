@@ -112,10 +112,13 @@ public final class DirectMemory {
      * put racing the free is a data race, as with the JDK's {@code invokeCleaner}: it may touch
      * the freed memory or the next buffer's, or crash the JVM. {@link #fill} of the buffer itself,
      * or of a view of a buffer with a block of its own, is safe against a racing free: it ends
-     * before the memory goes, or throws. A second {@code free} of the same
-     * buffer does nothing. Views made from the buffer before it was freed (slices, duplicates,
-     * {@code asLongBuffer()} and the like, a {@code MemorySegment.ofBuffer}) must not be used
-     * afterwards: they still point at its memory, which may be freed or handed to another buffer.
+     * before the memory goes, or throws. A second {@code free} of the same buffer does nothing;
+     * one racing the first (on another thread) returns once the buffer refuses access. If
+     * {@code free} throws (a stack overflow, or a full Java heap), the buffer keeps its memory,
+     * and a later {@code free} or the collector gives it back. Views made from the buffer before
+     * it was freed (slices, duplicates, {@code asLongBuffer()} and the like, a
+     * {@code MemorySegment.ofBuffer}) must not be used afterwards: they still point at its
+     * memory, which may be freed or handed to another buffer.
      *
      * <p>A shared block takes the freed slot's next buffer of its size (the slot cleared). The
      * block's memory comes back once its last buffer is freed or unreachable, if the block is no
