@@ -9,7 +9,8 @@ pub enum Error {
     /// The budget stayed full after reclamation: `dev.directmem.BudgetExhaustedError`, an
     /// `OutOfMemoryError` that Java extends with where the budget went.
     BudgetExhausted(String),
-    /// The operating system refused memory: `OutOfMemoryError`.
+    /// The operating system refused memory (or the `failNextFree` test hook stands for a full
+    /// Java heap): `OutOfMemoryError`.
     OutOfMemory(String),
     /// A broken invariant or an unusable JVM: `IllegalStateException`.
     IllegalState(String),

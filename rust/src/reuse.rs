@@ -136,8 +136,9 @@ impl Reuse {
     }
 
     /// Sets how many bytes of freed blocks may be kept, whatever the budget; zero turns reuse off
-    /// (`-Ddirectmem.reuseMemory`). Every kept mapped block is unmapped at once, and the kept
-    /// malloc blocks go back if they are over the new limit: this runs as the library starts.
+    /// (`-Ddirectmem.reuseMemory`). Every kept mapped block is unmapped at once, the kept malloc
+    /// blocks go back if they are over the new limit, and those idle all of the malloc cache's
+    /// current trim period go back too (its period ends): this runs as the library starts.
     pub fn set_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
         self.malloced.set_limit(bytes);

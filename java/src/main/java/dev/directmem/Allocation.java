@@ -522,8 +522,9 @@ sealed class Allocation permits SharedBlock {
     /**
      * What frees one block: only what the native free needs, and the allocation site's key (a
      * string) when tracking sampled it; never the buffer. Reachable from the registry until freed,
-     * by whoever claims it: {@link #free} or the reclaimer thread. A free that fails before freeing
-     * anything undoes its claim.
+     * by whoever claims it: {@link #free} or the reclaimer thread. A free whose disarm or native
+     * call threw StackOverflowError or OutOfMemoryError (before freeing anything) undoes its
+     * claim.
      */
     static final class Release extends PhantomReference<Allocation> {
         private static final VarHandle CLAIMED;
@@ -554,7 +555,7 @@ sealed class Allocation permits SharedBlock {
          * that thread is.
          */
         long address;
-        /** Set through CLAIMED; cleared by a free that failed before freeing anything. */
+        /** Set through CLAIMED; cleared by a free that threw as {@link Release} says. */
         private volatile boolean claimed;
         /** A shared block's, counted among the current blocks: see {@link SharedBlock#noLongerCurrent}. */
         volatile boolean current;

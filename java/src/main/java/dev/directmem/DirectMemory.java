@@ -114,8 +114,9 @@ public final class DirectMemory {
      * or of a view of a buffer with a block of its own, is safe against a racing free: it ends
      * before the memory goes, or throws. A second {@code free} of the same buffer does nothing;
      * one racing the first (on another thread) returns once the buffer refuses access. If
-     * {@code free} throws (a stack overflow, or a full Java heap), the buffer keeps its memory,
-     * and a later {@code free} or the collector gives it back. Views made from the buffer before
+     * {@code free} throws (a stack overflow, or a full Java heap), the memory may or may not have
+     * gone back, and the buffer may already refuse access; nothing is lost or freed twice: a
+     * later {@code free} or the collector finishes the job. Views made from the buffer before
      * it was freed (slices, duplicates, {@code asLongBuffer()} and the like, a
      * {@code MemorySegment.ofBuffer}) must not be used afterwards: they still point at its
      * memory, which may be freed or handed to another buffer.
