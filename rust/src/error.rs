@@ -60,3 +60,14 @@ impl From<Underflow> for Error {
         ))
     }
 }
+
+/// A panic's message, for the error or log line it becomes.
+pub fn describe_panic(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}

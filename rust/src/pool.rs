@@ -159,16 +159,24 @@ impl Pool {
         }
     }
 
-    /// Frees a block from `allocate` and returns its budget.
+    /// Frees a block from `allocate` and returns its budget. An `Err` means nothing was freed
+    /// (see [`past_release`]).
     ///
     /// # Safety
     /// The block must come from one `allocate` of this pool (same capacity and alignment), and
     /// be freed exactly once.
     pub unsafe fn free(&self, block: Block, by: FreedBy) -> Result<(), Error> {
-        let freed = self.free_quietly(block, by);
-        self.notify_freed(by);
-        memory::after_frees(by);
-        freed
+        self.free_quietly(block, by)?;
+        self.after_frees(by);
+        Ok(())
+    }
+
+    /// Wakes waiting threads and the caches' zeroer once memory came back.
+    fn after_frees(&self, by: FreedBy) {
+        past_release(|| {
+            self.notify_freed(by);
+            memory::after_frees(by);
+        });
     }
 
     /// Wakes threads waiting for memory; frees by the reclaimer also tell them garbage came back.
@@ -206,8 +214,7 @@ impl Pool {
             false
         });
         let small = self.free_small(blocks, by);
-        self.notify_freed(by);
-        memory::after_frees(by);
+        self.after_frees(by);
         outcome.and(small)
     }
 
@@ -224,7 +231,9 @@ impl Pool {
         match self.release_batch(&blocks, by) {
             Some(()) => {
                 for block in &blocks {
-                    memory::free_aligned(block.ptr, block.capacity, block.alignment, by);
+                    past_release(|| {
+                        memory::free_aligned(block.ptr, block.capacity, block.alignment, by)
+                    });
                 }
                 Ok(())
             }
@@ -304,7 +313,7 @@ impl Pool {
         // The ledger is released before the memory: if it refuses (a bookkeeping bug), nothing
         // is freed.
         self.count_and_release(1, reservation, by)?;
-        memory::free_aligned(ptr, capacity, alignment, by);
+        past_release(|| memory::free_aligned(ptr, capacity, alignment, by));
         Ok(())
     }
 
@@ -391,6 +400,25 @@ fn reservation_checked(capacity: u64, alignment: u64) -> Result<Reservation, Err
         )));
     }
     Ok(memory::reservation_for_aligned(capacity, alignment))
+}
+
+/// Runs a step that follows a ledger release. The free has then happened for the caller, who
+/// must not be told otherwise: Java takes an error from a free (a pending `OutOfMemoryError`, when
+/// a panic's exception cannot be made with the Java heap full) for a free that did not happen,
+/// keeps the block, and a later free would free it twice. So a panic here (none is known to be
+/// reachable) is logged, and the free stands.
+fn past_release(step: impl FnOnce()) {
+    #[cfg(test)]
+    let step = move || {
+        tests::panic_if_armed();
+        step()
+    };
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        log::error!(
+            "directmem: native panic after a free was counted (the free stands): {}",
+            crate::error::describe_panic(&*panic)
+        );
+    }
 }
 
 #[cfg(test)]
@@ -485,6 +513,72 @@ mod tests {
         // SAFETY: described correctly this time.
         unsafe { pool.free(plain(bad, 8), FreedBy::Caller).unwrap() };
         assert_eq!(pool.stats().ledger.used, 0);
+    }
+
+    thread_local! {
+        /// While set, every step of this thread's frees past the ledger release panics.
+        static PANIC_PAST_RELEASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    pub(super) fn panic_if_armed() {
+        if PANIC_PAST_RELEASE.with(|p| p.get()) {
+            panic!("armed by a test");
+        }
+    }
+
+    /// Runs `body` with every step past a ledger release panicking (memory freed in `body` is
+    /// then never given back: the steps that would have are the ones that panic).
+    fn panicking_past_release<R>(body: impl FnOnce() -> R) -> R {
+        struct Disarm;
+        impl Drop for Disarm {
+            fn drop(&mut self) {
+                PANIC_PAST_RELEASE.with(|p| p.set(false));
+            }
+        }
+        PANIC_PAST_RELEASE.with(|p| p.set(true));
+        let _disarm = Disarm;
+        body()
+    }
+
+    #[test]
+    fn a_panic_past_the_ledger_release_is_logged_and_the_free_stands() {
+        // A free reported as failed would be kept by Java for a later free: a double free.
+        let pool = Pool::new(1 << 30, quick());
+        let sizes = [64u64, memory::MMAP_THRESHOLD + 1];
+        let blocks: Vec<_> = sizes
+            .iter()
+            .map(|&c| plain(pool.allocate(c, 1, &mut NoGarbage).unwrap(), c))
+            .collect();
+        panicking_past_release(|| {
+            for block in &blocks {
+                // SAFETY: each block is freed once, as allocated.
+                unsafe { pool.free(*block, FreedBy::Caller) }.expect("the free stands");
+            }
+        });
+        let s = pool.stats();
+        assert_eq!((s.ledger.used, s.ledger.count), (0, 0));
+        assert_eq!(s.freed_bytes, sizes.iter().sum::<u64>());
+    }
+
+    #[test]
+    fn a_panic_past_the_ledger_release_spoils_no_other_block_of_a_batch() {
+        let pool = Pool::new(1 << 30, quick());
+        let sizes = [
+            1u64,
+            4096,
+            memory::MMAP_THRESHOLD,
+            memory::MMAP_THRESHOLD + 1,
+        ];
+        let blocks: Vec<_> = sizes
+            .iter()
+            .map(|&c| plain(pool.allocate(c, 1, &mut NoGarbage).unwrap(), c))
+            .collect();
+        // SAFETY: each block is freed once, as allocated.
+        panicking_past_release(|| unsafe { pool.free_all(blocks, FreedBy::Reclaimer) })
+            .expect("the frees stand");
+        let s = pool.stats();
+        assert_eq!((s.ledger.used, s.ledger.count), (0, 0));
+        assert_eq!(s.reclaimed_bytes, sizes.iter().sum::<u64>());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The one path from Rust errors and panics to Java exceptions.
 
 use super::ids;
-use crate::error::Error;
+use crate::error::{describe_panic, Error};
 use jni::objects::JClass;
 use jni::JNIEnv;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,9 +17,10 @@ pub fn guard<'local, T>(
     let error = match catch_unwind(AssertUnwindSafe(|| body(env))) {
         Ok(Ok(value)) => return value,
         Ok(Err(error)) => error,
-        Err(panic) => {
-            Error::IllegalState(format!("directmem: native panic: {}", describe(&*panic)))
-        }
+        Err(panic) => Error::IllegalState(format!(
+            "directmem: native panic: {}",
+            describe_panic(&*panic)
+        )),
     };
     throw(env, &error);
     fallback
@@ -43,15 +44,5 @@ fn throw(env: &mut JNIEnv, error: &Error) {
             error.java_class(),
             error.message()
         );
-    }
-}
-
-fn describe(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
     }
 }
