@@ -149,7 +149,10 @@ sealed class Allocation permits SharedBlock {
         if (address == 0) {
             return false; // the release, registered, goes with the owner; the reclaimer passes it over
         }
-        Tracking.allocated(r.site, r.capacity);
+        if (r.site != null) {
+            Tracking.allocated(r.site, r.capacity);
+            r.tracked = true; // a field write right after the call: the site counts it if set
+        }
         root.limit(r.capacity);
         // Reachable until armed: the collector finds this owner unreachable only after the
         // address is recorded, so the reclaimer reads the address it frees.
@@ -276,7 +279,11 @@ sealed class Allocation permits SharedBlock {
         // fill that found the release unclaimed: see fill.
         synchronized (this) {
             if (!r.claim()) {
-                return; // freed already
+                // Freed already, by a free that may have thrown once the memory was back: the
+                // owner is reachable, so no reclaimer holds the claim, and under the lock no
+                // other free is under way. Ends what that one left undone, if anything.
+                afterFree(r);
+                return;
             }
             // Freed before it is unregistered, so that the errors a call can throw before it does
             // anything lose nothing: a StackOverflowError (any call at the bottom of a deep
@@ -297,13 +304,36 @@ sealed class Allocation permits SharedBlock {
                 Reference.reachabilityFence(this);
                 throw e;
             }
+            // Still under the lock (which keeps the owner reachable): what fails from here on
+            // leaves the rest to a later free of the buffer, or to the reclaimer.
+            afterFree(r);
         }
-        Tracking.released(r.site, r.capacity);
-        // Unregistered, the release dies with the owner and is never enqueued (unless the owner
-        // dies first: the reclaimer then drops it): no clear() needed (a native call on JDK 16+,
-        // 2% of the explicit path measured).
-        REGISTRY.remove(r);
+    }
+
+    /**
+     * The bookkeeping of a free once the memory is back, which a free that threw partway leaves
+     * to a later free or to the reclaimer; each step can run again. Waiting virtual threads
+     * first, which then take the memory at once rather than after their pause. Unregistered, the
+     * release dies with the owner and is never enqueued (unless the owner dies first: the
+     * reclaimer then drops it): no clear() needed (a native call on JDK 16+, 2% of the explicit
+     * path measured).
+     */
+    private static void afterFree(Release r) {
         VirtualThreads.freed();
+        untrack(r);
+        REGISTRY.remove(r);
+    }
+
+    /**
+     * Takes a freed allocation out of its site's figures, once. Before: a free that threw once its
+     * memory was back left the site counting its buffer for good (a later free returned at once,
+     * claimed), and the reclaimer un-counted an allocation whose counting had thrown.
+     */
+    static void untrack(Release r) {
+        if (r.tracked) {
+            Tracking.released(r.site, r.capacity);
+            r.tracked = false;
+        }
     }
 
     private static String describe(ByteBuffer buffer) {
@@ -402,7 +432,7 @@ sealed class Allocation permits SharedBlock {
                 claimed[i] = null;
                 try {
                     SharedBlock.noLongerCurrent(r);
-                    Tracking.released(r.site, r.capacity);
+                    untrack(r);
                 } catch (RuntimeException | Error e) {
                     report(e);
                 }
@@ -434,8 +464,8 @@ sealed class Allocation permits SharedBlock {
 
     /**
      * Waits up to {@code timeoutMillis} (0: for ever) for the collector to queue releases, then
-     * claims and unregisters up to a batch of them, without allocating: returns how many
-     * {@code claimed} holds.
+     * claims and unregisters up to a batch of them, without allocating (but for the site figures
+     * of a free that threw): returns how many {@code claimed} holds.
      */
     private static int claimQueued(Release[] claimed, long timeoutMillis) throws InterruptedException {
         int n = 0;
@@ -447,8 +477,16 @@ sealed class Allocation permits SharedBlock {
                 if (pending.claim()) {
                     claimed[n++] = pending;
                 } else {
-                    // Freed by a free that has not unregistered it yet, or never will.
+                    // Freed by a free that threw before it unregistered it (afterFree), and no
+                    // later free ended that: ends it. Its site figures only if the site table
+                    // takes them now: retried, a full Java heap would hold up every release
+                    // queued behind this one.
                     REGISTRY.remove(pending);
+                    try {
+                        untrack(pending);
+                    } catch (RuntimeException | Error e) {
+                        report(e);
+                    }
                 }
                 pending = null;
                 pending = (Release) QUEUE.poll();
@@ -555,6 +593,12 @@ sealed class Allocation permits SharedBlock {
          * that thread is.
          */
         long address;
+        /**
+         * Whether the site's figures count this allocation: set by {@link #arm}, cleared by
+         * {@link Allocation#untrack} under the owner's lock while the owner is reachable, or by
+         * the reclaimer once it is not. Ordered as {@link #address} is.
+         */
+        boolean tracked;
         /** Set through CLAIMED; cleared by a free that threw as {@link Release} says. */
         private volatile boolean claimed;
         /** A shared block's, counted among the current blocks: see {@link SharedBlock#noLongerCurrent}. */
