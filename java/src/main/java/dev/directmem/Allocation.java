@@ -350,18 +350,37 @@ sealed class Allocation permits SharedBlock {
      * that code instead.
      */
     private static void reclaimForever() {
-        try {
-            // Linked now, by a call that frees nothing: linking a native method allocates, and a
-            // batch whose free failed to link under a full Java heap would be lost.
-            Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, 0, false);
-        } catch (Throwable t) {
-            report(t);
-        }
+        linkFreeBatch();
         while (true) {
             try {
                 turn(0);
             } catch (Throwable t) {
                 report(t);
+            }
+        }
+    }
+
+    /**
+     * Links {@link Native#freeBatch} by a call that frees nothing: linking a native method
+     * allocates, and a batch whose free failed to link under a full Java heap would be lost (its
+     * releases claimed and unregistered, never to be freed twice). So while the Java heap is
+     * full, no batch is taken until the call linked.
+     */
+    private static void linkFreeBatch() {
+        boolean reported = false;
+        while (true) {
+            try {
+                Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, 0, false);
+                return;
+            } catch (OutOfMemoryError | StackOverflowError e) {
+                if (!reported) {
+                    report(e);
+                    reported = true;
+                }
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            } catch (Throwable t) {
+                report(t); // no passing condition: retrying would not help
+                return;
             }
         }
     }
