@@ -124,8 +124,12 @@ class FaultsTest {
         List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments();
         // Shenandoah stalls an allocation on a full heap, for minutes, instead of failing it.
         assumeFalse(flags.contains("-XX:+UseShenandoahGC"), "a full heap stalls Shenandoah");
-        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
-                List.of("-Xmx48m", "-Ddirectmem.bufferAccess=" + bufferAccess), FirstFreeProbe.class.getName(), mode);
+        Subprocess.Result result;
+        int attempts = 0;
+        do { // again while the full heap struck the probe's own frame before its free
+            result = Subprocess.run(Subprocess.testClassPath(),
+                    List.of("-Xmx48m", "-Ddirectmem.bufferAccess=" + bufferAccess), FirstFreeProbe.class.getName(), mode);
+        } while (result.output().contains("FIRST FREE not reached") && ++attempts < 3);
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("FIRST FREE returned"), result.output());
         assertTrue(result.output().contains("FREED " + (64 << 10) + ", capacity 0"), result.output());

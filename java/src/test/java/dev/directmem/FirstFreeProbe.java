@@ -7,7 +7,8 @@ import java.nio.ByteBuffer;
  * Run in a child JVM by {@link FaultsTest}: the program's first free of a block of its own comes
  * with the Java heap full, then a second with room; prints what they did. With the argument
  * {@code afterSmallFree}, a buffer that shares a block was freed before, so the free of the block
- * is not the program's first free.
+ * is not the program's first free. Prints "FIRST FREE not reached" if the full heap struck
+ * before the free was called.
  */
 final class FirstFreeProbe {
     private FirstFreeProbe() {}
@@ -19,22 +20,35 @@ final class FirstFreeProbe {
         ByteBuffer buffer = DirectMemory.allocateDirect(64 << 10); // a block of its own
         long freedBefore = DirectMemory.stats().freedBytes();
         Object[] heap = null;
-        for (int size = 1 << 20; size > 0; ) {
-            try {
-                Object[] chunk = new Object[size];
-                chunk[0] = heap;
-                heap = chunk;
-            } catch (OutOfMemoryError full) {
-                size >>>= 1;
-            }
-        }
+        boolean freeCalled = false;
         Throwable thrown = null;
         try {
-            DirectMemory.free(buffer);
-        } catch (Throwable t) {
-            thrown = t; // allowed, if it loses nothing
+            for (int size = 1 << 20; size > 0; ) {
+                try {
+                    Object[] chunk = new Object[size];
+                    chunk[0] = heap;
+                    heap = chunk;
+                } catch (OutOfMemoryError full) {
+                    size >>>= 1;
+                }
+            }
+            freeCalled = true;
+            try {
+                DirectMemory.free(buffer);
+            } catch (Throwable t) {
+                thrown = t; // allowed, if it loses nothing
+            }
+            Reference.reachabilityFence(heap); // full until the free has returned
+        } catch (OutOfMemoryError outsideTheFree) {
+            // The full heap struck this frame itself, not the free: not what is tested. (A
+            // review saw this probe's main die of a bare OutOfMemoryError, no "FIRST FREE" line,
+            // in 8 of 60 runs on JDK 25 under load; not reproduced since, cause not pinned down.)
+            heap = null;
+            if (!freeCalled) {
+                System.out.println("FIRST FREE not reached");
+                return;
+            }
         }
-        Reference.reachabilityFence(heap); // full until the free has returned
         heap = null;
         System.out.println("FIRST FREE " + (thrown == null ? "returned" : "threw " + thrown));
         DirectMemory.free(buffer); // with room: frees the block unless the first free did
