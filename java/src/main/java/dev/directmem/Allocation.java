@@ -279,10 +279,13 @@ sealed class Allocation permits SharedBlock {
         // fill that found the release unclaimed: see fill.
         synchronized (this) {
             if (!r.claim()) {
-                // Freed already, by a free that may have thrown once the memory was back: the
-                // owner is reachable, so no reclaimer holds the claim, and under the lock no
-                // other free is under way. Ends what that one left undone, if anything.
-                afterFree(r);
+                // Freed already. If by a free that threw once the memory was back, ends what it
+                // left: the owner is reachable, so no reclaimer holds the claim, and under the
+                // lock no other free is under way. Else nothing (waking parked threads again
+                // would only make them yield to no memory).
+                if (!r.bookkept) {
+                    afterFree(r);
+                }
                 return;
             }
             // Freed before it is unregistered, so that the errors a call can throw before it does
@@ -322,6 +325,7 @@ sealed class Allocation permits SharedBlock {
         VirtualThreads.freed();
         untrack(r);
         REGISTRY.remove(r);
+        r.bookkept = true;
     }
 
     /**
@@ -615,9 +619,12 @@ sealed class Allocation permits SharedBlock {
         /**
          * Whether the site's figures count this allocation: set by {@link #arm}, cleared by
          * {@link Allocation#untrack} under the owner's lock while the owner is reachable, or by
-         * the reclaimer once it is not. Ordered as {@link #address} is.
+         * the reclaimer once it is not (volatile for that one: nothing else orders it). Written
+         * only for tracked allocations.
          */
-        boolean tracked;
+        volatile boolean tracked;
+        /** Whether {@link Allocation#afterFree} ran to its end; guarded by the owner's lock. */
+        boolean bookkept;
         /** Set through CLAIMED; cleared by a free that threw as {@link Release} says. */
         private volatile boolean claimed;
         /** A shared block's, counted among the current blocks: see {@link SharedBlock#noLongerCurrent}. */
