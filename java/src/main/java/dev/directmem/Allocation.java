@@ -368,9 +368,10 @@ sealed class Allocation permits SharedBlock {
      * Links {@link Native#freeBatch} by a call that frees nothing: linking a native method
      * allocates, and a batch whose free failed to link under a full Java heap would be lost (its
      * releases claimed and unregistered, never to be freed twice). So while the Java heap is
-     * full, no batch is taken until the call linked.
+     * full, no batch is taken until the call linked (tried again after 10 ms, 20 ms … 1 s).
      */
     private static void linkFreeBatch() {
+        long pauseMillis = 10;
         boolean reported = false;
         while (true) {
             try {
@@ -381,7 +382,9 @@ sealed class Allocation permits SharedBlock {
                     report(e);
                     reported = true;
                 }
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+                Thread.interrupted(); // a stray interrupt would end every park at once: a spin
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(pauseMillis));
+                pauseMillis = Math.min(1000, 2 * pauseMillis); // each try allocates: a collection
             } catch (Throwable t) {
                 report(t); // no passing condition: retrying would not help
                 return;
