@@ -151,7 +151,7 @@ sealed class Allocation permits SharedBlock {
         }
         if (r.site != null) {
             Tracking.allocated(r.site, r.capacity);
-            r.tracked = true; // a field write right after the call: the site counts it if set
+            r.tracked = true; // set once the site counts it: a field write, no call in between
         }
         root.limit(r.capacity);
         // Reachable until armed: the collector finds this owner unreachable only after the
@@ -317,9 +317,9 @@ sealed class Allocation permits SharedBlock {
      * The bookkeeping of a free once the memory is back, which a free that threw partway leaves
      * to a later free or to the reclaimer; each step can run again. Waiting virtual threads
      * first, which then take the memory at once rather than after their pause. Unregistered, the
-     * release dies with the owner and is never enqueued (unless the owner dies first: the
-     * reclaimer then drops it): no clear() needed (a native call on JDK 16+, 2% of the explicit
-     * path measured).
+     * release dies with the owner and is never enqueued (unless the free threw before this ended
+     * and the owner died: the reclaimer then ends it): no clear() needed (a native call on JDK
+     * 16+, 2% of the explicit path measured).
      */
     private static void afterFree(Release r) {
         VirtualThreads.freed();
