@@ -297,6 +297,19 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_reservation_leaves_nothing_behind() {
+        let ledger = Ledger::new(4096);
+        let padded = Reservation {
+            capacity: 5000,
+            footprint: 8192,
+        };
+        assert!(ledger.try_reserve(padded).is_err());
+        assert_eq!(ledger.try_reserve(res(100)), Ok(100));
+        let s = ledger.snapshot();
+        assert_eq!((s.used, s.count, s.capacity), (100, 1, 100));
+    }
+
+    #[test]
     fn zero_capacity_counts_a_buffer_and_no_bytes() {
         let ledger = Ledger::new(0);
         ledger.try_reserve(res(0)).unwrap();

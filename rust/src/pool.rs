@@ -582,6 +582,41 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_small_aligned_blocks_gives_back_their_padding() {
+        // The batch's one ledger release sums each block's footprint, alignment padding included.
+        let pool = Pool::new(1 << 30, quick());
+        let blocks: Vec<_> = [(100u64, 64u64), (5000, 4096), (10, 8)]
+            .iter()
+            .map(|&(capacity, alignment)| Block {
+                ptr: pool.allocate(capacity, alignment, &mut NoGarbage).unwrap(),
+                capacity,
+                alignment,
+            })
+            .collect();
+        // SAFETY: each block is freed once, as allocated.
+        unsafe { pool.free_all(blocks, FreedBy::Reclaimer).unwrap() };
+        let s = pool.stats();
+        assert_eq!(
+            (s.ledger.used, s.ledger.count, s.ledger.capacity),
+            (0, 0, 0)
+        );
+        assert_eq!(s.reclaimed_bytes, 5110);
+    }
+
+    #[test]
+    fn a_refused_free_counts_nothing_freed() {
+        let pool = Pool::new(1 << 30, quick());
+        let ptr = pool.allocate(10, 1, &mut NoGarbage).unwrap();
+        // Described as larger than allocated: more than the ledger holds, so refused.
+        // SAFETY: refused before anything is done with the block.
+        assert!(unsafe { pool.free(plain(ptr, 1 << 20), FreedBy::Caller) }.is_err());
+        assert_eq!(pool.stats().freed_bytes, 0);
+        // SAFETY: described correctly this time.
+        unsafe { pool.free(plain(ptr, 10), FreedBy::Caller).unwrap() };
+        assert_eq!(pool.stats().freed_bytes, 10);
+    }
+
+    #[test]
     fn the_collector_caveat_follows_an_error_after_collections_only() {
         let pool = Pool::new(100, quick());
         pool.set_collector_caveat("; a caveat".into());

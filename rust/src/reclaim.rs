@@ -1185,6 +1185,34 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_waiting_for_frees_wakes_at_a_free() {
+        let reclaimer = Arc::new(Reclaimer::new(Policy::default()));
+        // A park far longer than any a step asks for: only the free cuts it short.
+        let waiting = Waiting {
+            phase: Phase::AfterCollection,
+            seen: reclaimer.frees.load(Ordering::SeqCst),
+            park: nanos(Duration::from_secs(10)),
+            ..Waiting::default()
+        };
+        let parked = {
+            let reclaimer = reclaimer.clone();
+            thread::spawn(move || {
+                let started = Instant::now();
+                reclaimer.park_until_freed(&waiting);
+                started.elapsed()
+            })
+        };
+        while reclaimer.waiting_for_frees.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        thread::sleep(Duration::from_millis(50)); // asleep by now, as a rule
+        reclaimer.notify_freed();
+        // Without the signal (a mutation's check), the park ran its 10 s.
+        let slept = parked.join().unwrap();
+        assert!(slept < Duration::from_secs(5), "woken after {slept:?}");
+    }
+
+    #[test]
     fn a_thread_waiting_for_the_collection_it_joined_wakes_at_its_end() {
         let collection = GatedCollection::start(Policy::default());
         let reclaimer = collection.reclaimer.clone();
