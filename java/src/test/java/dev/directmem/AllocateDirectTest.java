@@ -113,19 +113,21 @@ class AllocateDirectTest {
         DirectMemory.free(again);
     }
 
-    @Test
-    void fillSetsTheRemainingBytesOnly() {
-        ByteBuffer buffer = DirectMemory.allocateDirect(32);
-        buffer.position(8).limit(24);
+    /** A buffer that shares a block (32 bytes) and one with a block of its own (8 KiB). */
+    @ParameterizedTest
+    @ValueSource(ints = {32, 8192})
+    void fillSetsTheRemainingBytesOnly(int capacity) {
+        ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
+        buffer.position(8).limit(capacity - 8);
         DirectMemory.fill(buffer, (byte) 7);
         assertEquals(8, buffer.position());
-        assertEquals(24, buffer.limit());
+        assertEquals(capacity - 8, buffer.limit());
         buffer.clear();
-        for (int i = 0; i < 32; i++) {
-            assertEquals(i >= 8 && i < 24 ? 7 : 0, buffer.get(i), "byte " + i);
+        for (int i = 0; i < capacity; i++) {
+            assertEquals(i >= 8 && i < capacity - 8 ? 7 : 0, buffer.get(i), "byte " + i);
         }
-        DirectMemory.fill(buffer.slice(30, 2), (byte) 9);
-        assertEquals(9, buffer.get(31));
+        DirectMemory.fill(buffer.slice(capacity - 2, 2), (byte) 9);
+        assertEquals(9, buffer.get(capacity - 1));
         DirectMemory.free(buffer);
     }
 
