@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -205,40 +207,52 @@ class SharedBlockTest {
         for (int t = 0; t < 8; t++) {
             byte stamp = (byte) (t + 1);
             threads.add(new Thread(() -> {
-                ByteBuffer[] held = new ByteBuffer[3];
-                for (int round = 0; round < 50_000 && problems.isEmpty(); round++) {
-                    int i = round % held.length;
-                    if (held[i] != null) {
-                        for (int at = 0; at < held[i].capacity(); at++) {
-                            if (held[i].get(at) != stamp) {
-                                problems.add("thread " + stamp + " found " + held[i].get(at) + " at " + at);
-                                break;
-                            }
-                        }
-                        DirectMemory.free(held[i]);
-                    }
-                    ByteBuffer buffer = DirectMemory.allocateDirect(48 + round % 17);
-                    for (int at = 0; at < buffer.capacity(); at++) {
-                        if (buffer.get(at) != 0) {
-                            problems.add("thread " + stamp + ": byte " + at + " not zeroed");
-                            break;
-                        }
-                        buffer.put(at, stamp);
-                    }
-                    held[i] = buffer;
-                }
-                for (ByteBuffer buffer : held) {
-                    DirectMemory.free(buffer);
+                try {
+                    stampAndCheck(stamp, problems);
+                } catch (RuntimeException | Error e) {
+                    problems.add("thread " + stamp + " threw " + e); // and the others stop
                 }
             }));
         }
-        threads.forEach(Thread::start);
         for (Thread thread : threads) {
-            thread.join();
+            thread.setDaemon(true); // one stuck for good does not keep the JVM
+            thread.start();
+        }
+        for (Thread thread : threads) {
+            thread.join(TimeUnit.MINUTES.toMillis(2));
+            assertFalse(thread.isAlive(), () -> "a thread still runs after 2 minutes; " + problems);
         }
         assertTrue(problems.isEmpty(), problems::toString);
         SharedBlock.startOverForTesting();
         Churn.awaitNothingUsed();
+    }
+
+    private static void stampAndCheck(byte stamp, ConcurrentLinkedQueue<String> problems) {
+        ByteBuffer[] held = new ByteBuffer[3];
+        for (int round = 0; round < 50_000 && problems.isEmpty(); round++) {
+            int i = round % held.length;
+            if (held[i] != null) {
+                for (int at = 0; at < held[i].capacity(); at++) {
+                    if (held[i].get(at) != stamp) {
+                        problems.add("thread " + stamp + " found " + held[i].get(at) + " at " + at);
+                        break;
+                    }
+                }
+                DirectMemory.free(held[i]);
+            }
+            ByteBuffer buffer = DirectMemory.allocateDirect(48 + round % 17);
+            for (int at = 0; at < buffer.capacity(); at++) {
+                if (buffer.get(at) != 0) {
+                    problems.add("thread " + stamp + ": byte " + at + " not zeroed");
+                    break;
+                }
+                buffer.put(at, stamp);
+            }
+            held[i] = buffer;
+        }
+        for (ByteBuffer buffer : held) {
+            DirectMemory.free(buffer);
+        }
     }
 
     /** A buffer freed by another thread (of another stripe) goes back to its own block. */
@@ -254,14 +268,17 @@ class SharedBlockTest {
                 Thread.currentThread().interrupt();
             }
         });
+        freer.setDaemon(true);
         freer.start();
         for (int i = 0; i < 20_000; i++) {
             ByteBuffer buffer = DirectMemory.allocateDirect(100);
             assertEquals(0, buffer.get(99));
             buffer.put(99, (byte) 1);
-            handOver.put(buffer);
+            // Bounded: a freer that threw would leave a put waiting for good.
+            assertTrue(handOver.offer(buffer, 30, TimeUnit.SECONDS), "the freeing thread stopped taking buffers");
         }
-        freer.join();
+        freer.join(TimeUnit.MINUTES.toMillis(1));
+        assertFalse(freer.isAlive(), "the freeing thread never ended");
         assertTrue(DirectMemory.stats().memoryUsed() <= 6 * SLOTS * 112, DirectMemory.stats().toString());
         SharedBlock.startOverForTesting();
         Churn.awaitNothingUsed();
