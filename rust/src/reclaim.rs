@@ -1194,21 +1194,8 @@ mod tests {
             park: nanos(Duration::from_secs(10)),
             ..Waiting::default()
         };
-        let parked = {
-            let reclaimer = reclaimer.clone();
-            thread::spawn(move || {
-                let started = Instant::now();
-                reclaimer.park_until_freed(&waiting);
-                started.elapsed()
-            })
-        };
-        while reclaimer.waiting_for_frees.load(Ordering::SeqCst) == 0 {
-            thread::yield_now();
-        }
-        thread::sleep(Duration::from_millis(50)); // asleep by now, as a rule
-        reclaimer.notify_freed();
         // Without the signal (a mutation's check), the park ran its 10 s.
-        let slept = parked.join().unwrap();
+        let slept = time_a_park(&reclaimer, waiting, || reclaimer.notify_freed());
         assert!(slept < Duration::from_secs(5), "woken after {slept:?}");
     }
 
@@ -1224,11 +1211,18 @@ mod tests {
             park: nanos(Duration::from_secs(10)),
             ..Waiting::default()
         };
+        // Before (the end notified only `collection_finished`): the park ran its 10 s.
+        let slept = time_a_park(&reclaimer, joined, || collection.end());
+        assert!(slept < Duration::from_secs(5), "woken after {slept:?}");
+    }
+
+    /// How long a thread parked in `waiting` sleeps when `wake` runs once it is asleep.
+    fn time_a_park(reclaimer: &Arc<Reclaimer>, waiting: Waiting, wake: impl FnOnce()) -> Duration {
         let parked = {
             let reclaimer = reclaimer.clone();
             thread::spawn(move || {
                 let started = Instant::now();
-                reclaimer.park_until_freed(&joined);
+                reclaimer.park_until_freed(&waiting);
                 started.elapsed()
             })
         };
@@ -1236,10 +1230,8 @@ mod tests {
             thread::yield_now();
         }
         thread::sleep(Duration::from_millis(50)); // asleep by now, as a rule
-        collection.end();
-        // Before (the end notified only `collection_finished`): the park ran its 10 s.
-        let slept = parked.join().unwrap();
-        assert!(slept < Duration::from_secs(5), "woken after {slept:?}");
+        wake();
+        parked.join().unwrap()
     }
 
     #[test]
