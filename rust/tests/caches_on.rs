@@ -1,0 +1,115 @@
+//! The allocator with its caches on, as it runs in a JVM. The unit tests run `memory` with them
+//! off: the reuse limit is process-wide, and some of those tests count what goes back to
+//! `malloc`. This file is a test binary of its own, so the caches it turns on are its alone.
+//! Each test takes its own capacities: blocks kept for one are no other test's.
+
+use directmem::last_freed;
+use directmem::memory::{self, FreedBy};
+use directmem::reuse::REUSE;
+use std::ptr::NonNull;
+use std::sync::Once;
+use std::thread;
+
+/// Turns the caches on as a JVM with a 256 MiB budget does.
+fn caches_on() {
+    static ON: Once = Once::new();
+    ON.call_once(|| {
+        REUSE.set_limit_for_budget(256 << 20);
+        last_freed::set_limit(REUSE.limit());
+    });
+    assert!(REUSE.keeps_anything());
+}
+
+/// Allocates `capacity` bytes, checks that they read zero, and writes `value` over them all.
+fn allocate_written(capacity: u64, value: u8) -> NonNull<u8> {
+    let ptr = memory::allocate_zeroed(capacity).expect("allocation");
+    // SAFETY: the block is ours and `capacity` bytes long.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), capacity as usize) };
+    assert!(
+        bytes.iter().all(|b| *b == 0),
+        "{capacity} bytes handed out not zeroed"
+    );
+    bytes.fill(value);
+    ptr
+}
+
+fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
+    // SAFETY: every caller frees a block from `allocate_zeroed` of that capacity, once.
+    unsafe { memory::free(ptr, capacity, by) };
+}
+
+/// Frees `ptr` on another thread, as the reclaimer frees dropped buffers.
+fn free_on_the_reclaimer(ptr: NonNull<u8>, capacity: u64) {
+    let address = ptr.as_ptr() as usize;
+    thread::spawn(move || {
+        let ptr = NonNull::new(address as *mut u8).expect("non-null");
+        free(ptr, capacity, FreedBy::Reclaimer);
+        memory::after_frees(FreedBy::Reclaimer);
+    })
+    .join()
+    .expect("the freeing thread");
+}
+
+/// Runs `test` on a new thread: `last_freed` keeps one block per thread.
+fn on_a_thread_of_its_own(test: impl FnOnce() + Send + 'static) {
+    caches_on();
+    thread::spawn(test).join().expect("the test's thread");
+}
+
+#[test]
+fn a_mid_size_block_its_thread_freed_comes_back_zeroed_for_that_capacity_only() {
+    on_a_thread_of_its_own(|| {
+        let capacity = 40 << 10;
+        let kept = allocate_written(capacity, 0xAB);
+        free(kept, capacity, FreedBy::Caller);
+        let smaller = allocate_written(capacity - 4096, 0xCD);
+        assert_ne!(smaller, kept, "a block kept for another capacity");
+        let again = allocate_written(capacity, 0xEF);
+        assert_eq!(again, kept, "the block this thread kept");
+        free(again, capacity, FreedBy::Caller);
+        free(smaller, capacity - 4096, FreedBy::Caller); // takes the place of `again`
+    });
+}
+
+#[test]
+fn a_small_block_the_reclaimer_freed_comes_back_zeroed() {
+    on_a_thread_of_its_own(|| {
+        let capacity = 1000;
+        let kept = allocate_written(capacity, 0xAB);
+        free_on_the_reclaimer(kept, capacity);
+        assert_eq!(allocate_written(capacity, 0xCD), kept, "the kept block");
+        free(kept, capacity, FreedBy::Caller);
+    });
+}
+
+#[test]
+fn a_larger_block_the_reclaimer_freed_comes_back_zeroed_behind_or_by_its_taker() {
+    on_a_thread_of_its_own(|| {
+        let capacity = 24 << 10;
+        let kept = allocate_written(capacity, 0xAB);
+        free_on_the_reclaimer(kept, capacity);
+        // Not zeroed behind yet: its taker zeroes it.
+        let again = allocate_written(capacity, 0xCD);
+        assert_eq!(again, kept, "the kept block");
+        free_on_the_reclaimer(again, capacity);
+        // Zeroed behind, as the zeroer thread does: taken as it is.
+        while REUSE.malloced.zero_behind() {}
+        assert_eq!(allocate_written(capacity, 0xEF), kept, "the kept block");
+        free(kept, capacity, FreedBy::Caller);
+    });
+}
+
+#[test]
+fn a_mapped_block_comes_back_zeroed_for_its_length_only() {
+    on_a_thread_of_its_own(|| {
+        let capacity = 3 << 20;
+        let kept = allocate_written(capacity, 0xAB);
+        free(kept, capacity, FreedBy::Caller);
+        let longer = allocate_written(capacity + 4096, 0xCD);
+        assert_ne!(longer, kept, "a block kept for another length");
+        let again = allocate_written(capacity, 0xEF);
+        assert_eq!(again, kept, "the kept block");
+        free(again, capacity, FreedBy::Caller);
+        free(longer, capacity + 4096, FreedBy::Caller);
+    });
+}
