@@ -2,7 +2,6 @@ package dev.directmem;
 
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * Direct byte buffers whose memory is allocated, budgeted and freed by directmem's native library.
@@ -161,7 +160,9 @@ public final class DirectMemory {
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {
-        Objects.requireNonNull(buffer, "buffer");
+        if (buffer == null) {
+            throw new NullPointerException("buffer"); // made here only, as in free
+        }
         Native.checkAvailable();
         Allocation owner = Allocation.of(buffer);
         if (buffer.isReadOnly()) {
