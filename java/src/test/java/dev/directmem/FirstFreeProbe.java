@@ -1,6 +1,5 @@
 package dev.directmem;
 
-import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 
 /**
@@ -19,37 +18,28 @@ final class FirstFreeProbe {
         }
         ByteBuffer buffer = DirectMemory.allocateDirect(64 << 10); // a block of its own
         long freedBefore = DirectMemory.stats().freedBytes();
-        Object[] heap = null;
+        HeapHog heap = new HeapHog();
         boolean freeCalled = false;
         Throwable thrown = null;
         try {
-            for (int size = 1 << 20; size > 0; ) {
-                try {
-                    Object[] chunk = new Object[size];
-                    chunk[0] = heap;
-                    heap = chunk;
-                } catch (OutOfMemoryError full) {
-                    size >>>= 1;
-                }
-            }
+            heap.fill();
             freeCalled = true;
             try {
                 DirectMemory.free(buffer);
             } catch (Throwable t) {
                 thrown = t; // allowed, if it loses nothing
             }
-            Reference.reachabilityFence(heap); // full until the free has returned
         } catch (OutOfMemoryError outsideTheFree) {
             // The full heap struck this frame itself, not the free: not what is tested. (A
             // review saw this probe's main die of a bare OutOfMemoryError, no "FIRST FREE" line,
             // in 8 of 60 runs on JDK 25 under load; not reproduced since, cause not pinned down.)
-            heap = null;
+            heap.drop();
             if (!freeCalled) {
                 System.out.println("FIRST FREE not reached");
                 return;
             }
         }
-        heap = null;
+        heap.drop(); // full until the free has returned
         System.out.println("FIRST FREE " + (thrown == null ? "returned" : "threw " + thrown));
         DirectMemory.free(buffer); // with room: frees the block unless the first free did
         System.out.println("FREED " + (DirectMemory.stats().freedBytes() - freedBefore) + ", capacity "

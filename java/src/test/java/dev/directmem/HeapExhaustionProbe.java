@@ -12,33 +12,16 @@ final class HeapExhaustionProbe {
     /** How long the heap is kept full. */
     private static final long FULL_MILLIS = 3000;
 
-    /**
-     * What fills the heap, in a field that a watchdog clears. The filling loop cannot be the one
-     * to stop: Shenandoah retries a failed allocation for as long as its collections make progress
-     * (JDK 17's ShenandoahHeap::allocate_memory), which the other threads' garbage can keep up,
-     * and FaultsTest skips Shenandoah for such a stall of minutes. Once the hog is unreachable the
-     * next collection frees it, and a stalled allocation goes on. So no frame that allocates
-     * holds it: {@link #keep} stores without allocating.
-     */
-    private static volatile Object[] hog;
-    private static int held;
+    /** Cleared by a watchdog: the filling loop cannot be the one to stop ({@link HeapHog}). */
+    private static final HeapHog HOG = new HeapHog();
 
     private HeapExhaustionProbe() {}
 
     public static void main(String[] args) throws Exception {
         DirectMemory.free(DirectMemory.allocateDirect(1 << 20)); // directmem started
-        hog = new Object[1 << 20]; // more slots than chunks the heap can hold
         Thread watchdog = new Thread(HeapExhaustionProbe::dropTheHogLater, "watchdog");
         watchdog.start();
-        int chunk = 1 << 20;
-        while (hog != null) {
-            try {
-                keep(new byte[chunk]);
-            } catch (OutOfMemoryError full) {
-                chunk = Math.max(16, chunk >> 1); // fill what is left, and keep it full
-                Thread.onSpinWait();
-            }
-        }
+        HOG.keepFull();
         watchdog.join();
         for (String name : new String[] {"directmem-reclaimer", "directmem-reporter"}) {
             boolean alive = Thread.getAllStackTraces().keySet().stream()
@@ -54,14 +37,6 @@ final class HeapExhaustionProbe {
         System.out.println("CHURNED");
     }
 
-    /** Adds {@code chunk} to the hog while there is one and room in it; allocates nothing. */
-    private static void keep(byte[] chunk) {
-        Object[] slots = hog;
-        if (slots != null && held < slots.length) {
-            slots[held++] = chunk;
-        }
-    }
-
     /** Ends the full heap whatever stalls: sleeping and storing null allocate nothing. */
     private static void dropTheHogLater() {
         try {
@@ -69,6 +44,6 @@ final class HeapExhaustionProbe {
         } catch (InterruptedException e) {
             throw new IllegalStateException(e);
         }
-        hog = null;
+        HOG.drop();
     }
 }

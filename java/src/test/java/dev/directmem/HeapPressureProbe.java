@@ -19,29 +19,20 @@ final class HeapPressureProbe {
         for (Class<?> type : new Class<?>[] {Allocation.class, SharedBlock.class, Tracking.class, Events.class}) {
             Class.forName(type.getName(), true, type.getClassLoader());
         }
-        Object[] hog = new Object[1 << 16];
-        int held = 0;
-        for (int chunk = 1 << 20; held < hog.length && chunk >= 16; ) {
-            try {
-                hog[held++] = new byte[chunk];
-            } catch (OutOfMemoryError full) {
-                held--;
-                chunk >>= 1;
-            }
-        }
+        HeapHog hog = new HeapHog();
+        hog.fill();
         int failures = 0;
         ByteBuffer buffer = null;
-        while (buffer == null && held > 0) {
+        boolean held = true;
+        while (buffer == null && held) {
             try {
                 buffer = DirectMemory.allocateDirect(capacity);
             } catch (OutOfMemoryError heap) {
                 failures++;
-                for (int i = 0; i < 4 && held > 0; i++) {
-                    hog[--held] = null;
-                }
+                held = hog.release(4);
             }
         }
-        hog = null;
+        hog.drop();
         System.out.println("HEAP FAILURES " + failures + ", allocated " + (buffer != null));
         if (buffer != null) {
             DirectMemory.free(buffer);
