@@ -56,19 +56,28 @@ fn on_a_thread_of_its_own(test: impl FnOnce() + Send + 'static) {
     thread::spawn(test).join().expect("the test's thread");
 }
 
-#[test]
-fn a_mid_size_block_its_thread_freed_comes_back_zeroed_for_that_capacity_only() {
-    on_a_thread_of_its_own(|| {
-        let capacity = 40 << 10;
+/// A block of `capacity` bytes its thread freed is kept for that thread's next allocation of
+/// `capacity` bytes, not of `other`, and comes back zeroed.
+fn kept_for_its_capacity_only(capacity: u64, other: u64) {
+    on_a_thread_of_its_own(move || {
         let kept = allocate_written(capacity, 0xAB);
         free(kept, capacity, FreedBy::Caller);
-        let smaller = allocate_written(capacity - 4096, 0xCD);
-        assert_ne!(smaller, kept, "a block kept for another capacity");
-        let again = allocate_written(capacity, 0xEF);
-        assert_eq!(again, kept, "the block this thread kept");
-        free(again, capacity, FreedBy::Caller);
-        free(smaller, capacity - 4096, FreedBy::Caller); // takes the place of `again`
+        let another = allocate_written(other, 0xCD);
+        assert_ne!(another, kept, "a block kept for another capacity");
+        assert_eq!(allocate_written(capacity, 0xEF), kept, "the kept block");
+        free(kept, capacity, FreedBy::Caller);
+        free(another, other, FreedBy::Caller);
     });
+}
+
+#[test]
+fn a_mid_size_block_its_thread_freed_comes_back_zeroed_for_that_capacity_only() {
+    kept_for_its_capacity_only(40 << 10, 36 << 10);
+}
+
+#[test]
+fn a_mapped_block_comes_back_zeroed_for_its_length_only() {
+    kept_for_its_capacity_only(3 << 20, (3 << 20) + 4096);
 }
 
 #[test]
@@ -96,20 +105,5 @@ fn a_larger_block_the_reclaimer_freed_comes_back_zeroed_behind_or_by_its_taker()
         while REUSE.malloced.zero_behind() {}
         assert_eq!(allocate_written(capacity, 0xEF), kept, "the kept block");
         free(kept, capacity, FreedBy::Caller);
-    });
-}
-
-#[test]
-fn a_mapped_block_comes_back_zeroed_for_its_length_only() {
-    on_a_thread_of_its_own(|| {
-        let capacity = 3 << 20;
-        let kept = allocate_written(capacity, 0xAB);
-        free(kept, capacity, FreedBy::Caller);
-        let longer = allocate_written(capacity + 4096, 0xCD);
-        assert_ne!(longer, kept, "a block kept for another length");
-        let again = allocate_written(capacity, 0xEF);
-        assert_eq!(again, kept, "the kept block");
-        free(again, capacity, FreedBy::Caller);
-        free(longer, capacity + 4096, FreedBy::Caller);
     });
 }
