@@ -1,8 +1,10 @@
 package dev.directmem;
 
+import java.lang.ref.Reference;
+
 /**
  * Fills the Java heap of a probe's child JVM to its last few bytes, and gives it back. Chunks of
- * 1 MiB, halved down to 16 bytes at each failure, so what is left fits no chunk of 16 bytes.
+ * 1 MiB, halved at each failure down to an empty array, so what is left fits no object at all.
  *
  * <p>The chunks are held in a volatile field that {@link #drop} clears: Shenandoah retries a failed
  * allocation for as long as its collections make progress (JDK 17's
@@ -12,7 +14,8 @@ package dev.directmem;
  */
 final class HeapHog {
     private static final int LARGEST = 1 << 20;
-    private static final int SMALLEST = 16;
+    /** An empty array: the smallest object there is (16 bytes with compressed class pointers). */
+    private static final int SMALLEST = 0;
 
     /** Enough for a child's heap (at most 48 MiB) filled once; past them a chunk is not held. */
     private volatile Object[] chunks = new Object[1 << 20];
@@ -70,6 +73,8 @@ final class HeapHog {
 
     /** Gives back the whole heap, and ends {@link #keepFull}; storing null allocates nothing. */
     void drop() {
+        Object[] held = chunks;
         chunks = null;
+        Reference.reachabilityFence(held); // full until here, whatever the JIT makes of the caller
     }
 }
