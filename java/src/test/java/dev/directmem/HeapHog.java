@@ -73,8 +73,8 @@ final class HeapHog {
 
     /** Gives back the whole heap, and ends {@link #keepFull}; storing null allocates nothing. */
     void drop() {
-        Object[] held = chunks;
+        Object[] slots = chunks;
         chunks = null;
-        Reference.reachabilityFence(held); // full until here, whatever the JIT makes of the caller
+        Reference.reachabilityFence(slots); // full until here, whatever the JIT makes of the caller
     }
 }
