@@ -354,6 +354,11 @@ sealed class Allocation permits SharedBlock {
      * that code instead.
      */
     private static void reclaimForever() {
+        try {
+            Native.reclaimerStarting(); // nothing, unless a test set a hook
+        } catch (Throwable t) {
+            report(t);
+        }
         linkFreeBatch();
         while (true) {
             try {

@@ -31,6 +31,8 @@ final class Native {
 
     /** Test hook: what the next setup throws before doing anything, as a passing failure would. */
     private static volatile Error failNextSetup;
+    /** Test hook: what the reclaimer thread runs first, once (set before the first use only). */
+    private static volatile Runnable reclaimerStart;
 
     private Native() {}
 
@@ -272,6 +274,20 @@ final class Native {
     /** Test hook: the next setup throws {@code error} first (before the first use only). */
     static void failNextSetupForTesting(Error error) {
         failNextSetup = error;
+    }
+
+    /** Test hook: the reclaimer thread runs {@code hook} when it starts (before the first use only). */
+    static void onReclaimerStartForTesting(Runnable hook) {
+        reclaimerStart = hook;
+    }
+
+    /** Runs the hook {@link #onReclaimerStartForTesting} set, if any; the reclaimer thread's first call. */
+    static void reclaimerStarting() {
+        Runnable hook = reclaimerStart;
+        if (hook != null) {
+            reclaimerStart = null;
+            hook.run();
+        }
     }
 
     /** Test hook: a deliberate Rust panic, which must arrive as an exception. */

@@ -20,6 +20,8 @@ final class HeapHog {
     /** Enough for a child's heap (at most 48 MiB) filled once; past them a chunk is not held. */
     private volatile Object[] chunks = new Object[1 << 20];
     private int held;
+    /** Whether even the smallest chunk failed once: the heap was full. */
+    private volatile boolean filled;
 
     /** Fills what is left of the heap, once; other threads' allocations then fail at once. */
     void fill() {
@@ -39,13 +41,21 @@ final class HeapHog {
                     return;
                 }
             } catch (OutOfMemoryError full) {
-                if (chunk == SMALLEST && !untilDropped) {
-                    return;
+                if (chunk == SMALLEST) {
+                    filled = true;
+                    if (!untilDropped) {
+                        return;
+                    }
                 }
                 chunk = Math.max(SMALLEST, chunk >> 1);
                 Thread.onSpinWait();
             }
         }
+    }
+
+    /** Whether the heap has been full since {@link #fill} or {@link #keepFull} began. */
+    boolean filled() {
+        return filled;
     }
 
     /** Holds {@code chunk} if there is a slot for it; allocates nothing. */

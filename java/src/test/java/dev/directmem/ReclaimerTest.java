@@ -68,6 +68,27 @@ class ReclaimerTest {
     }
 
     /**
+     * The reclaimer's first batch free comes with the Java heap full and 16 MiB of dropped buffers
+     * queued (a child JVM, its reclaimer held at its start until then): linking the native batch
+     * free fails there, and it is tried again until it links, before any batch is taken. Before
+     * that was done at the thread's start, a batch whose free failed to link was lost: claimed and
+     * unregistered, its memory never came back.
+     */
+    @Test
+    void theFirstBatchFreeWithTheJavaHeapFullLosesNothing() throws Exception {
+        List<String> flags = ManagementFactory.getRuntimeMXBean().getInputArguments();
+        // Shenandoah stalls an allocation on a full heap, for minutes, instead of failing it.
+        assumeFalse(flags.contains("-XX:+UseShenandoahGC"), "a full heap stalls Shenandoah");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of("-Xmx48m"),
+                FirstBatchProbe.class.getName());
+        assertEquals(0, result.exitCode(), result.output());
+        String used = 16 * MIB + "";
+        assertTrue(result.output().contains("USED BEFORE " + used + ", AFTER 0, RECLAIMED " + used), result.output());
+        // The link failed: what this test is about happened.
+        assertTrue(result.output().contains("REPORTED OUT OF MEMORY 1"), result.output());
+    }
+
+    /**
      * User code that directmem runs (a JMX listener, told of the MBean's registration) fills the
      * budget with buffers it drops, then allocates: the reclaimer frees them, as it runs no user
      * code itself (once it ran this listener, and such an allocation waited for itself).

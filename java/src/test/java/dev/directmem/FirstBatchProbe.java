@@ -1,0 +1,82 @@
+package dev.directmem;
+
+import java.lang.Thread.UncaughtExceptionHandler;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Run in a child JVM by {@link ReclaimerTest}: the reclaimer thread's first batch free comes with
+ * the Java heap full and buffers queued for it. A hook holds the reclaimer at its start until the
+ * heap is full, so its first call of the batch free cannot link (linking a native method
+ * allocates); the heap stays full, whatever a failed try left to collect, for half a second more.
+ * Prints how many OutOfMemoryErrors the reclaimer reported and how much of the dropped buffers'
+ * memory came back.
+ */
+final class FirstBatchProbe {
+    private static final int BUFFERS = 16;
+    private static final int SIZE = 1 << 20;
+    private static final HeapHog HOG = new HeapHog();
+    private static volatile boolean heapFull;
+    private static volatile int reportedOutOfMemory;
+
+    /** Counts the reclaimer's reports; allocates nothing, since the reporter may call it with the heap full. */
+    private static final class Counting implements UncaughtExceptionHandler {
+        @Override
+        public void uncaughtException(Thread thread, Throwable e) {
+            if (e instanceof OutOfMemoryError) {
+                reportedOutOfMemory++; // only the reporter thread calls it
+            }
+        }
+    }
+
+    private FirstBatchProbe() {}
+
+    public static void main(String[] args) throws InterruptedException {
+        Thread.setDefaultUncaughtExceptionHandler(new Counting());
+        Native.onReclaimerStartForTesting(FirstBatchProbe::waitForTheFullHeap);
+        for (int i = 0; i < BUFFERS; i++) {
+            allocateAndDrop(i);
+        }
+        long usedBefore = DirectMemory.stats().memoryUsed();
+        Thread timer = new Thread(FirstBatchProbe::letTheReclaimerTryThenDrop, "timer");
+        timer.start();
+        HOG.keepFull(); // its collections find the buffers unreachable and queue their releases
+        timer.join();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        DirectMemoryStats stats = DirectMemory.stats();
+        while (stats.memoryUsed() > 0 && System.nanoTime() < deadline) {
+            park(10);
+            stats = DirectMemory.stats();
+        }
+        System.out.println("USED BEFORE " + usedBefore + ", AFTER " + stats.memoryUsed() + ", RECLAIMED "
+                + stats.reclaimedBytes());
+        park(1500); // the reporter's next round, if the full heap failed its first
+        System.out.println("REPORTED OUT OF MEMORY " + reportedOutOfMemory);
+    }
+
+    private static void allocateAndDrop(int i) {
+        DirectMemory.allocateDirect(SIZE).putInt(0, i);
+    }
+
+    /** The timer thread; parks, which allocates nothing. */
+    private static void letTheReclaimerTryThenDrop() {
+        while (!HOG.filled()) {
+            park(1);
+        }
+        park(200); // for the reference handler to queue the releases
+        heapFull = true;
+        park(500); // the reclaimer tries to link the batch free meanwhile
+        HOG.drop();
+    }
+
+    /** The reclaimer's start, held until the heap is full. */
+    private static void waitForTheFullHeap() {
+        while (!heapFull) {
+            park(1);
+        }
+    }
+
+    private static void park(long millis) {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(millis));
+    }
+}
