@@ -39,7 +39,9 @@ import java.util.List;
  *
  * <p>The first call sets directmem up: it loads the native library and reads its configuration.
  * If that cannot succeed, every method throws, giving the reason: {@code IllegalArgumentException}
- * for an invalid {@code directmem.*} property, {@code UnsatisfiedLinkError} for a native library
+ * for an invalid {@code directmem.*} property (but {@code directmem.tracking} and
+ * {@code directmem.tracking.interval}, which fail only the allocating methods and
+ * {@link #topAllocationSites}), {@code UnsatisfiedLinkError} for a native library
  * that does not load here, {@code IllegalStateException} for native access the JVM denies or
  * for one of directmem's class initializers that failed. A failure that may pass (an
  * {@code OutOfMemoryError}, a {@code StackOverflowError}) outside those initializers is thrown as

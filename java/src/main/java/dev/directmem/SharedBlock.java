@@ -206,8 +206,8 @@ final class SharedBlock extends Allocation {
     static void noLongerCurrent(Release release) {
         if (release.current) {
             // Un-counted before the flag is cleared, with no call after: a StackOverflowError in
-            // the call leaves the block counted and flagged, for the reclaimer to un-count later
-            // (cleared first, an overflow there left its bytes counted for good).
+            // the call leaves the block counted and flagged, for its last free or the reclaimer
+            // to un-count later (cleared first, an overflow there left its bytes counted for good).
             CURRENT_BYTES.addAndGet(-release.capacity);
             release.current = false;
         }
@@ -330,6 +330,9 @@ final class SharedBlock extends Allocation {
             if (live > 0) {
                 return;
             }
+            // Retired, and counted still if an overflow struck its retirement's un-counting: the
+            // reclaimer, which would do it, never sees a block freed here.
+            noLongerCurrent(release);
         }
         freeBlock();
     }
