@@ -209,7 +209,11 @@ pub fn take(capacity: u64) -> Option<NonNull<u8>> {
 /// Keeps a block of `capacity` bytes this thread frees, in place of the one it kept before,
 /// which is returned for the caller to free. `ptr` itself is returned when this thread has no
 /// slot and none is free, or is ending.
-pub fn keep(ptr: NonNull<u8>, capacity: u64) -> Option<NonNull<u8>> {
+///
+/// # Safety
+/// `ptr` must be a malloc block of `capacity` bytes that nothing uses or frees any more: a later
+/// `take` hands it out, or the trim frees it.
+pub unsafe fn keep(ptr: NonNull<u8>, capacity: u64) -> Option<NonNull<u8>> {
     THIS_THREAD
         .try_with(|this| {
             let mut this = this.borrow_mut();
@@ -259,7 +263,7 @@ mod tests {
     #[test]
     fn a_thread_gets_back_the_block_it_freed_for_the_same_capacity_only() {
         let first = block(16384);
-        assert_eq!(keep(first, 16384), None, "nothing kept before");
+        assert_eq!(unsafe { keep(first, 16384) }, None, "nothing kept before");
         assert_eq!(take(12288), None, "another capacity");
         assert_eq!(
             std::thread::spawn(|| take(16384).map(|p| p.as_ptr() as usize))
@@ -276,8 +280,12 @@ mod tests {
     #[test]
     fn a_new_free_takes_the_place_of_the_kept_block() {
         let (first, second) = (block(8192), block(20000));
-        assert_eq!(keep(first, 8192), None);
-        assert_eq!(keep(second, 20000), Some(first), "the caller frees it");
+        assert_eq!(unsafe { keep(first, 8192) }, None);
+        assert_eq!(
+            unsafe { keep(second, 20000) },
+            Some(first),
+            "the caller frees it"
+        );
         free(first);
         assert_eq!(take(8192), None);
         assert_eq!(take(20000), Some(second));
@@ -371,7 +379,7 @@ mod tests {
     #[test]
     fn a_thread_whose_slot_was_evicted_keeps_its_next_block_in_a_new_one() {
         let (first, second) = (block(12288), block(12288));
-        assert_eq!(keep(first, 12288), None);
+        assert_eq!(unsafe { keep(first, 12288) }, None);
         let evicted = THIS_THREAD.with(|this| {
             let this = this.borrow();
             let slot = this.slot.as_ref().expect("a slot");
@@ -381,7 +389,7 @@ mod tests {
             Arc::clone(slot)
         });
         assert_eq!(take(12288), None, "the trim gave the block back");
-        assert_eq!(keep(second, 12288), None);
+        assert_eq!(unsafe { keep(second, 12288) }, None);
         THIS_THREAD.with(|this| {
             let this = this.borrow();
             let slot = this.slot.as_ref().expect("a new slot");
@@ -400,7 +408,7 @@ mod tests {
     #[test]
     fn a_thread_that_ends_frees_its_block() {
         // Run under a leak checker this shows; here it must at least not crash or hand it out.
-        let kept = std::thread::spawn(|| keep(block(65536), 65536).is_none())
+        let kept = std::thread::spawn(|| unsafe { keep(block(65536), 65536) }.is_none())
             .join()
             .expect("joined");
         assert!(kept);

@@ -242,7 +242,11 @@ impl Reuse {
 
     /// Keeps a freed mapped block of `len` bytes for reuse if it fits under the limit; `false`
     /// when the caller must unmap it.
-    pub fn keep(&self, ptr: NonNull<u8>, len: u64, warmth: Warmth) -> bool {
+    ///
+    /// # Safety
+    /// `ptr` must be a mapping of `len` bytes (whole pages) that nothing uses or unmaps any more:
+    /// the zeroer writes it, and a later `take` or trim hands it out or unmaps it.
+    pub unsafe fn keep(&self, ptr: NonNull<u8>, len: u64, warmth: Warmth) -> bool {
         if len > MAX_BLOCK {
             return false;
         }
@@ -506,7 +510,7 @@ mod tests {
             let len = 3 << 20;
             let first = map(len).unwrap();
             write_some_pages(first, len);
-            assert!(reuse.keep(first, len, warmth));
+            assert!(unsafe { reuse.keep(first, len, warmth) });
             assert_eq!(reuse.kept_bytes(), len);
             assert!(
                 reuse.take(len + 4096).is_none(),
@@ -552,29 +556,29 @@ mod tests {
         let len = 1 << 20;
         let block = map(len).unwrap();
         write_some_pages(block, len);
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         assert!(!kept_fully_resident(&reuse, block), "nothing known yet");
         let block = reuse.take(len).expect("kept");
         assert!(all_zero(block, len));
         // Some pages were never written: not wholly resident, so asked again next time.
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         assert!(!kept_fully_resident(&reuse, block));
 
         let block = reuse.take(len).expect("kept");
         fill_block(block, len, 0xCD);
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         let block = reuse.take(len).expect("kept");
         assert!(all_zero(block, len));
         // Every page was resident at that take: the next one zeroes it whole.
         fill_block(block, len, 0xEF);
-        assert!(reuse.keep(block, len, Warmth::Cold));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Cold) });
         assert!(kept_fully_resident(&reuse, block));
         let block = reuse.take(len).expect("kept");
         assert!(all_zero(block, len), "zeroed whole");
 
         // Forgotten once kept, and when not kept: its address may be mapped again.
         reuse.set_limit(0);
-        assert!(!reuse.keep(block, len, Warmth::Warm));
+        assert!(!unsafe { reuse.keep(block, len, Warmth::Warm) });
         let address = block.as_ptr() as usize;
         let mut blocks = reuse.blocks.lock();
         assert_eq!(blocks.fully_resident.take_if(|b| b.0 == address), None);
@@ -587,7 +591,7 @@ mod tests {
     fn a_stale_mark_costs_time_not_zeros() {
         let len = 1 << 20;
         let (reuse, block) = cache_and_written_block(len);
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         let block = reuse.take(len).expect("kept, every page resident");
         // Pages leave while the block is held (as if swapped out), the others are written.
         // SAFETY: the second half of the block, which is ours.
@@ -599,7 +603,7 @@ mod tests {
             );
         }
         write_some_pages(block, len / 2);
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         assert!(kept_fully_resident(&reuse, block), "marked, wrongly");
         take_zeroed_and_unmap(&reuse, len);
     }
@@ -614,7 +618,7 @@ mod tests {
             .lock()
             .fully_resident
             .remember((block.as_ptr() as usize, len, long_ago));
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         assert!(!kept_fully_resident(&reuse, block));
         take_zeroed_and_unmap(&reuse, len);
     }
@@ -626,7 +630,7 @@ mod tests {
         let blocks: Vec<_> = (0..3).map(|_| map(1 << 20).unwrap()).collect();
         let kept: Vec<bool> = blocks
             .iter()
-            .map(|b| reuse.keep(*b, 1 << 20, Warmth::Warm))
+            .map(|b| unsafe { reuse.keep(*b, 1 << 20, Warmth::Warm) })
             .collect();
         assert_eq!(kept, [true, true, false]);
         // SAFETY: the one not kept is ours to unmap.
@@ -637,7 +641,7 @@ mod tests {
         assert_eq!(reuse.kept_bytes(), 0);
         let big = map(MAX_BLOCK + 4096).unwrap();
         assert!(
-            !reuse.keep(big, MAX_BLOCK + 4096, Warmth::Cold),
+            !unsafe { reuse.keep(big, MAX_BLOCK + 4096, Warmth::Cold) },
             "a block above MAX_BLOCK was kept"
         );
         // SAFETY: not kept, so ours.
@@ -648,7 +652,7 @@ mod tests {
     fn trim_unmaps_only_blocks_idle_long_enough() {
         let reuse = Reuse::new();
         reuse.set_limit_for_budget(64 << 20);
-        assert!(reuse.keep(map(1 << 20).unwrap(), 1 << 20, Warmth::Cold));
+        assert!(unsafe { reuse.keep(map(1 << 20).unwrap(), 1 << 20, Warmth::Cold) });
         reuse.trim(Duration::from_secs(3600));
         assert_eq!(reuse.kept_bytes(), 1 << 20);
         reuse.trim(Duration::ZERO);
@@ -660,7 +664,7 @@ mod tests {
         let reuse = Reuse::new();
         reuse.set_limit_for_budget(0);
         let block = map(1 << 20).unwrap();
-        assert!(!reuse.keep(block, 1 << 20, Warmth::Warm));
+        assert!(!unsafe { reuse.keep(block, 1 << 20, Warmth::Warm) });
         // SAFETY: not kept, so ours.
         unsafe { unmap(block, 1 << 20) };
     }
@@ -674,7 +678,7 @@ mod tests {
     fn a_cold_block_zeroed_behind_is_taken_as_it_is() {
         let len = 1 << 20;
         let (reuse, block) = cache_and_written_block(len);
-        assert!(reuse.keep(block, len, Warmth::Cold));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Cold) });
         assert!(zero_one_behind(&reuse));
         assert!(!zero_one_behind(&reuse), "nothing left to zero");
         assert!(all_zero(block, len), "zeroed while kept");
@@ -694,7 +698,7 @@ mod tests {
     fn warm_blocks_are_left_to_their_taker() {
         let len = 1 << 20;
         let (reuse, block) = cache_and_written_block(len);
-        assert!(reuse.keep(block, len, Warmth::Warm));
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
         assert!(
             !zero_one_behind(&reuse),
             "a warm block is zeroed where it is taken"
@@ -708,9 +712,9 @@ mod tests {
         let (reuse, older) = cache_and_written_block(len);
         let newer = map(len).unwrap();
         fill_block(newer, len, 0xAB);
-        assert!(reuse.keep(older, len, Warmth::Cold));
+        assert!(unsafe { reuse.keep(older, len, Warmth::Cold) });
         assert!(zero_one_behind(&reuse));
-        assert!(reuse.keep(newer, len, Warmth::Cold));
+        assert!(unsafe { reuse.keep(newer, len, Warmth::Cold) });
         assert_eq!(reuse.take(len), Some(older));
         assert_eq!(reuse.take(len), Some(newer));
         assert!(all_zero(newer, len));
@@ -726,7 +730,7 @@ mod tests {
         let len = 4 << 20;
         for _ in 0..50 {
             let (reuse, block) = cache_and_written_block(len);
-            assert!(reuse.keep(block, len, Warmth::Cold));
+            assert!(unsafe { reuse.keep(block, len, Warmth::Cold) });
             let taken = std::thread::scope(|scope| {
                 scope.spawn(|| zero_one_behind(&reuse));
                 reuse.take(len)
@@ -744,7 +748,7 @@ mod tests {
         let len = 4 << 20;
         for _ in 0..20 {
             let (reuse, block) = cache_and_written_block(len);
-            assert!(reuse.keep(block, len, Warmth::Cold));
+            assert!(unsafe { reuse.keep(block, len, Warmth::Cold) });
             std::thread::scope(|scope| {
                 scope.spawn(|| zero_one_behind(&reuse));
                 reuse.set_limit(0); // unmaps what is kept, and later what comes back
@@ -784,7 +788,7 @@ mod tests {
                             } else {
                                 Warmth::Cold
                             };
-                            if !reuse.keep(block, len, warmth) {
+                            if !unsafe { reuse.keep(block, len, warmth) } {
                                 // SAFETY: not kept, so ours.
                                 unsafe { unmap(block, len) };
                             }
