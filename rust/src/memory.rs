@@ -343,12 +343,17 @@ enum AlignedKind {
     Plain,
     /// `posix_memalign` then zeroing: small blocks, alignment up to a page.
     Memalign,
-    /// An anonymous mapping, trimmed to start on the alignment: large blocks or large alignments.
+    /// An anonymous mapping, trimmed to start on the alignment: alignments above a page, or
+    /// blocks past the mapping threshold that `posix_memalign` would pad.
     Mapped,
 }
 
 fn aligned_kind(capacity: u64, alignment: u64) -> AlignedKind {
-    if alignment <= MALLOC_ALIGNMENT {
+    // malloc's blocks start on 16 bytes, and the plain path's blocks from the mapping threshold
+    // on are mappings, which start on a page (kept ones too): there its cache serves an aligned
+    // allocation as any other (before, each such one, O_DIRECT's 4 KiB included, was mapped
+    // afresh and unmapped at its free).
+    if alignment <= MALLOC_ALIGNMENT || (capacity >= MMAP_THRESHOLD && alignment <= page_size()) {
         AlignedKind::Plain
     } else if capacity >= MMAP_THRESHOLD || alignment > page_size() {
         AlignedKind::Mapped

@@ -84,6 +84,31 @@ fn a_mapped_block_comes_back_zeroed_for_its_length_only() {
     kept_for_its_capacity_only(3 << 20, [(3 << 20) - page, (3 << 20) + page]);
 }
 
+/// A block past the mapping threshold aligned to at most a page is a plain mapped block: its
+/// free keeps it for the next allocation of its length, aligned or not, as any other.
+#[test]
+fn a_mapped_block_aligned_to_a_page_is_kept_as_any_other() {
+    caches_on();
+    let page = memory::page_size();
+    let capacity = (5 << 20) + 100;
+    let ptr = memory::allocate_aligned(capacity, page).expect("allocation");
+    assert_eq!(ptr.as_ptr() as u64 % page, 0, "aligned");
+    // SAFETY: the block is ours and `capacity` bytes long.
+    unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), capacity as usize) }.fill(0xAB);
+    // SAFETY: from `allocate_aligned` with that capacity and alignment, freed once.
+    unsafe { memory::free_aligned(ptr, capacity, page, FreedBy::Caller) };
+    let again = allocate_written(capacity, 0xCD);
+    assert_eq!(again, ptr, "the kept block");
+    free(again, capacity, FreedBy::Caller);
+    let aligned = memory::allocate_aligned(capacity, 4096.min(page)).expect("allocation");
+    assert_eq!(
+        aligned, ptr,
+        "the kept block, for an aligned allocation too"
+    );
+    // SAFETY: as above.
+    unsafe { memory::free_aligned(aligned, capacity, 4096.min(page), FreedBy::Caller) };
+}
+
 #[test]
 fn a_small_block_the_reclaimer_freed_comes_back_zeroed() {
     on_a_thread_of_its_own(|| {
