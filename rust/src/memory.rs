@@ -85,20 +85,14 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
             return Some(kept);
         }
         // Rounded up to its size class, so that the block can be kept for any size of the class.
+        // malloc and zero: calloc skips malloc's per-thread cache, which serves the allocate-free
+        // loops of DirectMemory.free.
         let len = MallocBlocks::block_size(capacity) as usize;
-        if capacity <= MAX_SMALL {
-            // malloc and zero: calloc skips malloc's per-thread cache, which serves the
-            // allocate-free loops of DirectMemory.free.
-            // SAFETY: malloc with a non-zero size; a null result is handled.
-            let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
-            // SAFETY: the block is `len` >= `capacity` bytes and ours.
-            unsafe { fill(ptr, capacity as usize, 0) };
-            return Some(ptr);
-        }
         // SAFETY: malloc with a non-zero size; a null result is handled.
         let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
-        // Plain stores where the block is likely still in cache, streaming ones elsewhere.
-        let stores = if recent_frees::is_warm(ptr.as_ptr() as usize) {
+        // Plain stores for small blocks and where the block is likely still in cache, streaming
+        // ones elsewhere.
+        let stores = if capacity <= MAX_SMALL || recent_frees::is_warm(ptr.as_ptr() as usize) {
             Stores::for_len(capacity as usize)
         } else {
             Stores::Streaming
@@ -150,22 +144,25 @@ pub fn after_frees(by: FreedBy) {
 
 /// Maps `len` bytes of fresh zero pages. `None` when the OS refuses.
 pub(crate) fn map(len: u64) -> Option<NonNull<u8>> {
+    let ptr = map_anonymous(usize::try_from(len).ok()?)?;
+    advise_huge_pages(ptr, len as usize);
+    NonNull::new(ptr.cast())
+}
+
+/// A new anonymous private read-write mapping of `len` bytes, or `None` if the OS refuses.
+fn map_anonymous(len: usize) -> Option<*mut libc::c_void> {
     // SAFETY: an anonymous private mapping has no preconditions; failure is MAP_FAILED.
     let ptr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
-            usize::try_from(len).ok()?,
+            len,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
             -1,
             0,
         )
     };
-    if ptr == libc::MAP_FAILED {
-        return None;
-    }
-    advise_huge_pages(ptr, len as usize);
-    NonNull::new(ptr.cast())
+    (ptr != libc::MAP_FAILED).then_some(ptr)
 }
 
 /// Where the kernel says how large a transparent huge page is.
@@ -425,20 +422,7 @@ fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
     let len = round_up_to_page(capacity);
     let slack = alignment.saturating_sub(page);
     let mapped = usize::try_from(len.checked_add(slack)?).ok()?;
-    // SAFETY: an anonymous private mapping has no preconditions; failure is MAP_FAILED.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            mapped,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return None;
-    }
+    let base = map_anonymous(mapped)?;
     let start = base as usize;
     let aligned = start.next_multiple_of(alignment.max(page) as usize);
     let head = aligned - start;
@@ -466,15 +450,7 @@ pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: 
         AlignedKind::Plain => free(ptr, capacity, by),
         _ if capacity == 0 => {}
         AlignedKind::Memalign => free_to_malloc(ptr.as_ptr().cast()),
-        AlignedKind::Mapped => {
-            let len = round_up_to_page(capacity) as usize;
-            if libc::munmap(ptr.as_ptr().cast(), len) != 0 {
-                log::error!(
-                    "munmap of {capacity} bytes at {ptr:p} failed: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-        }
+        AlignedKind::Mapped => unmap(ptr, round_up_to_page(capacity)),
     }
 }
 
