@@ -214,7 +214,7 @@ fn advise_huge_pages(ptr: *mut libc::c_void, len: usize) {
 /// Gives a mapping back to the OS.
 ///
 /// # Safety
-/// `ptr..ptr+len` must be one mapping from [`map`], not used afterwards.
+/// `ptr..ptr+len` must be one mapping from [`map`] or `map_aligned`, not used afterwards.
 pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
     if libc::munmap(ptr.as_ptr().cast(), len as usize) != 0 {
         log::error!(

@@ -50,7 +50,7 @@ final class FirstBatchProbe {
         }
         System.out.println("USED BEFORE " + usedBefore + ", AFTER " + stats.memoryUsed() + ", RECLAIMED "
                 + stats.reclaimedBytes());
-        park(1500); // the reporter's next round, if the full heap failed its first
+        park(1500); // the reporter's next round, if the full heap struck it before it took the failure
         System.out.println("REPORTED OUT OF MEMORY " + reportedOutOfMemory);
     }
 
