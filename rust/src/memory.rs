@@ -340,8 +340,7 @@ enum AlignedKind {
     Plain,
     /// `posix_memalign` then zeroing: small blocks, alignment up to a page.
     Memalign,
-    /// An anonymous mapping, trimmed to start on the alignment: alignments above a page, or
-    /// blocks past the mapping threshold that `posix_memalign` would pad.
+    /// An anonymous mapping, trimmed to start on the alignment: alignments above a page.
     Mapped,
 }
 
@@ -352,7 +351,7 @@ fn aligned_kind(capacity: u64, alignment: u64) -> AlignedKind {
     // afresh and unmapped at its free).
     if alignment <= MALLOC_ALIGNMENT || (capacity >= MMAP_THRESHOLD && alignment <= page_size()) {
         AlignedKind::Plain
-    } else if capacity >= MMAP_THRESHOLD || alignment > page_size() {
+    } else if alignment > page_size() {
         AlignedKind::Mapped
     } else {
         AlignedKind::Memalign
