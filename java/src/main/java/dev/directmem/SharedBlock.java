@@ -287,8 +287,9 @@ final class SharedBlock extends Allocation {
 
     /**
      * Under the block's lock, which {@link #free} takes too: a buffer still armed here keeps its
-     * slot, and the block its memory, until the fill ends. A view made before the buffer was freed
-     * still names this block, and is not caught (views of a freed buffer must not be used).
+     * slot, and the block its memory, until the fill ends. A view made before its buffer was freed
+     * still names this block: it writes the slot while any buffer of the block is left (views of a
+     * freed buffer must not be used), and throws once none is, as the block goes.
      */
     @Override
     void fill(ByteBuffer buffer, byte value) {
@@ -296,6 +297,12 @@ final class SharedBlock extends Allocation {
         synchronized (this) {
             if (ACCESS.attachment(buffer) != this) {
                 throw freed(); // freed since the caller found this block
+            }
+            if (retired && live == 0) {
+                // The block is being freed: its last free (or its retirement) let go of this
+                // lock before freeBlock claims it under the same lock, a window this fill of a
+                // view could otherwise write in while the memory goes back.
+                throw freed();
             }
             Native.fill(buffer, buffer.position(), buffer.remaining(), value);
         }

@@ -66,6 +66,32 @@ class SharedBlockTest {
         assertEquals(0, DirectMemory.stats().memoryUsed());
     }
 
+    /**
+     * A fill through a view made before its buffer was freed, landing after the block's last free
+     * let go of the block's lock and before freeBlock took it (the block's memory on its way back),
+     * throws and writes nothing. The state of that window is made by hand: a retired block whose
+     * one buffer is still allocated, its count of buffers taken to 0.
+     */
+    @Test
+    void aFillThroughAViewOfABlockOnItsWayOutThrowsAndWritesNothing() throws ReflectiveOperationException {
+        ByteBuffer buffer = DirectMemory.allocateDirect(64);
+        ByteBuffer view = buffer.slice(8, 8);
+        SharedBlock block = (SharedBlock) Allocation.of(buffer);
+        SharedBlock.startOverForTesting(); // retired; its buffer keeps it
+        Field live = SharedBlock.class.getDeclaredField("live");
+        live.setAccessible(true);
+        live.setInt(block, 0);
+
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(view, (byte) 1));
+        assertEquals(0, buffer.get(8), "nothing written");
+
+        live.setInt(block, 1);
+        DirectMemory.fill(view, (byte) 2); // a live buffer left: the view writes its slot
+        assertEquals(2, buffer.get(8));
+        DirectMemory.free(buffer);
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
     @Test
     void sixteenSmallBuffersShareOneBlockYetEachIsABufferOfItsOwn() {
         ByteBuffer[] buffers = allocate(SLOTS, 100);
