@@ -35,7 +35,7 @@ pub fn start(vm: JavaVM, pool: &'static Pool) {
         }
         let spawned = std::thread::Builder::new()
             .name("directmem-zeroer".into())
-            .spawn(|| REUSE.zero_forever());
+            .spawn(zero_forever);
         if let Err(e) = spawned {
             log::warn!("no zeroer thread ({e}): allocating threads zero every reused block");
         }
@@ -68,6 +68,17 @@ fn run(vm: JavaVM, pool: &'static Pool) {
             if let Some(env) = env.as_mut() {
                 let _ = env.exception_clear();
             }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The zeroer thread's body. No panic is known to reach here (each block's zeroing catches its
+/// own); should one, the thread goes on rather than leave takers to zero every block themselves.
+fn zero_forever() {
+    loop {
+        if catch_unwind(|| REUSE.zero_forever()).is_err() {
+            log::error!("the zeroer thread panicked; it goes on");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
