@@ -26,6 +26,7 @@ if [[ ! -x $gradle ]]; then
   flock 9   # one download at a time; a second gradlew waits, then finds it done
   if [[ ! -x $gradle ]]; then
     download="$dist/$zip_name.part"
+    trap 'rm -f -- "$download"' EXIT   # terminated mid-download (kill), nothing stays behind
     echo "gradlew: downloading Gradle $version from $url" >&2
     if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$download" "$url"; then
       rm -f "$download"
@@ -47,6 +48,7 @@ if [[ ! -x $gradle ]]; then
     chmod +x "$unpacking/gradle-$version/bin/gradle"
     mv "$unpacking/gradle-$version" "$dist/"
     rm -rf "$unpacking" "$download"
+    trap - EXIT
   fi
   exec 9>&-
 fi

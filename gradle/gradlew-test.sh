@@ -2,7 +2,7 @@
 # Tests ./gradlew against a small fake distribution served from a file:// URL: the first run
 # downloads, checks and unpacks it; later runs start it without downloading; a checksum mismatch,
 # an unreachable URL and a distribution other than a -bin.zip are refused with their exit
-# statuses; an unpack that was interrupted is redone. Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
+# statuses; an unpack that was interrupted is redone; a download that was, leaves nothing. Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -77,5 +77,36 @@ status=$(run build)
 expect interrupted_unpack_is_redone \
   '[[ $status == 0 && -f $dist/gradle-$version/lib/core.jar && ! -e $dist/unpacking ]] && grep -q downloading "$work/err"' \
   "an interrupted unpack was not redone"
+
+# Terminated mid-download (a TERM to its process group, as from a CI timeout): the partial file
+# goes too. (Ctrl-C needs no trap: curl fails first and gradlew removes it then.) The
+# distribution comes from a local HTTP server that sends a few bytes of it and then nothing.
+rm -rf "$GRADLE_USER_HOME"
+python3 -c '
+import socket, sys, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+print(server.getsockname()[1], flush=True)
+connection, _ = server.accept()
+connection.recv(65536)
+connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\nPK, and then nothing")
+time.sleep(60)
+' >"$work/port" &
+server=$!
+for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
+properties "http://127.0.0.1:$(cat "$work/port")/gradle-$version-bin.zip" "$sha256"
+setsid "$project/gradlew" build >"$work/out" 2>"$work/err" &
+gradlew_pid=$!
+part="$dist/gradle-$version-bin.zip.part"
+for _ in $(seq 100); do [[ -e $part ]] && break; sleep 0.1; done
+started=$([[ -e $part ]] && echo yes || echo no)
+kill -TERM -- -"$gradlew_pid" 2>/dev/null
+wait "$gradlew_pid"
+status=$?
+kill "$server" 2>/dev/null
+expect an_interrupted_download_leaves_no_partial_file \
+  '[[ $started == yes && $status != 0 && ! -e $part ]]' \
+  "an interrupted download left its partial file (download seen under way: $started)"
 
 junit_xml gradlew build/test-results/gradlew/TEST-gradlew.xml "${cases[@]}"
