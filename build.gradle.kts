@@ -468,7 +468,7 @@ tasks.register<Exec>("benchmarks") {
 //
 //   ./gradlew test -Pjdk=25 -Pgc=Shenandoah   the suite on one cell (default JDK 17, G1)
 //   ./gradlew testMatrix --continue            cargo test, then JDK 17, 21, 25 x every collector;
-//                                              reports in build/test-results/testJdk<N><GC>/
+//                                              reports (of both) in build/test-results/testJdk<N><GC>/
 //   -PstressSeconds=60 (or DIRECTMEM_STRESS_SECONDS) makes each StressTest scenario run longer.
 //
 // JDK 17 is a local JDK 17 found by Gradle's toolchain detection (the system one); 21 and 25 are
@@ -574,6 +574,9 @@ if (cellJdk != null || cellCollector != null) {
         description = "Runs the JUnit suite on JDK ${cellJdk ?: "17"} with ${cellCollector ?: "G1"}."
         runsOnJdk(cellJdk ?: "17")
         useCollector(cellCollector ?: "G1")
+        // The cell's report folder, as the matrix's and `without-gradle.sh test --jdk --gc` use.
+        reports.junitXml.outputLocation.set(
+            layout.buildDirectory.dir("test-results/testJdk${cellJdk ?: "17"}${cellCollector ?: "G1"}"))
     }
 }
 
