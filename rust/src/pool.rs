@@ -75,7 +75,7 @@ impl Pool {
         let used = self
             .reclaimer
             .reserve(&self.ledger, reservation, collector)
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.failed(e, reservation))?;
         self.allocate_reserved(capacity, alignment, reservation, used)
     }
 
@@ -92,7 +92,7 @@ impl Pool {
         let reserved = self
             .reclaimer
             .reserve_step(&self.ledger, reservation, collector, waiting)
-            .map_err(|e| self.failed(e))?;
+            .map_err(|e| self.failed(e, reservation))?;
         if !reserved {
             return Ok(None);
         }
@@ -344,35 +344,42 @@ impl Pool {
         }
     }
 
-    fn failed(&self, e: ReserveError) -> Error {
+    /// The error for a reservation the reclaimer could not make. Every message names the
+    /// capacity asked for, the budget's use and maximum, and the reservation's footprint where
+    /// alignment or rounding makes it larger (the footprint is what the budget must take).
+    fn failed(&self, e: ReserveError, reservation: Reservation) -> Error {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        let cannot = |used: u64, max: u64| {
+            let footprint = if reservation.footprint == reservation.capacity {
+                String::new()
+            } else {
+                format!(", {} with alignment and rounding", reservation.footprint)
+            };
+            format!(
+                "Cannot reserve {} bytes of direct buffer memory (used: {used}, max: {max}{footprint})",
+                reservation.capacity
+            )
+        };
         match e {
             // No collection was tried: freeing buffers cannot help either.
             ReserveError::Exhausted(e) if e.refused.requested > e.refused.max => {
                 Error::BudgetExhausted(format!(
-                    "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}): more than \
-                     the whole budget; raise -Ddirectmem.maxMemory",
-                    e.refused.requested, e.refused.used, e.refused.max
+                    "{}: more than the whole budget; raise -Ddirectmem.maxMemory",
+                    cannot(e.refused.used, e.refused.max)
                 ))
             }
             ReserveError::Exhausted(e) if e.contended => Error::BudgetExhausted(format!(
-                "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after \
-                 waiting {} s, while garbage collections kept giving memory back that other \
-                 threads took first; raise -Ddirectmem.maxMemory, free buffers with \
+                "{} after waiting {} s, while garbage collections kept giving memory back that \
+                 other threads took first; raise -Ddirectmem.maxMemory, free buffers with \
                  DirectMemory.free, or allocate from fewer threads at once{}",
-                e.refused.requested,
-                e.refused.used,
-                e.refused.max,
+                cannot(e.refused.used, e.refused.max),
                 self.reclaimer.policy().max_wait.as_secs_f64(),
                 self.collector_caveat.get().map_or("", String::as_str),
             )),
             ReserveError::Exhausted(e) => Error::BudgetExhausted(format!(
-                "Cannot reserve {} bytes of direct buffer memory (used: {}, max: {}) after {} \
-                 forced garbage collection(s) and waiting for their cleaners; raise \
+                "{} after {} forced garbage collection(s) and waiting for their cleaners; raise \
                  -Ddirectmem.maxMemory or free buffers with DirectMemory.free{}",
-                e.refused.requested,
-                e.refused.used,
-                e.refused.max,
+                cannot(e.refused.used, e.refused.max),
                 e.collections,
                 match self.collector_caveat.get() {
                     Some(caveat) if e.collections > 0 => caveat.as_str(),
@@ -380,10 +387,8 @@ impl Pool {
                 }
             )),
             ReserveError::CollectorFailed(f) => Error::BudgetExhausted(format!(
-                "Cannot reserve direct buffer memory (used: {}, max: {}): could not make the \
-                 JVM collect garbage to reclaim it: {}",
-                self.ledger.used(),
-                self.ledger.max(),
+                "{}: could not make the JVM collect garbage to reclaim it: {}",
+                cannot(self.ledger.used(), self.ledger.max()),
                 f.0
             )),
         }
@@ -648,6 +653,44 @@ mod tests {
     }
 
     #[test]
+    fn a_collector_failure_names_the_bytes_asked_for() {
+        struct Broken;
+        impl Collector for Broken {
+            fn collect(&mut self) -> Result<Collection, String> {
+                Err("boom".into())
+            }
+        }
+        let pool = Pool::new(100, quick());
+        let held = pool.allocate(80, 1, &mut NoGarbage).unwrap();
+        let msg = pool.allocate(30, 1, &mut Broken).unwrap_err().message();
+        assert!(
+            msg.starts_with("Cannot reserve 30 bytes of direct buffer memory (used: 80, max: 100): could not make the JVM collect garbage to reclaim it: boom"),
+            "{msg}"
+        );
+        // SAFETY: freed once.
+        unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
+    }
+
+    #[test]
+    fn a_footprint_above_the_capacity_is_named_too() {
+        let pool = Pool::new(4096, quick());
+        let msg = pool
+            .allocate(100, 4096, &mut NoGarbage)
+            .unwrap_err()
+            .message();
+        assert!(
+            msg.starts_with(
+                "Cannot reserve 100 bytes of direct buffer memory (used: 0, max: 4096, "
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(" with alignment and rounding): more than the whole budget"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn more_than_the_whole_budget_says_so_and_collects_nothing() {
         let pool = Pool::new(100, quick());
         let err = pool.allocate(101, 1, &mut NoGarbage).unwrap_err();
@@ -668,11 +711,17 @@ mod tests {
             used: 90,
             max: 100,
         };
-        let contended = pool.failed(ReserveError::Exhausted(crate::reclaim::Exhausted {
-            refused,
-            collections: 40,
-            contended: true,
-        }));
+        let contended = pool.failed(
+            ReserveError::Exhausted(crate::reclaim::Exhausted {
+                refused,
+                collections: 40,
+                contended: true,
+            }),
+            Reservation {
+                capacity: 60,
+                footprint: 60,
+            },
+        );
         let Error::BudgetExhausted(msg) = contended else {
             panic!("expected BudgetExhausted")
         };
