@@ -358,6 +358,13 @@ fn aligned_kind(capacity: u64, alignment: u64) -> AlignedKind {
     }
 }
 
+/// Whether a block of `capacity` bytes at `alignment` is a mapping of its own (unmapped, or kept
+/// mapped, at its free) rather than a block from malloc: from the mapping threshold on, and at
+/// any size for an alignment above a page.
+pub fn is_mapped(capacity: u64, alignment: u64) -> bool {
+    capacity >= MMAP_THRESHOLD || alignment > page_size()
+}
+
 /// Checks an alignment: a power of two from 1 to `MAX_ALIGNMENT`.
 pub fn check_alignment(alignment: u64) -> Result<(), String> {
     if alignment.is_power_of_two() && alignment <= MAX_ALIGNMENT {

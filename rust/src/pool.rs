@@ -204,7 +204,7 @@ impl Pool {
         // cost nothing next to an munmap.
         let mut outcome = Ok(());
         blocks.retain(|block| {
-            if block.capacity < memory::MMAP_THRESHOLD {
+            if !memory::is_mapped(block.capacity, block.alignment) {
                 return true;
             }
             let freed = self.free_quietly(*block, by);
@@ -416,6 +416,7 @@ fn past_release(step: impl FnOnce()) {
     #[cfg(test)]
     let step = move || {
         tests::panic_if_armed();
+        tests::observe_past_release();
         step()
     };
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
@@ -523,6 +524,53 @@ mod tests {
     thread_local! {
         /// While set, every step of this thread's frees past the ledger release panics.
         static PANIC_PAST_RELEASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    thread_local! {
+        /// While set, runs at every step of this thread's frees past the ledger release.
+        static OBSERVE_PAST_RELEASE: std::cell::RefCell<Option<Box<dyn Fn()>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    pub(super) fn observe_past_release() {
+        OBSERVE_PAST_RELEASE.with(|o| {
+            if let Some(observe) = o.borrow().as_ref() {
+                observe();
+            }
+        });
+    }
+
+    #[test]
+    fn a_batch_releases_each_mapped_block_right_before_its_memory_goes() {
+        // Small blocks aligned above a page are mappings too: released for the whole batch
+        // first, the budget ran ahead of the memory (helper-68).
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(1 << 30, quick())));
+        let alignment = 2 * memory::page_size();
+        let blocks: Vec<_> = (0..2)
+            .map(|_| Block {
+                ptr: pool.allocate(4096, alignment, &mut NoGarbage).unwrap(),
+                capacity: 4096,
+                alignment,
+            })
+            .collect();
+        let footprint = pool.stats().ledger.used / 2;
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let record = seen.clone();
+        OBSERVE_PAST_RELEASE.with(|o| {
+            *o.borrow_mut() = Some(Box::new(move || {
+                record.borrow_mut().push(pool.stats().ledger.used)
+            }))
+        });
+        // SAFETY: each block is freed once, as allocated.
+        let freed = unsafe { pool.free_all(blocks, FreedBy::Reclaimer) };
+        OBSERVE_PAST_RELEASE.with(|o| *o.borrow_mut() = None);
+        freed.unwrap();
+        assert_eq!(
+            seen.borrow().first(),
+            Some(&footprint),
+            "the second block was still counted while the first one's memory went"
+        );
+        assert_eq!(pool.stats().ledger.used, 0);
     }
 
     pub(super) fn panic_if_armed() {
