@@ -277,19 +277,23 @@ impl Reclaimer {
             } else {
                 w.phase = Phase::Collect;
             }
-        } else if std::mem::take(&mut w.parked) {
-            // The reclaimer's frees during the park start the back-off over. A park cut short by
-            // another free goes on with the same pause, until its end; a park to its end
-            // doubles it.
+        } else {
             let first = nanos(self.policy.first_pause);
-            if self.reclaims.load(Ordering::SeqCst) != w.reclaims_seen {
-                w.pause = first;
-                w.pause_ends = 0;
-            } else if self.nanos_since_epoch() >= w.pause_ends {
-                w.pause = w.pause.saturating_mul(2).max(first);
-                w.pause_ends = 0;
+            if std::mem::take(&mut w.parked) {
+                // The reclaimer's frees during the park start the back-off over. A park cut
+                // short by another free goes on with the same pause, until its end; a park to
+                // its end doubles it.
+                if self.reclaims.load(Ordering::SeqCst) != w.reclaims_seen {
+                    w.pause = first;
+                    w.pause_ends = 0;
+                } else if self.nanos_since_epoch() >= w.pause_ends {
+                    w.pause = w.pause.saturating_mul(2).max(first);
+                    w.pause_ends = 0;
+                }
             }
-            // The state came back from the caller: never wait past the longest wait allowed.
+            // The state came back from the caller, parked or not: never spin on a pause of
+            // nothing, nor wait past the longest wait allowed.
+            w.pause = w.pause.max(first);
             let latest = self
                 .nanos_since_epoch()
                 .saturating_add(nanos(self.policy.max_wait));
@@ -1276,28 +1280,37 @@ mod tests {
         );
         // A pause of 0 would spin, a deadline far ahead would never come, counts at their
         // maximum would overflow: the steps still pause, give up within max_wait, and count on.
-        let mut forged = [0i64; Waiting::LONGS];
-        forged[1] = Phase::AfterCollection as i64;
-        forged[2] = i64::MAX;
-        forged[3] = i64::from(u32::MAX);
-        forged[4] = i64::from(u32::MAX);
-        forged[8] = 1; // parked
-        let mut waiting = Waiting::from_longs(&forged).unwrap();
-        let started = Instant::now();
-        let outcome = loop {
-            match reclaimer.reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting) {
-                Ok(false) => {
-                    assert!(waiting.park() > Duration::ZERO, "{waiting:?}");
-                    thread::sleep(waiting.park());
+        // Marked parked or not (helper-68: not parked, the first step asked for a park of
+        // 292 years).
+        for parked in [1, 0] {
+            let mut forged = [0i64; Waiting::LONGS];
+            forged[1] = Phase::AfterCollection as i64;
+            forged[2] = i64::MAX;
+            forged[3] = i64::from(u32::MAX);
+            forged[4] = i64::from(u32::MAX);
+            forged[8] = parked;
+            let mut waiting = Waiting::from_longs(&forged).unwrap();
+            let started = Instant::now();
+            let outcome = loop {
+                match reclaimer.reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting) {
+                    Ok(false) => {
+                        let park = waiting.park();
+                        assert!(park > Duration::ZERO, "{waiting:?}");
+                        assert!(
+                            park <= Duration::from_millis(50),
+                            "parked: {parked}, {park:?}"
+                        );
+                        thread::sleep(park);
+                    }
+                    other => break other,
                 }
-                other => break other,
-            }
-            assert!(started.elapsed() < Duration::from_secs(5), "{waiting:?}");
-        };
-        assert!(
-            matches!(outcome, Err(ReserveError::Exhausted(_))),
-            "{outcome:?}"
-        );
+                assert!(started.elapsed() < Duration::from_secs(5), "{waiting:?}");
+            };
+            assert!(
+                matches!(outcome, Err(ReserveError::Exhausted(_))),
+                "{outcome:?}"
+            );
+        }
     }
 
     #[test]
