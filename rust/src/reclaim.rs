@@ -436,8 +436,11 @@ impl Reclaimer {
 
     /// Counts a reservation made and asks for an early collection if the policy wants one.
     fn reserved(&self, ledger: &Ledger, r: Reservation) {
-        // A load and a store, not a locked fetch_add: an update lost to a racing thread only
-        // delays an early collection a little, and each locked RMW showed in the profile.
+        // A load and a store, not a locked fetch_add: each locked RMW showed in the profile. An
+        // update lost to a racing thread moves the next early collection a little: later, or,
+        // when the store undoes a starting collection's reset, sooner (the half-budget rule is
+        // then met at once; the quiet pause in `collect_early` still skips a collection while
+        // the last one's frees land) (helper-68).
         let since = self
             .allocated_since_collection
             .load(Ordering::Relaxed)
