@@ -28,7 +28,8 @@ if [[ ! -x $gradle ]]; then
     download="$dist/$zip_name.part"
     trap 'rm -f -- "$download"' EXIT   # terminated mid-download (kill), nothing stays behind
     echo "gradlew: downloading Gradle $version from $url" >&2
-    if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$download" "$url"; then
+    # 9>&-: a child left running (curl after its gradlew was killed alone) must not hold the lock.
+    if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$download" "$url" 9>&-; then
       rm -f "$download"
       echo "gradlew: could not download $url" >&2
       echo "gradlew: without Gradle, gradle/without-gradle.sh runs the same tasks (check, demo, test, matrix, ...)" >&2
@@ -44,7 +45,7 @@ if [[ ! -x $gradle ]]; then
     # runnable bin/gradle over a partial lib/ for the next run to trust.
     unpacking="$dist/unpacking"
     rm -rf "$unpacking" "$dist/gradle-$version"
-    unzip -q "$download" -d "$unpacking"
+    unzip -q "$download" -d "$unpacking" 9>&-
     chmod +x "$unpacking/gradle-$version/bin/gradle"
     mv "$unpacking/gradle-$version" "$dist/"
     rm -rf "$unpacking" "$download"

@@ -2,7 +2,8 @@
 # Tests ./gradlew against a small fake distribution served from a file:// URL: the first run
 # downloads, checks and unpacks it; later runs start it without downloading; a checksum mismatch,
 # an unreachable URL and a distribution other than a -bin.zip are refused with their exit
-# statuses; an unpack that was interrupted is redone; a download that was, leaves nothing. Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
+# statuses; an unpack that was interrupted is redone; a download that was, leaves nothing (no file, no
+# held lock). Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -79,7 +80,7 @@ expect interrupted_unpack_is_redone \
   "an interrupted unpack was not redone"
 
 # Terminated mid-download (a TERM to its process group, as from a CI timeout): the partial file
-# goes too. (Ctrl-C needs no trap: curl fails first and gradlew removes it then.) The
+# goes too. (With INT, as Ctrl-C sends, it went without the trap too, on this machine's bash.) The
 # distribution comes from a local HTTP server that sends a few bytes of it and then nothing.
 rm -rf "$GRADLE_USER_HOME"
 python3 -c '
@@ -108,5 +109,35 @@ kill "$server" 2>/dev/null
 expect an_interrupted_download_leaves_no_partial_file \
   '[[ $started == yes && $status != 0 && ! -e $part ]]' \
   "an interrupted download left its partial file (download seen under way: $started)"
+
+# Terminated alone mid-download (a TERM to gradlew's pid only): its curl, left running, must not
+# hold the download lock, or the next gradlew would wait for that curl to end.
+rm -rf "$GRADLE_USER_HOME"
+python3 -c '
+import socket, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+print(server.getsockname()[1], flush=True)
+connection, _ = server.accept()
+connection.recv(65536)
+connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\nPK, and then nothing")
+time.sleep(60)
+' >"$work/port2" &
+server=$!
+for _ in $(seq 100); do [[ -s $work/port2 ]] && break; sleep 0.1; done
+properties "http://127.0.0.1:$(cat "$work/port2")/gradle-$version-bin.zip" "$sha256"
+"$project/gradlew" build >"$work/out" 2>"$work/err" &
+gradlew_pid=$!
+for _ in $(seq 100); do [[ -e $part ]] && break; sleep 0.1; done
+kill -TERM "$gradlew_pid" 2>/dev/null
+wait "$gradlew_pid"
+status=$?
+lock=$([[ -e $dist.lock ]] && flock -n "$dist.lock" true && echo free || echo held)
+pkill -f "curl.*127.0.0.1:$(cat "$work/port2")" 2>/dev/null
+kill "$server" 2>/dev/null
+expect a_download_left_running_holds_no_lock \
+  '[[ $status != 0 && $lock == free ]]' \
+  "the download lock was $lock after gradlew alone was terminated"
 
 junit_xml gradlew build/test-results/gradlew/TEST-gradlew.xml "${cases[@]}"

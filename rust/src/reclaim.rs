@@ -1283,8 +1283,8 @@ mod tests {
         );
         // A pause of 0 would spin, a deadline far ahead would never come, counts at their
         // maximum would overflow: the steps still pause, give up within max_wait, and count on.
-        // Marked parked or not (helper-68: not parked, the first step asked for a park of
-        // 292 years).
+        // Marked parked or not (helper-68: not parked, the steps were not bounded: they spun on
+        // a pause of 0 until the forged deadline, 292 years away).
         for parked in [1, 0] {
             let mut forged = [0i64; Waiting::LONGS];
             forged[1] = Phase::AfterCollection as i64;

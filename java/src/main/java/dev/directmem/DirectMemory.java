@@ -114,7 +114,7 @@ public final class DirectMemory {
      * the freed memory or the next buffer's, or crash the JVM. {@link #fill} is safe against a racing
      * free: it ends before the memory goes, or throws; it never writes memory that went back
      * (through a view made before the free of a small buffer that shares a block, it may still
-     * write the freed slot while the block holds other buffers). A second {@code free} of the same buffer does nothing;
+     * write the freed slot while its block stays: current, or holding other buffers). A second {@code free} of the same buffer does nothing;
      * one racing the first (on another thread) returns once the buffer refuses access. If
      * {@code free} throws (a stack overflow, or a full Java heap), the memory may or may not have
      * gone back, and the buffer may already refuse access; nothing is lost or freed twice: a
@@ -159,8 +159,9 @@ public final class DirectMemory {
      * @throws IllegalArgumentException if directmem did not allocate {@code buffer}'s memory
      * @throws IllegalStateException if that memory was given back with {@link #free}, before or
      *     during this call (for a view made before the free of a buffer that shares a block,
-     *     only once the block holds no buffer: until then such a view writes the freed slot,
-     *     which the next buffer of its size may hold; views of a freed buffer must not be used)
+     *     only once the block is retired and holds no buffer, its memory on its way back: until
+     *     then such a view writes the freed slot, which the next buffer of its size may hold;
+     *     views of a freed buffer must not be used)
      * @throws java.nio.ReadOnlyBufferException if {@code buffer} is read-only
      */
     public static void fill(ByteBuffer buffer, byte value) {

@@ -288,8 +288,9 @@ final class SharedBlock extends Allocation {
     /**
      * Under the block's lock, which {@link #free} takes too: a buffer still armed here keeps its
      * slot, and the block its memory, until the fill ends. A view made before its buffer was freed
-     * still names this block: it writes the slot while any buffer of the block is left (views of a
-     * freed buffer must not be used), and throws once none is, as the block goes.
+     * still names this block: it writes the slot while the block stays, current or holding other
+     * buffers (views of a freed buffer must not be used), and throws once the block is retired
+     * with none left, as it goes.
      */
     @Override
     void fill(ByteBuffer buffer, byte value) {
