@@ -33,6 +33,22 @@ properties() {
 export GRADLE_USER_HOME="$work/home"
 dist="$GRADLE_USER_HOME/wrapper/dists/gradle-$version-bin/$sha256"
 
+# A local HTTP server that sends a few bytes of a distribution, then nothing for 60 s;
+# writes its port to $1.
+stalled_server() {
+python3 -c '
+import socket, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+print(server.getsockname()[1], flush=True)
+connection, _ = server.accept()
+connection.recv(65536)
+connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\nPK, and then nothing")
+time.sleep(60)
+' >"$1"
+}
+
 cases=()   # one "name|failure message or empty" per case
 run() { "$project/gradlew" "$@" >"$work/out" 2>"$work/err"; echo $?; }
 expect() { # name, condition (a bash expression), what went wrong
@@ -83,17 +99,7 @@ expect interrupted_unpack_is_redone \
 # goes too. (With INT, as Ctrl-C sends, it went without the trap too, on this machine's bash.) The
 # distribution comes from a local HTTP server that sends a few bytes of it and then nothing.
 rm -rf "$GRADLE_USER_HOME"
-python3 -c '
-import socket, sys, time
-server = socket.socket()
-server.bind(("127.0.0.1", 0))
-server.listen(1)
-print(server.getsockname()[1], flush=True)
-connection, _ = server.accept()
-connection.recv(65536)
-connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\nPK, and then nothing")
-time.sleep(60)
-' >"$work/port" &
+stalled_server "$work/port" &
 server=$!
 for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
 properties "http://127.0.0.1:$(cat "$work/port")/gradle-$version-bin.zip" "$sha256"
@@ -113,17 +119,7 @@ expect an_interrupted_download_leaves_no_partial_file \
 # Terminated alone mid-download (a TERM to gradlew's pid only): its curl, left running, must not
 # hold the download lock, or the next gradlew would wait for that curl to end.
 rm -rf "$GRADLE_USER_HOME"
-python3 -c '
-import socket, time
-server = socket.socket()
-server.bind(("127.0.0.1", 0))
-server.listen(1)
-print(server.getsockname()[1], flush=True)
-connection, _ = server.accept()
-connection.recv(65536)
-connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\nPK, and then nothing")
-time.sleep(60)
-' >"$work/port2" &
+stalled_server "$work/port2" &
 server=$!
 for _ in $(seq 100); do [[ -s $work/port2 ]] && break; sleep 0.1; done
 properties "http://127.0.0.1:$(cat "$work/port2")/gradle-$version-bin.zip" "$sha256"
