@@ -360,9 +360,14 @@ fn aligned_kind(capacity: u64, alignment: u64) -> AlignedKind {
 
 /// Whether a block of `capacity` bytes at `alignment` is a mapping of its own (unmapped, or kept
 /// mapped, at its free) rather than a block from malloc: from the mapping threshold on, and at
-/// any size for an alignment above a page.
+/// any size but 0 for an alignment above a page. Read from `aligned_kind`, which decides how the
+/// block was allocated, so that the two cannot drift apart.
 pub fn is_mapped(capacity: u64, alignment: u64) -> bool {
-    capacity >= MMAP_THRESHOLD || alignment > page_size()
+    match aligned_kind(capacity, alignment) {
+        AlignedKind::Plain => capacity >= MMAP_THRESHOLD,
+        AlignedKind::Memalign => false,
+        AlignedKind::Mapped => capacity > 0, // an empty block is no mapping, never freed
+    }
 }
 
 /// Checks an alignment: a power of two from 1 to `MAX_ALIGNMENT`.
@@ -713,6 +718,31 @@ mod tests {
                     free_aligned(ptr, capacity, alignment, FreedBy::Caller);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn only_blocks_of_their_own_mapping_count_as_mapped() {
+        let page = page_size();
+        for alignment in [1, 16, 64, page] {
+            assert!(!is_mapped(0, alignment));
+            assert!(
+                !is_mapped(100, alignment),
+                "malloc or posix_memalign @ {alignment}"
+            );
+            assert!(!is_mapped(MMAP_THRESHOLD - 1, alignment));
+            assert!(
+                is_mapped(MMAP_THRESHOLD, alignment),
+                "the plain path maps @ {alignment}"
+            );
+        }
+        for alignment in [2 * page, MAX_ALIGNMENT] {
+            assert!(is_mapped(1, alignment), "map_aligned @ {alignment}");
+            assert!(is_mapped(3 << 20, alignment));
+            assert!(
+                !is_mapped(0, alignment),
+                "an empty block is not mapped @ {alignment}"
+            );
         }
     }
 
