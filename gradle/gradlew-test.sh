@@ -33,10 +33,11 @@ properties() {
 export GRADLE_USER_HOME="$work/home"
 dist="$GRADLE_USER_HOME/wrapper/dists/gradle-$version-bin/$sha256"
 
-# A local HTTP server that sends a few bytes of a distribution, then nothing for 60 s;
-# writes its port to $1.
-stalled_server() {
-python3 -c '
+# Starts a local HTTP server that sends a few bytes of the distribution, then nothing for 60 s
+# (its pid in $server, its port in $port), and points the properties at it.
+serve_stalled_download() {
+  rm -f "$work/port" # the last server's, which the wait below would take for this one's
+  python3 -c '
 import socket, time
 server = socket.socket()
 server.bind(("127.0.0.1", 0))
@@ -46,8 +47,14 @@ connection, _ = server.accept()
 connection.recv(65536)
 connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\nPK, and then nothing")
 time.sleep(60)
-' >"$1"
+' >"$work/port" &
+  server=$!
+  for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
+  port=$(cat "$work/port")
+  properties "http://127.0.0.1:$port/gradle-$version-bin.zip" "$sha256"
 }
+part="$dist/gradle-$version-bin.zip.part"
+wait_for_partial_download() { for _ in $(seq 100); do [[ -e $part ]] && break; sleep 0.1; done; }
 
 cases=()   # one "name|failure message or empty" per case
 run() { "$project/gradlew" "$@" >"$work/out" 2>"$work/err"; echo $?; }
@@ -99,14 +106,10 @@ expect interrupted_unpack_is_redone \
 # goes too. (With INT, as Ctrl-C sends, it went without the trap too, on this machine's bash.) The
 # distribution comes from a local HTTP server that sends a few bytes of it and then nothing.
 rm -rf "$GRADLE_USER_HOME"
-stalled_server "$work/port" &
-server=$!
-for _ in $(seq 100); do [[ -s $work/port ]] && break; sleep 0.1; done
-properties "http://127.0.0.1:$(cat "$work/port")/gradle-$version-bin.zip" "$sha256"
+serve_stalled_download
 setsid "$project/gradlew" build >"$work/out" 2>"$work/err" &
 gradlew_pid=$!
-part="$dist/gradle-$version-bin.zip.part"
-for _ in $(seq 100); do [[ -e $part ]] && break; sleep 0.1; done
+wait_for_partial_download
 started=$([[ -e $part ]] && echo yes || echo no)
 kill -TERM -- -"$gradlew_pid" 2>/dev/null
 wait "$gradlew_pid"
@@ -119,18 +122,15 @@ expect an_interrupted_download_leaves_no_partial_file \
 # Terminated alone mid-download (a TERM to gradlew's pid only): its curl, left running, must not
 # hold the download lock, or the next gradlew would wait for that curl to end.
 rm -rf "$GRADLE_USER_HOME"
-stalled_server "$work/port2" &
-server=$!
-for _ in $(seq 100); do [[ -s $work/port2 ]] && break; sleep 0.1; done
-properties "http://127.0.0.1:$(cat "$work/port2")/gradle-$version-bin.zip" "$sha256"
+serve_stalled_download
 "$project/gradlew" build >"$work/out" 2>"$work/err" &
 gradlew_pid=$!
-for _ in $(seq 100); do [[ -e $part ]] && break; sleep 0.1; done
+wait_for_partial_download
 kill -TERM "$gradlew_pid" 2>/dev/null
 wait "$gradlew_pid"
 status=$?
 lock=$([[ -e $dist.lock ]] && flock -n "$dist.lock" true && echo free || echo held)
-pkill -f "curl.*127.0.0.1:$(cat "$work/port2")" 2>/dev/null
+pkill -f "curl.*127.0.0.1:$port" 2>/dev/null
 kill "$server" 2>/dev/null
 expect a_download_left_running_holds_no_lock \
   '[[ $status != 0 && $lock == free ]]' \
