@@ -60,10 +60,9 @@ public final class DirectMemory {
      * @param capacity the buffer's capacity in bytes; 0 is allowed
      * @return a new direct buffer that owns its memory
      * @throws IllegalArgumentException if {@code capacity} is negative
-     * @throws BudgetExhaustedError if the budget stays full after reclamation (the message gives
-     *     the bytes the buffer needs from the budget, its capacity rounded as in
-     *     {@link DirectMemoryStats#memoryUsed()}, the memory used, the maximum and the collections
-     *     tried); nothing is reserved
+     * @throws BudgetExhaustedError if the budget stays full after reclamation, if
+     *     {@code capacity} is more than the whole budget, or if the JVM could not be made to
+     *     collect garbage (see {@link BudgetExhaustedError} for the message); nothing is reserved
      * @throws OutOfMemoryError if the operating system refuses the memory; nothing is reserved
      */
     public static ByteBuffer allocateDirect(int capacity) {
