@@ -61,6 +61,17 @@ impl From<Underflow> for Error {
     }
 }
 
+/// Runs `body`, turning a panic into an `IllegalState` error, so that a caller's cleanup after it
+/// (an export's exception, a local frame's pop) happens as for any other error.
+pub fn contain_panic<T>(body: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+        Err(Error::IllegalState(format!(
+            "directmem: native panic: {}",
+            describe_panic(&*panic)
+        )))
+    })
+}
+
 /// A panic's message, for the error or log line it becomes.
 pub fn describe_panic(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
@@ -69,5 +80,24 @@ pub fn describe_panic(panic: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "(no message)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contained_panic_is_an_illegal_state_error_with_its_message() {
+        let panicked = contain_panic::<()>(|| panic!("planted {}", 42));
+        match panicked {
+            Err(e @ Error::IllegalState(_)) => {
+                assert_eq!(e.message(), "directmem: native panic: planted 42")
+            }
+            other => panic!("not an IllegalState error: {other:?}"),
+        }
+        assert_eq!(contain_panic(|| Ok(7)).ok(), Some(7));
+        let failed = contain_panic::<()>(|| Err(Error::IllegalArgument("bad".into())));
+        assert!(matches!(failed, Err(Error::IllegalArgument(m)) if m == "bad"));
     }
 }

@@ -7,6 +7,7 @@
 
 use super::collector::JvmCollector;
 use super::events;
+use crate::error::contain_panic;
 use crate::heap_trim::{Counters, HeapTrim, SPACING};
 use crate::last_freed;
 use crate::memory;
@@ -118,13 +119,17 @@ fn early_turn(env: &mut JNIEnv, pool: &'static Pool, heap_trim: &mut HeapTrim) {
     if !wanted {
         return;
     }
-    // A local frame per collection: this thread never returns to Java to free local refs.
+    // A local frame per collection: this thread never returns to Java to free local refs. A
+    // panic comes back as an error, as jni-rs pops the frame only when its closure returns: left
+    // to unwind through it, each panicking turn left a frame and its references behind.
     let collected = env.with_local_frame(16, |env| {
-        let reclaimed = || pool.reclaimed_bytes();
-        let mut jvm = JvmCollector::new(env, &reclaimed);
-        let mut collector =
-            ReportingCollector::new(&mut jvm, &reclaimed, &events::report, Trigger::Early);
-        pool.collect_early(&mut collector)
+        contain_panic(|| {
+            let reclaimed = || pool.reclaimed_bytes();
+            let mut jvm = JvmCollector::new(env, &reclaimed);
+            let mut collector =
+                ReportingCollector::new(&mut jvm, &reclaimed, &events::report, Trigger::Early);
+            pool.collect_early(&mut collector)
+        })
     });
     if let Err(e) = collected {
         log::warn!("early collection failed: {}", e.message());

@@ -1,10 +1,9 @@
 //! The one path from Rust errors and panics to Java exceptions.
 
 use super::ids;
-use crate::error::{describe_panic, Error};
+use crate::error::{contain_panic, Error};
 use jni::objects::JClass;
 use jni::JNIEnv;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs the body of a JNI export. An `Err` becomes the matching Java exception, a panic an
 /// `IllegalStateException`; in both cases the export returns `fallback`, which Java ignores
@@ -14,13 +13,9 @@ pub fn guard<'local, T>(
     fallback: T,
     body: impl FnOnce(&mut JNIEnv<'local>) -> Result<T, Error>,
 ) -> T {
-    let error = match catch_unwind(AssertUnwindSafe(|| body(env))) {
-        Ok(Ok(value)) => return value,
-        Ok(Err(error)) => error,
-        Err(panic) => Error::IllegalState(format!(
-            "directmem: native panic: {}",
-            describe_panic(&*panic)
-        )),
+    let error = match contain_panic(|| body(env)) {
+        Ok(value) => return value,
+        Err(error) => error,
     };
     throw(env, &error);
     fallback
