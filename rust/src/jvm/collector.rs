@@ -63,25 +63,59 @@ impl<'a, 'local> JvmCollector<'a, 'local> {
     /// Allocates garbage arrays until a collection shows, within bounds.
     fn apply_heap_pressure(&mut self, canary: &WeakRef) -> Result<bool, String> {
         let budget = MAX_HEAP.load(Ordering::Relaxed).saturating_mul(4);
-        let started = Instant::now();
         let reclaimed_before = (self.reclaimed)();
-        let mut allocated = 0u64;
-        while allocated < budget && started.elapsed() < PRESSURE_TIME_LIMIT {
-            match self.env.new_byte_array(PRESSURE_ARRAY_BYTES) {
-                Ok(array) => self.env.delete_local_ref(array).map_err(jni_failure)?,
+        let reclaimed = self.reclaimed;
+        let env: &JNIEnv = self.env;
+        let garbage = || {
+            match env.new_byte_array(PRESSURE_ARRAY_BYTES) {
+                Ok(array) => env.delete_local_ref(array).map(|_| Pressed::Allocated),
                 Err(_) => {
-                    // A full heap throws OutOfMemoryError here; that too ran the collector.
-                    let _ = self.env.exception_clear();
+                    let _ = env.exception_clear(); // the OutOfMemoryError of a full heap
+                    Ok(Pressed::HeapFull)
                 }
             }
-            allocated += PRESSURE_ARRAY_BYTES as u64;
-            let look = allocated % (PRESSURE_ARRAYS_PER_LOOK * PRESSURE_ARRAY_BYTES as u64) == 0;
-            if look && (self.collected(canary)? || (self.reclaimed)() != reclaimed_before) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+            .map_err(jni_failure)
+        };
+        let shown = || {
+            let collected = canary.is_garbage_collected(env).map_err(jni_failure)?;
+            Ok(collected || reclaimed() != reclaimed_before)
+        };
+        press(budget, PRESSURE_TIME_LIMIT, garbage, shown)
     }
+}
+
+/// What allocating one garbage array did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pressed {
+    Allocated,
+    /// It threw OutOfMemoryError, which the JVM throws only after its collector ran.
+    HeapFull,
+}
+
+/// Allocates garbage arrays of `PRESSURE_ARRAY_BYTES` until `shown` says a collection showed,
+/// looking once per `PRESSURE_ARRAYS_PER_LOOK`, up to `budget` bytes or `time_limit`. Stops at
+/// the first full heap, a collection too: each more array there was another full collection and
+/// another OutOfMemoryError that HotSpot reports (`-XX:+ExitOnOutOfMemoryError` exits at the
+/// first, `-XX:OnOutOfMemoryError` runs its command at each).
+fn press(
+    budget: u64,
+    time_limit: Duration,
+    mut garbage: impl FnMut() -> Result<Pressed, String>,
+    mut shown: impl FnMut() -> Result<bool, String>,
+) -> Result<bool, String> {
+    let started = Instant::now();
+    let mut allocated = 0u64;
+    while allocated < budget && started.elapsed() < time_limit {
+        if garbage()? == Pressed::HeapFull {
+            return Ok(true);
+        }
+        allocated += PRESSURE_ARRAY_BYTES as u64;
+        let look = allocated % (PRESSURE_ARRAYS_PER_LOOK * PRESSURE_ARRAY_BYTES as u64) == 0;
+        if look && shown()? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl Collector for JvmCollector<'_, '_> {
@@ -148,4 +182,73 @@ unsafe fn force_garbage_collection(jvmti: *mut c_void) -> u32 {
 
 fn jni_failure(e: jni::errors::Error) -> String {
     format!("JNI call failed while collecting: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARRAY: u64 = PRESSURE_ARRAY_BYTES as u64;
+
+    #[test]
+    fn pressure_stops_at_the_first_full_heap() {
+        let mut arrays = 0;
+        let pressed = press(
+            1 << 30,
+            Duration::from_secs(10),
+            || {
+                arrays += 1;
+                Ok(if arrays == 3 {
+                    Pressed::HeapFull
+                } else {
+                    Pressed::Allocated
+                })
+            },
+            || Ok(false),
+        );
+        assert_eq!(pressed, Ok(true));
+        assert_eq!(arrays, 3, "no array after the first OutOfMemoryError");
+    }
+
+    #[test]
+    fn pressure_looks_once_per_mebibyte_and_stops_when_a_collection_shows() {
+        let (mut arrays, mut looks) = (0u64, 0u64);
+        let pressed = press(
+            1 << 30,
+            Duration::from_secs(10),
+            || {
+                arrays += 1;
+                Ok(Pressed::Allocated)
+            },
+            || {
+                looks += 1;
+                Ok(looks == 3)
+            },
+        );
+        assert_eq!(pressed, Ok(true));
+        assert_eq!(arrays, 3 * PRESSURE_ARRAYS_PER_LOOK);
+    }
+
+    #[test]
+    fn pressure_gives_up_at_its_budget_and_passes_errors_on() {
+        let mut arrays = 0u64;
+        let pressed = press(
+            64 * ARRAY,
+            Duration::from_secs(10),
+            || {
+                arrays += 1;
+                Ok(Pressed::Allocated)
+            },
+            || Ok(false),
+        );
+        assert_eq!(pressed, Ok(false));
+        assert_eq!(arrays, 64);
+        let failed = press(
+            64 * ARRAY,
+            Duration::from_secs(10),
+            || Err("JNI call failed".to_string()),
+            || Ok(false),
+        );
+        assert_eq!(failed, Err("JNI call failed".to_string()));
+    }
 }
