@@ -10,6 +10,7 @@ use jni::signature::{Primitive, ReturnType};
 use jni::sys::jvalue;
 use jni::{JNIEnv, JavaVM};
 use once_cell::sync::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 struct Upcall {
     vm: JavaVM,
@@ -85,8 +86,17 @@ fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
         )
     };
     if env.exception_check()? {
-        // A failing event must not become the allocating thread's exception.
-        env.exception_describe()?;
+        // A failing event must not become the allocating thread's exception. Its stack trace is
+        // printed the first time only: one that keeps failing printed one per collection.
+        static DESCRIBED: AtomicBool = AtomicBool::new(false);
+        if DESCRIBED.swap(true, Ordering::Relaxed) {
+            log::debug!("a JFR Reclamation event failed again");
+        } else {
+            log::warn!(
+                "a JFR Reclamation event failed (stack trace below; later failures at debug level)"
+            );
+            env.exception_describe()?;
+        }
         env.exception_clear()?;
     }
     result.map(|_| ())
