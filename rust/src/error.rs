@@ -6,6 +6,8 @@ use crate::ledger::Underflow;
 pub enum Error {
     /// A caller passed something unusable: `IllegalArgumentException`.
     IllegalArgument(String),
+    /// A caller passed null where an object is needed: `NullPointerException`.
+    NullPointer(&'static str),
     /// The budget stayed full after reclamation: `dev.directmem.BudgetExhaustedError`, an
     /// `OutOfMemoryError` that Java extends with where the budget went.
     BudgetExhausted(String),
@@ -26,6 +28,7 @@ impl Error {
     pub fn java_class(&self) -> &'static str {
         match self {
             Error::IllegalArgument(_) => "java/lang/IllegalArgumentException",
+            Error::NullPointer(_) => "java/lang/NullPointerException",
             Error::BudgetExhausted(_) => "dev/directmem/BudgetExhaustedError",
             Error::OutOfMemory(_) => "java/lang/OutOfMemoryError",
             Error::IllegalState(_) | Error::Jni(_) => "java/lang/IllegalStateException",
@@ -39,6 +42,7 @@ impl Error {
             | Error::BudgetExhausted(m)
             | Error::OutOfMemory(m)
             | Error::IllegalState(m) => m.clone(),
+            Error::NullPointer(what) => (*what).to_string(),
             Error::Jni(e) => format!("directmem: JNI call failed: {e}"),
             Error::StackOverflowForTesting => "directmem: failNextFree test hook".to_string(),
         }
@@ -58,6 +62,16 @@ impl From<Underflow> for Error {
              reserved; this is a bug, please report it",
             u.reservation.footprint, u.reservation.capacity
         ))
+    }
+}
+
+/// `Err(NullPointer(what))` if `object` is null: checked before any JNI call takes it, as
+/// HotSpot's field stores on null crash the JVM rather than throw.
+pub fn non_null(object: &jni::objects::JObject, what: &'static str) -> Result<(), Error> {
+    if object.is_null() {
+        Err(Error::NullPointer(what))
+    } else {
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use super::collector::{set_max_heap, JvmCollector};
 use super::events;
 use super::guard::guard;
 use super::ids;
-use crate::error::Error;
+use crate::error::{non_null, Error};
 use crate::last_freed;
 use crate::memory;
 use crate::pool::{Block, FreedBy, Pool};
@@ -210,6 +210,7 @@ pub extern "system" fn Java_dev_directmem_Native_allocate<'l>(
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let ids = ids::get()?;
+        non_null(&buffer, "buffer")?;
         let Some(block) = allocate_block(env, capacity, alignment, reclaim, &waiting)? else {
             return Ok(0); // the budget is full: the caller asked not to reclaim, or to park
         };
@@ -304,6 +305,7 @@ pub extern "system" fn Java_dev_directmem_Native_disarm<'l>(
 /// room, every get and put fails its bounds check.
 fn disarm(env: &mut JNIEnv, buffer: &JObject, new_owner: Option<&JObject>) -> Result<(), Error> {
     let ids = ids::get()?;
+    non_null(buffer, "buffer")?;
     let fields = RawFields::of(env)?;
     // SAFETY: `buffer` is a live DirectByteBuffer that directmem allocated; `att` holds any object.
     unsafe {
@@ -333,6 +335,9 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
             .ok()
             .filter(|n| *n <= BATCH)
             .ok_or_else(|| Error::IllegalArgument(format!("batch of {count} blocks")))?;
+        non_null(&addresses, "addresses")?;
+        non_null(&capacities, "capacities")?;
+        non_null(&alignments, "alignments")?;
         let mut address = [0 as jlong; BATCH];
         let mut capacity = [0 as jint; BATCH];
         let mut alignment = [0 as jint; BATCH];
@@ -427,14 +432,39 @@ pub extern "system" fn Java_dev_directmem_Native_makeAccessible<'l>(
     field: JObject<'l>,
 ) {
     guard(&mut env, (), |env| {
-        if field.is_null() {
-            return Err(Error::IllegalArgument("makeAccessible of null".into()));
-        }
+        non_null(&field, "field")?;
+        check_buffer_field(env, &field)?;
         let accessible = env.find_class("java/lang/reflect/AccessibleObject")?;
         let overridden = env.get_field_id(&accessible, "override", "Z")?;
         env.set_field_unchecked(&field, overridden, JValue::Bool(JNI_TRUE))?;
         Ok(())
     })
+}
+
+/// Refuses every field but the three buffer fields: the native method sets any field's
+/// accessible flag, and a class of this package in another jar on the class path could call it.
+fn check_buffer_field(env: &mut JNIEnv, field: &JObject) -> Result<(), Error> {
+    let declaring = env
+        .call_method(field, "getDeclaringClass", "()Ljava/lang/Class;", &[])?
+        .l()?;
+    let name = env
+        .call_method(field, "getName", "()Ljava/lang/String;", &[])?
+        .l()?;
+    let name: String = env.get_string(&JString::from(name))?.into();
+    let class = match name.as_str() {
+        "address" | "capacity" => "java/nio/Buffer",
+        "att" => "java/nio/DirectByteBuffer",
+        _ => "",
+    };
+    if !class.is_empty() {
+        let class = env.find_class(class)?;
+        if env.is_same_object(&declaring, &class)? {
+            return Ok(());
+        }
+    }
+    Err(Error::IllegalArgument(format!(
+        "makeAccessible is for java.nio's buffer fields address, capacity and att only, not {name}"
+    )))
 }
 
 #[no_mangle]
@@ -472,6 +502,7 @@ pub extern "system" fn Java_dev_directmem_Native_fill<'l>(
     value: jbyte,
 ) {
     guard(&mut env, (), |env| {
+        non_null(&buffer, "buffer")?;
         let capacity = env.get_direct_buffer_capacity(&buffer)?;
         let (offset, length) = match (usize::try_from(offset), usize::try_from(length)) {
             (Ok(o), Ok(l)) if o.checked_add(l).is_some_and(|end| end <= capacity) => (o, l),

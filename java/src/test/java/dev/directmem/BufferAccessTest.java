@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.reflect.Field;
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -44,8 +47,37 @@ class BufferAccessTest {
 
     @Test
     void makingNothingAccessibleIsRefused() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Native.makeAccessible(null));
-        assertEquals("makeAccessible of null", e.getMessage());
+        NullPointerException e = assertThrows(NullPointerException.class, () -> Native.makeAccessible(null));
+        assertEquals("field", e.getMessage());
+    }
+
+    /** The native call sets any field's flag: it takes only the three it exists for. */
+    @Test
+    void makingAnyOtherFieldAccessibleIsRefused() throws Exception {
+        Field limit = Buffer.class.getDeclaredField("limit");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Native.makeAccessible(limit));
+        assertEquals("makeAccessible is for java.nio's buffer fields address, capacity and att only, not limit",
+                e.getMessage());
+        assertThrows(IllegalAccessException.class, () -> limit.getInt(ByteBuffer.allocate(1)));
+        Field value = String.class.getDeclaredField("value");
+        assertThrows(IllegalArgumentException.class, () -> Native.makeAccessible(value));
+        assertThrows(IllegalAccessException.class, () -> value.get("a string"));
+        Field att = Class.forName("java.nio.DirectByteBuffer").getDeclaredField("att");
+        Native.makeAccessible(att); // one of the three, as BufferAccess does
+    }
+
+    /** Null where the native side stores fields or reads arrays: an exception, not a crashed JVM. */
+    @Test
+    void nullArgumentsOfTheNativeCallsThrowNullPointerException() {
+        long[] waiting = new long[Native.WAITING_LONGS];
+        assertEquals("buffer", assertThrows(NullPointerException.class,
+                () -> Native.allocate(null, 8, 1, new Object(), false, waiting)).getMessage());
+        assertEquals("buffer", assertThrows(NullPointerException.class,
+                () -> Native.disarm(null, new Object())).getMessage());
+        assertEquals("buffer", assertThrows(NullPointerException.class,
+                () -> Native.fill(null, 0, 0, (byte) 0)).getMessage());
+        assertEquals("addresses", assertThrows(NullPointerException.class,
+                () -> Native.freeBatch(null, new int[1], new int[1], 1, false)).getMessage());
     }
 
     @Test
