@@ -28,8 +28,26 @@ final class Tracking {
 
     enum Level { DISABLED, SAMPLED, ALL }
 
-    /** Live bytes and buffers of one site; replaced, never mutated, under the map's bin lock. */
-    private record Live(long bytes, long buffers) {}
+    /**
+     * Live bytes and buffers of one site. Changed by plain field writes under its lock, which
+     * cannot fail halfway: a map's compute could throw (a stack overflow, a full Java heap in its
+     * resize) after it changed the entry, and the retry of a free then counted the buffer off
+     * twice, taking another buffer's figures or the site's whole entry with it. A site's entry
+     * stays at zero once its buffers are gone (sites are code locations, so few).
+     */
+    private static final class Live {
+        private long bytes;
+        private long buffers;
+
+        synchronized void add(long capacity, int buffers) {
+            this.bytes += capacity;
+            this.buffers += buffers;
+        }
+
+        synchronized AllocationSite snapshot(String site) {
+            return buffers == 0 ? null : new AllocationSite(site, bytes, buffers);
+        }
+    }
 
     private static final Set<String> OWN_CLASSES = Set.of(
             DirectMemory.class.getName(), Allocation.class.getName(), Tracking.class.getName());
@@ -115,26 +133,30 @@ final class Tracking {
         return frame.getClassName() + "." + frame.getMethodName() + "(" + where + ")";
     }
 
+    /** Counts a buffer under its site: fully, or (if it throws) not at all. */
     static void allocated(String site, long capacity) {
         if (site != null) {
-            SITES.compute(site, (key, live) -> live == null
-                    ? new Live(capacity, 1)
-                    : new Live(live.bytes + capacity, live.buffers + 1));
+            SITES.computeIfAbsent(site, key -> new Live()).add(capacity, 1);
         }
     }
 
+    /** Counts a buffer off its site: fully, or (if it throws) not at all. */
     static void released(String site, long capacity) {
-        if (site != null) {
-            SITES.computeIfPresent(site, (key, live) -> live.buffers == 1
-                    ? null
-                    : new Live(live.bytes - capacity, live.buffers - 1));
+        Live live = site == null ? null : SITES.get(site);
+        if (live != null) {
+            live.add(-capacity, -1);
         }
     }
 
     /** The {@code n} sites with the most live bytes, most first. */
     static List<AllocationSite> top(int n) {
         List<AllocationSite> sites = new ArrayList<>();
-        SITES.forEach((site, live) -> sites.add(new AllocationSite(site, live.bytes, live.buffers)));
+        SITES.forEach((site, live) -> {
+            AllocationSite figures = live.snapshot(site);
+            if (figures != null) {
+                sites.add(figures);
+            }
+        });
         sites.sort(Comparator.comparingLong(AllocationSite::liveBytes).reversed()
                 .thenComparing(AllocationSite::site));
         return List.copyOf(sites.subList(0, Math.min(n, sites.size())));

@@ -47,6 +47,34 @@ class TrackingTest {
         DirectMemory.free(buffer);
     }
 
+    private static ByteBuffer allocateShared(int size) {
+        return DirectMemory.allocateDirect(size);
+    }
+
+    /** Threads counting buffers on and off one site at once lose no update. */
+    @Test
+    void concurrentAllocationsAndFreesAtOneSiteKeepItsFiguresExact() throws Exception {
+        Tracking.configure("all", null);
+        ByteBuffer kept = allocateShared(700);
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            Thread thread = new Thread(() -> {
+                for (int i = 0; i < 20_000; i++) {
+                    DirectMemory.free(allocateShared(64 + i % 512));
+                }
+            });
+            thread.start();
+            threads.add(thread);
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertEquals(new AllocationSite(site("allocateShared").orElseThrow().site(), 700, 1),
+                site("allocateShared").orElseThrow());
+        DirectMemory.free(kept);
+        assertEquals(Optional.empty(), site("allocateShared"));
+    }
+
     @Test
     void explicitFreesLeaveTheSiteTableExactly() {
         Tracking.configure("all", null);
