@@ -111,6 +111,8 @@ final class Monitoring implements DirectMemoryMXBean {
     /**
      * Registers under {@link #OBJECT_NAME}, or, where another copy of directmem (another class
      * loader) holds it, under the first of {@code name=directmem-2} to {@code -16} that is free.
+     * A name this copy holds already ends the search: a try that threw after the server took the
+     * bean (a registration listener's StackOverflowError, which the server lets through) left it.
      */
     private static void registerFirstFreeName(MBeanServer server) throws JMException {
         for (int copy = 1; copy <= MAX_COPIES; copy++) {
@@ -118,6 +120,9 @@ final class Monitoring implements DirectMemoryMXBean {
             try {
                 server.registerMBean(new Monitoring(name), name);
             } catch (InstanceAlreadyExistsException taken) {
+                if (server.getClassLoaderFor(name) == Monitoring.class.getClassLoader()) {
+                    return; // this copy's own
+                }
                 continue;
             }
             if (copy > 1) {

@@ -8,6 +8,7 @@ import javax.management.MBeanServer;
 import javax.management.MBeanServerBuilder;
 import javax.management.MBeanServerDelegate;
 import javax.management.MBeanServerFactory;
+import javax.management.MBeanServerNotification;
 import javax.management.ObjectName;
 
 /**
@@ -17,12 +18,19 @@ import javax.management.ObjectName;
  * one: directmem must not take it for that and create the platform server. With
  * {@code throwing-server}, that server of its own throws when asked which beans it holds, as a
  * guarded one may: directmem must pass it over and still register once the platform server exists.
+ * With {@code failing-listener}, a listener on the platform server throws StackOverflowError at
+ * the bean's first registration notification, after the server took the bean: directmem must
+ * find its own bean at the next try, not register a second one under a numbered name.
  */
 final class MonitoringProbe {
     private MonitoringProbe() {}
 
     /** With the argument {@code busy}, 1 MiB buffers are dropped all along, so that releases never pause. */
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("failing-listener")) {
+            failingListener();
+            return;
+        }
         boolean throwingServer = args.length > 0 && args[0].equals("throwing-server");
         boolean ownServer = throwingServer || args.length > 0 && args[0].equals("own-server");
         MBeanServer own = throwingServer ? createThrowingServer()
@@ -59,6 +67,24 @@ final class MonitoringProbe {
         }
         System.out.println("REGISTERED " + server.isRegistered(name) + " after "
                 + (System.nanoTime() - created) / 1_000_000 + " ms");
+    }
+
+    private static void failingListener() throws Exception {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        boolean[] thrown = {false};
+        server.addNotificationListener(MBeanServerDelegate.DELEGATE_NAME, (notification, handback) -> {
+            if (notification instanceof MBeanServerNotification registered
+                    && registered.getType().equals(MBeanServerNotification.REGISTRATION_NOTIFICATION)
+                    && registered.getMBeanName().toString().contains("name=directmem")
+                    && !thrown[0]) {
+                thrown[0] = true;
+                throw new StackOverflowError("planted in a registration listener");
+            }
+        }, null, null);
+        DirectMemory.free(DirectMemory.allocateDirect(4096));
+        Thread.sleep(2500); // the reporter tries again once a second
+        System.out.println("THROWN " + thrown[0]);
+        System.out.println("BEANS " + server.queryNames(new ObjectName("java.nio:type=BufferPool,name=directmem*"), null));
     }
 
     /**

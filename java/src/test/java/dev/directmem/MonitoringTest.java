@@ -111,6 +111,22 @@ class MonitoringTest {
     }
 
     /**
+     * A registration that throws after the server took the bean (a listener's StackOverflowError,
+     * which the server does not catch): the next try finds the bean its own (before: it took the
+     * name for another copy's and registered a second bean, {@code name=directmem-2}, for the
+     * same budget, which exporters summing the pools counted twice).
+     */
+    @Test
+    void aRegistrationThatThrowsAfterTheServerTookTheBeanLeavesOneBean() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                MonitoringProbe.class.getName(), "failing-listener");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("THROWN true"), result.output());
+        assertTrue(result.output().contains("BEANS [java.nio:type=BufferPool,name=directmem]"), result.output());
+        assertFalse(result.output().contains("another copy"), result.output());
+    }
+
+    /**
      * Two copies of directmem in one JVM (two class loaders, as a redeployed web application's):
      * each has its own budget and its own bean, the second as {@code name=directmem-2} (before:
      * only the first was registered, and JMX showed the first copy's figures alone).
