@@ -1,5 +1,7 @@
 package dev.directmem;
 
+import java.io.File;
+import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -42,6 +44,37 @@ final class NativeLibrary {
         loaded = true;
     }
 
+    /** The JDK's message (17 to 25) for a file that another class loader loaded already. */
+    private static final String LOADED_ELSEWHERE = "already loaded in another classloader";
+
+    /**
+     * Loads {@code file}, or a copy of it where another copy of directmem (another class loader)
+     * loaded that very file: the JDK links a file to one class loader, and refused the second
+     * copy a library given by path, as the jar's library, copied afresh for each, never was.
+     */
+    private static void loadFileOrCopy(Path file) {
+        try {
+            loadFile(file.toString());
+        } catch (UnsatisfiedLinkError e) {
+            if (e.getMessage() == null || !e.getMessage().contains(LOADED_ELSEWHERE)) {
+                throw e;
+            }
+            Path copy;
+            try (InputStream in = new FileInputStream(file.toFile())) { // no channel: see extract
+                copy = extract(in);
+            } catch (IOException | InvalidPathException copyFailed) {
+                e.addSuppressed(copyFailed);
+                throw e;
+            }
+            try {
+                loadFile(copy.toString());
+            } finally {
+                deleteQuietly(copy);
+                deleteQuietly(copy.getParent());
+            }
+        }
+    }
+
     /** Not a static field: this class initializes during the setup, which must allocate little. */
     private static System.Logger log() {
         return System.getLogger("dev.directmem");
@@ -53,7 +86,7 @@ final class NativeLibrary {
         if (explicit != null) {
             String file = Path.of(explicit).toAbsolutePath().toString();
             try {
-                loadFile(file);
+                loadFileOrCopy(Path.of(file));
             } catch (UnsatisfiedLinkError e) {
                 // The JDK's message may not say where the path came from, or what was expected.
                 UnsatisfiedLinkError error = new UnsatisfiedLinkError("cannot load the directmem "
@@ -95,8 +128,7 @@ final class NativeLibrary {
             tried.add("jar resource " + resource + " (could not extract: " + e + ")");
         }
         try {
-            System.loadLibrary(NAME);
-            loaded = true;
+            loadFromLibraryPath();
             log().log(System.Logger.Level.DEBUG, "loaded {0} from java.library.path",
                     System.mapLibraryName(NAME));
         } catch (UnsatisfiedLinkError e) {
@@ -107,6 +139,31 @@ final class NativeLibrary {
                     + System.getProperty("os.arch") + "); tried: " + String.join("; ", tried)
                     + ". Supported: linux-x86_64, linux-aarch64. Set -D" + PATH_PROPERTY + "=/path/to/"
                     + System.mapLibraryName(NAME) + " to use a library built for this platform.");
+        }
+    }
+
+    /** As {@code System.loadLibrary}, or, where another copy loaded that file, a copy of it. */
+    private static void loadFromLibraryPath() {
+        try {
+            System.loadLibrary(NAME);
+            loaded = true;
+        } catch (UnsatisfiedLinkError e) {
+            if (e.getMessage() == null || !e.getMessage().contains(LOADED_ELSEWHERE)) {
+                throw e;
+            }
+            for (String folder : System.getProperty("java.library.path", "").split(File.pathSeparator)) {
+                Path file;
+                try {
+                    file = Path.of(folder.isEmpty() ? "." : folder, System.mapLibraryName(NAME));
+                } catch (InvalidPathException unusable) {
+                    continue;
+                }
+                if (Files.isRegularFile(file)) {
+                    loadFileOrCopy(file); // the first, as loadLibrary searches
+                    return;
+                }
+            }
+            throw e;
         }
     }
 

@@ -376,8 +376,8 @@ class FaultsTest {
         assertTrue(output.contains("System.loadLibrary"), output);
     }
 
-    /** directmem's classes from {@code location} (a jar or a folder), without native/. */
-    private static Path withoutNativeLibrary(Path location, Path target) throws IOException {
+    /** directmem's classes from {@code location} (a jar or a folder), without native/ (MonitoringTest too). */
+    static Path withoutNativeLibrary(Path location, Path target) throws IOException {
         if (Files.isDirectory(location)) {
             assertTrue(Files.notExists(location.resolve("native")), "expected classes only in " + location);
             return location;

@@ -4,9 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
+import java.io.InputStream;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -14,6 +18,7 @@ import javax.management.JMX;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -135,6 +140,32 @@ class MonitoringTest {
     void aSecondCopyOfDirectmemRegistersUnderANameOfItsOwn() throws Exception {
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(), List.of(),
                 TwoCopiesProbe.class.getName(), Subprocess.testClassPath());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("POOL directmem 1048576"), result.output());
+        assertTrue(result.output().contains("POOL directmem-2 2097152"), result.output());
+    }
+
+    /**
+     * Two copies whose library comes by path, from {@code -Ddirectmem.library.path} or from
+     * {@code java.library.path}, not from the jar: the JDK links a file to one class loader, so
+     * the second copy loads a copy of the file (before: every call of the second copy threw
+     * UnsatisfiedLinkError, "already loaded in another classloader").
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"directmem.library.path", "java.library.path"})
+    void aSecondCopyLoadsALibraryGivenByPathToo(String property, @TempDir Path dir) throws Exception {
+        Path library = Files.createDirectories(dir.resolve("lib")).resolve("libdirectmem.so");
+        try (InputStream in = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
+            assertTrue(in != null, "the test's class path carries the native library");
+            Files.copy(in, library);
+        }
+        boolean explicit = property.equals("directmem.library.path");
+        String classPath = explicit ? Subprocess.testClassPath()
+                : FaultsTest.withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"))
+                        + File.pathSeparator + Subprocess.location(TwoCopiesProbe.class);
+        Subprocess.Result result = Subprocess.run(classPath,
+                List.of("-D" + property + "=" + (explicit ? library : library.getParent())),
+                TwoCopiesProbe.class.getName(), classPath);
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("POOL directmem 1048576"), result.output());
         assertTrue(result.output().contains("POOL directmem-2 2097152"), result.output());
