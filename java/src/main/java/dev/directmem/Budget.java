@@ -184,7 +184,8 @@ final class Budget {
             }
         }
         try {
-            if (text.isEmpty() || !text.chars().allMatch(Character::isDigit)) {
+            // ASCII digits only, as the JVM reads its own sizes: isDigit took "５１２m" for 512 MiB.
+            if (text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
                 throw new NumberFormatException();
             }
             long number = Long.parseLong(text);

@@ -63,11 +63,11 @@ final class Monitoring implements DirectMemoryMXBean {
             }
             settled = true;
             registerFirstFreeName(ManagementFactory.getPlatformMBeanServer());
-        } catch (JMException | RuntimeException | LinkageError e) {
-            settled = true;
-            log().log(Level.WARNING, "could not register " + OBJECT_NAME, e);
         } catch (VirtualMachineError e) {
             settled = false; // not this bean's fault: the next try may well succeed
+        } catch (JMException | RuntimeException | Error e) { // a listener's AssertionError too
+            settled = true;
+            log().log(Level.WARNING, "could not register " + OBJECT_NAME, e);
         }
     }
 

@@ -38,6 +38,8 @@ final class NativeLibrary {
     /**
      * Loads {@code file}, and records at once that a library is loaded: whatever fails after
      * this (a full Java heap while logging) must not make a setup tried again load a second copy.
+     * (A failure inside {@code System.load} after it opened the library, in the JDK's own
+     * bookkeeping with the heap full, still can: that copy stays mapped, unused. Not handled.)
      */
     private static void loadFile(String file) {
         System.load(file);
