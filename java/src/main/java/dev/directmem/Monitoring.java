@@ -3,6 +3,7 @@ package dev.directmem;
 import java.lang.System.Logger.Level;
 import java.lang.management.ManagementFactory;
 import javax.management.InstanceAlreadyExistsException;
+import javax.management.InstanceNotFoundException;
 import javax.management.JMException;
 import javax.management.MBeanServer;
 import javax.management.MBeanServerFactory;
@@ -120,8 +121,13 @@ final class Monitoring implements DirectMemoryMXBean {
             try {
                 server.registerMBean(new Monitoring(name), name);
             } catch (InstanceAlreadyExistsException taken) {
-                if (server.getClassLoaderFor(name) == Monitoring.class.getClassLoader()) {
-                    return; // this copy's own
+                try {
+                    if (server.isInstanceOf(name, Monitoring.class.getName())
+                            && server.getClassLoaderFor(name) == Monitoring.class.getClassLoader()) {
+                        return; // this copy's own
+                    }
+                } catch (InstanceNotFoundException gone) {
+                    copy--; // unregistered since: try the name again
                 }
                 continue;
             }

@@ -1,6 +1,5 @@
 package dev.directmem;
 
-import java.io.File;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -47,7 +46,8 @@ final class NativeLibrary {
     }
 
     /** The JDK's message (17 to 25) for a file that another class loader loaded already. */
-    private static final String LOADED_ELSEWHERE = "already loaded in another classloader";
+    private static final String LOADED_BY = "Native Library ";
+    private static final String ELSEWHERE = " already loaded in another classloader";
 
     /**
      * Loads {@code file}, or a copy of it where another copy of directmem (another class loader)
@@ -58,19 +58,42 @@ final class NativeLibrary {
         try {
             loadFile(file.toString());
         } catch (UnsatisfiedLinkError e) {
-            if (e.getMessage() == null || !e.getMessage().contains(LOADED_ELSEWHERE)) {
-                throw e;
-            }
-            Path copy;
+            loadCopyIfLoadedElsewhere(e);
+        }
+    }
+
+    /** As {@code System.loadLibrary}, or, where another copy loaded that file, a copy of it. */
+    private static void loadFromLibraryPath() {
+        try {
+            System.loadLibrary(NAME);
+            loaded = true;
+        } catch (UnsatisfiedLinkError e) {
+            loadCopyIfLoadedElsewhere(e);
+        }
+    }
+
+    /**
+     * Loads a copy, in {@code java.io.tmpdir}, of the file that {@code e} says another class
+     * loader holds (the file the JDK chose, wherever it searched); else, or if the copy does not
+     * load (a tmpdir mounted noexec), throws {@code e}.
+     */
+    private static void loadCopyIfLoadedElsewhere(UnsatisfiedLinkError e) {
+        String message = e.getMessage();
+        if (message == null || !message.startsWith(LOADED_BY) || !message.endsWith(ELSEWHERE)) {
+            throw e;
+        }
+        Path copy = null;
+        try {
+            Path file = Path.of(message.substring(LOADED_BY.length(), message.length() - ELSEWHERE.length()));
             try (InputStream in = new FileInputStream(file.toFile())) { // no channel: see extract
                 copy = extract(in);
-            } catch (IOException | InvalidPathException copyFailed) {
-                e.addSuppressed(copyFailed);
-                throw e;
             }
-            try {
-                loadFile(copy.toString());
-            } finally {
+            loadFile(copy.toString());
+        } catch (IOException | RuntimeException | UnsatisfiedLinkError copyFailed) {
+            e.addSuppressed(copyFailed);
+            throw e;
+        } finally {
+            if (copy != null) {
                 deleteQuietly(copy);
                 deleteQuietly(copy.getParent());
             }
@@ -141,31 +164,6 @@ final class NativeLibrary {
                     + System.getProperty("os.arch") + "); tried: " + String.join("; ", tried)
                     + ". Supported: linux-x86_64, linux-aarch64. Set -D" + PATH_PROPERTY + "=/path/to/"
                     + System.mapLibraryName(NAME) + " to use a library built for this platform.");
-        }
-    }
-
-    /** As {@code System.loadLibrary}, or, where another copy loaded that file, a copy of it. */
-    private static void loadFromLibraryPath() {
-        try {
-            System.loadLibrary(NAME);
-            loaded = true;
-        } catch (UnsatisfiedLinkError e) {
-            if (e.getMessage() == null || !e.getMessage().contains(LOADED_ELSEWHERE)) {
-                throw e;
-            }
-            for (String folder : System.getProperty("java.library.path", "").split(File.pathSeparator)) {
-                Path file;
-                try {
-                    file = Path.of(folder.isEmpty() ? "." : folder, System.mapLibraryName(NAME));
-                } catch (InvalidPathException unusable) {
-                    continue;
-                }
-                if (Files.isRegularFile(file)) {
-                    loadFileOrCopy(file); // the first, as loadLibrary searches
-                    return;
-                }
-            }
-            throw e;
         }
     }
 
