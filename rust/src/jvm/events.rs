@@ -10,7 +10,10 @@ use jni::signature::{Primitive, ReturnType};
 use jni::sys::jvalue;
 use jni::{JNIEnv, JavaVM};
 use once_cell::sync::OnceCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Failures of the JFR upcall printed with their stack traces.
+const DESCRIBED_FAILURES: u32 = 5;
 
 struct Upcall {
     vm: JavaVM,
@@ -86,16 +89,18 @@ fn deliver(upcall: &Upcall, r: &Reclamation) -> Result<(), jni::errors::Error> {
         )
     };
     if env.exception_check()? {
-        // A failing event must not become the allocating thread's exception. Its stack trace is
-        // printed the first time only: one that keeps failing printed one per collection.
-        static DESCRIBED: AtomicBool = AtomicBool::new(false);
-        if DESCRIBED.swap(true, Ordering::Relaxed) {
-            log::debug!("a JFR Reclamation event failed again");
-        } else {
+        // A failing event must not become the allocating thread's exception. Stack traces of
+        // the first few only (a passing stack overflow may take one): one that keeps failing
+        // printed one per collection.
+        static DESCRIBED: AtomicU32 = AtomicU32::new(0);
+        if DESCRIBED.fetch_add(1, Ordering::Relaxed) < DESCRIBED_FAILURES {
             log::warn!(
-                "a JFR Reclamation event failed (stack trace below; later failures at debug level)"
+                "a JFR Reclamation event failed (stack trace below; after {DESCRIBED_FAILURES}, \
+                 at debug level)"
             );
             env.exception_describe()?;
+        } else {
+            log::debug!("a JFR Reclamation event failed again");
         }
         env.exception_clear()?;
     }

@@ -441,8 +441,9 @@ pub extern "system" fn Java_dev_directmem_Native_makeAccessible<'l>(
     })
 }
 
-/// Refuses every field but the three buffer fields: the native method sets any field's
-/// accessible flag, and a class of this package in another jar on the class path could call it.
+/// Refuses every field but the three buffer fields: the native method would set any field's
+/// accessible flag for a class of this package from another jar on the class path. (Such a class
+/// can still reach memory through the three, or `freeMemory`: this narrows what it gets, no more.)
 fn check_buffer_field(env: &mut JNIEnv, field: &JObject) -> Result<(), Error> {
     let declaring = env
         .call_method(field, "getDeclaringClass", "()Ljava/lang/Class;", &[])?
