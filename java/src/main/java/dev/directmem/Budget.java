@@ -174,12 +174,13 @@ final class Budget {
 
     /** Parses bytes with an optional k, m, g or t suffix (any case), as -XX:MaxDirectMemorySize. */
     static long parseSize(String property, String value) {
-        String text = value.trim().toLowerCase(Locale.ROOT);
+        String text = value.trim();
         int shift = 0;
         if (!text.isEmpty()) {
-            int suffix = "kmgt".indexOf(text.charAt(text.length() - 1));
+            // Both cases listed, as lower-casing would take the Kelvin sign for a k.
+            int suffix = "kmgtKMGT".indexOf(text.charAt(text.length() - 1));
             if (suffix >= 0) {
-                shift = 10 * (suffix + 1);
+                shift = 10 * (suffix % 4 + 1);
                 text = text.substring(0, text.length() - 1);
             }
         }

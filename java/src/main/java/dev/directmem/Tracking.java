@@ -18,8 +18,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * tracked, at random. A tracked allocation records its site (the first caller outside directmem)
  * in a table of live bytes and buffers per site. The site's key travels in the allocation's
  * release (the phantom reference that frees it), never the buffer, so tracking keeps nothing
- * alive; the free, explicit or by the reclaimer thread, takes the allocation out of the table, and
- * a site with no live buffer left leaves it.
+ * alive; the free, explicit or by the reclaimer thread, takes the allocation out of the table. A
+ * site stays in the table at zero once its buffers are gone, hidden from the list (the table
+ * grows with the code locations that allocate, not with the buffers).
  */
 final class Tracking {
     static final String PROPERTY = "directmem.tracking";

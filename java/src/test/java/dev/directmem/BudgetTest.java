@@ -24,7 +24,7 @@ class BudgetTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "m", "-1", "1.5g", "12x", "10 m", "99999999999t", "0x10", "\uFF15\uFF11\uFF12m"})
+    @ValueSource(strings = {"", "m", "-1", "1.5g", "12x", "10 m", "99999999999t", "0x10", "\uFF15\uFF11\uFF12m", "512\u212A"})
     void rejectsNonsenseNamingThePropertyAndTheValue(String value) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Budget.parseSize(Budget.PROPERTY, value));
