@@ -116,6 +116,7 @@ final class Monitoring implements DirectMemoryMXBean {
      * bean (a registration listener's StackOverflowError, which the server lets through) left it.
      */
     private static void registerFirstFreeName(MBeanServer server) throws JMException {
+        boolean retried = false;
         for (int copy = 1; copy <= MAX_COPIES; copy++) {
             ObjectName name = new ObjectName(copy == 1 ? OBJECT_NAME : OBJECT_NAME + "-" + copy);
             try {
@@ -127,7 +128,10 @@ final class Monitoring implements DirectMemoryMXBean {
                         return; // this copy's own
                     }
                 } catch (InstanceNotFoundException gone) {
-                    copy--; // unregistered since: try the name again
+                    if (!retried) {
+                        retried = true;
+                        copy--; // unregistered since: try the name again, once
+                    }
                 }
                 continue;
             }

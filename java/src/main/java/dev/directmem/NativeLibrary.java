@@ -75,7 +75,7 @@ final class NativeLibrary {
     /**
      * Loads a copy, in {@code java.io.tmpdir}, of the file that {@code e} says another class
      * loader holds (the file the JDK chose, wherever it searched); else, or if the copy does not
-     * load (a tmpdir mounted noexec), throws {@code e}.
+     * load (a tmpdir mounted noexec), throws an error that names both.
      */
     private static void loadCopyIfLoadedElsewhere(UnsatisfiedLinkError e) {
         String message = e.getMessage();
@@ -84,14 +84,23 @@ final class NativeLibrary {
         }
         Path copy = null;
         try {
+            // A path, canonical; a bare name (a library linked into the JVM) is nothing to copy.
             Path file = Path.of(message.substring(LOADED_BY.length(), message.length() - ELSEWHERE.length()));
+            if (!file.isAbsolute()) {
+                throw e;
+            }
             try (InputStream in = new FileInputStream(file.toFile())) { // no channel: see extract
                 copy = extract(in);
             }
             loadFile(copy.toString());
         } catch (IOException | RuntimeException | UnsatisfiedLinkError copyFailed) {
-            e.addSuppressed(copyFailed);
-            throw e;
+            if (copyFailed == e) {
+                throw e;
+            }
+            UnsatisfiedLinkError both = new UnsatisfiedLinkError(message + "; its copy in java.io.tmpdir "
+                    + "did not load either: " + copyFailed);
+            both.initCause(e);
+            throw both;
         } finally {
             if (copy != null) {
                 deleteQuietly(copy);
@@ -159,11 +168,12 @@ final class NativeLibrary {
         } catch (UnsatisfiedLinkError e) {
             tried.add("System.loadLibrary(\"" + NAME + "\") on java.library.path="
                     + System.getProperty("java.library.path") + " (" + e.getMessage() + ")");
-            throw new UnsatisfiedLinkError("no directmem native library for platform " + platform
+            throw (UnsatisfiedLinkError) new UnsatisfiedLinkError("no directmem native library for platform " + platform
                     + " (os.name=" + System.getProperty("os.name") + ", os.arch="
                     + System.getProperty("os.arch") + "); tried: " + String.join("; ", tried)
                     + ". Supported: linux-x86_64, linux-aarch64. Set -D" + PATH_PROPERTY + "=/path/to/"
-                    + System.mapLibraryName(NAME) + " to use a library built for this platform.");
+                    + System.mapLibraryName(NAME) + " to use a library built for this platform.")
+                    .initCause(e);
         }
     }
 

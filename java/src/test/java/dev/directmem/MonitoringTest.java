@@ -171,6 +171,22 @@ class MonitoringTest {
         assertTrue(result.output().contains("POOL directmem-2 2097152"), result.output());
     }
 
+    /** A copy that cannot be made (here: no java.io.tmpdir) fails the second copy with both reasons. */
+    @Test
+    void aSecondCopyWhoseLibraryCannotBeCopiedSaysWhy(@TempDir Path dir) throws Exception {
+        Path library = Files.createDirectories(dir.resolve("lib")).resolve("libdirectmem.so");
+        try (InputStream in = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
+            assertTrue(in != null, "the test's class path carries the native library");
+            Files.copy(in, library);
+        }
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.library.path=" + library, "-Djava.io.tmpdir=" + dir.resolve("absent")),
+                TwoCopiesProbe.class.getName(), Subprocess.testClassPath());
+        assertTrue(result.exitCode() != 0, result.output());
+        assertTrue(result.output().contains("already loaded in another classloader; its copy in java.io.tmpdir "
+                + "did not load either: java.nio.file.NoSuchFileException"), result.output());
+    }
+
     @Test
     void jmxFalseLeavesTheBeanOutAndABadValueIsAClearError() throws Exception {
         Subprocess.Result off = Subprocess.run(Subprocess.testClassPath(), List.of("-Ddirectmem.jmx=FALSE"),
