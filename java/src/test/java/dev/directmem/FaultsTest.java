@@ -358,11 +358,7 @@ class FaultsTest {
         Path corrupt = dir.resolve("corrupt").resolve("native/" + NativeLibrary.platform() + "/libdirectmem.so");
         Files.createDirectories(corrupt.getParent());
         Files.write(corrupt, "this is not an ELF shared object".repeat(64).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        Path libraryPath = Files.createDirectories(dir.resolve("library-path"));
-        try (InputStream library = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
-            assertTrue(library != null, "the test's class path carries the native library");
-            Files.copy(library, libraryPath.resolve("libdirectmem.so"));
-        }
+        Path libraryPath = copyOfTheNativeLibrary(dir.resolve("library-path")).getParent();
         String classPath = String.join(java.io.File.pathSeparator,
                 dir.resolve("corrupt").toString(), classes.toString(), Subprocess.location(LoadProbe.class).toString());
 
@@ -374,6 +370,16 @@ class FaultsTest {
         String output = probe(classPath, List.of("-Djava.library.path=" + dir.resolve("nowhere")));
         assertTrue(output.contains("/native/" + NativeLibrary.platform() + "/libdirectmem.so (extracted to"), output);
         assertTrue(output.contains("System.loadLibrary"), output);
+    }
+
+    /** A copy of the native library the test's class path carries, as {@code folder}/libdirectmem.so. */
+    static Path copyOfTheNativeLibrary(Path folder) throws IOException {
+        Path library = Files.createDirectories(folder).resolve("libdirectmem.so");
+        try (InputStream in = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
+            assertTrue(in != null, "the test's class path carries the native library");
+            Files.copy(in, library);
+        }
+        return library;
     }
 
     /** directmem's classes from {@code location} (a jar or a folder), without native/ (MonitoringTest too). */

@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
-import java.io.InputStream;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
@@ -154,11 +152,7 @@ class MonitoringTest {
     @ParameterizedTest
     @ValueSource(strings = {"directmem.library.path", "java.library.path"})
     void aSecondCopyLoadsALibraryGivenByPathToo(String property, @TempDir Path dir) throws Exception {
-        Path library = Files.createDirectories(dir.resolve("lib")).resolve("libdirectmem.so");
-        try (InputStream in = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
-            assertTrue(in != null, "the test's class path carries the native library");
-            Files.copy(in, library);
-        }
+        Path library = FaultsTest.copyOfTheNativeLibrary(dir.resolve("lib"));
         boolean explicit = property.equals("directmem.library.path");
         String classPath = explicit ? Subprocess.testClassPath()
                 : FaultsTest.withoutNativeLibrary(Subprocess.location(DirectMemory.class), dir.resolve("classes"))
@@ -174,11 +168,7 @@ class MonitoringTest {
     /** A copy that cannot be made (here: no java.io.tmpdir) fails the second copy with both reasons. */
     @Test
     void aSecondCopyWhoseLibraryCannotBeCopiedSaysWhy(@TempDir Path dir) throws Exception {
-        Path library = Files.createDirectories(dir.resolve("lib")).resolve("libdirectmem.so");
-        try (InputStream in = DirectMemory.class.getResourceAsStream("/native/" + NativeLibrary.platform() + "/libdirectmem.so")) {
-            assertTrue(in != null, "the test's class path carries the native library");
-            Files.copy(in, library);
-        }
+        Path library = FaultsTest.copyOfTheNativeLibrary(dir.resolve("lib"));
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
                 List.of("-Ddirectmem.library.path=" + library, "-Djava.io.tmpdir=" + dir.resolve("absent")),
                 TwoCopiesProbe.class.getName(), Subprocess.testClassPath());
