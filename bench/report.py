@@ -341,7 +341,15 @@ class Table:
     def __init__(self, results):
         self.rows = defaultdict(dict)
         for result in results:
-            self.rows[(result.jdk, result.scenario, result.size, result.threads)][result.peer] = result
+            row = self.rows[(result.jdk, result.scenario, result.size, result.threads)]
+            if result.peer in row:
+                # Rounds of one measurement were pooled by load: two results here differ in their
+                # settings (a quick run's JSON left beside a full run's), and neither may hide the other.
+                raise ValueError(f"two results for {result.scenario}.{result.peer} on JDK {result.jdk}, "
+                                 f"{size_label(result.size)}, {result.threads} thread"
+                                 f"{'' if result.threads == 1 else 's'}, measured with other settings: "
+                                 "JSON files of two runs?")
+            row[result.peer] = result
 
     def get(self, jdk, scenario, size, threads, peer):
         return self.rows.get((jdk, scenario, size, threads), {}).get(peer)
@@ -896,6 +904,10 @@ def main():
     results, footprint = load(args.inputs)
     if not results:
         sys.exit("no JMH results in " + " ".join(args.inputs))
+    try:
+        Table(results)
+    except ValueError as error:
+        sys.exit(f"report.py: {error}")
     chart(results, footprint, args.chart, args.mode)
     with open(args.markdown, "w") as f:
         f.write(markdown(results, footprint, args, args.chart, args.markdown))

@@ -4,9 +4,12 @@
     python3 bench/test_report.py [--junit-xml FILE]
 """
 
+import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -15,15 +18,16 @@ import report  # noqa: E402
 MIB = report.MIB
 
 
-def entry(benchmark, forks, mode="thrpt", size=MIB, threads=1, secondary=None):
+def entry(benchmark, forks, mode="thrpt", size=MIB, threads=1, secondary=None, jvm_args=(), time="1 s"):
     """A JMH JSON entry as the suite writes it: forks is rawData, one list of iterations per fork."""
     values = [v for fork in forks for v in fork]
     metric = {"score": sum(values) / len(values), "scoreError": "NaN", "rawData": forks,
               "scoreUnit": "ops/s" if mode == "thrpt" else "us/op"}
     return {"benchmark": f"dev.directmem.bench.{benchmark}", "params": {"size": str(size)}, "threads": threads,
-            "jdkVersion": "17.0.15", "jvm": "/usr/bin/java", "jvmArgs": [], "mode": mode, "forks": len(forks),
-            "warmupIterations": 2, "measurementIterations": len(forks[0]), "measurementTime": "1 s",
-            "primaryMetric": metric, "secondaryMetrics": secondary or {}}
+            "jdkVersion": "17.0.15", "jvm": "/usr/bin/java", "jvmArgs": list(jvm_args), "mode": mode,
+            "forks": len(forks), "warmupIterations": 2, "warmupTime": time, "measurementIterations": len(forks[0]),
+            "measurementTime": time, "jmhVersion": "1.37", "primaryMetric": metric,
+            "secondaryMetrics": secondary or {}}
 
 
 def result(benchmark, fork_scores, mode="thrpt", **options):
@@ -159,6 +163,30 @@ class Verdicts(unittest.TestCase):
         text = report.interval_text()
         self.assertIn("95 % interval", text)
         self.assertIn("4.3 to 12.7", text)
+
+
+class Loading(unittest.TestCase):
+    def load(self, *files):
+        """report.load over JSON files holding the given lists of entries."""
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        paths = []
+        for i, entries in enumerate(files):
+            paths.append(os.path.join(folder, f"run-{i}.json"))
+            with open(paths[-1], "w") as f:
+                f.write("" if entries is None else json.dumps(entries))
+        return report.load(paths)[0]
+
+    def test_rounds_of_one_measurement_make_one_row(self):
+        results = self.load([entry("GcPath.jdk", [[1, 2]])], [entry("GcPath.jdk", [[3, 4]])])
+        self.assertEqual(len(results), 1)
+        self.assertEqual(report.Table(results).get(17, "GcPath", MIB, 1, "jdk").fork_scores, [1.5, 3.5])
+
+    def test_a_row_twice_is_an_error(self):
+        # A quick run's JSON left beside a full run's: other iterations, so not rounds to pool.
+        results = self.load([entry("GcPath.jdk", [[1, 2]])], [entry("GcPath.jdk", [[3, 4]], time="500 ms")])
+        with self.assertRaisesRegex(ValueError, r"GcPath\.jdk.*JDK 17.*1 MiB.*1 thread"):
+            report.Table(results)
 
 
 def write_junit_xml(path):
