@@ -82,10 +82,12 @@ def target_text(minimum):
 
 
 def ratio_text(value):
-    if value is None:
+    if value is None or math.isnan(value):
         return "n/a"
     if math.isinf(value):
         return "∞"
+    if value == 0:
+        return "0x"
     if value < 0.01:
         return f"{value:.3f}x"
     if value >= 100:
@@ -93,6 +95,12 @@ def ratio_text(value):
     if value >= 10:
         return f"{value:.1f}x"
     return f"{value:.2f}x"
+
+
+def percent_text(value):
+    if value is None or math.isnan(value):
+        return "n/a"
+    return "∞" if math.isinf(value) else f"{value:.0%}"
 
 
 class Result:
@@ -144,12 +152,17 @@ def per_iteration(metric):
 
 
 def speedup(ours, theirs):
-    """directmem's speed-up over a peer: above 1 means directmem is faster."""
+    """directmem's speed-up over a peer: above 1 means directmem is faster. None only when a side
+    was not measured: a score of 0 gives 0 or ∞ (NaN for two latencies of 0)."""
     if ours is None or theirs is None:
         return None
     if ours.higher_is_better:
+        if ours.score == 0:
+            return 0.0  # directmem handed out nothing: no speed-up, whatever the peer did
         return ours.score / theirs.score if theirs.score > 0 else math.inf
-    return theirs.score / ours.score if ours.score > 0 else None
+    if ours.score > 0:
+        return theirs.score / ours.score
+    return math.inf if theirs.score > 0 else math.nan
 
 
 def load(paths):
@@ -324,8 +337,17 @@ class SpeedupInterval:
 def speedup_interval(ours, theirs, confidence=FORK_CONFIDENCE):
     """directmem's speed-up over a peer from the two sides' fork scores: the interval of the
     difference of their mean logs, back from the log scale."""
+    if ours.higher_is_better and ours.fork_scores and theirs.fork_scores:
+        # Throughput: a side that handed out nothing in every fork settles it, in one fork too;
+        # no log scale needed. directmem at zero first: it meets no target, whatever the peer did.
+        if not any(ours.fork_scores):
+            return SpeedupInterval(0.0, 0.0)
+        if not any(theirs.fork_scores):
+            return SpeedupInterval(math.inf, math.inf)
     if min(len(ours.fork_scores), len(theirs.fork_scores)) < 2:
         return SpeedupInterval(missing="one fork")
+    # Some forks at zero and some not: no log to take, no verdict. So for any latency of 0: a call
+    # that took no time is a broken measurement, not an infinite speed-up to pass a target on.
     if min(ours.fork_scores + theirs.fork_scores) <= 0:
         return SpeedupInterval(missing="a fork scored 0")
     low, high = mean_difference_interval([math.log(s) for s in ours.fork_scores],
@@ -428,19 +450,7 @@ def targets(table, footprint, jdk):
         latency.measured += f"; until every page was written once: {ratio_text(touched)}"
     checks.append(latency)
     for threads in (2, 4):
-        with_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "directmem")
-        without = table.get(jdk, "Churn", MIB, threads, "directmem")
-        target = f"Churn, {threads} threads: throughput under -XX:+DisableExplicitGC ≥ 90 % of without"
-        if with_flag is None or without is None:
-            checks.append(Check(target, "not measured", None))
-        else:
-            share = with_flag.score / without.score
-            # The same flag-free code runs in both: the spread between rounds says how far apart
-            # drift alone can put them, as the spread between forks does for the ratios above.
-            interval = speedup_interval(with_flag, without)
-            spread = "" if interval.missing else f", {interval.text(lambda v: f'{v:.0%}')}"
-            measured = f"{share:.0%} ({number(with_flag.score)} vs {number(without.score)} buffers/s{spread})"
-            checks.append(judged_check(target, measured, share, interval, 0.9))
+        checks.append(churn_check(table, jdk, threads))
         jdk_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "jdk")
         if jdk_flag is not None:
             checks.append(Check(f"Churn, {threads} threads: the JDK under -XX:+DisableExplicitGC (shown, no target)",
@@ -472,6 +482,22 @@ def targets(table, footprint, jdk):
                             f"right after free, {row['rssAfterIdle'] / MIB:,.0f} after "
                             f"{row['idleMillis'] / 1000:g} s", None, kind="shown"))
     return checks
+
+
+def churn_check(table, jdk, threads):
+    """directmem's churn under -XX:+DisableExplicitGC against without: at least 90 % kept."""
+    with_flag = table.get(jdk, "ChurnDisableExplicitGC", MIB, threads, "directmem")
+    without = table.get(jdk, "Churn", MIB, threads, "directmem")
+    target = f"Churn, {threads} threads: throughput under -XX:+DisableExplicitGC ≥ 90 % of without"
+    if with_flag is None or without is None:
+        return Check(target, "not measured", None)
+    share = speedup(with_flag, without)  # 0 or ∞ when a side handed out nothing
+    # The same flag-free code runs in both: the spread between rounds says how far apart drift
+    # alone can put them, as the spread between forks does for the ratios above.
+    interval = speedup_interval(with_flag, without)
+    spread = "" if interval.missing else f", {interval.text(percent_text)}"
+    measured = f"{percent_text(share)} ({number(with_flag.score)} vs {number(without.score)} buffers/s{spread})"
+    return judged_check(target, measured, share, interval, 0.9)
 
 
 def zeroing_floor(table, jdk):

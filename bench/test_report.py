@@ -35,6 +35,17 @@ def result(benchmark, fork_scores, mode="thrpt", **options):
     return report.Result(entry(benchmark, [[s * 0.99, s * 1.01] for s in fork_scores], mode, **options))
 
 
+def churn(scenario, fork_scores, out_of_memory=0, peer="directmem", threads=2):
+    """A churn Result: fork_scores buffers handed out per second a fork, out_of_memory errors an
+    iteration (JMH scores calls; the buffers and errors are secondary metrics)."""
+    forks = [[s * 0.99, s * 1.01] for s in fork_scores]
+    secondary = {"allocated": {"score": sum(fork_scores) / len(fork_scores), "scoreError": "NaN", "rawData": forks},
+                 "outOfMemoryErrors": {"score": out_of_memory * 2 * len(forks),
+                                       "rawData": [[out_of_memory] * 2 for _ in forks]}}
+    calls = [[s + out_of_memory for s in fork] for fork in forks]
+    return report.Result(entry(f"{scenario}.{peer}", calls, threads=threads, secondary=secondary))
+
+
 class StudentTQuantile(unittest.TestCase):
     def test_table_values(self):
         for p, dof, expected in ((0.975, 1, 12.706), (0.975, 4, 2.776), (0.995, 8, 3.355), (0.975, 10, 2.228),
@@ -119,6 +130,31 @@ class WelchInterval(unittest.TestCase):
         self.assertEqual(interval.missing, "one fork")
         self.assertEqual(interval.judge(1.5), "INCONCLUSIVE")
 
+    def test_directmem_at_zero_in_every_fork_fails(self):
+        # Throughput: it handed out nothing, whatever the peer did; one fork is enough to tell.
+        for ours, theirs in (([0, 0], [100, 110]), ([0, 0], [0, 0]), ([0], [100])):
+            with self.subTest(ours=ours, theirs=theirs):
+                interval = report.speedup_interval(result("GcPath.directmem", ours), result("GcPath.jdk", theirs))
+                self.assertEqual(interval.judge(1.5), "FAIL")
+
+    def test_the_peer_at_zero_in_every_fork_passes(self):
+        interval = report.speedup_interval(result("GcPath.directmem", [300, 310]), result("GcPath.jdk", [0, 0]))
+        self.assertEqual(interval.judge(1.5), "PASS")
+
+    def test_some_forks_at_zero_are_inconclusive(self):
+        for ours, theirs in (([0, 300], [100, 110]), ([300, 310], [0, 100])):
+            with self.subTest(ours=ours, theirs=theirs):
+                interval = report.speedup_interval(result("GcPath.directmem", ours), result("GcPath.jdk", theirs))
+                self.assertEqual(interval.missing, "a fork scored 0")
+
+    def test_a_latency_of_zero_is_no_verdict(self):
+        # A call that took no time is a broken measurement, not an infinite speed-up: no PASS on it.
+        for ours, theirs in (([0, 0], [200, 260]), ([2, 2.2], [0, 0])):
+            with self.subTest(ours=ours, theirs=theirs):
+                interval = report.speedup_interval(result("LargeAllocation.directmem", ours, mode="avgt"),
+                                                   result("LargeAllocation.jdk", theirs, mode="avgt"))
+                self.assertEqual(interval.missing, "a fork scored 0")
+
     def test_forks_that_agree_give_a_point(self):
         interval = report.speedup_interval(result("GcPath.directmem", [300, 300]), result("GcPath.jdk", [100, 100]))
         self.assertAlmostEqual(interval.low, 3)
@@ -158,6 +194,28 @@ class Verdicts(unittest.TestCase):
 
     def test_latency_passes_when_the_peer_is_slower(self):
         self.assertEqual(self.check([1, 1.05], [300, 310], minimum=100, mode="avgt").verdict(), "PASS")
+
+    def test_zero_scores_are_measured(self):
+        # A side at zero was measured: its ratio is 0 or ∞, not "not measured".
+        for ours, theirs, mode, measured, verdict in (
+                ([0, 0], [100, 101], "thrpt", "0x", "FAIL"),
+                ([100, 101], [0, 0], "thrpt", "∞", "PASS"),
+                ([0, 0], [300, 310], "avgt", "∞", "INCONCLUSIVE (a fork scored 0; estimate: above)"),
+                ([1, 1.05], [0, 0], "avgt", "0x", "INCONCLUSIVE (a fork scored 0; estimate: below)")):
+            with self.subTest(ours=ours, theirs=theirs, mode=mode):
+                check = self.check(ours, theirs, mode=mode)
+                self.assertEqual(check.measured.split(" ")[0], measured)
+                self.assertEqual(check.verdict(), verdict)
+
+    def churn_check(self, with_flag, without):
+        return report.churn_check(report.Table([with_flag, without]), 17, 2)
+
+    def test_churn_without_the_flag_at_zero(self):
+        check = self.churn_check(churn("ChurnDisableExplicitGC", [13000, 13100]), churn("Churn", [0, 0]))
+        self.assertTrue(check.measured.startswith("∞ "), check.measured)
+        check = self.churn_check(churn("ChurnDisableExplicitGC", [0, 0]), churn("Churn", [0, 0]))
+        self.assertTrue(check.measured.startswith("0% "), check.measured)
+        self.assertEqual(check.verdict(), "FAIL")
 
     def test_the_paragraph_names_the_level_and_its_t(self):
         text = report.interval_text()
