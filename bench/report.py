@@ -497,6 +497,11 @@ def churn_check(table, jdk, threads):
     interval = speedup_interval(with_flag, without)
     spread = "" if interval.missing else f", {interval.text(percent_text)}"
     measured = f"{percent_text(share)} ({number(with_flag.score)} vs {number(without.score)} buffers/s{spread})"
+    if with_flag.out_of_memory or without.out_of_memory:
+        # Throughput kept while calls fail is not the target met: a FAIL, whatever the interval.
+        measured += (f"; directmem's OutOfMemoryErrors per iteration: {number(with_flag.out_of_memory or 0)} "
+                     f"under the flag, {number(without.out_of_memory or 0)} without")
+        return Check(target, measured, False)
     return judged_check(target, measured, share, interval, 0.9)
 
 
@@ -566,19 +571,24 @@ def scenario_tables(table, jdk):
         for key in keys:
             row = table.rows[key]
             ours = row.get("directmem")
-            cells = [size_label(key[2]), str(key[3]), ours.text() if ours else "n/a"]
+            cells = [size_label(key[2]), str(key[3]), result_cell(ours)]
             if without_opens:
-                cells.append(row[WITHOUT_OPENS].text() if WITHOUT_OPENS in row else "n/a")
-            for peer in peers:
-                theirs = row.get(peer)
-                text = theirs.text() if theirs else "n/a"
-                if theirs is not None and theirs.out_of_memory:
-                    text += f", **{number(theirs.out_of_memory)} OutOfMemoryErrors/iteration**"
-                cells.append(text)
+                cells.append(result_cell(row.get(WITHOUT_OPENS)))
+            cells += [result_cell(row.get(peer)) for peer in peers]
             cells += [ratio_text(speedup(ours, row.get(peer))) for peer in peers]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return lines
+
+
+def result_cell(result):
+    """A score for the tables, with the OutOfMemoryErrors that churn counted, directmem's too."""
+    if result is None:
+        return "n/a"
+    text = result.text()
+    if result.out_of_memory:
+        text += f", **{number(result.out_of_memory)} OutOfMemoryErrors/iteration**"
+    return text
 
 
 def settings_text(results):
@@ -874,11 +884,11 @@ def churn_panel(ax, table, jdk):
                 without = table.get(jdk, "Churn", MIB, t, peer)
                 if with_flag and without and without.score > 0:
                     share = with_flag.score / without.score
-                    outcome = speedup_interval(with_flag, without).judge(0.9)
-                    mark = "\ninconclusive" if outcome == "INCONCLUSIVE" else ""
+                    check = churn_check(table, jdk, t)  # the table's verdict: a FAIL when directmem threw errors
+                    mark = "\ninconclusive" if check.uncertain else ""
                     ax.annotate(f"{share:.0%} kept (target ≥ 90 %){mark}",
                                 (x - 0.2, max(with_flag.score, without.score) * 1.25), ha="center", fontsize=8,
-                                weight="bold", color={"PASS": "green", "FAIL": "red"}.get(outcome, "#b8860b"))
+                                weight="bold", color="#b8860b" if check.uncertain else ("green" if check.passed else "red"))
     ax.set_xticks(range(len(threads)), [f"{t} threads" for t in threads])
     ax.set_ylabel("1 MiB buffers handed out per second")
     ax.set_title(f"Churn at the 64 MiB budget (JDK {jdk}), absolute", fontsize=10.5)

@@ -217,6 +217,26 @@ class Verdicts(unittest.TestCase):
         self.assertTrue(check.measured.startswith("0% "), check.measured)
         self.assertEqual(check.verdict(), "FAIL")
 
+    def test_churn_fails_when_directmem_throws(self):
+        # Throughput kept while calls fail is not the target met, under the flag or without it.
+        for with_errors, without_errors in ((2.5, 0), (0, 2.5)):
+            with self.subTest(with_errors=with_errors, without_errors=without_errors):
+                check = self.churn_check(churn("ChurnDisableExplicitGC", [13000, 13100], with_errors),
+                                         churn("Churn", [13000, 13050], without_errors))
+                self.assertEqual(check.verdict(), "FAIL")
+                self.assertRegex(check.measured, r"; directmem's OutOfMemoryErrors per iteration: .*2\.50")
+
+    def test_churn_without_errors_says_none(self):
+        check = self.churn_check(churn("ChurnDisableExplicitGC", [13000, 13100]), churn("Churn", [13000, 13050]))
+        self.assertEqual(check.verdict(), "PASS")
+        self.assertNotIn("OutOfMemoryError", check.measured)
+
+    def test_the_churn_table_shows_directmem_errors(self):
+        table = report.Table([churn("Churn", [13000, 13100], 2.5), churn("Churn", [9000, 9100], peer="jdk")])
+        row = next(line for line in report.scenario_tables(table, 17) if line.startswith("| 1 MiB"))
+        directmem_cell = row.split(" | ")[2]
+        self.assertIn("2.50 OutOfMemoryErrors/iteration", directmem_cell)
+
     def test_the_paragraph_names_the_level_and_its_t(self):
         text = report.interval_text()
         self.assertIn("95 % interval", text)
