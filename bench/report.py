@@ -17,6 +17,7 @@ Standard library, plus matplotlib for the chart.
 import argparse
 import copy
 import datetime
+import functools
 import json
 import math
 import os
@@ -81,26 +82,36 @@ def target_text(minimum):
     return f"{minimum:g}x" if minimum >= 1 else f"{minimum:.2f}x"
 
 
-def ratio_text(value):
+def digits_near(value, target, digits, scale=1):
+    """The decimals to print value * scale with: one more than usual within 1 % of target, and
+    more while rounding would still carry it to the target's other side, so that no figure
+    contradicts its verdict (2.996 is not "3.00x" under a target of 3x)."""
+    if target is None or not math.isfinite(value) or abs(value / target - 1) >= 0.01:
+        return digits
+    digits += 1
+    # The target rounded too, so that float noise (0.9 * 100) does not count as a side.
+    while digits < 9 and (round(value * scale, digits) >= round(target * scale, 9)) != (value >= target):
+        digits += 1
+    return digits
+
+
+def ratio_text(value, target=None):
+    """A speed-up; near its target (if given), with the digits to tell which side it is on."""
     if value is None or math.isnan(value):
         return "n/a"
     if math.isinf(value):
         return "∞"
     if value == 0:
         return "0x"
-    if value < 0.01:
-        return f"{value:.3f}x"
-    if value >= 100:
-        return f"{value:,.0f}x"
-    if value >= 10:
-        return f"{value:.1f}x"
-    return f"{value:.2f}x"
+    digits = 3 if value < 0.01 else 0 if value >= 100 else 1 if value >= 10 else 2
+    return f"{value:,.{digits_near(value, target, digits)}f}x"
 
 
-def percent_text(value):
+def percent_text(value, target=None):
+    """A share in whole percent; near its target (if given), with the digits to tell the side."""
     if value is None or math.isnan(value):
         return "n/a"
-    return "∞" if math.isinf(value) else f"{value:.0%}"
+    return "∞" if math.isinf(value) else f"{value:.{digits_near(value, target, 0, scale=100)}%}"
 
 
 class Result:
@@ -418,7 +429,8 @@ def ratio_check(table, jdk, scenario, size, peer, minimum, what, kind="target", 
     if value is None:
         return Check(target, "not measured", None, kind)
     interval = speedup_interval(ours, theirs)
-    measured = ratio_text(value) + ("" if interval.missing else f" ({interval.text()})")
+    show = functools.partial(ratio_text, target=minimum)
+    measured = show(value) + ("" if interval.missing else f" ({interval.text(show)})")
     return judged_check(target, measured, value, interval, minimum, kind)
 
 
@@ -495,8 +507,9 @@ def churn_check(table, jdk, threads):
     # The same flag-free code runs in both: the spread between rounds says how far apart drift
     # alone can put them, as the spread between forks does for the ratios above.
     interval = speedup_interval(with_flag, without)
-    spread = "" if interval.missing else f", {interval.text(percent_text)}"
-    measured = f"{percent_text(share)} ({number(with_flag.score)} vs {number(without.score)} buffers/s{spread})"
+    show = functools.partial(percent_text, target=0.9)
+    spread = "" if interval.missing else f", {interval.text(show)}"
+    measured = f"{show(share)} ({number(with_flag.score)} vs {number(without.score)} buffers/s{spread})"
     if with_flag.out_of_memory or without.out_of_memory:
         # Throughput kept while calls fail is not the target met: a FAIL, whatever the interval.
         measured += (f"; directmem's OutOfMemoryErrors per iteration: {number(with_flag.out_of_memory or 0)} "
@@ -817,7 +830,7 @@ def chart(results, footprint, path, mode):
             bars = ax.bar(xs, ys, width * 0.95, color=PEER_COLORS[peer], label=label)
             for bar, value, size in zip(bars, ys, [s for s in sizes if table.get(jdk, scenario, s, 1, peer)]):
                 minimum = chart_target(scenario, size, peer) if jdk == primary else None
-                text, color, weight = ratio_text(value), "black", "normal"
+                text, color, weight = ratio_text(value, minimum), "black", "normal"
                 if minimum is not None:
                     outcome = speedup_interval(table.get(jdk, scenario, size, 1, "directmem"),
                                                table.get(jdk, scenario, size, 1, peer)).judge(minimum)
@@ -886,7 +899,7 @@ def churn_panel(ax, table, jdk):
                     share = with_flag.score / without.score
                     check = churn_check(table, jdk, t)  # the table's verdict: a FAIL when directmem threw errors
                     mark = "\ninconclusive" if check.uncertain else ""
-                    ax.annotate(f"{share:.0%} kept (target ≥ 90 %){mark}",
+                    ax.annotate(f"{percent_text(share, 0.9)} kept (target ≥ 90 %){mark}",
                                 (x - 0.2, max(with_flag.score, without.score) * 1.25), ha="center", fontsize=8,
                                 weight="bold", color="#b8860b" if check.uncertain else ("green" if check.passed else "red"))
     ax.set_xticks(range(len(threads)), [f"{t} threads" for t in threads])

@@ -161,6 +161,29 @@ class WelchInterval(unittest.TestCase):
         self.assertAlmostEqual(interval.high, 3)
 
 
+class Rounding(unittest.TestCase):
+    def test_ratios_away_from_their_target_keep_their_digits(self):
+        self.assertEqual(report.ratio_text(2.996), "3.00x")
+        self.assertEqual(report.ratio_text(4.5, 3), "4.50x")
+        self.assertEqual(report.ratio_text(153.7, 100), "154x")
+
+    def test_a_ratio_near_its_target_gets_a_digit_more(self):
+        self.assertEqual(report.ratio_text(2.996, 3), "2.996x")
+        self.assertEqual(report.ratio_text(3.02, 3), "3.020x")
+        self.assertEqual(report.ratio_text(99.6, 100), "99.60x")
+        self.assertEqual(report.ratio_text(100.4, 100), "100.4x")
+        self.assertEqual(report.ratio_text(0.665, 1 / 1.5), "0.665x")
+
+    def test_more_digits_while_rounding_would_cross_the_target(self):
+        self.assertEqual(report.ratio_text(2.9996, 3), "2.9996x")
+        self.assertEqual(report.percent_text(0.8996, 0.9), "89.96%")
+
+    def test_percentages(self):
+        self.assertEqual(report.percent_text(0.96, 0.9), "96%")
+        self.assertEqual(report.percent_text(0.896, 0.9), "89.6%")
+        self.assertEqual(report.percent_text(0.9, 0.9), "90.0%")
+
+
 class Verdicts(unittest.TestCase):
     def check(self, ours, theirs, minimum=3, mode="thrpt"):
         table = report.Table([result("ExplicitPath.directmem", ours, mode), result("ExplicitPath.jdk", theirs, mode)])
@@ -216,6 +239,17 @@ class Verdicts(unittest.TestCase):
         check = self.churn_check(churn("ChurnDisableExplicitGC", [0, 0]), churn("Churn", [0, 0]))
         self.assertTrue(check.measured.startswith("0% "), check.measured)
         self.assertEqual(check.verdict(), "FAIL")
+
+    def test_a_ratio_just_below_its_target_does_not_print_as_the_target(self):
+        check = self.check([299.6, 299.6], [100, 100])
+        self.assertEqual(check.verdict(), "FAIL")
+        self.assertEqual(check.measured, "2.996x (2.996x–2.996x)")
+
+    def test_a_share_just_below_90_percent_does_not_print_as_90(self):
+        check = self.churn_check(churn("ChurnDisableExplicitGC", [8960, 8960]), churn("Churn", [10000, 10000]))
+        self.assertEqual(check.verdict(), "FAIL")
+        self.assertTrue(check.measured.startswith("89.6% ("), check.measured)
+        self.assertIn(", 89.6%–89.6%)", check.measured)
 
     def test_churn_fails_when_directmem_throws(self):
         # Throughput kept while calls fail is not the target met, under the flag or without it.
