@@ -796,6 +796,18 @@ def ratio_ticks(ax):
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}x"))
 
 
+def bar_points(table, jdk, scenario, sizes, peer):
+    """One series' bars: (x, speed-up, size) for each size where directmem and the peer both have
+    a row, together, so that a label and its mark stay on their bar when a row is missing. A log
+    axis shows neither 0 nor ∞ (a side that scored 0): those are left to the tables."""
+    points = []
+    for x, size in enumerate(sizes):
+        value = speedup(table.get(jdk, scenario, size, 1, "directmem"), table.get(jdk, scenario, size, 1, peer))
+        if value is not None and 0 < value < math.inf:
+            points.append((x, value, size))
+    return points
+
+
 def chart(results, footprint, path, mode):
     import matplotlib
 
@@ -820,15 +832,12 @@ def chart(results, footprint, path, mode):
                   if any(table.get(j, scenario, s, 1, p) for s in sizes)]
         width = 0.8 / max(1, len(series))
         for i, (jdk, peer) in enumerate(series):
-            xs, ys = [], []
-            for x, size in enumerate(sizes):
-                value = speedup(table.get(jdk, scenario, size, 1, "directmem"), table.get(jdk, scenario, size, 1, peer))
-                if value is not None:
-                    xs.append(x + (i - (len(series) - 1) / 2) * width)
-                    ys.append(value)
+            points = bar_points(table, jdk, scenario, sizes, peer)
+            offset = (i - (len(series) - 1) / 2) * width
             label = f"vs {PEERS[scenario][peer]} (JDK {jdk})"
-            bars = ax.bar(xs, ys, width * 0.95, color=PEER_COLORS[peer], label=label)
-            for bar, value, size in zip(bars, ys, [s for s in sizes if table.get(jdk, scenario, s, 1, peer)]):
+            bars = ax.bar([x + offset for x, _, _ in points], [value for _, value, _ in points], width * 0.95,
+                          color=PEER_COLORS[peer], label=label)
+            for bar, (_, value, size) in zip(bars, points):
                 minimum = chart_target(scenario, size, peer) if jdk == primary else None
                 text, color, weight = ratio_text(value, minimum), "black", "normal"
                 if minimum is not None:

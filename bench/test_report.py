@@ -301,6 +301,23 @@ class Loading(unittest.TestCase):
             report.Table(results)
 
 
+class Chart(unittest.TestCase):
+    def test_bars_keep_their_size_when_a_directmem_row_is_missing(self):
+        # The labels and marks went by the peer's sizes, so a bar without directmem's row shifted them.
+        sizes = [64, 4096, MIB]
+        table = report.Table([result("GcPath.jdk", [100, 100], size=size) for size in sizes]
+                             + [result("GcPath.directmem", [200, 200], size=4096),
+                                result("GcPath.directmem", [400, 400], size=MIB)])
+        points = report.bar_points(table, 17, "GcPath", sizes, "jdk")
+        self.assertEqual([(x, size) for x, _, size in points], [(1, 4096), (2, MIB)])
+        self.assertEqual([round(value, 9) for _, value, _ in points], [2, 4])
+
+    def test_no_bar_for_what_a_log_axis_cannot_show(self):
+        table = report.Table([result("GcPath.jdk", [100, 100], size=64), result("GcPath.directmem", [0, 0], size=64),
+                              result("GcPath.jdk", [0, 0], size=4096), result("GcPath.directmem", [5, 5], size=4096)])
+        self.assertEqual(report.bar_points(table, 17, "GcPath", [64, 4096], "jdk"), [])
+
+
 def write_junit_xml(path):
     """Runs every test here, and writes the results as JUnit XML (which .ci/run counts) to path."""
     import xml.etree.ElementTree as ET
