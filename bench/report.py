@@ -613,17 +613,36 @@ def settings_text(results):
             f"{first['measurementIterations']} measured iterations of {first['measurementTime']}")
     pooled_rows = [r for r in paths if "rounds" in r.entry]
     if pooled_rows:
-        sizes = " and ".join(size_label(size) for size in sorted({r.size for r in pooled_rows}))
-        names = {"GcPath": "GC path", "ExplicitPath": "explicit path"}
-        scenarios = " and ".join(sorted({names.get(r.scenario, r.scenario) for r in pooled_rows}, reverse=True))
-        text += (f"; the rows of the targets at 1 MiB and above, where the JDK's figures vary most ({scenarios} at "
-                 f"{sizes}), in {max(r.entry['forks'] for r in pooled_rows)} forks from two runs, pooled")
+        text += f"; {pooled_text(pooled_rows)}"
     rounds = {r.entry.get("rounds") for r in results if r.scenario.startswith("Churn") and r.peer == "directmem"}
     rounds.discard(None)
     if rounds:
         text += (f"; directmem's churn, with and without `-XX:+DisableExplicitGC`, in {max(rounds)} rounds of one "
                  "fork each, the two back to back in an order swapped every round, pooled")
     return text + f"; JMH {first['jmhVersion']}"
+
+
+def listing(items):
+    """Items as a sentence lists them: "a, b and c"."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def pooled_text(pooled_rows):
+    """Which path rows were measured again and pooled (the target rows against the JDK), as they are."""
+    names = {"GcPath": "GC path", "ExplicitPath": "explicit path"}
+    sizes = defaultdict(set)
+    for r in pooled_rows:
+        sizes[r.scenario].add(r.size)
+    by_sizes = defaultdict(list)  # scenarios pooled at the same sizes, named together
+    for scenario in SCENARIO_ORDER:
+        if scenario in sizes:
+            by_sizes[tuple(sorted(sizes[scenario]))].append(names.get(scenario, scenario))
+    where = ", ".join(f"{listing(scenarios)} at {listing(size_label(size) for size in group)}"
+                      for group, scenarios in by_sizes.items())
+    peers = listing({"jdk": "the JDK"}.get(peer, peer) for peer in sorted({r.peer for r in pooled_rows}))
+    return (f"{peers} in the target rows against the JDK ({where}) in {max(r.entry['forks'] for r in pooled_rows)} "
+            f"forks from {max(r.entry['rounds'] for r in pooled_rows)} runs, pooled")
 
 
 def t_range_with_two_forks(confidence):

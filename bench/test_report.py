@@ -301,6 +301,22 @@ class Loading(unittest.TestCase):
             report.Table(results)
 
 
+class Settings(unittest.TestCase):
+    def test_the_pooled_rows_are_named_as_they_are(self):
+        def pooled(benchmark, size):
+            rounds = [entry(benchmark, [[1, 2], [3, 4]], size=size), entry(benchmark, [[1, 2]] * 3, size=size)]
+            return report.Result(report.pooled(rounds))
+
+        results = [report.Result(entry("ExplicitPath.netty", [[1, 2], [3, 4]], size=64)),
+                   pooled("GcPath.directmem", 64), pooled("GcPath.jdk", 64), pooled("GcPath.directmem", MIB),
+                   pooled("GcPath.jdk", MIB), pooled("ExplicitPath.jdk", MIB), pooled("ExplicitPath.directmem", MIB)]
+        text = report.settings_text(results)
+        self.assertTrue(text.startswith("2 forks, 2 warm-up iterations of 1 s"), text)
+        self.assertNotIn("1 MiB and above", text)  # it said so, and listed 64 B among them
+        self.assertIn("; directmem and the JDK in the target rows against the JDK (GC path at 64 B and 1 MiB, "
+                      "explicit path at 1 MiB) in 5 forks from 2 runs, pooled", text)
+
+
 class Chart(unittest.TestCase):
     def test_bars_keep_their_size_when_a_directmem_row_is_missing(self):
         # The labels and marks went by the peer's sizes, so a bar without directmem's row shifted them.
