@@ -645,6 +645,18 @@ def pooled_text(pooled_rows):
             f"forks from {max(r.entry['rounds'] for r in pooled_rows)} runs, pooled")
 
 
+# Named beside the flags of every fork, as they differ between forks: the budget, and churn's flag.
+FORK_SPECIFIC_FLAGS = ("-XX:MaxDirectMemorySize=", "-XX:+DisableExplicitGC")
+
+
+def every_fork_flags(results):
+    """The flags that every fork gets, from one entry chosen whatever the order of the files (JDK
+    17's GC path against the JDK if there is one), less those named apart."""
+    stable = min(results, key=lambda r: (r.jdk != 17, r.scenario != "GcPath", r.peer != "jdk", r.jdk,
+                                         r.entry["benchmark"], r.size, r.threads))
+    return " ".join(flag for flag in stable.entry["jvmArgs"] if not flag.startswith(FORK_SPECIFIC_FLAGS))
+
+
 def t_range_with_two_forks(confidence):
     """The t quantiles of a two-sided interval with two forks a side, whose Welch degrees of freedom
     lie between 1 and 2, as text: "4.3 to 12.7" at 95 %."""
@@ -681,7 +693,6 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         if jvm.startswith(os.getcwd() + os.sep):
             jvm = os.path.relpath(jvm)
         versions.setdefault(r.jdk, f"{r.entry['vmName']} {r.entry['vmVersion']} (`{jvm}`)")
-    base_flags = " ".join(results[0].entry["jvmArgs"][:-1])
     lines = [
         "# Benchmarks",
         "",
@@ -710,7 +721,7 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "zeroing thread for blocks of 4 MiB and more) use the machine's other core, which the JDK's and "
         "Netty's calls leave idle. On a machine whose cores are all busy, directmem's ratios from 64 KiB "
         "up would be lower.",
-        f"- Every fork: `{base_flags}` plus its budget: `-XX:MaxDirectMemorySize=64m` (GC path, explicit "
+        f"- Every fork: `{every_fork_flags(results)}` plus its budget: `-XX:MaxDirectMemorySize=64m` (GC path, explicit "
         "path, churn) or `=1g` (large allocations), which directmem and the JDK both take as their budget, "
         "and `-XX:+DisableExplicitGC` where named. The JDK 25 forks also get "
         "`--sun-misc-unsafe-memory-access=allow` (Netty uses `sun.misc.Unsafe`).",

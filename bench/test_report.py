@@ -317,6 +317,19 @@ class Settings(unittest.TestCase):
                       "explicit path at 1 MiB) in 5 forks from 2 runs, pooled", text)
 
 
+    def test_every_fork_flags_come_from_a_stable_entry(self):
+        base = ["--enable-native-access=ALL-UNNAMED", "-Xmx512m"]
+        churn_with_flag = report.Result(entry("ChurnDisableExplicitGC.directmem", [[1, 2]], threads=2,
+                                              jvm_args=base + ["-XX:MaxDirectMemorySize=64m", "-XX:+DisableExplicitGC"]))
+        gc_path = report.Result(entry("GcPath.jdk", [[1, 2]], jvm_args=base + ["-XX:MaxDirectMemorySize=64m"]))
+        jdk25 = report.Result(dict(entry("GcPath.jdk", [[1, 2]], jvm_args=["--sun-misc-unsafe-memory-access=allow"]
+                                         + base + ["-XX:MaxDirectMemorySize=64m"]), jdkVersion="25.0.2"))
+        expected = "--enable-native-access=ALL-UNNAMED -Xmx512m"
+        self.assertEqual(report.every_fork_flags([churn_with_flag, jdk25, gc_path]), expected)
+        # Without the GC path's entry, the budget and the flag go by their prefix all the same.
+        self.assertEqual(report.every_fork_flags([churn_with_flag]), expected)
+
+
 class Chart(unittest.TestCase):
     def test_bars_keep_their_size_when_a_directmem_row_is_missing(self):
         # The labels and marks went by the peer's sizes, so a bar without directmem's row shifted them.
