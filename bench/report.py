@@ -179,7 +179,11 @@ def speedup(ours, theirs):
 def load(paths):
     entries, footprint = [], []
     for path in paths:
-        if path.endswith(".jsonl"):
+        if os.path.getsize(path) == 0:
+            # JMH creates its result file first and writes it at the end: -foe true leaves it empty
+            # when a fork fails. Its rows are then missing, which a full run's report counts.
+            print(f"report.py: {path} is empty: a JMH run that stopped", file=sys.stderr)
+        elif path.endswith(".jsonl"):
             with open(path) as f:
                 footprint += [json.loads(line) for line in f if line.strip()]
         else:
@@ -397,13 +401,23 @@ class Table:
 # --- targets ------------------------------------------------------------------------------
 
 class Check:
-    def __init__(self, target, measured, passed, kind="target", uncertain=False, why=None):
+    def __init__(self, target, measured, passed, kind="target", uncertain=False, why=None, missing=False):
         self.target, self.measured, self.passed, self.kind = target, measured, passed, kind
         # The interval holds the target, or there is none (why: "one fork"): this run cannot tell.
         # passed then says on which side the estimate fell.
         self.uncertain, self.why = uncertain, why
+        self.missing = missing
 
-    def verdict(self):
+    @classmethod
+    def not_measured(cls, target, kind="target"):
+        return cls(target, "not measured", None, kind, missing=True)
+
+    def verdict(self, full=False):
+        if self.missing and full:
+            # A full run measures every target: a row missing there is a fork that failed (JMH
+            # drops its benchmark's results) or a benchmark gone, not a row to leave out.
+            word = "NOT MEASURED"
+            return word if self.kind == "target" else f"{word} ({self.kind})"
         if self.passed is None:
             return "n/a"
         word = "PASS" if self.passed else "FAIL"
@@ -427,11 +441,22 @@ def ratio_check(table, jdk, scenario, size, peer, minimum, what, kind="target", 
     value = speedup(ours, theirs)
     target = f"{what} at {size_label(size)}: ≥ {target_text(minimum)}"
     if value is None:
-        return Check(target, "not measured", None, kind)
+        return Check.not_measured(target, kind)
     interval = speedup_interval(ours, theirs)
     show = functools.partial(ratio_text, target=minimum)
     measured = show(value) + ("" if interval.missing else f" ({interval.text(show)})")
     return judged_check(target, measured, value, interval, minimum, kind)
+
+
+def primary_jdk(jdks):
+    """The JDK whose run the targets are judged on."""
+    return 17 if 17 in jdks else jdks[0]
+
+
+def unmeasured_targets(results, footprint):
+    """The target and aim rows with no measurement on the JDK they are judged on."""
+    table = Table(results)
+    return [check for check in targets(table, footprint, primary_jdk(table.jdks())) if check.missing]
 
 
 def targets(table, footprint, jdk):
@@ -475,7 +500,7 @@ def targets(table, footprint, jdk):
         checks.append(Check(target, f"{overhead:.1f} B ({per_buffer['directmem']['rssPerBuffer']:.1f} vs "
                                     f"{per_buffer['netty']['rssPerBuffer']:.1f} B of RSS per buffer)", overhead <= 16))
     else:
-        checks.append(Check(target, "not measured", None))
+        checks.append(Check.not_measured(target))
     large = {row["peer"]: row for row in footprint if row["measurement"] == "largeFree"}
     target = "A freed 256 MiB buffer goes back to the OS at once (RSS right after free)"
     if "directmem" in large:
@@ -484,7 +509,7 @@ def targets(table, footprint, jdk):
         checks.append(Check(target, f"RSS {row['rssBefore'] / MIB:,.0f} → {row['rssAllocated'] / MIB:,.0f} → "
                                     f"{row['rssAfterFree'] / MIB:,.0f} MiB: {returned:.0%} returned", returned >= 0.95))
     else:
-        checks.append(Check(target, "not measured", None))
+        checks.append(Check.not_measured(target))
     kept = {row["peer"]: row for row in footprint if row["measurement"] == "keptFree"}
     if "directmem" in kept:
         row = kept["directmem"]
@@ -502,7 +527,7 @@ def churn_check(table, jdk, threads):
     without = table.get(jdk, "Churn", MIB, threads, "directmem")
     target = f"Churn, {threads} threads: throughput under -XX:+DisableExplicitGC ≥ 90 % of without"
     if with_flag is None or without is None:
-        return Check(target, "not measured", None)
+        return Check.not_measured(target)
     share = speedup(with_flag, without)  # 0 or ∞ when a side handed out nothing
     # The same flag-free code runs in both: the spread between rounds says how far apart drift
     # alone can put them, as the spread between forks does for the ratios above.
@@ -686,7 +711,7 @@ def interval_text():
 def markdown(results, footprint, args, chart_path, markdown_path):
     table = Table(results)
     jdks = table.jdks()
-    primary = 17 if 17 in jdks else jdks[0]
+    primary = primary_jdk(jdks)
     versions = {}
     for r in results:
         jvm = r.entry["jvm"]
@@ -747,10 +772,10 @@ def markdown(results, footprint, args, chart_path, markdown_path):
     # The same checks on the other JDKs' runs (no churn or footprint there: those show as —).
     other_checks = [{c.target: c for c in targets(table, [], jdk)} for jdk in others]
     for check in targets(table, footprint, primary):
-        cells = [check.target, check.measured, check.verdict()]
+        cells = [check.target, check.measured, check.verdict(full=args.mode == "full")]
         for checks in other_checks:
             other = checks.get(check.target)
-            shown = other is not None and other.kind != "shown" and other.measured != "not measured"
+            shown = other is not None and other.kind != "shown" and not other.missing
             cells.append(other.measured if shown else "—")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "\"aim\" rows are goals the issue asks to report, not hard targets. " + interval_text(), ""]
@@ -846,7 +871,7 @@ def chart(results, footprint, path, mode):
 
     table = Table(results)
     jdks = table.jdks()
-    primary = 17 if 17 in jdks else jdks[0]
+    primary = primary_jdk(jdks)
     ffm_jdk = max(jdks)
     panels = ["GcPath", "ExplicitPath", "LargeAllocation", "LargeAllocationTouched"]
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
@@ -1000,6 +1025,13 @@ def main():
     with open(args.markdown, "w") as f:
         f.write(markdown(results, footprint, args, args.chart, args.markdown))
     print(f"wrote {args.markdown} and {args.chart}")
+    unmeasured = unmeasured_targets(results, footprint)
+    if args.mode == "full" and unmeasured:
+        # Written all the same, to be read, but the run failed: its BENCHMARKS.md is no full run's.
+        print(f"report.py: {len(unmeasured)} target rows NOT MEASURED in a full run:", file=sys.stderr)
+        for check in unmeasured:
+            print(f"  {check.target}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

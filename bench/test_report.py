@@ -4,6 +4,8 @@
     python3 bench/test_report.py [--junit-xml FILE]
 """
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -11,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402
@@ -26,7 +29,8 @@ def entry(benchmark, forks, mode="thrpt", size=MIB, threads=1, secondary=None, j
     return {"benchmark": f"dev.directmem.bench.{benchmark}", "params": {"size": str(size)}, "threads": threads,
             "jdkVersion": "17.0.15", "jvm": "/usr/bin/java", "jvmArgs": list(jvm_args), "mode": mode,
             "forks": len(forks), "warmupIterations": 2, "warmupTime": time, "measurementIterations": len(forks[0]),
-            "measurementTime": time, "jmhVersion": "1.37", "primaryMetric": metric,
+            "measurementTime": time, "jmhVersion": "1.37", "vmName": "OpenJDK 64-Bit Server VM",
+            "vmVersion": "17.0.15+6", "primaryMetric": metric,
             "secondaryMetrics": secondary or {}}
 
 
@@ -294,6 +298,13 @@ class Loading(unittest.TestCase):
         self.assertEqual(len(results), 1)
         self.assertEqual(report.Table(results).get(17, "GcPath", MIB, 1, "jdk").fork_scores, [1.5, 3.5])
 
+    def test_an_empty_file_holds_no_results(self):
+        # JMH creates the result file first and writes it at the end: a run that -foe stopped leaves it empty.
+        with contextlib.redirect_stderr(io.StringIO()) as warning:
+            results = self.load([entry("GcPath.jdk", [[1, 2]])], None)
+        self.assertEqual(len(results), 1)
+        self.assertIn("run-1.json is empty", warning.getvalue())
+
     def test_a_row_twice_is_an_error(self):
         # A quick run's JSON left beside a full run's: other iterations, so not rounds to pool.
         results = self.load([entry("GcPath.jdk", [[1, 2]])], [entry("GcPath.jdk", [[3, 4]], time="500 ms")])
@@ -345,6 +356,53 @@ class Chart(unittest.TestCase):
         table = report.Table([result("GcPath.jdk", [100, 100], size=64), result("GcPath.directmem", [0, 0], size=64),
                               result("GcPath.jdk", [0, 0], size=4096), result("GcPath.directmem", [5, 5], size=4096)])
         self.assertEqual(report.bar_points(table, 17, "GcPath", [64, 4096], "jdk"), [])
+
+
+class MissingRows(unittest.TestCase):
+    def test_a_missing_row_reads_not_measured_in_a_full_run(self):
+        check = report.Check.not_measured("GC path vs allocateDirect at 64 B: ≥ 1.5x")
+        self.assertEqual(check.verdict(), "n/a")
+        self.assertEqual(check.verdict(full=True), "NOT MEASURED")
+        self.assertEqual(report.Check.not_measured("an aim", kind="aim").verdict(full=True), "NOT MEASURED (aim)")
+
+    def test_the_targets_of_a_missing_row_are_missing(self):
+        table = report.Table([result("GcPath.directmem", [300, 310], size=64), result("GcPath.jdk", [100, 110], size=64)])
+        checks = {check.target: check for check in report.targets(table, [], 17)}
+        self.assertFalse(checks["GC path vs allocateDirect at 64 B: ≥ 1.5x"].missing)
+        self.assertTrue(checks["GC path vs allocateDirect at 4 KiB: ≥ 1.5x"].missing)
+        self.assertTrue(checks["Churn, 2 threads: throughput under -XX:+DisableExplicitGC ≥ 90 % of without"].missing)
+
+    def run_report(self, mode):
+        """report.main over one GC path pair at 64 B (the chart left out: matplotlib is not needed here):
+        its exit status, BENCHMARKS.md and what it wrote to stderr."""
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        path, markdown = os.path.join(folder, "jdk17.json"), os.path.join(folder, "BENCHMARKS.md")
+        with open(path, "w") as f:
+            json.dump([entry("GcPath.directmem", [[300, 310], [305, 300]], size=64),
+                       entry("GcPath.jdk", [[100, 110], [105, 100]], size=64)], f)
+        argv = ["report.py", "--mode", mode, "--markdown", markdown, "--chart", os.path.join(folder, "chart.png"), path]
+        status = 0
+        with mock.patch.object(sys, "argv", argv), mock.patch.object(report, "chart"), \
+                contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as errors:
+            try:
+                report.main()
+            except SystemExit as exit:
+                status = exit.code
+        with open(markdown) as f:
+            return status, f.read(), errors.getvalue()
+
+    def test_a_full_run_with_missing_rows_fails_after_writing_the_report(self):
+        status, markdown, errors = self.run_report("full")
+        self.assertEqual(status, 1)
+        self.assertRegex(markdown, r"\| GC path vs allocateDirect at 64 B: ≥ 1\.5x \| 2\.\d\dx \(.*\) \| PASS \|")
+        self.assertIn("| GC path vs allocateDirect at 4 KiB: ≥ 1.5x | not measured | NOT MEASURED |", markdown)
+        self.assertIn("GC path vs allocateDirect at 4 KiB", errors)
+
+    def test_a_quick_run_may_miss_rows(self):
+        status, markdown, _ = self.run_report("quick")
+        self.assertEqual(status, 0)
+        self.assertIn("| GC path vs allocateDirect at 4 KiB: ≥ 1.5x | not measured | n/a |", markdown)
 
 
 def write_junit_xml(path):
