@@ -699,7 +699,11 @@ def interval_text():
             "is centred on the ratio of the forks' geometric means, which can differ a little from the ratio of "
             "the scores shown. PASS: all of the interval is at or above the target; FAIL: all of it is below; "
             "INCONCLUSIVE: it holds the target, or a side ran in one fork, which gives no interval (\"one "
-            f"fork\"); the estimate says on which side the ratio fell. Why {level}: with two forks a side t is "
+            "fork\"), or some forks scored 0, or any did in a latency row (\"a fork scored 0\"); the estimate says "
+            "on which side the ratio fell. A throughput of 0 in every fork settles a row: FAIL if it is "
+            "directmem's, PASS if the peer's; churn FAILs too when directmem threw OutOfMemoryErrors. NOT "
+            "MEASURED, in a full run: the row is missing, and the report fails the run. "
+            f"Why {level}: with two forks a side t is "
             f"already {t_range_with_two_forks(FORK_CONFIDENCE)}, and at 99 % it would be "
             f"{t_range_with_two_forks(0.99)}, too wide to judge most rows. Still, these intervals hold one run: "
             "runs on other days have differed by more (PERFORMANCE.md lists the full runs since 2026-12-02), so "
@@ -746,8 +750,8 @@ def markdown(results, footprint, args, chart_path, markdown_path):
         "zeroing thread for blocks of 4 MiB and more) use the machine's other core, which the JDK's and "
         "Netty's calls leave idle. On a machine whose cores are all busy, directmem's ratios from 64 KiB "
         "up would be lower.",
-        f"- Every fork: `{every_fork_flags(results)}` plus its budget: `-XX:MaxDirectMemorySize=64m` (GC path, explicit "
-        "path, churn) or `=1g` (large allocations), which directmem and the JDK both take as their budget, "
+        f"- Every fork: `{every_fork_flags(results)}` plus its budget: `-XX:MaxDirectMemorySize=64m` (GC path, "
+        "explicit path, churn) or `=1g` (large allocations), which directmem and the JDK both take as their budget, "
         "and `-XX:+DisableExplicitGC` where named. The JDK 25 forks also get "
         "`--sun-misc-unsafe-memory-access=allow` (Netty uses `sun.misc.Unsafe`).",
         "- The column *" + WITHOUT_OPENS_LABEL + "* is directmem in forks without "
@@ -963,9 +967,10 @@ def churn_panel(ax, table, jdk):
                     share = with_flag.score / without.score
                     check = churn_check(table, jdk, t)  # the table's verdict: a FAIL when directmem threw errors
                     mark = "\ninconclusive" if check.uncertain else ""
+                    color = "#b8860b" if check.uncertain else ("green" if check.passed else "red")
                     ax.annotate(f"{percent_text(share, 0.9)} kept (target ≥ 90 %){mark}",
                                 (x - 0.2, max(with_flag.score, without.score) * 1.25), ha="center", fontsize=8,
-                                weight="bold", color="#b8860b" if check.uncertain else ("green" if check.passed else "red"))
+                                weight="bold", color=color)
     ax.set_xticks(range(len(threads)), [f"{t} threads" for t in threads])
     ax.set_ylabel("1 MiB buffers handed out per second")
     ax.set_title(f"Churn at the 64 MiB budget (JDK {jdk}), absolute", fontsize=10.5)

@@ -280,6 +280,12 @@ class Verdicts(unittest.TestCase):
         self.assertIn("95 % interval", text)
         self.assertIn("4.3 to 12.7", text)
 
+    def test_the_paragraph_names_every_verdict(self):
+        text = report.interval_text()
+        for word in ("PASS", "FAIL", "INCONCLUSIVE", "\"one fork\"", "\"a fork scored 0\"", "NOT MEASURED"):
+            with self.subTest(word=word):
+                self.assertIn(word, text)
+
 
 class Loading(unittest.TestCase):
     def load(self, *files):
@@ -330,8 +336,8 @@ class Settings(unittest.TestCase):
 
     def test_every_fork_flags_come_from_a_stable_entry(self):
         base = ["--enable-native-access=ALL-UNNAMED", "-Xmx512m"]
-        churn_with_flag = report.Result(entry("ChurnDisableExplicitGC.directmem", [[1, 2]], threads=2,
-                                              jvm_args=base + ["-XX:MaxDirectMemorySize=64m", "-XX:+DisableExplicitGC"]))
+        flagged = base + ["-XX:MaxDirectMemorySize=64m", "-XX:+DisableExplicitGC"]
+        churn_with_flag = report.Result(entry("ChurnDisableExplicitGC.directmem", [[1, 2]], threads=2, jvm_args=flagged))
         gc_path = report.Result(entry("GcPath.jdk", [[1, 2]], jvm_args=base + ["-XX:MaxDirectMemorySize=64m"]))
         jdk25 = report.Result(dict(entry("GcPath.jdk", [[1, 2]], jvm_args=["--sun-misc-unsafe-memory-access=allow"]
                                          + base + ["-XX:MaxDirectMemorySize=64m"]), jdkVersion="25.0.2"))
@@ -366,7 +372,8 @@ class MissingRows(unittest.TestCase):
         self.assertEqual(report.Check.not_measured("an aim", kind="aim").verdict(full=True), "NOT MEASURED (aim)")
 
     def test_the_targets_of_a_missing_row_are_missing(self):
-        table = report.Table([result("GcPath.directmem", [300, 310], size=64), result("GcPath.jdk", [100, 110], size=64)])
+        table = report.Table([result("GcPath.directmem", [300, 310], size=64),
+                              result("GcPath.jdk", [100, 110], size=64)])
         checks = {check.target: check for check in report.targets(table, [], 17)}
         self.assertFalse(checks["GC path vs allocateDirect at 64 B: ≥ 1.5x"].missing)
         self.assertTrue(checks["GC path vs allocateDirect at 4 KiB: ≥ 1.5x"].missing)
@@ -381,7 +388,8 @@ class MissingRows(unittest.TestCase):
         with open(path, "w") as f:
             json.dump([entry("GcPath.directmem", [[300, 310], [305, 300]], size=64),
                        entry("GcPath.jdk", [[100, 110], [105, 100]], size=64)], f)
-        argv = ["report.py", "--mode", mode, "--markdown", markdown, "--chart", os.path.join(folder, "chart.png"), path]
+        argv = ["report.py", "--mode", mode, "--markdown", markdown, "--chart", os.path.join(folder, "chart.png"),
+                path]
         status = 0
         with mock.patch.object(sys, "argv", argv), mock.patch.object(report, "chart"), \
                 contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as errors:
