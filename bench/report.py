@@ -1033,7 +1033,7 @@ def main():
     unmeasured = unmeasured_targets(results, footprint)
     if args.mode == "full" and unmeasured:
         # Written all the same, to be read, but the run failed: its BENCHMARKS.md is no full run's.
-        print(f"report.py: {len(unmeasured)} target rows NOT MEASURED in a full run:", file=sys.stderr)
+        print(f"report.py: {len(unmeasured)} rows of the targets table NOT MEASURED in a full run:", file=sys.stderr)
         for check in unmeasured:
             print(f"  {check.target}", file=sys.stderr)
         sys.exit(1)
