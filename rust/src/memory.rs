@@ -211,16 +211,64 @@ fn advise_huge_pages(ptr: *mut libc::c_void, len: usize) {
     }
 }
 
-/// Gives a mapping back to the OS.
+/// Gives a mapping back to the OS: unmaps it, or, where that fails, drops its pages.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be one mapping from [`map`] or `map_aligned`, not used afterwards.
 pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
-    if libc::munmap(ptr.as_ptr().cast(), len as usize) != 0 {
-        log::error!(
-            "munmap of {len} bytes at {ptr:p} failed: {}",
-            std::io::Error::last_os_error()
+    let Err(e) = munmap(ptr.as_ptr().cast(), len as usize) else {
+        return;
+    };
+    // munmap fails (ENOMEM) where it must split a mapping the kernel merged with its neighbours
+    // and the process is at vm.max_map_count. The budget no longer counts the block, so its pages
+    // go back all the same: MADV_DONTNEED never splits a mapping. The address range stays mapped,
+    // holding nothing.
+    if libc::madvise(ptr.as_ptr().cast(), len as usize, libc::MADV_DONTNEED) == 0 {
+        static DROPPED: AtomicBool = AtomicBool::new(false);
+        log_give_back_failure(
+            &DROPPED,
+            format_args!(
+                "munmap of {len} bytes at {ptr:p} failed ({e}); its pages were dropped instead, \
+                 its address range stays mapped"
+            ),
         );
+    } else {
+        static KEPT: AtomicBool = AtomicBool::new(false);
+        log_give_back_failure(
+            &KEPT,
+            format_args!(
+                "munmap of {len} bytes at {ptr:p} failed ({e}), and so did dropping its pages \
+                 ({}): they stay resident outside the budget",
+                std::io::Error::last_os_error()
+            ),
+        );
+    }
+}
+
+/// `munmap`, with its error.
+///
+/// # Safety
+/// As `munmap`: `ptr..ptr+len` must be page-aligned and used by nothing afterwards.
+unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> std::io::Result<()> {
+    #[cfg(test)]
+    if tests::unmap_fails_if_armed() {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+    }
+    if libc::munmap(ptr, len) == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Logs a failure to give memory back to the OS: a warning the first time for each kind
+/// (`warned`), at debug level after, as one that keeps happening (a process at
+/// vm.max_map_count) would log at every free.
+fn log_give_back_failure(warned: &AtomicBool, message: std::fmt::Arguments) {
+    if warned.swap(true, Ordering::Relaxed) {
+        log::debug!("{message}");
+    } else {
+        log::warn!("{message} (further ones at debug level)");
     }
 }
 
@@ -438,13 +486,21 @@ fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
     let aligned = start.next_multiple_of(alignment.max(page) as usize);
     let head = aligned - start;
     let tail = mapped - head - len as usize;
-    // SAFETY: both ranges are page-aligned parts of the mapping just made, outside the block.
-    unsafe {
-        if head > 0 {
-            libc::munmap(base, head);
+    for (start, trim) in [(start, head), (aligned + len as usize, tail)] {
+        if trim == 0 {
+            continue;
         }
-        if tail > 0 {
-            libc::munmap((aligned + len as usize) as *mut libc::c_void, tail);
+        // SAFETY: a page-aligned part of the mapping just made, outside the block.
+        if let Err(e) = unsafe { munmap(start as *mut libc::c_void, trim) } {
+            // Pages never touched hold no memory: only the address range is lost.
+            static TRIM: AtomicBool = AtomicBool::new(false);
+            log_give_back_failure(
+                &TRIM,
+                format_args!(
+                    "munmap of {trim} bytes trimmed off an aligned mapping failed ({e}); they \
+                     stay mapped, untouched"
+                ),
+            );
         }
     }
     advise_huge_pages(aligned as *mut libc::c_void, len as usize);
@@ -482,6 +538,63 @@ fn fail_next_allocation() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// When set, this thread's next `munmap` fails with ENOMEM, doing nothing.
+        static FAIL_NEXT_UNMAP: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn unmap_fails_if_armed() -> bool {
+        FAIL_NEXT_UNMAP.with(|f| f.replace(false))
+    }
+
+    /// Whether any page of `ptr..ptr+len` is resident.
+    fn any_page_resident(ptr: NonNull<u8>, len: u64) -> bool {
+        let mut residency = vec![0u8; len.div_ceil(page_size()) as usize];
+        // SAFETY: a mapping of `len` bytes; the vector has a byte per page.
+        let rc =
+            unsafe { libc::mincore(ptr.as_ptr().cast(), len as usize, residency.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        residency.iter().any(|r| r & 1 != 0)
+    }
+
+    /// Before: a failed munmap was only logged, and the block's pages stayed resident, no
+    /// longer counted in the budget (review).
+    #[test]
+    fn a_failed_unmap_still_gives_the_pages_back() {
+        let len = 1 << 20;
+        let ptr = map(len).expect("mapping");
+        // SAFETY: the mapping is ours and `len` bytes long.
+        unsafe { fill(ptr, len as usize, 0xAB) };
+        assert!(any_page_resident(ptr, len));
+        FAIL_NEXT_UNMAP.with(|f| f.set(true));
+        // SAFETY: mapped above; the unmap fails, so the mapping is still ours.
+        unsafe { unmap(ptr, len) };
+        let resident = any_page_resident(ptr, len);
+        // SAFETY: still mapped (the unmap failed), unmapped once for real.
+        unsafe { unmap(ptr, len) };
+        assert!(
+            !resident,
+            "pages of a block whose unmap failed are still resident"
+        );
+    }
+
+    #[test]
+    fn a_failed_trim_of_an_aligned_mapping_still_gives_an_aligned_block() {
+        let alignment = 4 * page_size();
+        FAIL_NEXT_UNMAP.with(|f| f.set(true));
+        let ptr = allocate_aligned(4096, alignment).expect("mapping");
+        assert!(
+            !FAIL_NEXT_UNMAP.with(|f| f.get()),
+            "the trims go through the checked munmap"
+        );
+        assert_eq!(ptr.as_ptr() as u64 % alignment, 0);
+        // SAFETY: allocated above, freed once.
+        unsafe {
+            fill(ptr, 4096, 0x5A);
+            free_aligned(ptr, 4096, alignment, FreedBy::Caller);
+        }
+    }
 
     #[test]
     fn frees_to_malloc_are_counted_in_steps_of_each_thread() {
