@@ -47,17 +47,23 @@ pub enum FreedBy {
     Reclaimer,
 }
 
-/// The budget an allocation of `capacity` bytes takes: mapped blocks are whole pages.
-pub fn reservation_for(capacity: u64) -> Reservation {
+/// The budget an allocation of `capacity` bytes takes: mapped blocks are whole pages. An error
+/// for a capacity whose whole pages are beyond `u64::MAX`.
+pub fn reservation_for(capacity: u64) -> Result<Reservation, String> {
     let footprint = if capacity >= MMAP_THRESHOLD {
-        round_up_to_page(capacity)
+        round_up_to_page(capacity).ok_or_else(|| too_large(capacity))?
     } else {
         capacity
     };
-    Reservation {
+    Ok(Reservation {
         capacity,
         footprint,
-    }
+    })
+}
+
+/// The error for a capacity whose footprint cannot be counted.
+fn too_large(capacity: u64) -> String {
+    format!("capacity {capacity} takes more than 2^64 bytes with alignment and rounding")
 }
 
 /// Allocates `capacity` zero-filled bytes. `None` when the OS refuses.
@@ -70,7 +76,7 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
         return None;
     }
     if capacity >= MMAP_THRESHOLD {
-        let len = round_up_to_page(capacity);
+        let len = round_up_to_page(capacity)?;
         REUSE.take(len).or_else(|| map(len))
     } else {
         if capacity > MAX_SMALL {
@@ -113,7 +119,10 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
         return;
     }
     if capacity >= MMAP_THRESHOLD {
-        let len = round_up_to_page(capacity);
+        // Whole pages below `u64::MAX` for any block: `allocate_zeroed` maps nothing else.
+        let Some(len) = round_up_to_page(capacity) else {
+            return;
+        };
         if !REUSE.keep(ptr, len, Warmth::after_free_by(by)) {
             unmap(ptr, len);
         }
@@ -366,9 +375,9 @@ pub fn page_size() -> u64 {
     *PAGE
 }
 
-fn round_up_to_page(bytes: u64) -> u64 {
-    let page = page_size();
-    bytes.div_ceil(page) * page
+/// `bytes` rounded up to whole pages; `None` beyond `u64::MAX`.
+fn round_up_to_page(bytes: u64) -> Option<u64> {
+    bytes.checked_next_multiple_of(page_size())
 }
 
 // --- aligned blocks (DirectMemory.allocateDirectAligned) --------------------------------------
@@ -430,18 +439,19 @@ pub fn check_alignment(alignment: u64) -> Result<(), String> {
 }
 
 /// The budget an aligned allocation takes: as `reservation_for`, plus, for `posix_memalign`
-/// blocks, the alignment itself (the most padding the allocator may have to add).
-pub fn reservation_for_aligned(capacity: u64, alignment: u64) -> Reservation {
+/// blocks, the alignment itself (the most padding the allocator may have to add). An error for
+/// a footprint beyond `u64::MAX`.
+pub fn reservation_for_aligned(capacity: u64, alignment: u64) -> Result<Reservation, String> {
     let footprint = match aligned_kind(capacity, alignment) {
         AlignedKind::Plain => return reservation_for(capacity),
-        _ if capacity == 0 => 0,
-        AlignedKind::Memalign => capacity + alignment,
+        _ if capacity == 0 => Some(0),
+        AlignedKind::Memalign => capacity.checked_add(alignment),
         AlignedKind::Mapped => round_up_to_page(capacity),
     };
-    Reservation {
+    Ok(Reservation {
         capacity,
-        footprint,
-    }
+        footprint: footprint.ok_or_else(|| too_large(capacity))?,
+    })
 }
 
 /// Allocates `capacity` zero-filled bytes starting at a multiple of `alignment` (checked by
@@ -478,7 +488,7 @@ pub fn allocate_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
 /// `free_aligned` can unmap it as any other mapped block.
 fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
     let page = page_size();
-    let len = round_up_to_page(capacity);
+    let len = round_up_to_page(capacity)?;
     let slack = alignment.saturating_sub(page);
     let mapped = usize::try_from(len.checked_add(slack)?).ok()?;
     let base = map_anonymous(mapped)?;
@@ -517,7 +527,12 @@ pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: 
         AlignedKind::Plain => free(ptr, capacity, by),
         _ if capacity == 0 => {}
         AlignedKind::Memalign => free_to_malloc(ptr.as_ptr().cast()),
-        AlignedKind::Mapped => unmap(ptr, round_up_to_page(capacity)),
+        AlignedKind::Mapped => {
+            // Whole pages below `u64::MAX` for any block: `map_aligned` maps nothing else.
+            if let Some(len) = round_up_to_page(capacity) {
+                unmap(ptr, len);
+            }
+        }
     }
 }
 
@@ -785,14 +800,14 @@ mod tests {
         let ptr = allocate_zeroed(0).unwrap();
         // SAFETY: freeing a zero-capacity block is a no-op.
         unsafe { free(ptr, 0, FreedBy::Caller) };
-        assert_eq!(reservation_for(0).footprint, 0);
+        assert_eq!(reservation_for(0).unwrap().footprint, 0);
     }
 
     #[test]
     fn mapped_blocks_reserve_whole_pages() {
         let page = page_size();
-        assert_eq!(reservation_for(1000).footprint, 1000);
-        let r = reservation_for(MMAP_THRESHOLD + 1);
+        assert_eq!(reservation_for(1000).unwrap().footprint, 1000);
+        let r = reservation_for(MMAP_THRESHOLD + 1).unwrap();
         assert_eq!(r.capacity, MMAP_THRESHOLD + 1);
         assert_eq!(r.footprint, MMAP_THRESHOLD + page);
     }
@@ -817,7 +832,7 @@ mod tests {
                     0,
                     "{capacity} @ {alignment}"
                 );
-                let r = reservation_for_aligned(capacity, alignment);
+                let r = reservation_for_aligned(capacity, alignment).unwrap();
                 assert!(r.footprint >= capacity);
                 if capacity >= MMAP_THRESHOLD || alignment > page {
                     assert_eq!(r.footprint % page, 0);
@@ -870,14 +885,32 @@ mod tests {
 
     #[test]
     fn small_aligned_blocks_reserve_their_padding() {
-        assert_eq!(reservation_for_aligned(100, 8).footprint, 100);
-        assert_eq!(reservation_for_aligned(100, 64).footprint, 164);
+        let footprint = |capacity, alignment| {
+            reservation_for_aligned(capacity, alignment)
+                .unwrap()
+                .footprint
+        };
+        assert_eq!(footprint(100, 8), 100);
+        assert_eq!(footprint(100, 64), 164);
         let page = page_size();
-        assert_eq!(reservation_for_aligned(100, page).footprint, 100 + page);
-        assert_eq!(
-            reservation_for_aligned(100, 2 * page).footprint,
-            page,
-            "mapped"
-        );
+        assert_eq!(footprint(100, page), 100 + page);
+        assert_eq!(footprint(100, 2 * page), page, "mapped");
+    }
+
+    /// Before: rounded up to pages, u64::MAX wrapped to a footprint of 0 in release builds
+    /// (review).
+    #[test]
+    fn a_footprint_beyond_u64_is_an_error_not_wrapped() {
+        let page = page_size();
+        for capacity in [u64::MAX, u64::MAX - 100] {
+            assert!(reservation_for(capacity).is_err(), "{capacity}");
+            for alignment in [1, 64, page, 2 * page, MAX_ALIGNMENT] {
+                let r = reservation_for_aligned(capacity, alignment);
+                assert!(r.is_err(), "{capacity} @ {alignment}: {r:?}");
+            }
+        }
+        let last = u64::MAX - page + 1; // whole pages still
+        assert_eq!(reservation_for(last).unwrap().footprint, last);
+        assert!(allocate_zeroed(u64::MAX).is_none());
     }
 }
