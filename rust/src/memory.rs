@@ -47,17 +47,23 @@ pub enum FreedBy {
     Reclaimer,
 }
 
-/// The budget an allocation of `capacity` bytes takes: mapped blocks are whole pages.
-pub fn reservation_for(capacity: u64) -> Reservation {
+/// The budget an allocation of `capacity` bytes takes: mapped blocks are whole pages. An error
+/// for a capacity whose whole pages are beyond `u64::MAX`.
+pub fn reservation_for(capacity: u64) -> Result<Reservation, String> {
     let footprint = if capacity >= MMAP_THRESHOLD {
-        round_up_to_page(capacity)
+        round_up_to_page(capacity).ok_or_else(|| too_large(capacity))?
     } else {
         capacity
     };
-    Reservation {
+    Ok(Reservation {
         capacity,
         footprint,
-    }
+    })
+}
+
+/// The error for a capacity whose footprint cannot be counted.
+fn too_large(capacity: u64) -> String {
+    format!("capacity {capacity} takes more than 2^64 bytes with alignment and rounding")
 }
 
 /// Allocates `capacity` zero-filled bytes. `None` when the OS refuses.
@@ -70,7 +76,7 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
         return None;
     }
     if capacity >= MMAP_THRESHOLD {
-        let len = round_up_to_page(capacity);
+        let len = round_up_to_page(capacity)?;
         REUSE.take(len).or_else(|| map(len))
     } else {
         if capacity > MAX_SMALL {
@@ -113,7 +119,10 @@ pub unsafe fn free(ptr: NonNull<u8>, capacity: u64, by: FreedBy) {
         return;
     }
     if capacity >= MMAP_THRESHOLD {
-        let len = round_up_to_page(capacity);
+        // Whole pages below `u64::MAX` for any block: `allocate_zeroed` maps nothing else.
+        let Some(len) = round_up_to_page(capacity) else {
+            return;
+        };
         if !REUSE.keep(ptr, len, Warmth::after_free_by(by)) {
             unmap(ptr, len);
         }
@@ -211,16 +220,64 @@ fn advise_huge_pages(ptr: *mut libc::c_void, len: usize) {
     }
 }
 
-/// Gives a mapping back to the OS.
+/// Gives a mapping back to the OS: unmaps it, or, where that fails, drops its pages.
 ///
 /// # Safety
 /// `ptr..ptr+len` must be one mapping from [`map`] or `map_aligned`, not used afterwards.
 pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: u64) {
-    if libc::munmap(ptr.as_ptr().cast(), len as usize) != 0 {
-        log::error!(
-            "munmap of {len} bytes at {ptr:p} failed: {}",
-            std::io::Error::last_os_error()
+    let Err(e) = munmap(ptr.as_ptr().cast(), len as usize) else {
+        return;
+    };
+    // munmap fails (ENOMEM) where it must split a mapping the kernel merged with its neighbours
+    // and the process is at vm.max_map_count. The budget no longer counts the block, so its pages
+    // go back all the same: MADV_DONTNEED never splits a mapping. The address range stays mapped,
+    // holding nothing.
+    if libc::madvise(ptr.as_ptr().cast(), len as usize, libc::MADV_DONTNEED) == 0 {
+        static DROPPED: AtomicBool = AtomicBool::new(false);
+        log_give_back_failure(
+            &DROPPED,
+            format_args!(
+                "munmap of {len} bytes at {ptr:p} failed ({e}); its pages were dropped instead, \
+                 its address range stays mapped"
+            ),
         );
+    } else {
+        static KEPT: AtomicBool = AtomicBool::new(false);
+        log_give_back_failure(
+            &KEPT,
+            format_args!(
+                "munmap of {len} bytes at {ptr:p} failed ({e}), and so did dropping its pages \
+                 ({}): they stay resident outside the budget",
+                std::io::Error::last_os_error()
+            ),
+        );
+    }
+}
+
+/// `munmap`, with its error.
+///
+/// # Safety
+/// As `munmap`: `ptr..ptr+len` must be page-aligned and used by nothing afterwards.
+unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> std::io::Result<()> {
+    #[cfg(test)]
+    if tests::unmap_fails_if_armed() {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
+    }
+    if libc::munmap(ptr, len) == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Logs a failure to give memory back to the OS: a warning the first time for each kind
+/// (`warned`), at debug level after, as one that keeps happening (a process at
+/// vm.max_map_count) would log at every free.
+fn log_give_back_failure(warned: &AtomicBool, message: std::fmt::Arguments) {
+    if warned.swap(true, Ordering::Relaxed) {
+        log::debug!("{message}");
+    } else {
+        log::warn!("{message} (further ones at debug level)");
     }
 }
 
@@ -318,9 +375,9 @@ pub fn page_size() -> u64 {
     *PAGE
 }
 
-fn round_up_to_page(bytes: u64) -> u64 {
-    let page = page_size();
-    bytes.div_ceil(page) * page
+/// `bytes` rounded up to whole pages; `None` beyond `u64::MAX`.
+fn round_up_to_page(bytes: u64) -> Option<u64> {
+    bytes.checked_next_multiple_of(page_size())
 }
 
 // --- aligned blocks (DirectMemory.allocateDirectAligned) --------------------------------------
@@ -382,18 +439,19 @@ pub fn check_alignment(alignment: u64) -> Result<(), String> {
 }
 
 /// The budget an aligned allocation takes: as `reservation_for`, plus, for `posix_memalign`
-/// blocks, the alignment itself (the most padding the allocator may have to add).
-pub fn reservation_for_aligned(capacity: u64, alignment: u64) -> Reservation {
+/// blocks, the alignment itself (the most padding the allocator may have to add). An error for
+/// a footprint beyond `u64::MAX`.
+pub fn reservation_for_aligned(capacity: u64, alignment: u64) -> Result<Reservation, String> {
     let footprint = match aligned_kind(capacity, alignment) {
         AlignedKind::Plain => return reservation_for(capacity),
-        _ if capacity == 0 => 0,
-        AlignedKind::Memalign => capacity + alignment,
+        _ if capacity == 0 => Some(0),
+        AlignedKind::Memalign => capacity.checked_add(alignment),
         AlignedKind::Mapped => round_up_to_page(capacity),
     };
-    Reservation {
+    Ok(Reservation {
         capacity,
-        footprint,
-    }
+        footprint: footprint.ok_or_else(|| too_large(capacity))?,
+    })
 }
 
 /// Allocates `capacity` zero-filled bytes starting at a multiple of `alignment` (checked by
@@ -430,7 +488,7 @@ pub fn allocate_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
 /// `free_aligned` can unmap it as any other mapped block.
 fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
     let page = page_size();
-    let len = round_up_to_page(capacity);
+    let len = round_up_to_page(capacity)?;
     let slack = alignment.saturating_sub(page);
     let mapped = usize::try_from(len.checked_add(slack)?).ok()?;
     let base = map_anonymous(mapped)?;
@@ -438,13 +496,21 @@ fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
     let aligned = start.next_multiple_of(alignment.max(page) as usize);
     let head = aligned - start;
     let tail = mapped - head - len as usize;
-    // SAFETY: both ranges are page-aligned parts of the mapping just made, outside the block.
-    unsafe {
-        if head > 0 {
-            libc::munmap(base, head);
+    for (start, trim) in [(start, head), (aligned + len as usize, tail)] {
+        if trim == 0 {
+            continue;
         }
-        if tail > 0 {
-            libc::munmap((aligned + len as usize) as *mut libc::c_void, tail);
+        // SAFETY: a page-aligned part of the mapping just made, outside the block.
+        if let Err(e) = unsafe { munmap(start as *mut libc::c_void, trim) } {
+            // Pages never touched hold no memory: only the address range is lost.
+            static TRIM: AtomicBool = AtomicBool::new(false);
+            log_give_back_failure(
+                &TRIM,
+                format_args!(
+                    "munmap of {trim} bytes trimmed off an aligned mapping failed ({e}); they \
+                     stay mapped, untouched"
+                ),
+            );
         }
     }
     advise_huge_pages(aligned as *mut libc::c_void, len as usize);
@@ -461,7 +527,12 @@ pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: 
         AlignedKind::Plain => free(ptr, capacity, by),
         _ if capacity == 0 => {}
         AlignedKind::Memalign => free_to_malloc(ptr.as_ptr().cast()),
-        AlignedKind::Mapped => unmap(ptr, round_up_to_page(capacity)),
+        AlignedKind::Mapped => {
+            // Whole pages below `u64::MAX` for any block: `map_aligned` maps nothing else.
+            if let Some(len) = round_up_to_page(capacity) {
+                unmap(ptr, len);
+            }
+        }
     }
 }
 
@@ -482,6 +553,63 @@ fn fail_next_allocation() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// When set, this thread's next `munmap` fails with ENOMEM, doing nothing.
+        static FAIL_NEXT_UNMAP: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn unmap_fails_if_armed() -> bool {
+        FAIL_NEXT_UNMAP.with(|f| f.replace(false))
+    }
+
+    /// Whether any page of `ptr..ptr+len` is resident.
+    fn any_page_resident(ptr: NonNull<u8>, len: u64) -> bool {
+        let mut residency = vec![0u8; len.div_ceil(page_size()) as usize];
+        // SAFETY: a mapping of `len` bytes; the vector has a byte per page.
+        let rc =
+            unsafe { libc::mincore(ptr.as_ptr().cast(), len as usize, residency.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        residency.iter().any(|r| r & 1 != 0)
+    }
+
+    /// Before: a failed munmap was only logged, and the block's pages stayed resident, no
+    /// longer counted in the budget (review).
+    #[test]
+    fn a_failed_unmap_still_gives_the_pages_back() {
+        let len = 1 << 20;
+        let ptr = map(len).expect("mapping");
+        // SAFETY: the mapping is ours and `len` bytes long.
+        unsafe { fill(ptr, len as usize, 0xAB) };
+        assert!(any_page_resident(ptr, len));
+        FAIL_NEXT_UNMAP.with(|f| f.set(true));
+        // SAFETY: mapped above; the unmap fails, so the mapping is still ours.
+        unsafe { unmap(ptr, len) };
+        let resident = any_page_resident(ptr, len);
+        // SAFETY: still mapped (the unmap failed), unmapped once for real.
+        unsafe { unmap(ptr, len) };
+        assert!(
+            !resident,
+            "pages of a block whose unmap failed are still resident"
+        );
+    }
+
+    #[test]
+    fn a_failed_trim_of_an_aligned_mapping_still_gives_an_aligned_block() {
+        let alignment = 4 * page_size();
+        FAIL_NEXT_UNMAP.with(|f| f.set(true));
+        let ptr = allocate_aligned(4096, alignment).expect("mapping");
+        assert!(
+            !FAIL_NEXT_UNMAP.with(|f| f.get()),
+            "the trims go through the checked munmap"
+        );
+        assert_eq!(ptr.as_ptr() as u64 % alignment, 0);
+        // SAFETY: allocated above, freed once.
+        unsafe {
+            fill(ptr, 4096, 0x5A);
+            free_aligned(ptr, 4096, alignment, FreedBy::Caller);
+        }
+    }
 
     #[test]
     fn frees_to_malloc_are_counted_in_steps_of_each_thread() {
@@ -672,14 +800,14 @@ mod tests {
         let ptr = allocate_zeroed(0).unwrap();
         // SAFETY: freeing a zero-capacity block is a no-op.
         unsafe { free(ptr, 0, FreedBy::Caller) };
-        assert_eq!(reservation_for(0).footprint, 0);
+        assert_eq!(reservation_for(0).unwrap().footprint, 0);
     }
 
     #[test]
     fn mapped_blocks_reserve_whole_pages() {
         let page = page_size();
-        assert_eq!(reservation_for(1000).footprint, 1000);
-        let r = reservation_for(MMAP_THRESHOLD + 1);
+        assert_eq!(reservation_for(1000).unwrap().footprint, 1000);
+        let r = reservation_for(MMAP_THRESHOLD + 1).unwrap();
         assert_eq!(r.capacity, MMAP_THRESHOLD + 1);
         assert_eq!(r.footprint, MMAP_THRESHOLD + page);
     }
@@ -704,7 +832,7 @@ mod tests {
                     0,
                     "{capacity} @ {alignment}"
                 );
-                let r = reservation_for_aligned(capacity, alignment);
+                let r = reservation_for_aligned(capacity, alignment).unwrap();
                 assert!(r.footprint >= capacity);
                 if capacity >= MMAP_THRESHOLD || alignment > page {
                     assert_eq!(r.footprint % page, 0);
@@ -757,14 +885,32 @@ mod tests {
 
     #[test]
     fn small_aligned_blocks_reserve_their_padding() {
-        assert_eq!(reservation_for_aligned(100, 8).footprint, 100);
-        assert_eq!(reservation_for_aligned(100, 64).footprint, 164);
+        let footprint = |capacity, alignment| {
+            reservation_for_aligned(capacity, alignment)
+                .unwrap()
+                .footprint
+        };
+        assert_eq!(footprint(100, 8), 100);
+        assert_eq!(footprint(100, 64), 164);
         let page = page_size();
-        assert_eq!(reservation_for_aligned(100, page).footprint, 100 + page);
-        assert_eq!(
-            reservation_for_aligned(100, 2 * page).footprint,
-            page,
-            "mapped"
-        );
+        assert_eq!(footprint(100, page), 100 + page);
+        assert_eq!(footprint(100, 2 * page), page, "mapped");
+    }
+
+    /// Before: rounded up to pages, u64::MAX wrapped to a footprint of 0 in release builds
+    /// (review).
+    #[test]
+    fn a_footprint_beyond_u64_is_an_error_not_wrapped() {
+        let page = page_size();
+        for capacity in [u64::MAX, u64::MAX - 100] {
+            assert!(reservation_for(capacity).is_err(), "{capacity}");
+            for alignment in [1, 64, page, 2 * page, MAX_ALIGNMENT] {
+                let r = reservation_for_aligned(capacity, alignment);
+                assert!(r.is_err(), "{capacity} @ {alignment}: {r:?}");
+            }
+        }
+        let last = u64::MAX - page + 1; // whole pages still
+        assert_eq!(reservation_for(last).unwrap().footprint, last);
+        assert!(allocate_zeroed(u64::MAX).is_none());
     }
 }

@@ -260,8 +260,7 @@ impl Pool {
             footprint: 0,
         };
         for block in blocks {
-            memory::check_alignment(block.alignment).ok()?;
-            let r = memory::reservation_for_aligned(block.capacity, block.alignment);
+            let r = reservation_checked(block.capacity, block.alignment).ok()?;
             total.capacity = total.capacity.checked_add(r.capacity)?;
             total.footprint = total.footprint.checked_add(r.footprint)?;
         }
@@ -308,8 +307,9 @@ impl Pool {
             capacity,
             alignment,
         } = block;
-        memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
-        let reservation = memory::reservation_for_aligned(capacity, alignment);
+        // As checked at its allocation: a capacity no buffer has must not reach the ledger, nor
+        // its footprint's rounding.
+        let reservation = reservation_checked(capacity, alignment)?;
         // The ledger is released before the memory: if it refuses (a bookkeeping bug), nothing
         // is freed.
         self.count_and_release(1, reservation, by)?;
@@ -395,7 +395,8 @@ impl Pool {
     }
 }
 
-/// What a block of `capacity` bytes at `alignment` takes from the budget, once both are valid.
+/// What a block of `capacity` bytes at `alignment` takes from the budget, once both are valid:
+/// for an allocation and for a free alike.
 fn reservation_checked(capacity: u64, alignment: u64) -> Result<Reservation, Error> {
     memory::check_alignment(alignment).map_err(Error::IllegalArgument)?;
     if capacity > memory::MAX_CAPACITY {
@@ -404,7 +405,7 @@ fn reservation_checked(capacity: u64, alignment: u64) -> Result<Reservation, Err
             memory::MAX_CAPACITY
         )));
     }
-    Ok(memory::reservation_for_aligned(capacity, alignment))
+    memory::reservation_for_aligned(capacity, alignment).map_err(Error::IllegalArgument)
 }
 
 /// Runs a step that follows a ledger release. The free has then happened for the caller, who
@@ -669,6 +670,45 @@ mod tests {
         assert_eq!(pool.stats().freed_bytes, 10);
     }
 
+    /// Before: such a free wrapped its footprint in release builds (u64::MAX rounded up to
+    /// pages came to 0) and panicked in debug ones, and MAX_CAPACITY + 1 was an IllegalState
+    /// from the ledger (review).
+    #[test]
+    fn a_free_with_a_capacity_no_buffer_has_is_an_illegal_argument() {
+        let pool = Pool::new(1 << 30, quick());
+        let ptr = pool.allocate(10, 1, &mut NoGarbage).unwrap();
+        let illegal = |freed: Result<(), Error>, capacity: u64| {
+            let err = freed.unwrap_err();
+            assert!(
+                matches!(err, Error::IllegalArgument(ref m) if m.contains(&capacity.to_string())),
+                "{err:?}"
+            );
+        };
+        for capacity in [u64::MAX, u64::MAX - 100, memory::MAX_CAPACITY + 1] {
+            for alignment in [1, 2 * memory::page_size()] {
+                let block = Block {
+                    ptr,
+                    capacity,
+                    alignment,
+                };
+                // SAFETY: refused before anything is done with the block.
+                illegal(unsafe { pool.free(block, FreedBy::Caller) }, capacity);
+                // SAFETY: as above.
+                let freed = unsafe { pool.free_all(vec![block], FreedBy::Reclaimer) };
+                illegal(freed, capacity);
+            }
+        }
+        let s = pool.stats();
+        assert_eq!(
+            (s.ledger.count, s.freed_bytes, s.reclaimed_bytes),
+            (1, 0, 0)
+        );
+        // SAFETY: described correctly this time.
+        unsafe { pool.free(plain(ptr, 10), FreedBy::Caller).unwrap() };
+        let s = pool.stats();
+        assert_eq!((s.ledger.used, s.ledger.count, s.freed_bytes), (0, 0, 10));
+    }
+
     #[test]
     fn the_collector_caveat_follows_an_error_after_collections_only() {
         let pool = Pool::new(100, quick());
@@ -831,7 +871,7 @@ mod tests {
             .collect();
         let expected: u64 = cases
             .iter()
-            .map(|&(c, a)| memory::reservation_for_aligned(c, a).footprint)
+            .map(|&(c, a)| memory::reservation_for_aligned(c, a).unwrap().footprint)
             .sum();
         assert_eq!(pool.stats().ledger.used, expected);
         assert_eq!(pool.stats().ledger.count, cases.len() as u64);

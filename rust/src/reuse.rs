@@ -18,9 +18,9 @@
 //! A cold block (one the reclaimer freed, out of the allocating thread's cache anyway) is zeroed
 //! *behind*, by the zeroer thread ([`Reuse::zero_forever`]) on another core, so that the
 //! allocating thread finds it zeroed; one it takes before then it zeroes itself, and one the
-//! zeroer holds it waits for, as mapping fresh pages would cost far more. A block of 4 MiB or
-//! more that is known wholly resident its taker zeroes together with the zeroer
-//! ([`crate::split`]); any other, alone. The zeroer zeroes kept
+//! zeroer holds it waits for, as mapping fresh pages would cost far more (a few milliseconds at
+//! most: see `ZEROER_WAIT`). A block of 4 MiB or more that is known wholly resident its taker
+//! zeroes together with the zeroer ([`crate::split`]); any other, alone. The zeroer zeroes kept
 //! malloc blocks above 4 KiB behind as well, once no mapped block waits.
 
 use crate::fill::{fill, Stores, Warmth, STORES};
@@ -40,6 +40,12 @@ pub const MAX_BLOCK: u64 = 16 << 20;
 pub const MAX_LIMIT: u64 = 64 << 20;
 /// Kept blocks unused this long are unmapped by [`Reuse::trim`].
 pub const IDLE: Duration = Duration::from_secs(1);
+/// The longest a taker waits for the block the zeroer thread holds: five times its longest
+/// zeroing (a [`MAX_BLOCK`] of 16 MiB, 774 us measured, see `split`), so that a zeroer merely
+/// slow is still waited for. One stalled longer (descheduled, stopped in a debugger) leaves the
+/// taker to map fresh pages, having cost it this much more than they do (16 MiB written: 15 ms
+/// in small pages, 2.5 ms in huge ones, see `memory::set_huge_pages`).
+const ZEROER_WAIT: Duration = Duration::from_millis(4);
 
 struct Kept {
     address: usize,
@@ -165,6 +171,7 @@ impl Reuse {
     pub fn take(&self, len: u64) -> Option<NonNull<u8>> {
         let block = {
             let mut blocks = self.blocks.lock();
+            let mut deadline = None;
             let at = loop {
                 if let Some(at) = Self::position_to_take(&blocks.kept, len) {
                     break at;
@@ -174,7 +181,15 @@ impl Reuse {
                 }
                 // The zeroer thread holds one: back within a zeroing, which this thread
                 // would otherwise do itself after mapping fresh pages that fault on first touch.
-                self.zeroed_behind.wait(&mut blocks);
+                // Not waited for beyond `ZEROER_WAIT`: then fresh pages are quicker.
+                let until = *deadline.get_or_insert_with(|| Instant::now() + ZEROER_WAIT);
+                if self
+                    .zeroed_behind
+                    .wait_until(&mut blocks, until)
+                    .timed_out()
+                {
+                    break Self::position_to_take(&blocks.kept, len)?;
+                }
             };
             let block = blocks.kept.swap_remove(at);
             blocks.bytes -= block.len;
@@ -806,5 +821,33 @@ mod tests {
         assert!(kept <= 64 << 20);
         reuse.set_limit(0);
         assert_eq!(reuse.kept_bytes(), 0);
+    }
+
+    /// Before: a taker waited for the zeroer thread's block without a bound, and a stalled
+    /// zeroer stalled it, where mapping fresh pages would do (review).
+    #[test]
+    fn a_taker_waits_for_a_stalled_zeroer_a_few_milliseconds_only() {
+        let reuse = &Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let len = 1 << 20;
+        // A zeroer that holds a block of this length and never gives it back.
+        reuse.blocks.lock().zeroing = Some(len);
+        let started = Instant::now();
+        let taken = std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let taker = scope.spawn(move || sender.send(reuse_take(reuse, len)));
+            let taken = receiver.recv_timeout(Duration::from_secs(5));
+            // Let a taker still waiting go, so that a failure cannot hang the test.
+            reuse.blocks.lock().zeroing = None;
+            reuse.zeroed_behind.notify_all();
+            let _ = taker.join().expect("the taker");
+            taken
+        });
+        assert_eq!(taken, Ok(None), "after {:?}", started.elapsed());
+    }
+
+    /// `take`, with the block's address, which can cross threads.
+    fn reuse_take(reuse: &Reuse, len: u64) -> Option<usize> {
+        reuse.take(len).map(|ptr| ptr.as_ptr() as usize)
     }
 }

@@ -37,7 +37,8 @@ pub struct SplitZeroing {
 
 struct Offer {
     job: Option<Job>,
-    /// Rises with every offer, never reused (2^40 offers).
+    /// The last offer's generation: from 1 up to [`MAX_GENERATION`], then 1 again; never 0,
+    /// the cursor's value before any offer.
     generations: u64,
 }
 
@@ -52,6 +53,12 @@ struct Job {
 
 const INDEX_BITS: u32 = 24;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+/// The last generation before they start at 1 again (2^40 - 1 offers).
+const MAX_GENERATION: u64 = u64::MAX >> INDEX_BITS;
+
+fn next_generation(generation: u64) -> u64 {
+    generation % MAX_GENERATION + 1
+}
 
 impl Job {
     /// The chunk the cursor points at, if it is this job's and one is left.
@@ -93,7 +100,7 @@ impl SplitZeroing {
         }
         let job = {
             let mut offer = self.offer.lock();
-            offer.generations = (offer.generations + 1) & (u64::MAX >> INDEX_BITS);
+            offer.generations = next_generation(offer.generations);
             let job = Job {
                 address: ptr as usize,
                 len,
@@ -107,21 +114,20 @@ impl SplitZeroing {
                 .store(job.generation << INDEX_BITS, Ordering::Release);
             job
         };
+        // Ended however this returns, after a panic too (from `wake_helper` or one of this
+        // thread's chunks): that left the block on offer and `in_use` set for good, and every
+        // later taker zeroed alone.
+        let mut end = EndOffer {
+            split: self,
+            job,
+            writing: false,
+        };
         wake_helper();
-        self.work(job);
-        // Only chunks the helper claimed are left: it is writing them now (a few microseconds,
-        // unless it was descheduled meanwhile: then the core is given up between looks).
-        let mut spins = 0u32;
-        while u64::from(self.finished.load(Ordering::Acquire)) < chunks {
-            if spins < 4096 {
-                spins += 1;
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+        while let Some(index) = self.claim(&job) {
+            end.writing = true;
+            self.write(&job, index);
+            end.writing = false;
         }
-        self.offer.lock().job = None;
-        self.in_use.store(false, Ordering::Release);
     }
 
     /// Helps with the block on offer, if any; returns whether it wrote any of it.
@@ -151,6 +157,15 @@ impl SplitZeroing {
     /// is still the current offer.
     unsafe fn work(&self, job: Job) -> u32 {
         let mut written = 0;
+        while let Some(index) = self.claim(&job) {
+            self.write(&job, index);
+            written += 1;
+        }
+        written
+    }
+
+    /// Claims the next chunk of `job`, if it is still on offer and one is left.
+    fn claim(&self, job: &Job) -> Option<u64> {
         let mut cursor = self.cursor.load(Ordering::Acquire);
         while let Some(index) = job.next_chunk(cursor) {
             match self.cursor.compare_exchange_weak(
@@ -159,19 +174,60 @@ impl SplitZeroing {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    let start = index as usize * CHUNK;
-                    let len = CHUNK.min(job.len - start);
-                    fill((job.address + start) as *mut u8, len, 0, job.stores);
-                    // Release: the taker that sees the count sees the zeros.
-                    self.finished.fetch_add(1, Ordering::Release);
-                    written += 1;
-                    cursor = self.cursor.load(Ordering::Acquire);
-                }
+                Ok(_) => return Some(index),
                 Err(now) => cursor = now,
             }
         }
-        written
+        None
+    }
+
+    /// Writes a claimed chunk and counts it finished.
+    ///
+    /// # Safety
+    /// As [`SplitZeroing::work`], for a chunk this thread claimed.
+    unsafe fn write(&self, job: &Job, index: u64) {
+        #[cfg(test)]
+        tests::panic_if_armed();
+        let start = index as usize * CHUNK;
+        let len = CHUNK.min(job.len - start);
+        fill((job.address + start) as *mut u8, len, 0, job.stores);
+        // Release: the taker that sees the count sees the zeros.
+        self.finished.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The end of a taker's offer, in [`SplitZeroing::zero`].
+struct EndOffer<'a> {
+    split: &'a SplitZeroing,
+    job: Job,
+    /// Whether the taker was writing a chunk: one it panicked in, never finished.
+    writing: bool,
+}
+
+impl Drop for EndOffer<'_> {
+    fn drop(&mut self) {
+        let (split, job) = (self.split, self.job);
+        // No chunk can be claimed any more; after a panic, some were left.
+        let cursor = split.cursor.swap(
+            (job.generation << INDEX_BITS) | job.chunks,
+            Ordering::AcqRel,
+        );
+        let claimed = (cursor & INDEX_MASK).min(job.chunks);
+        let coming = claimed - u64::from(self.writing);
+        // Only chunks the helper claimed are left: it is writing them now (a few microseconds,
+        // unless it was descheduled meanwhile: then the core is given up between looks). Waited
+        // for after a panic too, as they are the caller's memory.
+        let mut spins = 0u32;
+        while u64::from(split.finished.load(Ordering::Acquire)) < coming {
+            if spins < 4096 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        split.offer.lock().job = None;
+        split.in_use.store(false, Ordering::Release);
     }
 }
 
@@ -185,7 +241,19 @@ impl Default for SplitZeroing {
 mod tests {
     use super::*;
     use crate::testing::with_background_loop;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
     use std::thread;
+
+    thread_local! {
+        /// When set, this thread's next chunk panics before it is written.
+        static PANIC_IN_NEXT_CHUNK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    pub(super) fn panic_if_armed() {
+        if PANIC_IN_NEXT_CHUNK.with(|p| p.replace(false)) {
+            panic!("armed by a test");
+        }
+    }
 
     /// Runs `body` while another thread keeps calling `help`, as the zeroer thread would if it
     /// never slept.
@@ -260,5 +328,55 @@ mod tests {
                 }
             })
         });
+    }
+
+    /// Whether the offer ended: nothing on offer, and the next taker may offer again.
+    fn ended(split: &SplitZeroing) -> bool {
+        !split.has_work() && !split.in_use.load(Ordering::Acquire)
+    }
+
+    /// Before: a panic from `wake_helper` left the block on offer and `in_use` set for good
+    /// (review).
+    #[test]
+    fn a_panic_from_the_wake_up_ends_the_offer() {
+        let split = SplitZeroing::new();
+        let mut bytes = vec![0xA5u8; 3 * CHUNK];
+        // SAFETY: inside the vector, which this thread holds.
+        let zeroed = catch_unwind(AssertUnwindSafe(|| unsafe {
+            split.zero(bytes.as_mut_ptr(), bytes.len(), Stores::Cached, || {
+                panic!("wake")
+            })
+        }));
+        assert!(zeroed.is_err());
+        assert!(ended(&split), "the block is still on offer");
+        with_spinning_helper(&split, || {
+            zero_and_check(&split, 3 * CHUNK, Stores::Cached, "the next offer")
+        });
+    }
+
+    #[test]
+    fn a_panic_in_its_own_chunk_ends_the_offer_once_the_helpers_chunks_are_written() {
+        let split = SplitZeroing::new();
+        let mut bytes = vec![0xA5u8; 16 * CHUNK];
+        with_spinning_helper(&split, || {
+            PANIC_IN_NEXT_CHUNK.with(|p| p.set(true));
+            // SAFETY: inside the vector, which this thread holds.
+            let zeroed = catch_unwind(AssertUnwindSafe(|| unsafe {
+                split.zero(bytes.as_mut_ptr(), bytes.len(), Stores::Cached, || {})
+            }));
+            assert!(zeroed.is_err());
+            assert!(ended(&split), "the block is still on offer");
+            zero_and_check(&split, 3 * CHUNK, Stores::Cached, "the next offer");
+        });
+    }
+
+    /// Before: the generation after the last one was 0, the cursor's value before any offer.
+    #[test]
+    fn generations_start_again_at_1_never_0() {
+        let split = SplitZeroing::new();
+        split.offer.lock().generations = MAX_GENERATION;
+        zero_and_check(&split, CHUNK, Stores::Cached, "after the last generation");
+        assert_eq!(split.offer.lock().generations, 1);
+        assert_eq!(next_generation(0), 1);
     }
 }
