@@ -278,6 +278,13 @@ sealed class Allocation permits SharedBlock {
         // readable on its thread while the other freed the memory. The lock also waits for a
         // fill that found the release unclaimed: see fill.
         synchronized (this) {
+            if (r.address == 0) {
+                // Before the claim, so that nothing changes: the native free would refuse a null
+                // address, and the claim would keep every later free from trying again.
+                throw new IllegalStateException("the buffer's memory address reads 0 on this thread: the buffer"
+                        + " reached it without a happens-before edge from the allocating thread (a data race);"
+                        + " hand buffers over through a lock, a volatile field or a concurrent collection");
+            }
             if (!r.claim()) {
                 // Freed already. If by a free that threw once the memory was back, ends what it
                 // left: the owner is reachable, so no reclaimer holds the claim, and under the
@@ -290,16 +297,18 @@ sealed class Allocation permits SharedBlock {
             }
             // Freed before it is unregistered, so that the errors a call can throw before it does
             // anything lose nothing: a StackOverflowError (any call at the bottom of a deep
-            // stack) or an OutOfMemoryError (linking a method with the Java heap full) undoes the
-            // claim, still under the lock, and a later free or the reclaimer frees the block.
-            // Nothing else is undone: an exception delivered to this thread from outside
-            // (Thread.stop) can arrive just after the native free, which a retry would repeat.
+            // stack), an OutOfMemoryError (linking a method with the Java heap full) or a
+            // RuntimeException (the native free's refusal: an Err there means nothing was freed,
+            // see Pool::free) undoes the claim, still under the lock, and a later free or the
+            // reclaimer frees the block. Nothing else is undone: an exception delivered to this
+            // thread from outside (Thread.stop's ThreadDeath, an Error) can arrive just after the
+            // native free, which a retry would repeat.
             try {
                 // Disarms the root first, so that it never points at memory that is already gone;
                 // limit(0) also takes position and mark to 0 and -1.
                 root.limit(0);
                 ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
-            } catch (StackOverflowError | OutOfMemoryError e) {
+            } catch (StackOverflowError | OutOfMemoryError | RuntimeException e) {
                 r.claimed = false; // a field write, where a call could overflow the stack again
                 // Reachable until the claim is undone: an owner found unreachable before could
                 // have its release dequeued, seen claimed and dropped by the reclaimer, then
@@ -592,8 +601,8 @@ sealed class Allocation permits SharedBlock {
      * What frees one block: only what the native free needs, and the allocation site's key (a
      * string) when tracking sampled it; never the buffer. Reachable from the registry until freed,
      * by whoever claims it: {@link #free} or the reclaimer thread. A free whose disarm or native
-     * call threw StackOverflowError or OutOfMemoryError (before freeing anything) undoes its
-     * claim.
+     * call threw StackOverflowError, OutOfMemoryError or a RuntimeException (before freeing
+     * anything) undoes its claim.
      */
     static final class Release extends PhantomReference<Allocation> {
         private static final VarHandle CLAIMED;
@@ -621,7 +630,8 @@ sealed class Allocation permits SharedBlock {
          * owner was found unreachable, which the collector can only find after {@link #arm}
          * ended. {@link Allocation#freeBlock} reads it on a thread the buffer reached after it was
          * armed: ordered by whatever handed the buffer over, as every other use of the buffer on
-         * that thread is.
+         * that thread is (handed over without such an order, it may read 0 there, which the free
+         * refuses).
          */
         long address;
         /**

@@ -135,6 +135,9 @@ public final class DirectMemory {
      *     a JDK direct or mapped buffer, another library's), or it is a view (slice, duplicate,
      *     read-only) of one that it did; nothing changes in that case. A view made after the
      *     buffer was freed is empty, like the buffer, and {@code free} does nothing with it.
+     * @throws IllegalStateException if the buffer reached this thread without a happens-before
+     *     edge from the allocating thread (a data race), and its memory's address reads 0 here;
+     *     nothing changes in that case
      */
     public static void free(ByteBuffer buffer) {
         if (buffer == null) {
