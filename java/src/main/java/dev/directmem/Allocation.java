@@ -216,7 +216,7 @@ sealed class Allocation permits SharedBlock {
         if ((type == DIRECT || type == DIRECT_READ_ONLY) && ACCESS.attachment(buffer) instanceof Allocation owner) {
             return owner;
         }
-        throw new IllegalArgumentException("directmem did not allocate this buffer: " + describe(buffer));
+        throw DirectMemory.notAllocatedByDirectmem(buffer);
     }
 
     /**
@@ -347,11 +347,6 @@ sealed class Allocation permits SharedBlock {
             Tracking.released(r.site, r.capacity);
             r.tracked = false;
         }
-    }
-
-    private static String describe(ByteBuffer buffer) {
-        String kind = !buffer.isDirect() ? "heap buffer" : "direct buffer";
-        return kind + " " + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]";
     }
 
     /**

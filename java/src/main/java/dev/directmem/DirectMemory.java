@@ -37,12 +37,13 @@ import java.util.List;
  * {@code --enable-native-access=ALL-UNNAMED} (class path), or loading the native library prints a
  * warning.
  *
- * <p>The first call sets directmem up: it loads the native library and reads its configuration.
- * If that cannot succeed, every method throws, giving the reason: {@code IllegalArgumentException}
- * for an invalid {@code directmem.*} property (but {@code directmem.tracking} and
- * {@code directmem.tracking.interval}, which fail only the allocating methods and
- * {@link #topAllocationSites}), {@code UnsatisfiedLinkError} for a native library
- * that does not load here, {@code IllegalStateException} for native access the JVM denies or
+ * <p>The first call whose arguments pass their checks sets directmem up: it loads the native
+ * library and reads its configuration (an invalid argument throws as documented, and sets nothing
+ * up). If that cannot succeed, every such call throws, giving the reason:
+ * {@code IllegalArgumentException} for an invalid {@code directmem.*} property (but
+ * {@code directmem.tracking} and {@code directmem.tracking.interval}, which fail only the
+ * allocating methods and {@link #topAllocationSites}), {@code UnsatisfiedLinkError} for a native
+ * library that does not load here, {@code IllegalStateException} for native access the JVM denies or
  * for one of directmem's class initializers that failed. A failure that may pass (an
  * {@code OutOfMemoryError}, a {@code StackOverflowError}) outside those initializers is thrown as
  * it is, and the next call tries again.
@@ -66,10 +67,10 @@ public final class DirectMemory {
      * @throws OutOfMemoryError if the operating system refuses the memory; nothing is reserved
      */
     public static ByteBuffer allocateDirect(int capacity) {
-        Native.checkAvailable();
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
+        Native.checkAvailable();
         return Allocation.allocate(capacity, 0);
     }
 
@@ -91,7 +92,6 @@ public final class DirectMemory {
      * @throws OutOfMemoryError as for {@link #allocateDirect(int)}
      */
     public static ByteBuffer allocateDirectAligned(int capacity, int alignment) {
-        Native.checkAvailable();
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
@@ -99,6 +99,7 @@ public final class DirectMemory {
             throw new IllegalArgumentException(
                     "alignment must be a power of two from 1 to " + MAX_ALIGNMENT + ": " + alignment);
         }
+        Native.checkAvailable();
         return Allocation.allocate(capacity, alignment);
     }
 
@@ -145,6 +146,7 @@ public final class DirectMemory {
             // program's first free with the Java heap full.
             throw new NullPointerException("buffer");
         }
+        checkDirect(buffer);
         Native.checkAvailable();
         Allocation.of(buffer).free(buffer);
     }
@@ -170,6 +172,7 @@ public final class DirectMemory {
         if (buffer == null) {
             throw new NullPointerException("buffer"); // made here only, as in free
         }
+        checkDirect(buffer);
         Native.checkAvailable();
         Allocation owner = Allocation.of(buffer);
         if (buffer.isReadOnly()) {
@@ -202,11 +205,27 @@ public final class DirectMemory {
      * @throws IllegalArgumentException if {@code n} is negative, or a tracking property is invalid
      */
     public static List<AllocationSite> topAllocationSites(int n) {
-        Native.checkAvailable();
-        Tracking.checkConfiguration();
         if (n < 0) {
             throw new IllegalArgumentException("n must not be negative: " + n);
         }
+        Native.checkAvailable();
+        Tracking.checkConfiguration();
         return Tracking.top(n);
+    }
+
+    /**
+     * Refuses a heap buffer before the setup: arguments are checked first in every method, so
+     * that a rejected one neither sets directmem up nor reports an unavailable library instead.
+     */
+    private static void checkDirect(ByteBuffer buffer) {
+        if (!buffer.isDirect()) {
+            throw notAllocatedByDirectmem(buffer);
+        }
+    }
+
+    static IllegalArgumentException notAllocatedByDirectmem(ByteBuffer buffer) {
+        String kind = !buffer.isDirect() ? "heap buffer" : "direct buffer";
+        return new IllegalArgumentException("directmem did not allocate this buffer: " + kind + " "
+                + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]");
     }
 }

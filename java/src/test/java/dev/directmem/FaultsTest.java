@@ -55,6 +55,37 @@ class FaultsTest {
         DirectMemory.free(next);
     }
 
+    /**
+     * Arguments are checked before the setup: with a library that does not load, an invalid one
+     * throws IllegalArgumentException (it threw UnsatisfiedLinkError), and a rejected call neither
+     * loads the library nor starts directmem's threads (it did both). The first valid call then
+     * reports the library, or works.
+     */
+    @Test
+    void invalidArgumentsAreRefusedBeforeTheLibraryIsLoaded(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("nowhere").resolve("libdirectmem.so");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.library.path=" + missing), LoadProbe.class.getName(), "arguments-first");
+        String output = result.output();
+        assertEquals(3, result.exitCode(), output);
+        for (String call : List.of("allocateDirect(-1)", "allocateDirectAligned(16, 3)",
+                "allocateDirectAligned(-1, 16)", "topAllocationSites(-1)", "free(a heap buffer)",
+                "fill(a heap buffer)")) {
+            assertTrue(output.contains("REJECTED " + call + ": java.lang.IllegalArgumentException"), call + "\n" + output);
+        }
+        assertTrue(output.contains("DIRECTMEM THREADS []"), output);
+        assertTrue(output.contains("FAILED java.lang.UnsatisfiedLinkError"), output);
+
+        // With the library there: still nothing set up, no thread started, until a valid call.
+        Subprocess.Result loaded = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                LoadProbe.class.getName(), "arguments-first");
+        assertEquals(0, loaded.exitCode(), loaded.output());
+        assertTrue(loaded.output().contains("REJECTED allocateDirect(-1): java.lang.IllegalArgumentException"),
+                loaded.output());
+        assertTrue(loaded.output().contains("DIRECTMEM THREADS []"), loaded.output());
+        assertTrue(loaded.output().contains("LOADED"), loaded.output());
+    }
+
     /** An invalid entry in the reclaimer's batch spoils only itself: the valid blocks are freed. */
     @Test
     void anInvalidEntryInAFreeBatchSpoilsOnlyItself() throws InterruptedException {
