@@ -246,25 +246,53 @@ final class SharedBlock extends Allocation {
         return live == 0;
     }
 
-    /** A free slot as a zeroed buffer of {@code capacity} bytes, or null when none is left. */
+    /**
+     * A free slot as a zeroed buffer of {@code capacity} bytes, or null when none is left. The
+     * slot is taken only once its buffer exists: a clearing or a slice that throws (a full Java
+     * heap, a stack overflow) leaves it free, where it was lost for the block's life.
+     */
     private synchronized ByteBuffer carve(int capacity) {
         if (retired) {
             return null;
         }
+        boolean reused = reusableSlots != 0;
         int slot;
-        if (reusableSlots != 0) {
+        if (reused) {
             slot = Integer.numberOfTrailingZeros(reusableSlots);
-            reusableSlots &= reusableSlots - 1;
-            root.put(slot * slotSize, ZEROS, 0, capacity); // what the freed buffer wrote
         } else if (carved < SLOTS) {
-            slot = carved++;
+            slot = carved;
         } else {
             return null;
         }
+        Error planted = plantedCarveFailure;
+        if (planted != null) {
+            plantedCarveFailure = null;
+            throw planted;
+        }
+        if (reused) {
+            root.put(slot * slotSize, ZEROS, 0, capacity); // what the freed buffer wrote
+        }
         ByteBuffer buffer = root.slice(slot * slotSize, capacity);
+        if (reused) {
+            reusableSlots &= ~(1 << slot);
+        } else {
+            carved++;
+        }
         buffers[slot] = buffer;
         live++;
         return buffer;
+    }
+
+    /** Test hook: what the next carve throws once it picked its slot; see {@link #failNextCarveForTesting}. */
+    private static Error plantedCarveFailure;
+
+    /**
+     * Test hook: the next buffer carved from a block throws {@code error} where clearing its slot
+     * or slicing it could (a full Java heap, a stack overflow). A plain field, read once per
+     * carve: a test sets it on the thread that then allocates.
+     */
+    static void failNextCarveForTesting(Error error) {
+        plantedCarveFailure = error;
     }
 
     /** The slot {@code buffer} was handed out as, or -1 if it is a view or was freed. */

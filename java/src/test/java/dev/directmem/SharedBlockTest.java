@@ -92,6 +92,42 @@ class SharedBlockTest {
         assertEquals(0, DirectMemory.stats().memoryUsed());
     }
 
+    /**
+     * A carve that throws where clearing its slot or slicing it could (a full Java heap, a stack
+     * overflow: planted) loses no slot, fresh or reused: the block still hands out all 16. Before:
+     * the slot was taken first and lost for the block's life, and the block filled one buffer early.
+     */
+    @Test
+    void aCarveThatThrowsLosesNoSlot() {
+        ByteBuffer first = DirectMemory.allocateDirect(64);
+        Allocation block = Allocation.of(first);
+        SharedBlock.failNextCarveForTesting(new OutOfMemoryError("planted: Java heap space"));
+        assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(64));
+        ByteBuffer[] rest = allocate(SLOTS - 1, 64);
+        for (int i = 0; i < rest.length; i++) {
+            assertSame(block, Allocation.of(rest[i]), "slot " + (i + 1) + " of the same block");
+        }
+
+        rest[3].put(0, (byte) 9);
+        DirectMemory.free(rest[3]);
+        SharedBlock.failNextCarveForTesting(new StackOverflowError("planted"));
+        assertThrows(StackOverflowError.class, () -> DirectMemory.allocateDirect(64));
+        ByteBuffer again = DirectMemory.allocateDirect(64);
+        assertSame(block, Allocation.of(again), "the freed slot is still the block's");
+        assertEquals(0, again.get(0), "cleared");
+        assertEquals(1, DirectMemory.stats().count());
+
+        DirectMemory.free(first);
+        DirectMemory.free(again);
+        for (int i = 0; i < rest.length; i++) {
+            if (i != 3) {
+                DirectMemory.free(rest[i]);
+            }
+        }
+        SharedBlock.startOverForTesting();
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
     @Test
     void sixteenSmallBuffersShareOneBlockYetEachIsABufferOfItsOwn() {
         ByteBuffer[] buffers = allocate(SLOTS, 100);
