@@ -121,7 +121,10 @@ sealed class Allocation permits SharedBlock {
     /**
      * Allocates the block and points the root at it (limit included). When the budget is full:
      * with {@code reclaim}, reclaims and, failing that, throws OutOfMemoryError; without, returns
-     * false, and nothing was allocated.
+     * false, and nothing was allocated. Whatever throws once the memory is reserved (a full Java
+     * heap or a stack overflow in the field setters, the site's figures or the limit) gives the
+     * memory back before it goes on: left to the collector, it stayed reserved until a collection,
+     * which under {@code -XX:+DisableExplicitGC} may not come while the budget has room.
      */
     final boolean arm(boolean reclaim) {
         Release r = release;
@@ -129,35 +132,97 @@ sealed class Allocation permits SharedBlock {
         long[] waiting = reclaim && VirtualThreads.current() ? new long[Native.WAITING_LONGS] : null;
         long address;
         try {
+            Error planted = plantedArmingFailure;
+            if (planted != null && !plantedAfterReservation) {
+                plantedArmingFailure = null;
+                throw planted;
+            }
             // Sets the root's address, capacity and att (this owner), and r.address.
             address = waiting != null
                     ? allocateInSteps(r, waiting)
                     : ACCESS.allocate(root, r, this, reclaim, null);
-        } catch (OutOfMemoryError e) {
-            // The release stays registered and goes with the owner: the reclaimer frees what it
-            // records, if anything, and un-counts a current shared block.
+            if (planted != null && address != 0) {
+                plantedArmingFailure = null;
+                throw planted;
+            }
+            if (address == 0) {
+                return false; // the release, registered, goes with the owner; the reclaimer passes it over
+            }
+            if (r.site != null) {
+                Tracking.allocated(r.site, r.capacity);
+                r.tracked = true; // set once the site counts it: a field write, no call in between
+            }
+            root.limit(r.capacity);
+        } catch (RuntimeException | Error e) {
             if (r.address != 0) {
-                throw e; // the Java heap, full after the memory was allocated: the caller's error
+                freeAfterFailedArming(e); // the memory was reserved: the error is the caller's
+                throw e;
             }
-            try {
-                Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
-            } catch (RuntimeException | Error reporting) {
-                withSuppressed(e, reporting); // the budget's error is the one the caller needs
+            // Nothing reserved. The release stays registered and goes with the owner; the
+            // reclaimer un-counts a current shared block.
+            if (e instanceof OutOfMemoryError refused && isRefusal(refused)) {
+                try {
+                    Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
+                } catch (RuntimeException | Error reporting) {
+                    withSuppressed(e, reporting); // the budget's error is the one the caller needs
+                }
+                throw Tracking.explain(refused);
             }
-            throw Tracking.explain(e);
+            throw e;
         }
-        if (address == 0) {
-            return false; // the release, registered, goes with the owner; the reclaimer passes it over
-        }
-        if (r.site != null) {
-            Tracking.allocated(r.site, r.capacity);
-            r.tracked = true; // set once the site counts it: a field write, no call in between
-        }
-        root.limit(r.capacity);
         // Reachable until armed: the collector finds this owner unreachable only after the
         // address is recorded, so the reclaimer reads the address it frees.
         Reference.reachabilityFence(this);
         return true;
+    }
+
+    /**
+     * The start of the native library's message when the operating system refuses memory
+     * (Pool::allocate_reserved in rust/src/pool.rs).
+     */
+    private static final String OS_REFUSAL = "the operating system refused ";
+
+    /**
+     * Whether {@code e}, thrown before any memory was reserved, is the budget's or the operating
+     * system's refusal, rather than a full Java heap (linking a method, a JNI frame): only a
+     * refusal is an AllocationFailure event.
+     */
+    private static boolean isRefusal(OutOfMemoryError e) {
+        return e instanceof BudgetExhaustedError || String.valueOf(e.getMessage()).startsWith(OS_REFUSAL);
+    }
+
+    /**
+     * Gives back the memory of an arming that threw once it was reserved, best effort: a free
+     * that throws too leaves it to the collector, as before (its claim undone: see
+     * {@link #freeBlock}). A shared block is un-counted first: once freed here its release is
+     * unregistered, and the reclaimer, which would un-count it, never sees it. What the free
+     * throws is added to {@code e}, suppressed.
+     */
+    final void freeAfterFailedArming(Throwable e) {
+        try {
+            SharedBlock.noLongerCurrent(release);
+            freeBlock();
+        } catch (RuntimeException | Error freeing) {
+            withSuppressed(e, freeing);
+        }
+    }
+
+    /**
+     * Test hook: what the next arming throws, before its native call or, with
+     * {@link #plantedAfterReservation}, once its memory is reserved. Plain fields, read once per
+     * arming: a test sets them on the thread that then allocates.
+     */
+    private static Error plantedArmingFailure;
+    private static boolean plantedAfterReservation;
+
+    /**
+     * Test hook: the next allocation that arms a block (not one that takes a slot of a current
+     * shared block) throws {@code error}: before its native call (as a full Java heap
+     * while linking it could), or once its memory is reserved if {@code afterReservation}.
+     */
+    static void failNextArmingForTesting(Error error, boolean afterReservation) {
+        plantedAfterReservation = afterReservation;
+        plantedArmingFailure = error;
     }
 
     /**

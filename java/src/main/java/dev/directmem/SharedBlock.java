@@ -172,8 +172,16 @@ final class SharedBlock extends Allocation {
                 Reference.reachabilityFence(block);
                 return refused(unsharedLeft, sizeClass);
             }
-            buffer = block.carve(capacity);
-            CURRENT_ELEMENT.setRelease(current, sizeClass, new WeakReference<>(block));
+            try {
+                WeakReference<SharedBlock> published = new WeakReference<>(block);
+                buffer = block.carve(capacity);
+                CURRENT_ELEMENT.setRelease(current, sizeClass, published);
+            } catch (RuntimeException | Error e) {
+                // A full Java heap or a stack overflow: the block, unpublished, would hold its
+                // memory until a collection; no buffer of it reached the caller.
+                block.freeAfterFailedArming(e);
+                throw e;
+            }
             return buffer;
         }
     }

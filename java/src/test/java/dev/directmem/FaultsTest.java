@@ -56,6 +56,43 @@ class FaultsTest {
     }
 
     /**
+     * An allocation that throws once its memory is reserved (planted: a full Java heap or a stack
+     * overflow, in arming a block or in carving a new shared block's first buffer) gives the
+     * memory back before it throws, with no collection. Before: the memory stayed reserved until
+     * a collection found its owner, which under -XX:+DisableExplicitGC may not come while the
+     * budget has room.
+     */
+    @ParameterizedTest
+    @CsvSource({"64, arm, false", "64, arm, true", "64, carve, false", "64, carve, true",
+            "5000, arm, false", "5000, arm, true", "1048576, arm, true"})
+    void anAllocationThatFailsOnceItsMemoryIsReservedGivesItBackAtOnce(
+            int capacity, String where, boolean outOfMemory) throws InterruptedException {
+        DirectMemoryStats before = Churn.settle();
+        SharedBlock.startOverForTesting();
+        assertEquals(capacity == 64, SharedBlock.takes(capacity));
+        Error planted = outOfMemory ? new OutOfMemoryError("planted: Java heap space") : new StackOverflowError("planted");
+        if (where.equals("arm")) {
+            Allocation.failNextArmingForTesting(planted, true);
+        } else {
+            SharedBlock.failNextCarveForTesting(planted);
+        }
+        assertSame(planted, assertThrows(Error.class, () -> DirectMemory.allocateDirect(capacity)));
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(0, after.count(), "given back at once");
+        assertEquals(0, after.memoryUsed());
+        assertEquals(before.collections(), after.collections());
+        assertEquals(before.failedAllocations(), after.failedAllocations(), "not a refusal");
+        assertEquals(0, SharedBlock.currentBytes(), "a shared block no longer counted as current");
+
+        ByteBuffer next = DirectMemory.allocateDirect(capacity);
+        next.put(capacity - 1, (byte) 4);
+        assertEquals(4, next.get(capacity - 1));
+        DirectMemory.free(next);
+        SharedBlock.startOverForTesting();
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
+    /**
      * Arguments are checked before the setup: with a library that does not load, an invalid one
      * throws IllegalArgumentException (it threw UnsatisfiedLinkError), and a rejected call neither
      * loads the library nor starts directmem's threads (it did both). The first valid call then
