@@ -126,8 +126,16 @@ public final class DirectMemory {
      * <p>A shared block takes the freed slot's next buffer of its size (the slot cleared). The
      * block's memory comes back once its last buffer is freed or unreachable, if the block is no
      * longer the one its stripe takes buffers of that size from; if it still is, the next garbage
-     * collection that finds it unused gives it back. Such blocks hold at most a sixteenth of the
-     * budget.
+     * collection that finds it unused gives it back. Current blocks hold at most a sixteenth of the
+     * budget together; a retired block holds all its slots until its last buffer is freed or
+     * unreachable, so one long-lived small buffer keeps its block's other 15 slots reserved.
+     *
+     * <p>Not {@code sun.misc.Unsafe.invokeCleaner}: the JDK takes directmem's buffers for views
+     * (their {@code att} field holds directmem's owner) and throws
+     * {@code IllegalArgumentException}. Likewise {@code sun.nio.ch.DirectBuffer.cleaner()} returns
+     * null for them, and {@code attachment()} returns that owner, which is not a
+     * {@code ByteBuffer}: code that frees or unwraps direct buffers through these needs pointing
+     * at this method.
      *
      * @param buffer a buffer returned by {@link #allocateDirect(int)} or
      *     {@link #allocateDirectAligned(int, int)}
