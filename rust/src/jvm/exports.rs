@@ -561,30 +561,31 @@ pub extern "system" fn Java_dev_directmem_Native_failNextAllocation<'l>(
 }
 
 thread_local! {
-    /// Armed by [`Java_dev_directmem_Native_failNextFree`]: whether the next free throws, and
-    /// whether an `OutOfMemoryError` (`Some(true)`) or a `StackOverflowError`.
-    static FAIL_NEXT_FREE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    /// Armed by [`Java_dev_directmem_Native_failNextFree`]: the error the next free throws.
+    static FAIL_NEXT_FREE: std::cell::Cell<Option<jint>> = const { std::cell::Cell::new(None) };
 }
 
 /// Test hook: the calling thread's next `freeMemory` or `disarmAndFree` throws before doing
-/// anything, as a call at the bottom of a deep stack would (`StackOverflowError`), or the linking
-/// of a native method with the Java heap full (`OutOfMemoryError`, if `out_of_memory`).
+/// anything, by `error` (Native.FREE_FAILS_WITH_*): 0, a `StackOverflowError`, as a call at the
+/// bottom of a deep stack would; 1, an `OutOfMemoryError`, as the linking of a native method with
+/// the Java heap full would; 2, an `IllegalStateException`, as a ledger refusal would.
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_failNextFree<'l>(
     _env: JNIEnv<'l>,
     _class: JClass<'l>,
-    out_of_memory: jboolean,
+    error: jint,
 ) {
-    FAIL_NEXT_FREE.with(|f| f.set(Some(out_of_memory != 0)));
+    FAIL_NEXT_FREE.with(|f| f.set(Some(error)));
 }
 
 fn fail_if_armed_for_testing() -> Result<(), Error> {
+    let hook = "directmem: failNextFree test hook".to_string();
     match FAIL_NEXT_FREE.with(|f| f.take()) {
         None => Ok(()),
-        Some(false) => Err(Error::StackOverflowForTesting),
-        Some(true) => Err(Error::OutOfMemory(
-            "directmem: failNextFree test hook".to_string(),
-        )),
+        Some(0) => Err(Error::StackOverflowForTesting),
+        Some(1) => Err(Error::OutOfMemory(hook)),
+        Some(2) => Err(Error::IllegalState(hook)),
+        Some(other) => Err(Error::IllegalArgument(format!("{hook}: no error {other}"))),
     }
 }
 

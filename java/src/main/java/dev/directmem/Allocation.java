@@ -121,7 +121,10 @@ sealed class Allocation permits SharedBlock {
     /**
      * Allocates the block and points the root at it (limit included). When the budget is full:
      * with {@code reclaim}, reclaims and, failing that, throws OutOfMemoryError; without, returns
-     * false, and nothing was allocated.
+     * false, and nothing was allocated. Whatever throws once the memory is reserved (a full Java
+     * heap or a stack overflow in the field setters, the site's figures or the limit) gives the
+     * memory back before it goes on: left to the collector, it stayed reserved until a collection,
+     * which under {@code -XX:+DisableExplicitGC} may not come while the budget has room.
      */
     final boolean arm(boolean reclaim) {
         Release r = release;
@@ -129,35 +132,97 @@ sealed class Allocation permits SharedBlock {
         long[] waiting = reclaim && VirtualThreads.current() ? new long[Native.WAITING_LONGS] : null;
         long address;
         try {
+            Error planted = plantedArmingFailure;
+            if (planted != null && !plantedAfterReservation) {
+                plantedArmingFailure = null;
+                throw planted;
+            }
             // Sets the root's address, capacity and att (this owner), and r.address.
             address = waiting != null
                     ? allocateInSteps(r, waiting)
                     : ACCESS.allocate(root, r, this, reclaim, null);
-        } catch (OutOfMemoryError e) {
-            // The release stays registered and goes with the owner: the reclaimer frees what it
-            // records, if anything, and un-counts a current shared block.
+            if (planted != null && address != 0) {
+                plantedArmingFailure = null;
+                throw planted;
+            }
+            if (address == 0) {
+                return false; // the release, registered, goes with the owner; the reclaimer passes it over
+            }
+            if (r.site != null) {
+                Tracking.allocated(r.site, r.capacity);
+                r.tracked = true; // set once the site counts it: a field write, no call in between
+            }
+            root.limit(r.capacity);
+        } catch (RuntimeException | Error e) {
             if (r.address != 0) {
-                throw e; // the Java heap, full after the memory was allocated: the caller's error
+                freeAfterFailedArming(e); // the memory was reserved: the error is the caller's
+                throw e;
             }
-            try {
-                Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
-            } catch (RuntimeException | Error reporting) {
-                withSuppressed(e, reporting); // the budget's error is the one the caller needs
+            // Nothing reserved. The release stays registered and goes with the owner; the
+            // reclaimer un-counts a current shared block.
+            if (e instanceof OutOfMemoryError refused && isRefusal(refused)) {
+                try {
+                    Events.allocationFailed(r.capacity, r.alignment == 1 ? 0 : r.alignment, e.getMessage());
+                } catch (RuntimeException | Error reporting) {
+                    withSuppressed(e, reporting); // the budget's error is the one the caller needs
+                }
+                throw Tracking.explain(refused);
             }
-            throw Tracking.explain(e);
+            throw e;
         }
-        if (address == 0) {
-            return false; // the release, registered, goes with the owner; the reclaimer passes it over
-        }
-        if (r.site != null) {
-            Tracking.allocated(r.site, r.capacity);
-            r.tracked = true; // set once the site counts it: a field write, no call in between
-        }
-        root.limit(r.capacity);
         // Reachable until armed: the collector finds this owner unreachable only after the
         // address is recorded, so the reclaimer reads the address it frees.
         Reference.reachabilityFence(this);
         return true;
+    }
+
+    /**
+     * The start of the native library's message when the operating system refuses memory
+     * (Pool::allocate_reserved in rust/src/pool.rs).
+     */
+    private static final String OS_REFUSAL = "the operating system refused ";
+
+    /**
+     * Whether {@code e}, thrown before any memory was reserved, is the budget's or the operating
+     * system's refusal, rather than a full Java heap (linking a method, a JNI frame): only a
+     * refusal is an AllocationFailure event.
+     */
+    private static boolean isRefusal(OutOfMemoryError e) {
+        return e instanceof BudgetExhaustedError || String.valueOf(e.getMessage()).startsWith(OS_REFUSAL);
+    }
+
+    /**
+     * Gives back the memory of an arming that threw once it was reserved, best effort: a free
+     * that throws too leaves it to the collector, as before (its claim undone: see
+     * {@link #freeBlock}). A shared block is un-counted first: once freed here its release is
+     * unregistered, and the reclaimer, which would un-count it, never sees it. What the free
+     * throws is added to {@code e}, suppressed.
+     */
+    final void freeAfterFailedArming(Throwable e) {
+        try {
+            SharedBlock.noLongerCurrent(release);
+            freeBlock();
+        } catch (RuntimeException | Error freeing) {
+            withSuppressed(e, freeing);
+        }
+    }
+
+    /**
+     * Test hook: what the next arming throws, before its native call or, with
+     * {@link #plantedAfterReservation}, once its memory is reserved. Plain fields, read once per
+     * arming: a test sets them on the thread that then allocates.
+     */
+    private static Error plantedArmingFailure;
+    private static boolean plantedAfterReservation;
+
+    /**
+     * Test hook: the next allocation that arms a block (not one that takes a slot of a current
+     * shared block) throws {@code error}: before its native call (as a full Java heap
+     * while linking it could), or once its memory is reserved if {@code afterReservation}.
+     */
+    static void failNextArmingForTesting(Error error, boolean afterReservation) {
+        plantedAfterReservation = afterReservation;
+        plantedArmingFailure = error;
     }
 
     /**
@@ -216,7 +281,7 @@ sealed class Allocation permits SharedBlock {
         if ((type == DIRECT || type == DIRECT_READ_ONLY) && ACCESS.attachment(buffer) instanceof Allocation owner) {
             return owner;
         }
-        throw new IllegalArgumentException("directmem did not allocate this buffer: " + describe(buffer));
+        throw DirectMemory.notAllocatedByDirectmem(buffer);
     }
 
     /**
@@ -257,7 +322,11 @@ sealed class Allocation permits SharedBlock {
     void free(ByteBuffer buffer) {
         if (buffer != root) {
             if (release.isClaimed() && buffer.capacity() == 0) {
-                return; // a view made after the free: empty, like the buffer (as for shared blocks)
+                // A view made after the free: empty, like the buffer (as for shared blocks). An
+                // empty view made before it (a slice at the limit) passes too, where a shared
+                // block's throws: only its address (not 0) tells it apart, which Java cannot read
+                // when fields are set through JNI, and it holds nothing to free either way.
+                return;
             }
             throw cannotFreeView();
         }
@@ -278,6 +347,13 @@ sealed class Allocation permits SharedBlock {
         // readable on its thread while the other freed the memory. The lock also waits for a
         // fill that found the release unclaimed: see fill.
         synchronized (this) {
+            if (r.address == 0) {
+                // Before the claim, so that nothing changes: the native free would refuse a null
+                // address, and the claim would keep every later free from trying again.
+                throw new IllegalStateException("the buffer's memory address reads 0 on this thread: the buffer"
+                        + " reached it without a happens-before edge from the allocating thread (a data race);"
+                        + " hand buffers over through a lock, a volatile field or a concurrent collection");
+            }
             if (!r.claim()) {
                 // Freed already. If by a free that threw once the memory was back, ends what it
                 // left: the owner is reachable, so no reclaimer holds the claim, and under the
@@ -290,16 +366,18 @@ sealed class Allocation permits SharedBlock {
             }
             // Freed before it is unregistered, so that the errors a call can throw before it does
             // anything lose nothing: a StackOverflowError (any call at the bottom of a deep
-            // stack) or an OutOfMemoryError (linking a method with the Java heap full) undoes the
-            // claim, still under the lock, and a later free or the reclaimer frees the block.
-            // Nothing else is undone: an exception delivered to this thread from outside
-            // (Thread.stop) can arrive just after the native free, which a retry would repeat.
+            // stack), an OutOfMemoryError (linking a method with the Java heap full) or a
+            // RuntimeException (the native free's refusal: an Err there means nothing was freed,
+            // see Pool::free) undoes the claim, still under the lock, and a later free or the
+            // reclaimer frees the block. Nothing else is undone: an exception delivered to this
+            // thread from outside (Thread.stop's ThreadDeath, an Error) can arrive just after the
+            // native free, which a retry would repeat.
             try {
                 // Disarms the root first, so that it never points at memory that is already gone;
                 // limit(0) also takes position and mark to 0 and -1.
                 root.limit(0);
                 ACCESS.disarmAndFree(root, r.address, r.capacity, r.alignment);
-            } catch (StackOverflowError | OutOfMemoryError e) {
+            } catch (StackOverflowError | OutOfMemoryError | RuntimeException e) {
                 r.claimed = false; // a field write, where a call could overflow the stack again
                 // Reachable until the claim is undone: an owner found unreachable before could
                 // have its release dequeued, seen claimed and dropped by the reclaimer, then
@@ -338,11 +416,6 @@ sealed class Allocation permits SharedBlock {
             Tracking.released(r.site, r.capacity);
             r.tracked = false;
         }
-    }
-
-    private static String describe(ByteBuffer buffer) {
-        String kind = !buffer.isDirect() ? "heap buffer" : "direct buffer";
-        return kind + " " + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]";
     }
 
     /**
@@ -592,8 +665,8 @@ sealed class Allocation permits SharedBlock {
      * What frees one block: only what the native free needs, and the allocation site's key (a
      * string) when tracking sampled it; never the buffer. Reachable from the registry until freed,
      * by whoever claims it: {@link #free} or the reclaimer thread. A free whose disarm or native
-     * call threw StackOverflowError or OutOfMemoryError (before freeing anything) undoes its
-     * claim.
+     * call threw StackOverflowError, OutOfMemoryError or a RuntimeException (before freeing
+     * anything) undoes its claim.
      */
     static final class Release extends PhantomReference<Allocation> {
         private static final VarHandle CLAIMED;
@@ -621,7 +694,8 @@ sealed class Allocation permits SharedBlock {
          * owner was found unreachable, which the collector can only find after {@link #arm}
          * ended. {@link Allocation#freeBlock} reads it on a thread the buffer reached after it was
          * armed: ordered by whatever handed the buffer over, as every other use of the buffer on
-         * that thread is.
+         * that thread is (handed over without such an order, it may read 0 there, which the free
+         * refuses).
          */
         long address;
         /**

@@ -34,8 +34,9 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
      * call, but returns 0 to have the caller park (see {@link Native#allocate}).
      *
      * <p>If anything fails once the address is recorded (a StackOverflowError at the bottom of a
-     * deep stack), the memory goes with the owner: its release is registered already, and the
-     * reclaimer frees it once the owner is unreachable. A free here could overflow the stack too.
+     * deep stack, a full Java heap), {@link Allocation#arm} frees the memory as the error passes
+     * (not here: a free could overflow the stack too); should that free fail as well, the memory
+     * goes with the owner, whose release is registered already.
      */
     abstract long allocate(
             ByteBuffer buffer, Allocation.Release release, Object owner, boolean reclaim, long[] waiting);
@@ -161,7 +162,7 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
                 SET_ADDRESS.invokeExact(buffer, address);
                 SET_CAPACITY.invokeExact(buffer, release.capacity);
                 SET_ATTACHMENT.invokeExact(buffer, owner);
-            } catch (Throwable t) { // a StackOverflowError: the memory goes with the owner
+            } catch (Throwable t) { // a StackOverflowError: arm frees the memory
                 throw rethrow(t);
             }
             return address;

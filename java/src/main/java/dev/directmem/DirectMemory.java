@@ -37,12 +37,13 @@ import java.util.List;
  * {@code --enable-native-access=ALL-UNNAMED} (class path), or loading the native library prints a
  * warning.
  *
- * <p>The first call sets directmem up: it loads the native library and reads its configuration.
- * If that cannot succeed, every method throws, giving the reason: {@code IllegalArgumentException}
- * for an invalid {@code directmem.*} property (but {@code directmem.tracking} and
- * {@code directmem.tracking.interval}, which fail only the allocating methods and
- * {@link #topAllocationSites}), {@code UnsatisfiedLinkError} for a native library
- * that does not load here, {@code IllegalStateException} for native access the JVM denies or
+ * <p>The first call whose arguments pass their checks sets directmem up: it loads the native
+ * library and reads its configuration (an invalid argument throws as documented, and sets nothing
+ * up). If that cannot succeed, every such call throws, giving the reason:
+ * {@code IllegalArgumentException} for an invalid {@code directmem.*} property (but
+ * {@code directmem.tracking} and {@code directmem.tracking.interval}, which fail only the
+ * allocating methods and {@link #topAllocationSites}), {@code UnsatisfiedLinkError} for a native
+ * library that does not load here, {@code IllegalStateException} for native access the JVM denies or
  * for one of directmem's class initializers that failed. A failure that may pass (an
  * {@code OutOfMemoryError}, a {@code StackOverflowError}) outside those initializers is thrown as
  * it is, and the next call tries again.
@@ -66,10 +67,10 @@ public final class DirectMemory {
      * @throws OutOfMemoryError if the operating system refuses the memory; nothing is reserved
      */
     public static ByteBuffer allocateDirect(int capacity) {
-        Native.checkAvailable();
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
+        Native.checkAvailable();
         return Allocation.allocate(capacity, 0);
     }
 
@@ -91,7 +92,6 @@ public final class DirectMemory {
      * @throws OutOfMemoryError as for {@link #allocateDirect(int)}
      */
     public static ByteBuffer allocateDirectAligned(int capacity, int alignment) {
-        Native.checkAvailable();
         if (capacity < 0) {
             throw new IllegalArgumentException("capacity must not be negative: " + capacity);
         }
@@ -99,6 +99,7 @@ public final class DirectMemory {
             throw new IllegalArgumentException(
                     "alignment must be a power of two from 1 to " + MAX_ALIGNMENT + ": " + alignment);
         }
+        Native.checkAvailable();
         return Allocation.allocate(capacity, alignment);
     }
 
@@ -125,8 +126,16 @@ public final class DirectMemory {
      * <p>A shared block takes the freed slot's next buffer of its size (the slot cleared). The
      * block's memory comes back once its last buffer is freed or unreachable, if the block is no
      * longer the one its stripe takes buffers of that size from; if it still is, the next garbage
-     * collection that finds it unused gives it back. Such blocks hold at most a sixteenth of the
-     * budget.
+     * collection that finds it unused gives it back. Current blocks hold at most a sixteenth of the
+     * budget together; a retired block holds all its slots until its last buffer is freed or
+     * unreachable, so one long-lived small buffer keeps its block's other 15 slots reserved.
+     *
+     * <p>Not {@code sun.misc.Unsafe.invokeCleaner}: the JDK takes directmem's buffers for views
+     * (their {@code att} field holds directmem's owner) and throws
+     * {@code IllegalArgumentException}. Likewise {@code sun.nio.ch.DirectBuffer.cleaner()} returns
+     * null for them, and {@code attachment()} returns that owner, which is not a
+     * {@code ByteBuffer}: code that frees or unwraps direct buffers through these needs pointing
+     * at this method.
      *
      * @param buffer a buffer returned by {@link #allocateDirect(int)} or
      *     {@link #allocateDirectAligned(int, int)}
@@ -135,6 +144,9 @@ public final class DirectMemory {
      *     a JDK direct or mapped buffer, another library's), or it is a view (slice, duplicate,
      *     read-only) of one that it did; nothing changes in that case. A view made after the
      *     buffer was freed is empty, like the buffer, and {@code free} does nothing with it.
+     * @throws IllegalStateException if the buffer reached this thread without a happens-before
+     *     edge from the allocating thread (a data race), and its memory's address reads 0 here;
+     *     nothing changes in that case
      */
     public static void free(ByteBuffer buffer) {
         if (buffer == null) {
@@ -142,6 +154,7 @@ public final class DirectMemory {
             // program's first free with the Java heap full.
             throw new NullPointerException("buffer");
         }
+        checkDirect(buffer);
         Native.checkAvailable();
         Allocation.of(buffer).free(buffer);
     }
@@ -167,6 +180,7 @@ public final class DirectMemory {
         if (buffer == null) {
             throw new NullPointerException("buffer"); // made here only, as in free
         }
+        checkDirect(buffer);
         Native.checkAvailable();
         Allocation owner = Allocation.of(buffer);
         if (buffer.isReadOnly()) {
@@ -199,11 +213,27 @@ public final class DirectMemory {
      * @throws IllegalArgumentException if {@code n} is negative, or a tracking property is invalid
      */
     public static List<AllocationSite> topAllocationSites(int n) {
-        Native.checkAvailable();
-        Tracking.checkConfiguration();
         if (n < 0) {
             throw new IllegalArgumentException("n must not be negative: " + n);
         }
+        Native.checkAvailable();
+        Tracking.checkConfiguration();
         return Tracking.top(n);
+    }
+
+    /**
+     * Refuses a heap buffer before the setup: arguments are checked first in every method, so
+     * that a rejected one neither sets directmem up nor reports an unavailable library instead.
+     */
+    private static void checkDirect(ByteBuffer buffer) {
+        if (!buffer.isDirect()) {
+            throw notAllocatedByDirectmem(buffer);
+        }
+    }
+
+    static IllegalArgumentException notAllocatedByDirectmem(ByteBuffer buffer) {
+        String kind = !buffer.isDirect() ? "heap buffer" : "direct buffer";
+        return new IllegalArgumentException("directmem did not allocate this buffer: " + kind + " "
+                + buffer.getClass().getName() + "[cap=" + buffer.capacity() + "]");
     }
 }

@@ -266,10 +266,16 @@ final class Native {
 
     /**
      * Test hook: this thread's next {@link #freeMemory} or {@link #disarmAndFree} throws before
-     * doing anything: a StackOverflowError, as any call at the bottom of a deep stack may, or an
-     * OutOfMemoryError if {@code outOfMemory}, as linking a native method with the heap full may.
+     * doing anything, by {@code error}: {@link #FREE_FAILS_WITH_STACK_OVERFLOW} (as any call at the
+     * bottom of a deep stack may), {@link #FREE_FAILS_WITH_OUT_OF_MEMORY} (as linking a native
+     * method with the heap full may) or {@link #FREE_FAILS_WITH_ILLEGAL_STATE} (as the native
+     * ledger's refusal would).
      */
-    static native void failNextFree(boolean outOfMemory);
+    static native void failNextFree(int error);
+
+    static final int FREE_FAILS_WITH_STACK_OVERFLOW = 0;
+    static final int FREE_FAILS_WITH_OUT_OF_MEMORY = 1;
+    static final int FREE_FAILS_WITH_ILLEGAL_STATE = 2;
 
     /** Test hook: the next setup throws {@code error} first (before the first use only). */
     static void failNextSetupForTesting(Error error) {

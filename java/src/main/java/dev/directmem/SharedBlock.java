@@ -172,8 +172,16 @@ final class SharedBlock extends Allocation {
                 Reference.reachabilityFence(block);
                 return refused(unsharedLeft, sizeClass);
             }
-            buffer = block.carve(capacity);
-            CURRENT_ELEMENT.setRelease(current, sizeClass, new WeakReference<>(block));
+            try {
+                WeakReference<SharedBlock> published = new WeakReference<>(block);
+                buffer = block.carve(capacity);
+                CURRENT_ELEMENT.setRelease(current, sizeClass, published);
+            } catch (RuntimeException | Error e) {
+                // A full Java heap or a stack overflow: the block, unpublished, would hold its
+                // memory until a collection; no buffer of it reached the caller.
+                block.freeAfterFailedArming(e);
+                throw e;
+            }
             return buffer;
         }
     }
@@ -246,25 +254,53 @@ final class SharedBlock extends Allocation {
         return live == 0;
     }
 
-    /** A free slot as a zeroed buffer of {@code capacity} bytes, or null when none is left. */
+    /**
+     * A free slot as a zeroed buffer of {@code capacity} bytes, or null when none is left. The
+     * slot is taken only once its buffer exists: a clearing or a slice that throws (a full Java
+     * heap, a stack overflow) leaves it free, where it was lost for the block's life.
+     */
     private synchronized ByteBuffer carve(int capacity) {
         if (retired) {
             return null;
         }
+        boolean reused = reusableSlots != 0;
         int slot;
-        if (reusableSlots != 0) {
+        if (reused) {
             slot = Integer.numberOfTrailingZeros(reusableSlots);
-            reusableSlots &= reusableSlots - 1;
-            root.put(slot * slotSize, ZEROS, 0, capacity); // what the freed buffer wrote
         } else if (carved < SLOTS) {
-            slot = carved++;
+            slot = carved;
         } else {
             return null;
         }
+        Error planted = plantedCarveFailure;
+        if (planted != null) {
+            plantedCarveFailure = null;
+            throw planted;
+        }
+        if (reused) {
+            root.put(slot * slotSize, ZEROS, 0, capacity); // what the freed buffer wrote
+        }
         ByteBuffer buffer = root.slice(slot * slotSize, capacity);
+        if (reused) {
+            reusableSlots &= ~(1 << slot);
+        } else {
+            carved++;
+        }
         buffers[slot] = buffer;
         live++;
         return buffer;
+    }
+
+    /** Test hook: what the next carve throws once it picked its slot; see {@link #failNextCarveForTesting}. */
+    private static Error plantedCarveFailure;
+
+    /**
+     * Test hook: the next buffer carved from a block throws {@code error} where clearing its slot
+     * or slicing it could (a full Java heap, a stack overflow). A plain field, read once per
+     * carve: a test sets it on the thread that then allocates.
+     */
+    static void failNextCarveForTesting(Error error) {
+        plantedCarveFailure = error;
     }
 
     /** The slot {@code buffer} was handed out as, or -1 if it is a view or was freed. */
@@ -299,10 +335,11 @@ final class SharedBlock extends Allocation {
             if (ACCESS.attachment(buffer) != this) {
                 throw freed(); // freed since the caller found this block
             }
-            if (retired && live == 0) {
-                // The block is being freed: its last free (or its retirement) let go of this
-                // lock before freeBlock claims it under the same lock, a window this fill of a
-                // view could otherwise write in while the memory goes back.
+            if (retired && (live == 0 || release.isClaimed())) {
+                // The block is being freed: its retirement let go of this lock before freeBlock
+                // claims it under the same lock, a window this fill of a view could otherwise
+                // write in while the memory goes back; its last buffer's free holds that buffer
+                // on its slot until the block is freed, and after.
                 throw freed();
             }
             Native.fill(buffer, buffer.position(), buffer.remaining(), value);
@@ -312,15 +349,19 @@ final class SharedBlock extends Allocation {
     /**
      * Disarms the buffer at once and points it at {@link #GIVEN_BACK}. Its slot goes back to the
      * block, for the next buffer of its size if the block is still current, else the block itself
-     * is freed once no buffer is left.
+     * is freed once no buffer is left. The last buffer of a retired block keeps its slot and its
+     * block until the block is freed: if that free throws (a stack overflow, a full Java heap),
+     * a later free of the buffer reaches the block again and finishes the job, where the buffer,
+     * already pointing at {@link #GIVEN_BACK}, left it to a collection.
      */
     @Override
     void free(ByteBuffer buffer) {
         if (this == GIVEN_BACK) {
             return; // freed already (or a view made of a freed buffer: empty)
         }
+        int slot;
         synchronized (this) {
-            int slot = slotOf(buffer);
+            slot = slotOf(buffer);
             if (slot < 0) {
                 if (ACCESS.attachment(buffer) == GIVEN_BACK) {
                     return; // freed by another thread since the caller found this block
@@ -328,20 +369,35 @@ final class SharedBlock extends Allocation {
                 throw cannotFreeView();
             }
             buffer.limit(0);
-            ACCESS.disarm(buffer, GIVEN_BACK);
-            buffers[slot] = null;
-            live--;
-            if (!retired) {
-                reusableSlots |= 1 << slot;
+            if (retired && live == 1) {
+                // The last buffer: disarmed, but still naming this block, until the block is freed.
+                ACCESS.disarm(buffer, this);
+                // Counted still if an overflow struck its retirement's un-counting: the
+                // reclaimer, which would un-count it, never sees a block freed here.
+                noLongerCurrent(release);
+            } else {
+                giveBack(buffer, slot);
+                if (!retired) {
+                    reusableSlots |= 1 << slot;
+                }
                 return;
             }
-            if (live > 0) {
-                return;
-            }
-            // Retired, and counted still if an overflow struck its retirement's un-counting: the
-            // reclaimer, which would do it, never sees a block freed here.
-            noLongerCurrent(release);
         }
         freeBlock();
+        synchronized (this) {
+            if (buffers[slot] == buffer) { // not done by a free racing this one
+                giveBack(buffer, slot);
+            }
+        }
+    }
+
+    /**
+     * Points a disarmed buffer at {@link #GIVEN_BACK}, then takes it off its slot; under the
+     * block's lock. The order lets a free that throws here be done again.
+     */
+    private void giveBack(ByteBuffer buffer, int slot) {
+        ACCESS.disarm(buffer, GIVEN_BACK);
+        buffers[slot] = null;
+        live--;
     }
 }

@@ -2,6 +2,7 @@ package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -102,6 +103,40 @@ class EventsTest {
             assertTrue(failure.getString("message").startsWith("Cannot reserve " + 65 * MIB + " bytes"),
                     failure.getString("message"));
             assertFalse(failure.getStackTrace().getFrames().isEmpty());
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /**
+     * Only refusals are AllocationFailure events: the operating system's (and the budget's,
+     * above), not a full Java heap before anything was reserved, nor one after (planted both).
+     * Before: every OutOfMemoryError thrown before the reservation was recorded as one.
+     */
+    @Test
+    void onlyRefusalsAreAllocationFailures() throws Exception {
+        Native.checkAvailable(); // the hooks below need the library
+        Path file = Files.createTempFile("directmem-events", ".jfr");
+        try (Recording recording = new Recording()) {
+            recording.enable("dev.directmem.AllocationFailure");
+            recording.start();
+            for (boolean afterReservation : new boolean[] {false, true}) {
+                OutOfMemoryError heapFull = new OutOfMemoryError("planted: Java heap space");
+                Allocation.failNextArmingForTesting(heapFull, afterReservation);
+                assertSame(heapFull, assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(5000)));
+            }
+            Native.failNextAllocation();
+            assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(5000));
+            recording.stop();
+            recording.dump(file);
+        }
+        try {
+            List<RecordedEvent> failures = RecordingFile.readAllEvents(file).stream()
+                    .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
+                    .collect(Collectors.toList());
+            assertEquals(1, failures.size(), failures.toString());
+            assertTrue(failures.get(0).getString("message").startsWith("the operating system refused 5000 bytes"),
+                    failures.get(0).getString("message"));
         } finally {
             Files.deleteIfExists(file);
         }

@@ -55,6 +55,74 @@ class FaultsTest {
         DirectMemory.free(next);
     }
 
+    /**
+     * An allocation that throws once its memory is reserved (planted: a full Java heap or a stack
+     * overflow, in arming a block or in carving a new shared block's first buffer) gives the
+     * memory back before it throws, with no collection. Before: the memory stayed reserved until
+     * a collection found its owner, which under -XX:+DisableExplicitGC may not come while the
+     * budget has room.
+     */
+    @ParameterizedTest
+    @CsvSource({"64, arm, false", "64, arm, true", "64, carve, false", "64, carve, true",
+            "5000, arm, false", "5000, arm, true", "1048576, arm, true"})
+    void anAllocationThatFailsOnceItsMemoryIsReservedGivesItBackAtOnce(
+            int capacity, String where, boolean outOfMemory) throws InterruptedException {
+        DirectMemoryStats before = Churn.settle();
+        SharedBlock.startOverForTesting();
+        assertEquals(capacity == 64, SharedBlock.takes(capacity));
+        Error planted = outOfMemory ? new OutOfMemoryError("planted: Java heap space") : new StackOverflowError("planted");
+        if (where.equals("arm")) {
+            Allocation.failNextArmingForTesting(planted, true);
+        } else {
+            SharedBlock.failNextCarveForTesting(planted);
+        }
+        assertSame(planted, assertThrows(Error.class, () -> DirectMemory.allocateDirect(capacity)));
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(0, after.count(), "given back at once");
+        assertEquals(0, after.memoryUsed());
+        assertEquals(before.collections(), after.collections());
+        assertEquals(before.failedAllocations(), after.failedAllocations(), "not a refusal");
+        assertEquals(0, SharedBlock.currentBytes(), "a shared block no longer counted as current");
+
+        ByteBuffer next = DirectMemory.allocateDirect(capacity);
+        next.put(capacity - 1, (byte) 4);
+        assertEquals(4, next.get(capacity - 1));
+        DirectMemory.free(next);
+        SharedBlock.startOverForTesting();
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
+    /**
+     * Arguments are checked before the setup: with a library that does not load, an invalid one
+     * throws IllegalArgumentException (it threw UnsatisfiedLinkError), and a rejected call neither
+     * loads the library nor starts directmem's threads (it did both). The first valid call then
+     * reports the library, or works.
+     */
+    @Test
+    void invalidArgumentsAreRefusedBeforeTheLibraryIsLoaded(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("nowhere").resolve("libdirectmem.so");
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-Ddirectmem.library.path=" + missing), LoadProbe.class.getName(), "arguments-first");
+        String output = result.output();
+        assertEquals(3, result.exitCode(), output);
+        for (String call : List.of("allocateDirect(-1)", "allocateDirectAligned(16, 3)",
+                "allocateDirectAligned(-1, 16)", "topAllocationSites(-1)", "free(a heap buffer)",
+                "fill(a heap buffer)")) {
+            assertTrue(output.contains("REJECTED " + call + ": java.lang.IllegalArgumentException"), call + "\n" + output);
+        }
+        assertTrue(output.contains("DIRECTMEM THREADS []"), output);
+        assertTrue(output.contains("FAILED java.lang.UnsatisfiedLinkError"), output);
+
+        // With the library there: still nothing set up, no thread started, until a valid call.
+        Subprocess.Result loaded = Subprocess.run(Subprocess.testClassPath(), List.of(),
+                LoadProbe.class.getName(), "arguments-first");
+        assertEquals(0, loaded.exitCode(), loaded.output());
+        assertTrue(loaded.output().contains("REJECTED allocateDirect(-1): java.lang.IllegalArgumentException"),
+                loaded.output());
+        assertTrue(loaded.output().contains("DIRECTMEM THREADS []"), loaded.output());
+        assertTrue(loaded.output().contains("LOADED"), loaded.output());
+    }
+
     /** An invalid entry in the reclaimer's batch spoils only itself: the valid blocks are freed. */
     @Test
     void anInvalidEntryInAFreeBatchSpoilsOnlyItself() throws InterruptedException {

@@ -381,18 +381,20 @@ class FreeTest {
     /**
      * An error from the native free before it did anything (a StackOverflowError, which any call
      * at the bottom of a deep stack may throw; an OutOfMemoryError, which linking a native method
-     * with the heap full may throw) frees nothing and undoes the claim: a later free frees the
-     * block, and so does the collector if the buffer is dropped instead. Before: only a
-     * StackOverflowError undid the claim, and after any other the block was lost for good.
+     * with the heap full may throw; an IllegalStateException, the native ledger's refusal) frees
+     * nothing and undoes the claim: a later free frees the block, and so does the collector if
+     * the buffer is dropped instead. Before: only those two errors undid the claim, and after a
+     * RuntimeException the block was lost for good.
      */
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void aFreeWhoseNativeCallFailedIsDoneLater(boolean outOfMemory) throws InterruptedException {
-        Class<? extends Throwable> thrown = outOfMemory ? OutOfMemoryError.class : StackOverflowError.class;
+    @ValueSource(ints = {Native.FREE_FAILS_WITH_STACK_OVERFLOW, Native.FREE_FAILS_WITH_OUT_OF_MEMORY,
+            Native.FREE_FAILS_WITH_ILLEGAL_STATE})
+    void aFreeWhoseNativeCallFailedIsDoneLater(int error) throws InterruptedException {
+        Class<? extends Throwable> thrown = thrownBy(error);
         long freedBefore = DirectMemory.stats().freedBytes();
         ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
         buffer.put(BLOCK - 1, (byte) 7);
-        Native.failNextFree(outOfMemory);
+        Native.failNextFree(error);
         assertThrows(thrown, () -> DirectMemory.free(buffer));
         assertEquals(freedBefore, DirectMemory.stats().freedBytes(), "the free that threw freed the block");
         DirectMemory.free(buffer);
@@ -400,16 +402,55 @@ class FreeTest {
         assertEquals(0, buffer.capacity());
 
         DirectMemoryStats before = Churn.settle();
-        failToFreeThenDrop(outOfMemory, thrown);
+        failToFreeThenDrop(error, thrown);
         DirectMemoryStats after = Churn.settle(); // fails unless the dropped block was reclaimed
         assertEquals(BLOCK, after.reclaimedBytes() - before.reclaimedBytes());
         assertEquals(before.freedBytes(), after.freedBytes());
     }
 
-    private static void failToFreeThenDrop(boolean outOfMemory, Class<? extends Throwable> thrown) {
+    private static void failToFreeThenDrop(int error, Class<? extends Throwable> thrown) {
         ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
-        Native.failNextFree(outOfMemory);
+        Native.failNextFree(error);
         assertThrows(thrown, () -> DirectMemory.free(buffer));
+    }
+
+    /** What {@link Native#failNextFree} throws for {@code error}. */
+    static Class<? extends Throwable> thrownBy(int error) {
+        switch (error) {
+            case Native.FREE_FAILS_WITH_STACK_OVERFLOW:
+                return StackOverflowError.class;
+            case Native.FREE_FAILS_WITH_OUT_OF_MEMORY:
+                return OutOfMemoryError.class;
+            default:
+                return IllegalStateException.class;
+        }
+    }
+
+    /**
+     * A free that reads the buffer's address as 0 (a buffer that reached this thread without a
+     * happens-before edge from the allocating one; made here by hand) throws
+     * IllegalStateException and changes nothing: once the address reads right, a later free
+     * frees the block. Before: the native free refused the null address after the claim, which
+     * stayed, so the later free did nothing and the block and its budget were lost for good.
+     */
+    @Test
+    void aFreeThatReadsANullAddressThrowsAndChangesNothing() throws InterruptedException {
+        Churn.settle();
+        ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
+        buffer.put(BLOCK - 1, (byte) 7);
+        Allocation.Release release = Allocation.of(buffer).release;
+        long address = release.address;
+        release.address = 0;
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> DirectMemory.free(buffer));
+        assertTrue(e.getMessage().contains("happens-before"), e.getMessage());
+        assertEquals(7, buffer.get(BLOCK - 1), "the buffer was left as it was");
+
+        release.address = address;
+        DirectMemory.free(buffer);
+        assertEquals(0, buffer.capacity());
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(0, after.count());
+        assertEquals(0, after.memoryUsed());
     }
 
     /**

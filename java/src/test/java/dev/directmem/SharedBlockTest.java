@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Small buffers sharing native blocks ({@link SharedBlock}): each still behaves as a buffer of its
@@ -89,6 +91,76 @@ class SharedBlockTest {
         DirectMemory.fill(view, (byte) 2); // a live buffer left: the view writes its slot
         assertEquals(2, buffer.get(8));
         DirectMemory.free(buffer);
+        assertEquals(0, DirectMemory.stats().memoryUsed());
+    }
+
+    /**
+     * The last free of a retired block whose freeing of the block threw (before it did anything:
+     * a stack overflow, a full Java heap, the ledger's refusal) is finished by a later free of the
+     * buffer, with no collection. Before: the buffer already named no block, so the later free
+     * did nothing and the block waited for a collection.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {Native.FREE_FAILS_WITH_STACK_OVERFLOW, Native.FREE_FAILS_WITH_OUT_OF_MEMORY,
+            Native.FREE_FAILS_WITH_ILLEGAL_STATE})
+    void aLastFreeWhoseBlockFailedToGoIsFinishedByALaterFree(int error) {
+        ByteBuffer buffer = DirectMemory.allocateDirect(64);
+        ByteBuffer view = buffer.duplicate();
+        SharedBlock.startOverForTesting(); // retired; its one buffer keeps it
+        DirectMemoryStats before = DirectMemory.stats();
+        assertEquals(SLOTS * 64, before.memoryUsed());
+
+        Native.failNextFree(error);
+        assertThrows(FreeTest.thrownBy(error), () -> DirectMemory.free(buffer));
+        assertEquals(0, buffer.capacity(), "disarmed all the same");
+        assertEquals(SLOTS * 64, DirectMemory.stats().memoryUsed(), "the block's free threw: nothing freed");
+        DirectMemory.fill(view, (byte) 3); // the block's memory is still there, and the view writes it
+
+        DirectMemory.free(buffer);
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(0, after.memoryUsed());
+        assertEquals(0, after.count());
+        assertEquals(before.collections(), after.collections());
+        assertEquals(before.freedBytes() + SLOTS * 64, after.freedBytes());
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(buffer, (byte) 1), "freed");
+        assertThrows(IllegalStateException.class, () -> DirectMemory.fill(view, (byte) 1), "its block is gone");
+        DirectMemory.free(buffer); // a third free does nothing
+        assertEquals(after.freedBytes(), DirectMemory.stats().freedBytes());
+    }
+
+    /**
+     * A carve that throws where clearing its slot or slicing it could (a full Java heap, a stack
+     * overflow: planted) loses no slot, fresh or reused: the block still hands out all 16. Before:
+     * the slot was taken first and lost for the block's life, and the block filled one buffer early.
+     */
+    @Test
+    void aCarveThatThrowsLosesNoSlot() {
+        ByteBuffer first = DirectMemory.allocateDirect(64);
+        Allocation block = Allocation.of(first);
+        SharedBlock.failNextCarveForTesting(new OutOfMemoryError("planted: Java heap space"));
+        assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(64));
+        ByteBuffer[] rest = allocate(SLOTS - 1, 64);
+        for (int i = 0; i < rest.length; i++) {
+            assertSame(block, Allocation.of(rest[i]), "slot " + (i + 1) + " of the same block");
+        }
+
+        rest[3].put(0, (byte) 9);
+        DirectMemory.free(rest[3]);
+        SharedBlock.failNextCarveForTesting(new StackOverflowError("planted"));
+        assertThrows(StackOverflowError.class, () -> DirectMemory.allocateDirect(64));
+        ByteBuffer again = DirectMemory.allocateDirect(64);
+        assertSame(block, Allocation.of(again), "the freed slot is still the block's");
+        assertEquals(0, again.get(0), "cleared");
+        assertEquals(1, DirectMemory.stats().count());
+
+        DirectMemory.free(first);
+        DirectMemory.free(again);
+        for (int i = 0; i < rest.length; i++) {
+            if (i != 3) {
+                DirectMemory.free(rest[i]);
+            }
+        }
+        SharedBlock.startOverForTesting();
         assertEquals(0, DirectMemory.stats().memoryUsed());
     }
 
