@@ -52,11 +52,11 @@ junit_jar() {
 }
 
 check() {
-  assemble
-  cargo test --release --locked 2>&1 | tee build/cargo-test.log
-  jmh_compile   # the benchmarks must keep compiling against the library (none is run)
   local status=0 junit
+  assemble
   rm -rf build/test-results
+  gradle/cargo-test.sh || status=1   # JUnit XML too; the JUnit runs go on after a Rust failure
+  jmh_compile   # the benchmarks must keep compiling against the library (none is run)
   junit=$(junit_jar) || return 1
   compile_tests "$junit"
   for gc in "${collectors[@]}"; do

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# cargo test on this machine, for Gradle's cargoTest task and gradle/without-gradle.sh: cargo's
+# output to the console and build/cargo-test.log, and one JUnit case per test in
+# build/test-results/cargo/ (gradle/cargo-junit.py, as for aarch64), which .ci/run counts.
+# --no-fail-fast: a failing or aborting test binary does not keep the others from running, and
+# names itself in the XML. Exits 1 when a test or cargo itself failed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p build
+status=0
+cargo test --release --locked --no-fail-fast 2>&1 | tee build/cargo-test.log || status=${PIPESTATUS[0]}
+exec python3 gradle/cargo-junit.py cargo build/cargo-test.log build/test-results/cargo/TEST-cargo.xml "$status"
