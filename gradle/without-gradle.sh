@@ -72,7 +72,9 @@ demo() {
   assemble
   mkdir -p build/classes/java/demo
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/demo -cp "$jar" $(find java/src/demo/java -name '*.java')
-  java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
+  # A hung demo fails after 5 minutes (4 GiB take seconds); --foreground: the JVM is the one process.
+  timeout --foreground --kill-after=30s "$(time_limit 300)" \
+    java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
 
