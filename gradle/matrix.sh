@@ -89,10 +89,24 @@ test_timeout=${DIRECTMEM_TEST_TIMEOUT_SECONDS:-$((360 + 10#${stress_seconds%.*} 
 # collector hitting its three cells then took an hour, past CI's 90 minutes, with no summary.
 cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((600 + 4 * (10#${stress_seconds%.*} + 1)))}
 
+# kill_marked <mark>: kills every process whose environment holds DIRECTMEM_CELL_MARK=<mark>, which
+# run_suite gives its JVM and so every process that JVM starts: child JVMs of a JVM killed at its
+# limit or crashed were left running (the limit kills the JVM alone), with no parent to end them.
+kill_marked() {
+  local environ pid killed=()
+  for environ in $(grep -lxzF "DIRECTMEM_CELL_MARK=$1" /proc/[0-9]*/environ 2>/dev/null); do
+    pid=${environ#/proc/} pid=${pid%/environ}
+    kill -KILL "$pid" 2>/dev/null && killed+=("$pid")
+  done
+  [[ ${#killed[@]} -eq 0 ]] || echo "!! killed ${#killed[@]} process(es) the suite JVM left running: ${killed[*]}" >&2
+}
+
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
-# suite fails or the log holds a -Xcheck:jni warning. A JVM that ended before the launcher's
-# summary (a crash) leaves a failed case in <report-dir>, so that .ci/run counts it.
+# suite fails or the log holds a -Xcheck:jni warning. A failure that the launcher's XML does not
+# show (a JVM that ended before the launcher's summary, a crash; -Xcheck:jni warnings; an exit
+# status other than 0 after the summary) leaves a failed case of its own in <report-dir>, named,
+# so that .ci/run counts it and says what it was.
 run_suite() {
   local java=$1 reports=$2 label=$3 junit status=0 exit_code=0 started timed_out=""
   shift 3
@@ -107,11 +121,14 @@ run_suite() {
   # --foreground: the JVM stays in this script's process group, so that a Ctrl-C or a signal to
   # the group reaches it (in a group of its own, it and the rest of the matrix went on). Its child
   # JVMs have their own 5-minute limit (Subprocess).
-  local limit
+  # A JVM that crashes, this one or a child (Subprocess passes the flag on), writes its report here.
+  local crash_reports="build/test-logs/$label-hs_err"
+  rm -f "$crash_reports"_*.log
+  local limit mark="$label-$$-$RANDOM"
   limit=$(time_limit "$cell_timeout")
   started=$SECONDS
-  timeout --foreground --signal=QUIT --kill-after=30s "${limit}s" \
-    "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
+  DIRECTMEM_CELL_MARK=$mark timeout --foreground --signal=QUIT --kill-after=30s "${limit}s" \
+    "$java" "-XX:ErrorFile=${crash_reports}_%p.log" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
     --config=junit.jupiter.execution.timeout.default="${test_timeout}s" \
     --config=junit.jupiter.execution.timeout.thread.mode.default=SEPARATE_THREAD \
@@ -120,6 +137,7 @@ run_suite() {
   if ((SECONDS - started >= limit)); then
     timed_out=" (killed after $limit s)"
   fi
+  kill_marked "$mark"
   # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
   # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.
   if ! grep -q '^Test run finished' "$log" || ! compgen -G "$reports/*.xml" >/dev/null; then
@@ -135,10 +153,24 @@ run_suite() {
   else
     grep -vE '^\s*$' "$log" | tail -n 200
   fi
+  local report
+  for report in "$crash_reports"_*.log; do
+    [[ -f $report ]] || continue
+    echo "!! $label: a JVM crashed; the head of its report, $report:" >&2
+    head -n 30 "$report" >&2
+  done
   if grep -qE "$jni_warning_pattern" "$log"; then
     echo "!! $label: -Xcheck:jni warnings in $log:" >&2
     grep -nE -A3 "$jni_warning_pattern" "$log" >&2
     status=1
+    junit_xml "$label" "$reports/TEST-$label-jni-warnings.xml" \
+      "jni_warnings|$label: -Xcheck:jni warnings, the first: $(grep -m1 -E "$jni_warning_pattern" "$log"); all in $log" || true
+  fi
+  # Failed, and no case in the XML says so (the launcher's exit status after its summary, a
+  # timeout after it, an @AfterAll's failure): one named case, not an unnamed "1 failed".
+  if [[ $status -ne 0 ]] && ! grep -qsE '<(failure|error)[ />]' "$reports"/*.xml; then
+    junit_xml "$label" "$reports/TEST-$label-exit.xml" \
+      "launcher_exit_$exit_code|$label: the JUnit launcher exited with status $exit_code after its summary$timed_out, which no test's result shows; output in $log" || true
   fi
   return $status
 }
