@@ -42,7 +42,8 @@ junit_jar() {
     local url="https://repo1.maven.org/maven2/org/junit/platform/junit-platform-console-standalone/$junit_console/junit-platform-console-standalone-$junit_console.jar"
     mkdir -p build/tools
     # Callers run this in $(...), where set -e does not stop at a failed curl.
-    curl -fsSL --retry 3 -o "$file.part" "$url" ||
+    # As gradlew: any error retried, a stall (under 1 KiB/s for a minute) abandoned and retried.
+    curl -fsSL --retry 3 --retry-all-errors --speed-limit 1024 --speed-time 60 -o "$file.part" "$url" ||
       { echo "could not download $url" >&2; rm -f "$file.part"; return 1; }
     [[ $(sha256sum "$file.part" | cut -d' ' -f1) == "$junit_console_sha256" ]] ||
       { echo "checksum mismatch for the JUnit console launcher" >&2; rm -f "$file.part"; exit 1; }
