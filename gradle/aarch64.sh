@@ -31,9 +31,10 @@ aarch64_assemble() {
   local resources=$1 missing
   missing=$(aarch64_missing)
   if [[ -z $missing ]]; then
-    cargo build --release --locked --target "$aarch64_target"
-    mkdir -p "$resources/native/linux-aarch64"
-    cp "target/$aarch64_target/release/libdirectmem.so" "$resources/native/linux-aarch64/"
+    # Each step returns on failure: assemble may run where set -e does not apply (a || list).
+    cargo build --release --locked --target "$aarch64_target" || return 1
+    mkdir -p "$resources/native/linux-aarch64" || return 1
+    cp "target/$aarch64_target/release/libdirectmem.so" "$resources/native/linux-aarch64/" || return 1
   elif [[ ${DIRECTMEM_ALL_PLATFORMS:-} == 1 ]]; then
     echo "DIRECTMEM_ALL_PLATFORMS=1, but the linux-aarch64 library cannot be built: $missing" >&2
     return 1
@@ -121,6 +122,10 @@ aarch64_junit() {
   return $status
 }
 
+# Exit status of aarch64-test when the toolchain is not all here (.ci/run counts the step as
+# skipped): one that nothing else returns, where 2 came from any failed command under set -e too.
+aarch64_toolchain_missing=77
+
 # aarch64-test: the jar with both libraries, then the Rust and the JUnit tests under qemu.
 aarch64_test() {
   local missing status=0
@@ -128,8 +133,9 @@ aarch64_test() {
   if [[ -n $missing ]] || ! command -v "${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER%% *}" >/dev/null; then
     [[ -n $missing ]] || missing="no ${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER%% *} (Debian: apt-get install qemu-user)"
     echo "cannot test the aarch64 library here: $missing" >&2
-    return 2
+    return $aarch64_toolchain_missing
   fi
+  # assemble returns at its first failing step (set -e does not apply in a || list).
   DIRECTMEM_ALL_PLATFORMS=1 assemble || return 1
   local junit
   junit=$(junit_jar) || return 1

@@ -16,23 +16,25 @@ test_flags=(--enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -Xcheck:jn
 collectors=(G1 Parallel Serial Z Shenandoah)
 jar=build/libs/directmem-$version.jar
 
+# Each step returns on failure: callers run it in a || list too (aarch64.sh, newest-javac.sh),
+# where set -e does not apply, and it went on to build a jar past a failed step.
 assemble() {
-  cargo build --release --locked
-  rm -rf build/classes/java/main build/generated/native-resources
-  mkdir -p build/classes/java/main build/generated/native-resources/native/linux-x86_64 build/libs
+  cargo build --release --locked || return 1
+  rm -rf build/classes/java/main build/generated/native-resources || return 1
+  mkdir -p build/classes/java/main build/generated/native-resources/native/linux-x86_64 build/libs || return 1
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/main \
-    $(find java/src/main/java -name '*.java')
-  cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/
+    $(find java/src/main/java -name '*.java') || return 1
+  cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/ || return 1
   # linux-aarch64 too, where its cross toolchain is (gradle/aarch64.sh).
-  aarch64_assemble build/generated/native-resources
+  aarch64_assemble build/generated/native-resources || return 1
   # The licence and the crates compiled into the library travel with it, as in Gradle's jars;
   # from a folder of their own: Gradle's jar task adds them itself, and takes the folder above as
   # resources (publishing.sh writes this one too).
-  rm -rf build/generated/licence && mkdir -p build/generated/licence/META-INF
-  cp LICENSE THIRD-PARTY.md build/generated/licence/META-INF/
-  rm -f "$jar"
+  rm -rf build/generated/licence && mkdir -p build/generated/licence/META-INF || return 1
+  cp LICENSE THIRD-PARTY.md build/generated/licence/META-INF/ || return 1
+  rm -f "$jar" || return 1
   jar --create --file "$jar" -C build/classes/java/main . -C build/generated/native-resources . \
-    -C build/generated/licence .
+    -C build/generated/licence . || return 1
   echo "built $jar"
 }
 
