@@ -245,6 +245,7 @@ tasks.withType<Test>().configureEach {
     // past a deadlock (gradle/matrix.sh says why these numbers).
     systemProperty("junit.jupiter.execution.timeout.default", "${360 + stressScenarioSeconds.toLong() + 1}s")
     systemProperty("junit.jupiter.execution.timeout.thread.mode.default", "SEPARATE_THREAD")
+    systemProperty("junit.jupiter.execution.timeout.threaddump.enabled", "true")
     // A test run is evidence about this machine and JVM, not an output to reuse: with the build
     // cache on (gradle.properties), a cell restored from it would count as passed without running.
     outputs.doNotCacheIf("test runs are never taken from the build cache") { true }

@@ -81,8 +81,9 @@ stress_seconds=${DIRECTMEM_STRESS_SECONDS:-2}
 [[ $stress_seconds =~ ^[0-9]+(\.[0-9]*)?$ ]] || stress_seconds=2
 # One test method (or @BeforeAll, ...) that runs longer fails with a TimeoutException, and the suite
 # goes on: run in a thread of its own (SEPARATE_THREAD), a test deadlocked on a lock is left
-# behind, where an interrupt would not end it. The slowest test takes 15 s (under qemu); a child
-# JVM's own limit (Subprocess: 5 minutes plus a scenario) comes first, with its thread dump.
+# behind, where an interrupt would not end it; JUnit prints every thread's stack first (who holds
+# the lock). The slowest test takes 15 s (under qemu); a child JVM's own limit (Subprocess: 5
+# minutes plus a scenario) comes first, with its thread dump.
 test_timeout=${DIRECTMEM_TEST_TIMEOUT_SECONDS:-$((360 + 10#${stress_seconds%.*} + 1))}
 # One suite JVM: a suite takes 2-3 minutes (under qemu 1-4 for the smoke set), so 10 minutes leave
 # room for one test at its limit and the rest of the suite. It was 20 minutes: a deadlock on one
@@ -132,6 +133,7 @@ run_suite() {
     --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
     --config=junit.jupiter.execution.timeout.default="${test_timeout}s" \
     --config=junit.jupiter.execution.timeout.thread.mode.default=SEPARATE_THREAD \
+    --config=junit.jupiter.execution.timeout.threaddump.enabled=true \
     --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
   if ((SECONDS - started >= limit)); then
