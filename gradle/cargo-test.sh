@@ -5,7 +5,7 @@
 # --no-fail-fast: a failing or aborting test binary does not keep the others from running, and
 # names itself in the XML. Exits 1 when a test or cargo itself failed.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 mkdir -p build
 source gradle/time-limit.sh
 status=0

@@ -8,7 +8,7 @@
 # (gradle/time-limit.sh). Writes JUnit XML to
 # build/test-results/ci-scripts, which .ci/run counts with the rest.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 repo=$PWD
 source gradle/junit-xml.sh
 source gradle/time-limit.sh
@@ -137,7 +137,7 @@ expect assemble_stops_at_its_first_failing_step \
   '[[ $status != 0 && ! -e $work/repo/build/classes/java/main ]]' \
   "status $status, build/classes/java/main $([[ -e $work/repo/build/classes/java/main ]] && echo made || echo not made): $(tail -3 "$work/out")"
 
-limits="$(DIRECTMEM_DEADLINE= time_limit 600) $(DIRECTMEM_DEADLINE=$(($(date +%s) + 100)) time_limit 600) $(DIRECTMEM_DEADLINE=1 time_limit 600)"
+limits="$(DIRECTMEM_DEADLINE='' time_limit 600) $(DIRECTMEM_DEADLINE=$(($(date +%s) + 100)) time_limit 600) $(DIRECTMEM_DEADLINE=1 time_limit 600)"
 expect time_limit_is_capped_by_the_deadline \
   '[[ $limits =~ ^600\ (99|100)\ 10$ ]]' "600 s with no deadline, 100 s left, and the deadline past gave: $limits"
 

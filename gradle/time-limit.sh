@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # time_limit <seconds>: how long a step may run: <seconds>, or what is left before the deadline of
 # the whole CI run when that comes sooner (DIRECTMEM_DEADLINE, seconds since the epoch, exported
 # by .ci/run), but at least 10 s (or <seconds> if less), so that each step still ends, counted failed, and the run gets

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # gradle_usable [gradlew]: whether ./gradlew can run Gradle on this machine, found out before any
 # build by `./gradlew --version`, which downloads, verifies and unpacks the distribution on first
 # use. When it cannot, prints why (gradlew's last lines: the download failed, the SHA-256 did not
