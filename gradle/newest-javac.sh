@@ -24,7 +24,7 @@ newest_javac() {
   local jdk javac out=build/newest-javac junit jmh_cp processor
   jdk=${1:-$(newest_jdk)} || { echo "no JDK with javac under /usr/lib/jvm" >&2; return 1; }
   javac=$jdk/bin/javac
-  [[ -f $jar ]] || assemble >/dev/null
+  [[ -f $jar ]] || assemble >/dev/null || return 1   # assemble returns at a failing step
   junit=$(junit_jar)
   jmh_cp=$(jmh_compile_classpath)
   processor="$(maven_jar $jmh_processor_artifact):$jmh_cp"

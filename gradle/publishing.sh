@@ -95,6 +95,8 @@ example() {
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror --module-path "$published" -d "$out" \
     $(find examples/consumer/src/main/java -name '*.java')
   # The flags of examples/consumer/build.gradle.kts (application.applicationDefaultJvmArgs).
-  java -XX:+DisableExplicitGC --enable-native-access=dev.directmem -Ddirectmem.maxMemory=32m \
+  # A hung consumer fails after 5 minutes (it takes seconds); --foreground: the JVM is the one process.
+  timeout --foreground --kill-after=30s "$(time_limit 300)" \
+    java -XX:+DisableExplicitGC --enable-native-access=dev.directmem -Ddirectmem.maxMemory=32m \
     --module-path "$published:$out" -m example.consumer/example.consumer.Consumer
 }

@@ -16,23 +16,25 @@ test_flags=(--enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -Xcheck:jn
 collectors=(G1 Parallel Serial Z Shenandoah)
 jar=build/libs/directmem-$version.jar
 
+# Each step returns on failure: callers run it in a || list too (aarch64.sh, newest-javac.sh),
+# where set -e does not apply, and it went on to build a jar past a failed step.
 assemble() {
-  cargo build --release --locked
-  rm -rf build/classes/java/main build/generated/native-resources
-  mkdir -p build/classes/java/main build/generated/native-resources/native/linux-x86_64 build/libs
+  cargo build --release --locked || return 1
+  rm -rf build/classes/java/main build/generated/native-resources || return 1
+  mkdir -p build/classes/java/main build/generated/native-resources/native/linux-x86_64 build/libs || return 1
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/main \
-    $(find java/src/main/java -name '*.java')
-  cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/
+    $(find java/src/main/java -name '*.java') || return 1
+  cp target/release/libdirectmem.so build/generated/native-resources/native/linux-x86_64/ || return 1
   # linux-aarch64 too, where its cross toolchain is (gradle/aarch64.sh).
-  aarch64_assemble build/generated/native-resources
+  aarch64_assemble build/generated/native-resources || return 1
   # The licence and the crates compiled into the library travel with it, as in Gradle's jars;
   # from a folder of their own: Gradle's jar task adds them itself, and takes the folder above as
   # resources (publishing.sh writes this one too).
-  rm -rf build/generated/licence && mkdir -p build/generated/licence/META-INF
-  cp LICENSE THIRD-PARTY.md build/generated/licence/META-INF/
-  rm -f "$jar"
+  rm -rf build/generated/licence && mkdir -p build/generated/licence/META-INF || return 1
+  cp LICENSE THIRD-PARTY.md build/generated/licence/META-INF/ || return 1
+  rm -f "$jar" || return 1
   jar --create --file "$jar" -C build/classes/java/main . -C build/generated/native-resources . \
-    -C build/generated/licence .
+    -C build/generated/licence . || return 1
   echo "built $jar"
 }
 
@@ -42,7 +44,8 @@ junit_jar() {
     local url="https://repo1.maven.org/maven2/org/junit/platform/junit-platform-console-standalone/$junit_console/junit-platform-console-standalone-$junit_console.jar"
     mkdir -p build/tools
     # Callers run this in $(...), where set -e does not stop at a failed curl.
-    curl -fsSL --retry 3 -o "$file.part" "$url" ||
+    # As gradlew: any error retried, a stall (under 1 KiB/s for a minute) abandoned and retried.
+    curl -fsSL --retry 3 --retry-all-errors --speed-limit 1024 --speed-time 60 -o "$file.part" "$url" ||
       { echo "could not download $url" >&2; rm -f "$file.part"; return 1; }
     [[ $(sha256sum "$file.part" | cut -d' ' -f1) == "$junit_console_sha256" ]] ||
       { echo "checksum mismatch for the JUnit console launcher" >&2; rm -f "$file.part"; exit 1; }
@@ -52,11 +55,11 @@ junit_jar() {
 }
 
 check() {
-  assemble
-  cargo test --release --locked 2>&1 | tee build/cargo-test.log
-  jmh_compile   # the benchmarks must keep compiling against the library (none is run)
   local status=0 junit
+  assemble
   rm -rf build/test-results
+  gradle/cargo-test.sh || status=1   # JUnit XML too; the JUnit runs go on after a Rust failure
+  jmh_compile   # the benchmarks must keep compiling against the library (none is run)
   junit=$(junit_jar) || return 1
   compile_tests "$junit"
   for gc in "${collectors[@]}"; do
@@ -72,7 +75,9 @@ demo() {
   assemble
   mkdir -p build/classes/java/demo
   javac --release 17 -encoding UTF-8 -Xlint:all -Werror -d build/classes/java/demo -cp "$jar" $(find java/src/demo/java -name '*.java')
-  java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
+  # A hung demo fails after 5 minutes (4 GiB take seconds); --foreground: the JVM is the one process.
+  timeout --foreground --kill-after=30s "$(time_limit 300)" \
+    java --enable-native-access=ALL-UNNAMED -XX:+DisableExplicitGC -XX:MaxDirectMemorySize=64m -Xmx256m \
     -cp "$jar:build/classes/java/demo" dev.directmem.demo.Demo "${1:-4096}"
 }
 

@@ -29,7 +29,8 @@ mkdir -p "$cache" "$work"
 
 if [[ ! -f $api ]]; then
   echo "== downloading Gradle's API jar $api_version"
-  curl -fsSL -o "$api.part" \
+  # As gradlew: any error retried, a stall (under 1 KiB/s for a minute) abandoned and retried.
+  curl -fsSL --retry 3 --retry-all-errors --speed-limit 1024 --speed-time 60 -o "$api.part" \
     "https://repo1.maven.org/maven2/dev/gradleplugins/gradle-api/$api_version/gradle-api-$api_version.jar" || exit 2
   echo "$api_sha256  $api.part" | sha256sum -c --quiet || { rm -f "$api.part"; exit 2; }
   mv "$api.part" "$api"
