@@ -578,14 +578,15 @@ pub extern "system" fn Java_dev_directmem_Native_failNextFree<'l>(
     FAIL_NEXT_FREE.with(|f| f.set(Some(error)));
 }
 
+/// Runs on every free: nothing is allocated unless the hook is armed.
 fn fail_if_armed_for_testing() -> Result<(), Error> {
-    let hook = "directmem: failNextFree test hook".to_string();
+    const HOOK: &str = "directmem: failNextFree test hook";
     match FAIL_NEXT_FREE.with(|f| f.take()) {
         None => Ok(()),
         Some(0) => Err(Error::StackOverflowForTesting),
-        Some(1) => Err(Error::OutOfMemory(hook)),
-        Some(2) => Err(Error::IllegalState(hook)),
-        Some(other) => Err(Error::IllegalArgument(format!("{hook}: no error {other}"))),
+        Some(1) => Err(Error::OutOfMemory(HOOK.to_string())),
+        Some(2) => Err(Error::IllegalState(HOOK.to_string())),
+        Some(other) => Err(Error::IllegalArgument(format!("{HOOK}: no error {other}"))),
     }
 }
 
