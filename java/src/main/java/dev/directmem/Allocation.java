@@ -133,6 +133,9 @@ sealed class Allocation permits SharedBlock {
         long address;
         try {
             Error planted = plantedArmingFailure;
+            if (planted != null && plantedOn != Thread.currentThread()) {
+                planted = null; // another thread's: a test's hook fires on its own thread only
+            }
             if (planted != null && !plantedAfterReservation) {
                 plantedArmingFailure = null;
                 throw planted;
@@ -209,11 +212,13 @@ sealed class Allocation permits SharedBlock {
 
     /**
      * Test hook: what the next arming throws, before its native call or, with
-     * {@link #plantedAfterReservation}, once its memory is reserved. Plain fields, read once per
-     * arming: a test sets them on the thread that then allocates.
+     * {@link #plantedAfterReservation}, once its memory is reserved, on {@link #plantedOn} only.
+     * Plain fields, one read per arming while unset: a test sets them on the thread that then
+     * allocates, and clears them after it ({@link #clearFailuresForTesting}).
      */
     private static Error plantedArmingFailure;
     private static boolean plantedAfterReservation;
+    private static Thread plantedOn;
 
     /**
      * Test hook: the next allocation that arms a block (not one that takes a slot of a current
@@ -222,7 +227,18 @@ sealed class Allocation permits SharedBlock {
      */
     static void failNextArmingForTesting(Error error, boolean afterReservation) {
         plantedAfterReservation = afterReservation;
+        plantedOn = Thread.currentThread();
         plantedArmingFailure = error;
+    }
+
+    /**
+     * Test hook: no planted failure, of an arming or a carve, is left to fire: one that a failing
+     * test never reached would fail the next test, or a thread a timed-out test left running.
+     */
+    static void clearFailuresForTesting() {
+        plantedArmingFailure = null;
+        plantedOn = null;
+        SharedBlock.clearCarveFailureForTesting();
     }
 
     /**

@@ -273,7 +273,7 @@ final class SharedBlock extends Allocation {
             return null;
         }
         Error planted = plantedCarveFailure;
-        if (planted != null) {
+        if (planted != null && plantedCarveOn == Thread.currentThread()) {
             plantedCarveFailure = null;
             throw planted;
         }
@@ -293,14 +293,22 @@ final class SharedBlock extends Allocation {
 
     /** Test hook: what the next carve throws once it picked its slot; see {@link #failNextCarveForTesting}. */
     private static Error plantedCarveFailure;
+    private static Thread plantedCarveOn;
 
     /**
      * Test hook: the next buffer carved from a block throws {@code error} where clearing its slot
-     * or slicing it could (a full Java heap, a stack overflow). A plain field, read once per
-     * carve: a test sets it on the thread that then allocates.
+     * or slicing it could (a full Java heap, a stack overflow), on the calling thread only. A
+     * plain field, one read per carve while unset: a test sets it on the thread that then
+     * allocates, and clears it after it ({@link Allocation#clearFailuresForTesting}).
      */
     static void failNextCarveForTesting(Error error) {
+        plantedCarveOn = Thread.currentThread();
         plantedCarveFailure = error;
+    }
+
+    static void clearCarveFailureForTesting() {
+        plantedCarveFailure = null;
+        plantedCarveOn = null;
     }
 
     /** The slot {@code buffer} was handed out as, or -1 if it is a view or was freed. */

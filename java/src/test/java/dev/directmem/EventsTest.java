@@ -19,10 +19,17 @@ import jdk.jfr.Name;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** JFR: a recording shows each reclamation and each failed allocation. */
 class EventsTest {
+    /** A planted failure this test did not reach must not fail the next one. */
+    @AfterEach
+    void clearPlantedFailures() {
+        Allocation.clearFailuresForTesting();
+    }
+
     private static final int MIB = 1 << 20;
 
     /** Committed where the stats are read: the events between two marks are those of that span. */

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.jar.JarEntry;
 import java.util.jar.JarInputStream;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,12 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class FaultsTest {
+    /** A planted failure this test did not reach must not fail the next one. */
+    @AfterEach
+    void clearPlantedFailures() {
+        Allocation.clearFailuresForTesting();
+    }
+
     /** Native's test hooks, called directly here, need the library that the setup loads. */
     @BeforeAll
     static void setUp() {
@@ -58,7 +65,7 @@ class FaultsTest {
     /**
      * An allocation that throws once its memory is reserved (planted: a full Java heap or a stack
      * overflow, in arming a block or in carving a new shared block's first buffer) gives the
-     * memory back before it throws, with no collection. Before: the memory stayed reserved until
+     * memory back before it throws, not through a collection. Before: the memory stayed reserved until
      * a collection found its owner, which under -XX:+DisableExplicitGC may not come while the
      * budget has room.
      */
@@ -80,7 +87,9 @@ class FaultsTest {
         DirectMemoryStats after = DirectMemory.stats();
         assertEquals(0, after.count(), "given back at once");
         assertEquals(0, after.memoryUsed());
-        assertEquals(before.collections(), after.collections());
+        // Not through a collection (an early one that settle's probe started may still come and
+        // go meanwhile, freeing nothing: the ledger was empty).
+        assertEquals(before.reclaimedBytes(), after.reclaimedBytes(), "freed, not reclaimed");
         assertEquals(before.failedAllocations(), after.failedAllocations(), "not a refusal");
         assertEquals(0, SharedBlock.currentBytes(), "a shared block no longer counted as current");
 
@@ -89,7 +98,7 @@ class FaultsTest {
         assertEquals(4, next.get(capacity - 1));
         DirectMemory.free(next);
         SharedBlock.startOverForTesting();
-        assertEquals(0, DirectMemory.stats().memoryUsed());
+        Churn.awaitNothingUsed(); // an idle current block, taken by an early collection, goes a moment later
     }
 
     /**
