@@ -75,8 +75,8 @@ compile_tests() {
 # ending in Test or Tests). A caller may set its own (gradle/aarch64.sh: a smoke set).
 suite_select=(--select-package dev.directmem --include-classname '.*')
 
-# Two limits against hangs, each plus the time of StressTest's scenarios (DIRECTMEM_STRESS_SECONDS
-# each): a soak is no hang.
+# Two limits against hangs, each plus the time of the stress runs (DIRECTMEM_STRESS_SECONDS each
+# for StressTest's four scenarios, twice that for LeakTest's): a soak is no hang.
 stress_seconds=${DIRECTMEM_STRESS_SECONDS:-2}
 [[ $stress_seconds =~ ^[0-9]+(\.[0-9]*)?$ ]] || stress_seconds=2
 # One test method (or @BeforeAll, ...) that runs longer fails with a TimeoutException, and the suite
@@ -84,11 +84,11 @@ stress_seconds=${DIRECTMEM_STRESS_SECONDS:-2}
 # behind, where an interrupt would not end it; JUnit prints every thread's stack first (who holds
 # the lock). The slowest test takes 15 s (under qemu); a child JVM's own limit (Subprocess: 5
 # minutes plus a scenario) comes first, with its thread dump.
-test_timeout=${DIRECTMEM_TEST_TIMEOUT_SECONDS:-$((360 + 10#${stress_seconds%.*} + 1))}
+test_timeout=${DIRECTMEM_TEST_TIMEOUT_SECONDS:-$((360 + 2 * (10#${stress_seconds%.*} + 1)))}
 # One suite JVM: a suite takes 2-3 minutes (under qemu 1-4 for the smoke set), so 10 minutes leave
 # room for one test at its limit and the rest of the suite. It was 20 minutes: a deadlock on one
 # collector hitting its three cells then took an hour, past CI's 90 minutes, with no summary.
-cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((600 + 4 * (10#${stress_seconds%.*} + 1)))}
+cell_timeout=${DIRECTMEM_CELL_TIMEOUT_SECONDS:-$((600 + 6 * (10#${stress_seconds%.*} + 1)))}
 
 # kill_marked <mark>: kills every process whose environment holds DIRECTMEM_CELL_MARK=<mark>, which
 # run_suite gives its JVM and so every process that JVM starts: child JVMs of a JVM killed at its
