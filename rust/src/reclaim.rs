@@ -173,6 +173,9 @@ pub struct Reclaimer {
     /// Set when an early collection is wanted, cleared when any collection begins.
     early_wanted: Mutex<bool>,
     early_requested: Condvar,
+    /// Tests only: while set, the time this reclaimer reads (a clock that moves when told).
+    #[cfg(test)]
+    frozen_clock: Mutex<Option<Instant>>,
 }
 
 impl Reclaimer {
@@ -194,7 +197,20 @@ impl Reclaimer {
             floor: AtomicU64::new(0),
             early_wanted: Mutex::new(false),
             early_requested: Condvar::new(),
+            #[cfg(test)]
+            frozen_clock: Mutex::new(None),
         }
+    }
+
+    /// The time, as the windows and pauses of waiting read it.
+    fn now(&self) -> Instant {
+        #[cfg(test)]
+        {
+            if let Some(frozen) = *self.frozen_clock.lock() {
+                return frozen;
+            }
+        }
+        Instant::now()
     }
 
     /// Whether `r` would have fitted at some moment since the last collection began (its frees
@@ -472,7 +488,9 @@ impl Reclaimer {
 
     /// Runs the early collection the background thread was woken for, unless another collection
     /// is running or has begun since the request (which then serves it: a running one is waited
-    /// for, so that the background thread does not spin while it runs).
+    /// for, so that the background thread does not spin while it runs). After a collection it
+    /// ran, returns once its frees have landed (see `await_early_frees`), so that a
+    /// report of it counts them.
     pub fn collect_early(
         &self,
         ledger: &Ledger,
@@ -523,7 +541,11 @@ impl Reclaimer {
         if !*self.early_wanted.lock() {
             return Ok(());
         }
-        self.collect_or_join(ledger, collector)
+        match self.collect_unless_running(ledger, collector)? {
+            Some(running) => self.await_collection(running),
+            None => self.await_early_frees(),
+        }
+        Ok(())
     }
 
     /// Whether frees from a collection that ended recently (or is running) may still land.
@@ -539,25 +561,67 @@ impl Reclaimer {
                 return true;
             }
             match state.last_finished_at {
-                Some(at) if at.elapsed() < SETTLE_WINDOW => at,
+                Some(at) if self.now().saturating_duration_since(at) < SETTLE_WINDOW => at,
                 _ => return false,
             }
         };
+        !self.reclaimer_quiet_since(finished, SETTLE_PAUSE)
+    }
+
+    /// Whether the reclaimer thread freed a batch after `finished` (a collection's end), has
+    /// nothing more queued, and has freed nothing for `quiet` since.
+    fn reclaimer_quiet_since(&self, finished: Instant, quiet: Duration) -> bool {
         let freed_at = self.reclaimer_freed_at.load(Ordering::SeqCst);
-        let settled = freed_at != 0
+        freed_at != 0
             && !self.backlog.load(Ordering::SeqCst)
             && self.epoch + Duration::from_nanos(freed_at) > finished
-            && self.nanos_since_epoch().saturating_sub(freed_at) >= SETTLE_PAUSE.as_nanos() as u64;
-        !settled
+            && self.nanos_since_epoch().saturating_sub(freed_at) >= nanos(quiet)
+    }
+
+    /// After an early collection this thread ran: waits until its frees have landed, as far as
+    /// can be told (the reclaimer thread freed a batch since, has nothing more queued, and has
+    /// then been quiet for `QUIET_AFTER_FREES`), or until an early collection is wanted again,
+    /// another collection begins, or the policy's last pause (256 ms by default, the longest a
+    /// refused reservation waits for frees) has passed since the collection ended. Nothing else
+    /// waits for this thread meanwhile: the wait lets the collection's report (see `report`)
+    /// count its frees. Reported as soon as the collection returned, an early collection showed
+    /// almost nothing freed on G1, Parallel and Serial, whose references reach the reclaimer
+    /// thread only after the collection (helper-85).
+    fn await_early_frees(&self) {
+        let (finished, ended) = {
+            let state = self.collections.lock();
+            (state.finished, state.last_finished_at)
+        };
+        let Some(ended) = ended else { return };
+        loop {
+            if *self.early_wanted.lock() {
+                return;
+            }
+            {
+                let state = self.collections.lock();
+                if state.running || state.finished != finished {
+                    return;
+                }
+            }
+            if self.reclaimer_quiet_since(ended, QUIET_AFTER_FREES) {
+                return;
+            }
+            let waited = self.now().saturating_duration_since(ended);
+            match self.policy.last_pause.checked_sub(waited) {
+                Some(left) if !left.is_zero() => std::thread::sleep(left.min(SETTLE_PAUSE)),
+                _ => return,
+            }
+        }
     }
 
     fn nanos_since_epoch(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos())
+        u64::try_from(self.now().saturating_duration_since(self.epoch).as_nanos())
             .unwrap_or(u64::MAX)
             .max(1)
     }
 
     /// Runs one collection, or waits for the one another thread is running.
+    #[cfg(test)]
     fn collect_or_join(
         &self,
         ledger: &Ledger,
@@ -602,7 +666,7 @@ impl Reclaimer {
                 let mut state = self.0.collections.lock();
                 state.running = false;
                 state.finished += 1;
-                state.last_finished_at = Some(Instant::now());
+                state.last_finished_at = Some(self.0.now());
                 self.0.collection_finished.notify_all();
                 drop(state);
                 // Threads that joined it wait with those that wait for frees (see
@@ -1098,20 +1162,31 @@ mod tests {
     fn a_reservation_in_steps_parks_while_another_threads_collection_runs() {
         let collection = GatedCollection::start(fast_policy());
         let (ledger, reclaimer) = (collection.ledger.clone(), collection.reclaimer.clone());
-        // Each step returns at once, parks, and soon waits for that collection in parks.
-        let mut waiting = Waiting::default();
-        for _ in 0..3 {
-            let started = Instant::now();
-            let reserved = reclaimer
-                .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
-                .unwrap();
-            assert!(!reserved);
-            assert!(
-                started.elapsed() < Duration::from_millis(100),
-                "no wait in the step"
-            );
-            thread::sleep(waiting.park());
-        }
+        // Each step returns while that collection runs (a step that waited for its end would
+        // never return: the watchdog fails the test), parks, and soon waits for it in parks.
+        // Before: each step had to return within 100 ms, which a descheduling could exceed.
+        let (steps_done, done) = std::sync::mpsc::channel();
+        let stepping = {
+            let (ledger, reclaimer) = (ledger.clone(), reclaimer.clone());
+            thread::spawn(move || {
+                let mut waiting = Waiting::default();
+                for _ in 0..3 {
+                    let reserved = reclaimer
+                        .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
+                        .unwrap();
+                    assert!(!reserved);
+                    thread::sleep(waiting.park());
+                }
+                steps_done.send(()).unwrap();
+                waiting
+            })
+        };
+        assert!(
+            done.recv_timeout(Duration::from_secs(60)).is_ok(),
+            "a step waited for the collection"
+        );
+        let mut waiting = stepping.join().unwrap();
+        assert!(reclaimer.collections.lock().running, "the collection ended");
         assert_eq!(waiting.phase, Phase::Joining);
         // Once it has ended and its garbage is freed, the next step counts it and reserves.
         collection.end();
@@ -1390,7 +1465,7 @@ mod tests {
         let ledger = Arc::new(Ledger::new(10));
         ledger.try_reserve(res(6)).unwrap(); // held for good: 5 more never fit
         let reclaimer = Arc::new(Reclaimer::new(Policy {
-            max_wait: Duration::from_secs(30),
+            max_wait: Duration::from_secs(60),
             ..fast_policy()
         }));
         // Another thread allocates and frees all along: its frees wake the waiting thread, but
@@ -1420,8 +1495,9 @@ mod tests {
         );
         assert!(matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended));
         assert_eq!(collector.0, 3);
+        // About 50 ms of back-off; the deadline, a minute, is far off.
         assert!(
-            started.elapsed() < Duration::from_secs(3),
+            started.elapsed() < Duration::from_secs(30),
             "took {:?}",
             started.elapsed()
         );
@@ -1700,39 +1776,34 @@ mod tests {
 
     #[test]
     fn after_frees_stop_coming_the_next_collection_starts_without_the_full_back_off() {
-        // The budget holds 10; each collection finds one 5-byte block, and 8 are needed.
+        // The budget holds 10 in two 5-byte blocks, and 8 are needed: each collection finds one.
         let ledger = Ledger::new(10);
         ledger.try_reserve(res(5)).unwrap();
         let reclaimer = Reclaimer::new(Policy {
-            last_pause: Duration::from_secs(2),
-            max_collections: 1,
+            last_pause: Duration::from_secs(20),
+            max_wait: Duration::from_secs(120),
             ..fast_policy()
         });
-        struct OneBlock<'a>(&'a Ledger, &'a Reclaimer, u32);
+        struct OneBlock<'a>(&'a Ledger, &'a Reclaimer, Vec<Instant>);
         impl Collector for OneBlock<'_> {
             fn collect(&mut self) -> Result<Collection, String> {
-                self.2 += 1;
-                if self.2 == 1 {
-                    self.0.release(res(5)).unwrap();
-                    self.1.notify_reclaimed_down_to(self.0.used());
-                }
+                self.2.push(Instant::now());
+                self.0.release(res(5)).unwrap();
+                self.1.notify_reclaimed_down_to(self.0.used());
                 Ok(Collection::Forced)
             }
         }
         ledger.try_reserve(res(5)).unwrap(); // now full
-        let started = Instant::now();
-        let mut collector = OneBlock(&ledger, &reclaimer, 0);
-        let err = reclaimer
-            .reserve(&ledger, res(8), &mut collector)
-            .unwrap_err();
-        assert!(matches!(err, ReserveError::Exhausted(_)));
-        // The fruitless second collection's wait backs off for about 2 s; without the quiet
-        // rule the first wait would have added as much again.
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "took {:?}",
-            started.elapsed()
-        );
+        let mut collector = OneBlock(&ledger, &reclaimer, Vec::new());
+        reclaimer.reserve(&ledger, res(8), &mut collector).unwrap();
+        // The first collection's frees came and stopped: a few ms of quiet, then the second
+        // collection. Without the quiet rule the wait between them backs off to the last pause,
+        // 1 + 2 + ... + 16384 ms, about 33 s (before, with a 2 s last pause, the test bounded
+        // the whole reservation to 3 s, which a loaded machine could exceed).
+        let calls = &collector.2;
+        assert_eq!(calls.len(), 2);
+        let between = calls[1] - calls[0];
+        assert!(between < Duration::from_secs(10), "{between:?}");
     }
 
     #[test]
@@ -1745,9 +1816,13 @@ mod tests {
                 Ok(Collection::Forced)
             }
         }
+        // A clock that moves only when told: each look below comes within the windows it
+        // means to, however late the thread runs (before: real sleeps of 2 ms, and a look right
+        // after a batch that had to come within SETTLE_PAUSE, 1 ms, of it).
+        freeze_clock(&reclaimer);
         assert!(!reclaimer.frees_may_be_landing(), "no collection yet");
         reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
-        let after_settle_pause = || thread::sleep(SETTLE_PAUSE * 2);
+        let after_settle_pause = || advance_clock(&reclaimer, SETTLE_PAUSE * 2);
         after_settle_pause();
         assert!(
             reclaimer.frees_may_be_landing(),
@@ -1772,6 +1847,101 @@ mod tests {
             reclaimer.frees_may_be_landing(),
             "the batch came before this collection"
         );
+        advance_clock(&reclaimer, SETTLE_WINDOW);
+        assert!(
+            !reclaimer.frees_may_be_landing(),
+            "the collection ended longer ago than the settle window"
+        );
+    }
+
+    /// Stops `reclaimer`'s clock: from now on it moves only by [`advance_clock`].
+    fn freeze_clock(reclaimer: &Reclaimer) {
+        *reclaimer.frozen_clock.lock() = Some(Instant::now());
+    }
+
+    fn advance_clock(reclaimer: &Reclaimer, by: Duration) {
+        if let Some(at) = reclaimer.frozen_clock.lock().as_mut() {
+            *at += by;
+        }
+    }
+
+    /// The report of an early collection counts the frees the reclaimer thread makes after the
+    /// collection returned (before: reported at once, it showed nothing freed on G1, Parallel
+    /// and Serial, whose references reach the reclaimer thread only after the collection).
+    #[test]
+    fn an_early_collections_report_waits_for_its_frees() {
+        use crate::report::{Reclamation, ReportingCollector, Trigger};
+        let s = Setup {
+            reclaimer: Arc::new(Reclaimer::new(Policy {
+                high_water_percent: 50,
+                last_pause: Duration::from_secs(30),
+                ..fast_policy()
+            })),
+            ..Setup::new(100)
+        };
+        for _ in 0..3 {
+            s.churn(20, Duration::ZERO).unwrap();
+        }
+        assert!(s.reclaimer.await_early_collection(Duration::from_millis(1)));
+        // The cleaner frees the three blocks 20 ms apart, the first 20 ms after the collection
+        // returned, saying more are queued until the last has landed.
+        struct LateCleaner(Arc<Ledger>, Arc<Reclaimer>);
+        impl Collector for LateCleaner {
+            fn collect(&mut self) -> Result<Collection, String> {
+                let (ledger, reclaimer) = (self.0.clone(), self.1.clone());
+                reclaimer.set_backlog(true);
+                thread::spawn(move || {
+                    for i in 0..3 {
+                        thread::sleep(Duration::from_millis(20));
+                        ledger.release(res(20)).unwrap();
+                        reclaimer.notify_reclaimed_down_to(ledger.used());
+                        reclaimer.set_backlog(i < 2);
+                    }
+                });
+                Ok(Collection::Forced)
+            }
+        }
+        let mut cleaner = LateCleaner(s.ledger.clone(), s.reclaimer.clone());
+        let reports = std::cell::RefCell::new(Vec::new());
+        let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
+        let reclaimed = || 1000 - s.ledger.used();
+        {
+            let mut collector =
+                ReportingCollector::new(&mut cleaner, &reclaimed, &listener, Trigger::Early);
+            s.reclaimer
+                .collect_early(&s.ledger, &mut collector)
+                .unwrap();
+        }
+        assert_eq!(s.reclaimer.collections_run(), 1);
+        let reports = reports.into_inner();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].bytes_freed, 60, "{reports:?}");
+        assert_eq!(s.ledger.used(), 0);
+    }
+
+    /// A new early request ends that wait at once: the next collection is due.
+    #[test]
+    fn the_wait_for_an_early_collections_frees_ends_at_the_next_request() {
+        struct Requesting<'a>(&'a Reclaimer);
+        impl Collector for Requesting<'_> {
+            fn collect(&mut self) -> Result<Collection, String> {
+                // Finds nothing, and use crosses the mark again while it runs.
+                *self.0.early_wanted.lock() = true;
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Ledger::new(100);
+        let reclaimer = Reclaimer::new(Policy {
+            last_pause: Duration::from_secs(3600),
+            ..early(50)
+        });
+        *reclaimer.early_wanted.lock() = true;
+        // Would wait the hour for frees that never come.
+        reclaimer
+            .collect_early(&ledger, &mut Requesting(&reclaimer))
+            .unwrap();
+        assert_eq!(reclaimer.collections_run(), 1);
+        assert!(reclaimer.await_early_collection(Duration::from_millis(1)));
     }
 
     #[test]

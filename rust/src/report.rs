@@ -26,7 +26,9 @@ pub struct Reclamation {
     /// The collection itself, until the collector returned.
     pub collection_time: Duration,
     /// From the start of the collection to the end of the wait for its frees: until the
-    /// reserving thread went on (it fit, or the next collection started, or it gave up).
+    /// reserving thread went on (it fit, or the next collection started, or it gave up); for an
+    /// early collection, until the reclaimer thread's frees had settled, another collection was
+    /// due, or the policy's last pause had passed (see `Reclaimer::collect_early`).
     pub duration: Duration,
     /// Capacity the reclaimer thread gave back in that span (from any collection's garbage). Frees
     /// that land after the thread went on are not counted here; the pool's counters have them.

@@ -18,6 +18,7 @@ use jni::sys::{JavaVMAttachArgs, JNI_VERSION_1_8};
 use jni::{JNIEnv, JavaVM};
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const EARLY_RECLAIMER: &CStr = c"directmem-early-reclaimer";
@@ -132,7 +133,17 @@ fn early_turn(env: &mut JNIEnv, pool: &'static Pool, heap_trim: &mut HeapTrim) {
         })
     });
     if let Err(e) = collected {
-        log::warn!("early collection failed: {}", e.message());
+        // A warning the first time, at debug level after: a collector that keeps failing
+        // logged one every 100 ms.
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if WARNED.swap(true, Ordering::Relaxed) {
+            log::debug!("the background reclaimer: {}", e.message());
+        } else {
+            log::warn!(
+                "the background reclaimer: {} (further ones at debug level)",
+                e.message()
+            );
+        }
         let _ = env.exception_clear();
         // Do not spin on a failing collector: reserving threads still collect on their own.
         std::thread::sleep(Duration::from_millis(100));

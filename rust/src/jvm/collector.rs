@@ -13,7 +13,7 @@ use jni::objects::WeakRef;
 use jni::JNIEnv;
 use once_cell::sync::OnceCell;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const JVMTI_VERSION_1_2: i32 = 0x3001_0200;
@@ -127,7 +127,17 @@ impl Collector for JvmCollector<'_, '_> {
             // SAFETY: `jvmti` is a live jvmtiEnv from GetEnv and the slot is ForceGarbageCollection.
             let rc = unsafe { force_garbage_collection(jvmti) };
             if rc != 0 {
-                log::warn!("JVMTI ForceGarbageCollection returned error {rc}");
+                // A warning the first time, at debug level after: it fails the same way at
+                // every collection.
+                static WARNED: AtomicBool = AtomicBool::new(false);
+                if WARNED.swap(true, Ordering::Relaxed) {
+                    log::debug!("JVMTI ForceGarbageCollection returned error {rc}");
+                } else {
+                    log::warn!(
+                        "JVMTI ForceGarbageCollection returned error {rc} (further ones at debug \
+                         level)"
+                    );
+                }
             }
             if self.collected(&canary)? {
                 return Ok(Collection::Forced);

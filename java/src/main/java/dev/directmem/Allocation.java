@@ -500,10 +500,10 @@ sealed class Allocation permits SharedBlock {
                 Thread.interrupted();
                 reportFailures();
                 // After the first caller's own attempt, which runs listeners on its thread.
-                if (Native.registrationTried() && Monitoring.pending()) {
+                if (Native.registrationTried() && registrationPending()) {
                     Monitoring.register();
                 }
-                if (Monitoring.pending()) {
+                if (registrationPending()) {
                     LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
                 } else {
                     LockSupport.park(); // until report() has a failure
@@ -514,6 +514,33 @@ sealed class Allocation permits SharedBlock {
                 LockSupport.parkNanos(TimeUnit.SECONDS.toNanos(1));
             }
         }
+    }
+
+    /**
+     * Whether this runtime has {@code java.management}: a slim one (jlink, {@code --limit-modules})
+     * may leave it out, and on the class path Monitoring then cannot load.
+     */
+    private static final boolean MANAGEMENT_PRESENT =
+            ModuleLayer.boot().findModule("java.management").isPresent();
+
+    /** Whether the reporter thread has said that there is no MBean in this runtime. */
+    private static boolean saidNoManagement;
+
+    /**
+     * Whether the MBean still waits for an MBean server; never without {@code java.management},
+     * which the reporter thread logs once, at debug level (before: Monitoring failed to load,
+     * and the thread woke once a second to fail again, saying nothing).
+     */
+    private static boolean registrationPending() {
+        if (MANAGEMENT_PRESENT) {
+            return Monitoring.pending();
+        }
+        if (!saidNoManagement) {
+            saidNoManagement = true;
+            System.getLogger("dev.directmem").log(System.Logger.Level.DEBUG,
+                    "no java.management in this runtime: the directmem MBean is not registered");
+        }
+        return false;
     }
 
     /**

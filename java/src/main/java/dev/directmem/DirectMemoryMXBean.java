@@ -13,6 +13,12 @@ import java.lang.management.BufferPoolMXBean;
  * for those pools, except that small buffers sharing a native block count as that one block; the
  * others are the counters of {@link DirectMemoryStats}.
  *
+ * <p>The attributes one {@code getAttributes} call reads (as JMX exporters and JConsole read them)
+ * come from one snapshot of the counters, so they agree with each other as the fields of one
+ * {@link DirectMemory#stats()} do ({@code TotalCapacity} never above {@code MemoryUsed}, for
+ * one). Attributes read one at a time ({@code getAttribute}, or a proxy's getters) are each a
+ * snapshot of its own, and under concurrency may be a moment apart.
+ *
  * <p>Set {@code -Ddirectmem.jmx=false} to leave it unregistered.
  */
 public interface DirectMemoryMXBean extends BufferPoolMXBean {
@@ -51,16 +57,20 @@ public interface DirectMemoryMXBean extends BufferPoolMXBean {
     long getReclaimedBytes();
 
     /**
-     * Capacity given back at once by {@link DirectMemory#free}. A shared block counts its whole
-     * capacity when it goes back: here if that is at a {@code free} or when an allocation retires
-     * it with no buffer left, else in {@link #getReclaimedBytes()}.
+     * Capacity given back at once, not by the reclaimer thread: by {@link DirectMemory#free},
+     * and by an allocation that failed after its memory was reserved (the memory goes back as
+     * the error is thrown). A shared block counts its whole capacity when it goes back: here if
+     * that is at a {@code free} or when an allocation retires it with no buffer left, else in
+     * {@link #getReclaimedBytes()}.
      *
      * @return freed bytes
      */
     long getFreedBytes();
 
     /**
-     * Allocations that threw {@code OutOfMemoryError}.
+     * Allocations the budget or the operating system refused (each threw
+     * {@code OutOfMemoryError}); an {@code OutOfMemoryError} of the Java heap during an allocation
+     * does not count.
      *
      * @return the number of failed allocations
      */

@@ -24,10 +24,14 @@ package dev.directmem;
  * @param reclaimedBytes capacity given back by the reclaimer thread: blocks whose buffers all became
  *     unreachable, and shared blocks it found unused, their buffers freed or unreachable (so a
  *     program that frees every buffer may still see some: not a leak by itself)
- * @param freedBytes capacity given back at once by {@link DirectMemory#free}; a shared block counts
- *     its whole capacity when it goes back, here if that is at a {@code free} or when an
- *     allocation retires it with no buffer left, else in {@code reclaimedBytes}
- * @param failedAllocations allocations that threw {@code OutOfMemoryError}
+ * @param freedBytes capacity given back at once, not by the reclaimer thread: by
+ *     {@link DirectMemory#free}, and by an allocation that failed after its memory was reserved
+ *     (the memory goes back as the error is thrown); a shared block counts its whole capacity when
+ *     it goes back, here if that is at a {@code free} or when an allocation retires it with no
+ *     buffer left, else in {@code reclaimedBytes}
+ * @param failedAllocations allocations the budget or the operating system refused (each threw
+ *     {@code OutOfMemoryError}); an {@code OutOfMemoryError} of the Java heap during an
+ *     allocation does not count
  */
 public record DirectMemoryStats(
         long count,

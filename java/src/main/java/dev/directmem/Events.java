@@ -1,5 +1,6 @@
 package dev.directmem;
 
+import java.util.concurrent.atomic.AtomicInteger;
 import jdk.jfr.Category;
 import jdk.jfr.DataAmount;
 import jdk.jfr.Description;
@@ -22,7 +23,20 @@ final class Events {
      */
     private static final boolean JFR_PRESENT = ModuleLayer.boot().findModule("jdk.jfr").isPresent();
 
+    /** Test hook: how many more Reclamation events a recording wants throw instead of committing. */
+    private static final AtomicInteger FAILING_FOR_TESTING = new AtomicInteger();
+
     private Events() {}
+
+    /** Test hook: the next {@code events} Reclamation events that a recording wants throw. */
+    static void failReclamationEventsForTesting(int events) {
+        FAILING_FOR_TESTING.set(events);
+    }
+
+    /** Test hook: how many of the planted failures are still to come. */
+    static int reclamationEventFailuresLeft() {
+        return FAILING_FOR_TESTING.get();
+    }
 
     // Without a flight recorder in this JVM no recording can want an event, and loading an event
     // class would start JFR's metadata for every event type: about a megabyte of objects that each
@@ -40,6 +54,9 @@ final class Events {
         }
         ReclamationEvent event = new ReclamationEvent();
         if (event.shouldCommit()) {
+            if (FAILING_FOR_TESTING.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                throw new IllegalStateException("planted: a failing Reclamation event");
+            }
             event.collectionTime = collectionNanos;
             event.reclamationTime = durationNanos;
             event.bytesFreed = bytesFreed;
@@ -80,8 +97,10 @@ final class Events {
         long collectionTime;
 
         @Label("Reclamation Time")
-        @Description("From the start of the collection until the allocating thread went on: the "
-                + "collection and the wait for the frees it brought")
+        @Description("From the start of the collection until the allocating thread went on (a "
+                + "refused allocation), or until the reclaimer thread had freed what it found, at "
+                + "most 256 ms after the collection (a background one): the collection and the wait "
+                + "for the frees it brought")
         @Timespan(Timespan.NANOSECONDS)
         long reclamationTime;
 
@@ -109,7 +128,7 @@ final class Events {
     @Name("dev.directmem.AllocationFailure")
     @Label("Direct Memory Allocation Failure")
     @Category({"Java Application", "directmem"})
-    @Description("An allocation that threw OutOfMemoryError")
+    @Description("An allocation the budget or the operating system refused (it threw OutOfMemoryError)")
     static final class AllocationFailureEvent extends Event {
         @Label("Requested Bytes")
         @DataAmount(DataAmount.BYTES)

@@ -2,12 +2,14 @@ package dev.directmem;
 
 import java.lang.System.Logger.Level;
 import java.lang.management.ManagementFactory;
+import javax.management.AttributeList;
 import javax.management.InstanceAlreadyExistsException;
 import javax.management.InstanceNotFoundException;
 import javax.management.JMException;
 import javax.management.MBeanServer;
 import javax.management.MBeanServerFactory;
 import javax.management.ObjectName;
+import javax.management.StandardMBean;
 
 /**
  * The MBean behind {@link DirectMemoryMXBean}, registered once with the platform MBean server.
@@ -20,6 +22,9 @@ import javax.management.ObjectName;
  *
  * <p>Another copy of directmem in the JVM (loaded by another class loader, as a redeployed web
  * application's) has a budget of its own, and registers as {@code name=directmem-2}, and so on.
+ *
+ * <p>Registered as a {@link OneSnapshot}: the attributes one {@code getAttributes} call reads come
+ * from one snapshot of the counters, as {@link DirectMemory#stats()} returns them.
  */
 final class Monitoring implements DirectMemoryMXBean {
     /** Registered, turned off, or failed for good: nothing more to try. */
@@ -120,7 +125,7 @@ final class Monitoring implements DirectMemoryMXBean {
         for (int copy = 1; copy <= MAX_COPIES; copy++) {
             ObjectName name = new ObjectName(copy == 1 ? OBJECT_NAME : OBJECT_NAME + "-" + copy);
             try {
-                server.registerMBean(new Monitoring(name), name);
+                server.registerMBean(new OneSnapshot(new Monitoring(name)), name);
             } catch (InstanceAlreadyExistsException taken) {
                 try {
                     if (server.isInstanceOf(name, Monitoring.class.getName())
@@ -145,8 +150,34 @@ final class Monitoring implements DirectMemoryMXBean {
                 + "this copy is not registered", OBJECT_NAME, MAX_COPIES - 1);
     }
 
+    /** The snapshot of the {@code getAttributes} call this thread is in, if any. */
+    private static final ThreadLocal<DirectMemoryStats> SNAPSHOT = new ThreadLocal<>();
+
     private static DirectMemoryStats stats() {
-        return DirectMemoryStats.fromNative(Native.stats());
+        DirectMemoryStats taken = SNAPSHOT.get();
+        return taken != null ? taken : DirectMemoryStats.fromNative(Native.stats());
+    }
+
+    /**
+     * The bean as registered, an MXBean still: one {@code getAttributes} call reads all its
+     * attributes from one snapshot. Before, each attribute took a snapshot of its own, and an
+     * exporter reading TotalCapacity and MemoryUsed together under churn could see a capacity
+     * above the memory used.
+     */
+    static final class OneSnapshot extends StandardMBean {
+        OneSnapshot(Monitoring bean) {
+            super(bean, DirectMemoryMXBean.class, true);
+        }
+
+        @Override
+        public AttributeList getAttributes(String[] attributes) {
+            SNAPSHOT.set(DirectMemoryStats.fromNative(Native.stats()));
+            try {
+                return super.getAttributes(attributes);
+            } finally {
+                SNAPSHOT.remove();
+            }
+        }
     }
 
     @Override

@@ -9,13 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import jdk.jfr.Event;
-import jdk.jfr.Name;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
@@ -32,50 +30,37 @@ class EventsTest {
 
     private static final int MIB = 1 << 20;
 
-    /** Committed where the stats are read: the events between two marks are those of that span. */
-    @Name("dev.directmem.test.Mark")
-    static final class Mark extends Event {}
-
     @Test
     void aRecordingShowsReclamationsAndFailures() throws Exception {
         Path file = Files.createTempFile("directmem-events", ".jfr");
         DirectMemoryStats before;
         DirectMemoryStats after;
+        List<RecordedEvent> recorded;
         try (Recording recording = new Recording()) {
             recording.enable("dev.directmem.Reclamation");
             recording.enable("dev.directmem.AllocationFailure");
-            recording.enable(Mark.class);
+            // Settled before the recording starts: no collection for a second, so none is
+            // running or waiting for its frees (a background one's event comes at most 256 ms
+            // after it). Every collection counted from here on is reported after this point,
+            // its event (committed after its count moves) in the recording. Before, the events
+            // were taken between two marks, and one committed after its mark was missed.
+            settledStats();
             recording.start();
-            // Settled inside the recording, then marked, and only events between the marks counted:
-            // a collection (the background thread's) that ran across the start is in before and
-            // its event before the mark (an event follows its count at once, or after the wait for
-            // its frees: well within the quiet second); one still running counts in after, its
-            // event after the mark.
-            before = settledStats();
-            new Mark().commit();
+            before = DirectMemory.stats();
             for (int i = 0; i < 3 * 64; i++) { // 3 x the budget, each buffer dropped at once
                 ByteBuffer buffer = DirectMemory.allocateDirect(MIB);
                 buffer.putInt(0, i);
             }
             assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
             after = settledStats();
-            new Mark().commit();
+            recorded = recordedOnceReported(recording, file, after.collections() - before.collections());
             recording.stop();
-            recording.dump(file);
         }
         try {
-            List<RecordedEvent> recorded = RecordingFile.readAllEvents(file);
-            List<Instant> marks = recorded.stream()
-                    .filter(e -> e.getEventType().getName().equals("dev.directmem.test.Mark"))
-                    .map(RecordedEvent::getEndTime).sorted().collect(Collectors.toList());
-            assertEquals(2, marks.size(), marks.toString());
-            Predicate<RecordedEvent> betweenTheMarks =
-                    e -> e.getEndTime().isAfter(marks.get(0)) && e.getEndTime().isBefore(marks.get(1));
-            List<RecordedEvent> events = recorded.stream().filter(betweenTheMarks).collect(Collectors.toList());
-            List<RecordedEvent> reclamations = events.stream()
+            List<RecordedEvent> reclamations = recorded.stream()
                     .filter(e -> e.getEventType().getName().equals("dev.directmem.Reclamation"))
                     .collect(Collectors.toList());
-            List<RecordedEvent> failures = events.stream()
+            List<RecordedEvent> failures = recorded.stream()
                     .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
                     .collect(Collectors.toList());
 
@@ -100,7 +85,11 @@ class EventsTest {
                 freed += e.getLong("bytesFreed");
             }
             assertTrue(after.reclaimedBytes() > before.reclaimedBytes(), "the collections brought memory back");
+            // Frees that land after a refused allocation went on count in no event, so the events
+            // may add up to less than the pool's figure, never to more; and the frees a
+            // collection brought, which let the allocations go on, count in some.
             assertTrue(freed <= after.reclaimedBytes() - before.reclaimedBytes());
+            assertTrue(freed >= MIB, "the events counted no frees: " + freed);
 
             assertEquals(1, failures.size());
             RecordedEvent failure = failures.get(0);
@@ -167,6 +156,76 @@ class EventsTest {
         assertFalse(out.contains("NoClassDefFoundError"), out);
         assertFalse(out.contains("could not report"), out);
         assertFalse(Subprocess.JNI_WARNING.matcher(out).find(), out);
+    }
+
+    /**
+     * The recording's events once it has as many Reclamation events as {@code collections}
+     * (each comes once its frees have been waited for), or after 30 s.
+     */
+    private static List<RecordedEvent> recordedOnceReported(Recording recording, Path file, long collections)
+            throws Exception {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) {
+            recording.dump(file);
+            List<RecordedEvent> recorded = RecordingFile.readAllEvents(file);
+            long reported = recorded.stream()
+                    .filter(e -> e.getEventType().getName().equals("dev.directmem.Reclamation")).count();
+            if (reported >= collections || System.nanoTime() > deadline) {
+                return recorded;
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /**
+     * A Reclamation event that throws (planted: every one) prints its stack trace and a warning
+     * five times, then only at debug level (before: also "could not report a reclamation to
+     * Java: Java exception was thrown" at every collection, as jni-rs returned the exception
+     * after it was cleared).
+     */
+    @Test
+    void aFailingEventIsLoggedFiveTimesNotAtEveryCollection() throws Exception {
+        Subprocess.Result child = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-XX:MaxDirectMemorySize=8m", "-Ddirectmem.log=warn"), EventsProbe.class.getName(), "failing");
+        String out = child.output();
+        assertEquals(0, child.exitCode(), out);
+        Matcher thrown = Pattern.compile("(?m)^THROWN (\\d+)$").matcher(out);
+        assertTrue(thrown.find(), out);
+        assertTrue(Integer.parseInt(thrown.group(1)) >= 20, "too few events to show it: " + out);
+        assertEquals(5, count(out, "WARN +directmem::jvm::events\\] a JFR Reclamation event failed"), out);
+        assertEquals(5, count(out, "IllegalStateException: planted: a failing Reclamation event"), out);
+        assertFalse(out.contains("could not report a reclamation"), out);
+        assertFalse(Subprocess.JNI_WARNING.matcher(out).find(), out);
+    }
+
+    /**
+     * A background (early) collection's event counts the frees of what it found: 60 1 MiB
+     * buffers dropped through a 64 MiB budget, then nothing allocated, so that the background
+     * reclaimer alone collects. Before, its event was committed as the collection returned, and
+     * on G1, Parallel and Serial, whose references reach the reclaimer thread only after, it
+     * showed almost nothing freed.
+     */
+    @Test
+    void aBackgroundCollectionsEventCountsWhatItFreed() throws Exception {
+        Subprocess.Result child = Subprocess.run(Subprocess.testClassPath(),
+                List.of("-XX:MaxDirectMemorySize=64m"), EventsProbe.class.getName(), "early");
+        String out = child.output();
+        assertEquals(0, child.exitCode(), out);
+        assertTrue(out.contains("COLLECTIONS 1\n"), out);
+        Matcher event = Pattern.compile("(?m)^EVENT trigger=(.*) bytesFreed=(\\d+) ").matcher(out);
+        assertTrue(event.find(), out);
+        assertEquals("early, in the background", event.group(1), out);
+        assertTrue(Long.parseLong(event.group(2)) >= 50L * MIB, out);
+        assertFalse(event.find(), "one collection, one event: " + out);
+    }
+
+    private static int count(String text, String regex) {
+        Matcher m = Pattern.compile(regex).matcher(text);
+        int n = 0;
+        while (m.find()) {
+            n++;
+        }
+        return n;
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
@@ -9,9 +10,13 @@ import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import javax.management.Attribute;
 import javax.management.JMX;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
@@ -56,9 +61,6 @@ class MonitoringTest {
             assertTrue((Long) server.getAttribute(name, "TotalCapacity") >= 12345);
             assertTrue((Long) server.getAttribute(name, "MemoryUsed") >= 12345);
             assertTrue((Long) server.getAttribute(name, "PeakMemoryUsed") >= 12345);
-            for (String counter : List.of("Collections", "ReclaimedBytes", "FreedBytes", "FailedAllocations")) {
-                assertTrue((Long) server.getAttribute(name, counter) >= 0, counter);
-            }
 
             // Through the standard interface, as JMX exporters see every buffer pool.
             BufferPoolMXBean pool = JMX.newMXBeanProxy(server, name, BufferPoolMXBean.class);
@@ -69,6 +71,111 @@ class MonitoringTest {
             assertEquals(12345, freedAfter - freedBefore);
         } finally {
             DirectMemory.free(held);
+        }
+    }
+
+    private static final int MIB = 1 << 20;
+
+    /** The attributes besides Name, as DirectMemoryStats has them. */
+    private static final String[] COUNTERS = {"Count", "TotalCapacity", "MemoryUsed", "MaxMemory", "PeakMemoryUsed",
+        "Collections", "ReclaimedBytes", "FreedBytes", "FailedAllocations"};
+
+    /** The counter attributes by name, read with one getAttributes call. */
+    private static Map<String, Long> attributes(MBeanServer server, ObjectName name, String... names)
+            throws Exception {
+        Map<String, Long> values = new LinkedHashMap<>();
+        for (Attribute a : server.getAttributes(name, names).asList()) {
+            values.put(a.getName(), (Long) a.getValue());
+        }
+        assertEquals(List.of(names), List.copyOf(values.keySet()));
+        return values;
+    }
+
+    private static Map<String, Long> asAttributes(DirectMemoryStats s) {
+        Map<String, Long> values = new LinkedHashMap<>();
+        values.put("Count", s.count());
+        values.put("TotalCapacity", s.totalCapacity());
+        values.put("MemoryUsed", s.memoryUsed());
+        values.put("MaxMemory", s.maxMemory());
+        values.put("PeakMemoryUsed", s.peakMemoryUsed());
+        values.put("Collections", s.collections());
+        values.put("ReclaimedBytes", s.reclaimedBytes());
+        values.put("FreedBytes", s.freedBytes());
+        values.put("FailedAllocations", s.failedAllocations());
+        return values;
+    }
+
+    /**
+     * The stats and the attributes of one getAttributes call, read while nothing changed (the
+     * same stats before and after it): they must be the same figures.
+     */
+    private static DirectMemoryStats settledAndAttributesAgree(MBeanServer server, ObjectName name)
+            throws Exception {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) {
+            DirectMemoryStats stats = DirectMemory.stats();
+            Map<String, Long> read = attributes(server, name, COUNTERS);
+            if (stats.equals(DirectMemory.stats()) || System.nanoTime() > deadline) {
+                assertEquals(asAttributes(stats), read);
+                return stats;
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /**
+     * Each counter attribute is its DirectMemory.stats() field, and moves as the ledger does: a
+     * free, two refused allocations, and a collection that reclaims a dropped buffer. Before,
+     * four of them were checked only as not negative: a getter returning another counter passed.
+     */
+    @Test
+    void eachCounterAttributeIsItsStatsFieldAndMovesWithIt() throws Exception {
+        MBeanServer server = serverWithTheBean();
+        ObjectName name = new ObjectName(DirectMemoryMXBean.OBJECT_NAME);
+        ByteBuffer held = DirectMemory.allocateDirect(12345);
+        DirectMemoryStats before = settledAndAttributesAgree(server, name);
+        DirectMemory.free(held);
+        for (int i = 0; i < 2; i++) {
+            assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
+        }
+        DirectMemory.allocateDirect(40 * MIB).put(0, (byte) 1); // dropped
+        // Fits only once the dropped one is reclaimed: a collection.
+        ByteBuffer second = DirectMemory.allocateDirect(40 * MIB);
+        DirectMemory.free(second);
+        DirectMemoryStats after = settledAndAttributesAgree(server, name);
+
+        assertEquals(2, after.failedAllocations() - before.failedAllocations());
+        assertEquals(12345 + 40L * MIB, after.freedBytes() - before.freedBytes());
+        assertTrue(after.collections() - before.collections() >= 1, after.toString());
+        assertTrue(after.reclaimedBytes() - before.reclaimedBytes() >= 40L * MIB, after.toString());
+        assertTrue(after.peakMemoryUsed() >= 40L * MIB, after.toString());
+        assertEquals(BUDGET, after.maxMemory());
+    }
+
+    /**
+     * One getAttributes call reads one snapshot: under churn, TotalCapacity never exceeds
+     * MemoryUsed (before, each attribute took a snapshot of its own, and a capacity read while a
+     * buffer was live could come with the memory used read after its free).
+     */
+    @Test
+    void oneGetAttributesCallReadsOneSnapshot() throws Exception {
+        MBeanServer server = serverWithTheBean();
+        ObjectName name = new ObjectName(DirectMemoryMXBean.OBJECT_NAME);
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread churn = new Thread(() -> {
+            while (!stop.get()) {
+                DirectMemory.free(DirectMemory.allocateDirect(MIB));
+            }
+        });
+        churn.start();
+        try {
+            for (int i = 0; i < 20_000; i++) {
+                Map<String, Long> read = attributes(server, name, "TotalCapacity", "MemoryUsed", "Count");
+                assertTrue(read.get("TotalCapacity") <= read.get("MemoryUsed"), "read " + i + ": " + read);
+            }
+        } finally {
+            stop.set(true);
+            churn.join();
         }
     }
 
@@ -220,6 +327,27 @@ class MonitoringTest {
                 FirstUseListenerProbe.class.getName(), "two-callers");
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().contains("FIRST USE DONE 64"), result.output());
+    }
+
+    /**
+     * A runtime without java.management (here --limit-modules): no bean, said once at debug
+     * level, and the reporter thread parks until a failure is to be reported (before: it woke
+     * once a second for good, to fail to load the bean's class, saying nothing).
+     */
+    @Test
+    void withoutJavaManagementTheReporterSaysSoOnceAndStopsLooking() throws Exception {
+        Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
+                List.of("--limit-modules", "java.base", "-Ddirectmem.maxMemory=16m",
+                        "-Djdk.system.logger.level=DEBUG"),
+                WithoutManagementProbe.class.getName());
+        String out = result.output();
+        assertEquals(0, result.exitCode(), out);
+        assertTrue(out.contains("MANAGEMENT IN THIS RUNTIME false"), out);
+        assertTrue(out.contains("REPORTER WAITING"), out);
+        String said = "no java.management in this runtime: the directmem MBean is not registered";
+        assertEquals(out.indexOf(said), out.lastIndexOf(said), out);
+        assertTrue(out.contains(said), out);
+        assertFalse(out.contains("NoClassDefFoundError"), out);
     }
 
     @Test
