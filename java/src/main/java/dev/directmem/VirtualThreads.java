@@ -29,8 +29,11 @@ final class VirtualThreads {
      */
     private static final int MAX_YIELDS = 8;
 
-    /** Test hook: the next waiter to leave {@link #PARKED} fails there, as a stack overflow can. */
-    private static volatile boolean failNextLeave;
+    /**
+     * Test hook: the thread whose next leaving of {@link #PARKED} fails there, as a stack overflow
+     * can; null (always, outside tests) for none.
+     */
+    private static volatile Thread failNextLeave;
 
     /** A parked thread, whether memory came back since it parked, and whether it went on. */
     private static final class Parked {
@@ -90,8 +93,8 @@ final class VirtualThreads {
             }
         } finally {
             me.ended = true; // no call: cannot fail
-            if (failNextLeave) {
-                failNextLeave = false;
+            if (failNextLeave == Thread.currentThread()) {
+                failNextLeave = null;
                 throw new StackOverflowError("test hook: failed as it left the parked set");
             }
             PARKED.remove(me);
@@ -137,11 +140,13 @@ final class VirtualThreads {
     }
 
     /**
-     * Test hook: the next thread to stop waiting in {@link #parkUntilFreed} throws
-     * StackOverflowError as it leaves the parked set, so that its entry stays there.
+     * Test hook: {@code thread}, the next time it stops waiting in {@link #parkUntilFreed}, throws
+     * StackOverflowError as it leaves the parked set, so that its entry stays there. No other
+     * thread is touched, and null clears it: a test sets it for the thread it watches, and clears
+     * it after, reached or not.
      */
-    static void failNextLeaveForTesting() {
-        failNextLeave = true;
+    static void failNextLeaveForTesting(Thread thread) {
+        failNextLeave = thread;
     }
 
     /** Memory came back: wakes every parked thread. Two reads when none is parked. */

@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,6 +18,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.jar.JarEntry;
 import java.util.jar.JarInputStream;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -183,6 +186,12 @@ class FaultsTest {
                 List.of("-Xmx32m", "-Ddirectmem.maxMemory=16m"), HeapPressureProbe.class.getName(),
                 String.valueOf(capacity));
         assertEquals(0, result.exitCode(), result.output());
+        // The full heap struck the allocation (these collectors fail it at once), which went
+        // through in the end, as the heap freed up.
+        Matcher failures = Pattern.compile("HEAP FAILURES (\\d+), allocated (\\w+)").matcher(result.output());
+        assertTrue(failures.find(), result.output());
+        assertTrue(Integer.parseInt(failures.group(1)) > 0, "the full heap never failed the allocation: " + failures.group());
+        assertEquals("true", failures.group(2), failures.group());
         assertTrue(result.output().contains("BUDGET BACK, current shared bytes 0"), result.output());
     }
 
@@ -409,6 +418,7 @@ class FaultsTest {
         assumeTrue(Runtime.version().feature() >= 24, "--illegal-native-access is JDK 24+");
         Subprocess.Result result = Subprocess.run(Subprocess.testClassPath(),
                 List.of("--illegal-native-access=deny"), FirstUseProbe.class.getName(), "plain");
+        assertNotEquals(0, result.exitCode(), "the first use must fail: " + result.output());
         assertTrue(result.output().contains("--enable-native-access=ALL-UNNAMED on the class path"), result.output());
     }
 

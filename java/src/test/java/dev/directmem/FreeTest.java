@@ -66,19 +66,36 @@ class FreeTest {
         assertEquals(0, buffer.slice().capacity());
     }
 
+    /**
+     * A block of its own (a shared block's slot going back is no native free, so freedBytes would
+     * not show a second one), and the ledger whole: a second free of a block some other buffer
+     * now holds would move count and memoryUsed too.
+     */
     @Test
-    void secondFreeIsANoOp() {
-        ByteBuffer buffer = DirectMemory.allocateDirect(1000);
+    void secondFreeIsANoOp() throws InterruptedException {
+        Churn.settle();
+        ByteBuffer buffer = Churn.unshared(1000);
         DirectMemory.free(buffer);
         DirectMemoryStats once = DirectMemory.stats();
+        assertEquals(0, once.count());
+        ByteBuffer other = Churn.unshared(1000); // often the freed block again
         DirectMemory.free(buffer);
-        assertEquals(once.freedBytes(), DirectMemory.stats().freedBytes());
+        DirectMemoryStats twice = DirectMemory.stats();
+        assertEquals(once.freedBytes(), twice.freedBytes());
+        assertEquals(1, twice.count());
+        assertEquals(1000, twice.totalCapacity());
+        other.put(999, (byte) 1); // still armed
+        DirectMemory.free(other);
+        assertEquals(once.freedBytes() + 1000, DirectMemory.stats().freedBytes());
     }
 
     /** Shared: each round's buffer is the only one of a retired block, which goes with it. */
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void concurrentFreesOfOneBufferFreeItOnce(boolean shared) throws InterruptedException {
+        // No current block an earlier test left: round 0's buffer must open a block of its own.
+        Churn.settle();
+        SharedBlock.startOverForTesting();
         for (int round = 0; round < 200; round++) {
             ByteBuffer buffer = shared ? DirectMemory.allocateDirect(512) : Churn.unshared(512);
             assertEquals(shared, Allocation.of(buffer) instanceof SharedBlock);
@@ -200,7 +217,10 @@ class FreeTest {
      */
     @ParameterizedTest
     @ValueSource(ints = {64, 1 << 20})
-    void aViewMadeAfterTheFreeIsEmptyAndFreeDoesNothingWithIt(int capacity) {
+    void aViewMadeAfterTheFreeIsEmptyAndFreeDoesNothingWithIt(int capacity) throws InterruptedException {
+        // No retired block an earlier test left that this free could take with it.
+        Churn.settle();
+        SharedBlock.startOverForTesting();
         DirectMemoryStats before = DirectMemory.stats();
         ByteBuffer buffer = DirectMemory.allocateDirect(capacity);
         ByteBuffer viewBefore = buffer.slice(0, 16);
@@ -222,21 +242,30 @@ class FreeTest {
     /**
      * Between 4 KiB and 256 KiB a thread's last freed block is kept for its next allocation of
      * that capacity: it comes back zeroed, also when a buffer of another capacity took its place
-     * in between, and the ledger counts every free once.
+     * in between, and the ledger counts every free once. The same block comes back (its address
+     * repeats), so the zero checks read memory the round before wrote, not fresh memory.
      */
     @ParameterizedTest
     @ValueSource(ints = {4097, 12288, 16384, 65536, 200000})
     void aBufferFreedAndAllocatedAgainOnOneThreadReadsZero(int capacity) {
         DirectMemoryStats before = DirectMemory.stats();
         long freed = 0;
+        long lastAddress = 0;
+        int sameBlock = 0;
         for (int round = 0; round < 40; round++) {
             int length = round % 5 == 4 ? capacity + 4096 : capacity;
             ByteBuffer buffer = DirectMemory.allocateDirect(length);
+            long address = Allocation.of(buffer).release.address;
+            if (length == capacity) {
+                sameBlock += address == lastAddress ? 1 : 0;
+                lastAddress = address;
+            }
             assertReadsZeroThenFill(buffer, (byte) (round + 1), "round " + round);
             DirectMemory.free(buffer);
             freed += length;
         }
         assertEquals(freed, DirectMemory.stats().freedBytes() - before.freedBytes());
+        assertTrue(sameBlock >= 10, "the block written the round before came back in " + sameBlock + " of 31 rounds");
     }
 
     /** Threads that end holding a kept block give it back: nothing crashes, nothing is reused. */
@@ -291,7 +320,7 @@ class FreeTest {
         try {
             onASmallStack("directmem-deep-free", () -> freeNearTheBottomOfTheStack(outcomes));
         } finally {
-            Tracking.configure(null, null);
+            TrackingTest.restoreJvmSettings();
         }
         assertTrue(outcomes[THREW] > 0, "no free overflowed the stack, so nothing was tested: " + outcomes[FREED]
                 + " freed, " + outcomes[NOT_REACHED] + " not reached");

@@ -72,7 +72,13 @@ class ModuleTest {
                 process.destroyForcibly();
                 throw new AssertionError("the JVM on the module path did not finish: " + command);
             }
-            return new Run(process.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+            String output = Files.readString(log, StandardCharsets.UTF_8);
+            // Echoed as Subprocess does, so that the build's check of -Xcheck:jni warnings sees
+            // the child's too; and checked here.
+            System.out.println("---- child JVM: " + String.join(" ", command) + "\n" + output + "---- exit "
+                    + process.exitValue());
+            assertFalse(Subprocess.JNI_WARNING.matcher(output).find(), output);
+            return new Run(process.exitValue(), output);
         } finally {
             Files.deleteIfExists(log);
         }

@@ -6,11 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,7 +55,7 @@ class ReclamationTest {
     }
 
     @Test
-    void churnOfThirtyTimesTheBudgetSucceedsWhereTheJdkFails() {
+    void churnOfThirtyTimesTheBudgetSucceedsWhereTheJdkFails() throws InterruptedException {
         DirectMemoryStats before = DirectMemory.stats();
         churn(30 * 64, MIB, 1);
         DirectMemoryStats after = DirectMemory.stats();
@@ -58,6 +65,7 @@ class ReclamationTest {
         assertTrue(after.peakMemoryUsed() <= BUDGET);
 
         // The same workload through the JDK, same flags, same budget: it cannot get through.
+        long jdkPoolBefore = jdkPool().getMemoryUsed();
         OutOfMemoryError jdk = assertThrows(OutOfMemoryError.class, () -> {
             for (int i = 0; i < 30 * 64; i++) {
                 ByteBuffer.allocateDirect(MIB).putInt(0, i);
@@ -65,6 +73,30 @@ class ReclamationTest {
         });
         assertTrue(jdk.getMessage().contains("direct buffer memory")
                 || jdk.getMessage().contains("Direct buffer memory"), jdk.getMessage());
+        awaitJdkPoolEmptied(jdkPoolBefore);
+    }
+
+    /** The JDK's own direct buffers: their count and bytes, as its "direct" buffer pool says. */
+    private static BufferPoolMXBean jdkPool() {
+        return ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
+                .filter(pool -> pool.getName().equals("direct")).findFirst().orElseThrow();
+    }
+
+    /**
+     * Leaves the JDK's direct memory as it was, for the tests after: its garbage buffers go only
+     * with a collection (System.gc() does nothing here), which heap garbage brings. Best effort,
+     * for 30 s: a class later that needs the JDK's pool fails with its own message if not.
+     */
+    private static void awaitJdkPoolEmptied(long usedBefore) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (jdkPool().getMemoryUsed() > usedBefore && System.nanoTime() < deadline) {
+            byte[][] garbage = new byte[16][];
+            for (int i = 0; i < garbage.length; i++) {
+                garbage[i] = new byte[MIB];
+            }
+            Thread.sleep(5);
+        }
+        System.out.println("JDK direct pool: " + jdkPool().getMemoryUsed() + " bytes used, " + usedBefore + " before");
     }
 
     @Test
@@ -112,6 +144,90 @@ class ReclamationTest {
         for (int i = 0; i < 8192; i += 4) {
             assertEquals((4096 + i) ^ 0x5A5A5A5A, slice.getInt(i));
         }
+    }
+
+    /**
+     * README: views such as asLongBuffer() and the like, and a MemorySegment.ofBuffer (JDK 22+,
+     * reached by reflection here), keep the memory alive as long as any of them is reachable;
+     * fill refuses a buffer made from such a segment, which the JDK does not link to directmem.
+     */
+    @Test
+    void typedViewsAndSegmentsKeepTheMemoryAliveAfterTheBufferIsDropped() throws ReflectiveOperationException {
+        ByteBuffer buffer = DirectMemory.allocateDirect(MIB);
+        for (int i = 0; i < MIB; i += 8) {
+            buffer.putLong(i, i * 0x9E3779B97F4A7C15L);
+        }
+        LongBuffer longs = buffer.asLongBuffer();
+        IntBuffer ints = buffer.slice(4096, 4096).asIntBuffer();
+        CharBuffer chars = buffer.asReadOnlyBuffer().asCharBuffer();
+        ByteBuffer fromSegment = segmentView(buffer);
+        buffer = null; // only the views remain
+
+        churn(4 * 64, MIB, 13); // several reclamations; a freed block would be reused and zeroed
+
+        for (int i = 0; i < MIB / 8; i++) {
+            assertEquals(i * 8 * 0x9E3779B97F4A7C15L, longs.get(i), "long " + i);
+        }
+        ByteBuffer expected = ByteBuffer.allocate(MIB);
+        for (int i = 0; i < MIB; i += 8) {
+            expected.putLong(i, i * 0x9E3779B97F4A7C15L);
+        }
+        assertEquals(expected.getInt(4096 + 40), ints.get(10));
+        assertEquals(expected.getChar(2 * 1000), chars.get(1000));
+        if (fromSegment != null) {
+            assertEquals(-1, fromSegment.mismatch(expected), "the segment's view");
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> DirectMemory.fill(fromSegment, (byte) 1));
+            assertTrue(refused.getMessage().contains("did not allocate"), refused.getMessage());
+            assertEquals(expected.get(0), fromSegment.get(0), "fill wrote nothing");
+        }
+    }
+
+    /**
+     * A ByteBuffer over {@code MemorySegment.ofBuffer(buffer)}, which holds only the segment (and
+     * so what the segment holds of {@code buffer}); null below JDK 22, which has no final FFM API.
+     */
+    private static ByteBuffer segmentView(ByteBuffer buffer) throws ReflectiveOperationException {
+        if (Runtime.version().feature() < 22) {
+            return null;
+        }
+        Class<?> segments = Class.forName("java.lang.foreign.MemorySegment");
+        Object segment = segments.getMethod("ofBuffer", java.nio.Buffer.class).invoke(null, buffer);
+        return (ByteBuffer) segments.getMethod("asByteBuffer").invoke(segment);
+    }
+
+    /**
+     * README: the directmem-early-reclaimer thread "forces one once the memory used has climbed
+     * 90 % of the way from its low since the last collection to the maximum and at least half the
+     * budget was allocated since": 95 % of the budget dropped, no allocation refused, and a
+     * collection comes (only directmem's own collections count in collections()).
+     */
+    @Test
+    void aCollectionStartsEarlyWithNoAllocationRefused() throws InterruptedException {
+        Churn.settle(); // its low: nothing used
+        // An early collection settle's own probe started may land a moment later: not this one.
+        DirectMemoryStats before = DirectMemory.stats();
+        for (int i = 0; i < 20; i++) {
+            Thread.sleep(500);
+            DirectMemoryStats now = DirectMemory.stats();
+            if (now.collections() == before.collections()) {
+                break;
+            }
+            before = now;
+        }
+        int count = (int) (BUDGET * 95 / 100 / MIB);
+        for (int i = 0; i < count; i++) {
+            DirectMemory.allocateDirect(MIB).put(0, (byte) 1); // dropped
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        DirectMemoryStats stats = DirectMemory.stats();
+        while (stats.collections() == before.collections() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+            stats = DirectMemory.stats();
+        }
+        assertTrue(stats.collections() > before.collections(), "no early collection in 30 s: " + stats);
+        assertEquals(before.failedAllocations(), stats.failedAllocations());
+        assertEquals(0, Churn.settle().memoryUsed());
     }
 
     @Test
@@ -183,18 +299,29 @@ class ReclamationTest {
         for (int i = 0; i < 60; i++) {
             live.add(DirectMemory.allocateDirect(MIB));
         }
+        AtomicInteger frees = new AtomicInteger();
+        AtomicReference<Throwable> freeingFailed = new AtomicReference<>();
         Thread freeing = new Thread(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                DirectMemory.free(DirectMemory.allocateDirect(MIB));
-                try {
+            try {
+                while (!Thread.currentThread().isInterrupted()) {
+                    DirectMemory.free(DirectMemory.allocateDirect(MIB));
+                    frees.incrementAndGet();
                     Thread.sleep(10);
-                } catch (InterruptedException e) {
-                    return;
                 }
+            } catch (InterruptedException e) {
+                // the end
+            } catch (Throwable t) {
+                freeingFailed.set(t);
             }
         }, "allocates-and-frees");
         freeing.start();
+        // Freeing before the allocation that must fail starts, whatever the machine's load.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (frees.get() == 0 && freeing.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
         long collectionsBefore = DirectMemory.stats().collections();
+        int freesBefore = frees.get();
         try {
             BudgetExhaustedError error = assertThrows(BudgetExhaustedError.class,
                     () -> DirectMemory.allocateDirect(8 * MIB));
@@ -205,6 +332,10 @@ class ReclamationTest {
             freeing.join();
             live.forEach(DirectMemory::free);
         }
+        assertEquals(null, freeingFailed.get(), "the other thread's allocation or free threw");
+        assertTrue(freesBefore > 0, "the other thread never freed");
+        System.out.println("FREES by the other thread: " + freesBefore + " before the allocation, "
+                + (frees.get() - freesBefore) + " while it failed");
     }
 
     @Test

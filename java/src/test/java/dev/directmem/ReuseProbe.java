@@ -12,13 +12,14 @@ import java.util.regex.Pattern;
  * A child JVM for {@link ReuseTest}: prints the resident set at the moments its mode asks about.
  *
  * <ul>
- *   <li>{@code mapped}: writes every page of 32 buffers of 1 MiB, frees them; before, with them,
- *       right after the free, once idle (3.5 s).
+ *   <li>{@code mapped [N]}: writes every page of N (default 32) buffers of 1 MiB, frees them;
+ *       before, with them, right after the free, once idle (3.5 s).
  *   <li>{@code threads N}: N threads each write and free one buffer of 200 KiB, then wait; before,
  *       with all of them waiting, and once idle (3.5 s more).
- *   <li>{@code malloc}: two threads churn buffers of 8 KiB to 200 KiB for 1.5 s, every page
- *       written, half freed, half dropped; then all of them are given back; before, at the end of
- *       the churn, and once idle (4 s).
+ *   <li>{@code malloc}: two threads churn buffers of 8 KiB to 200 KiB, twice the budget each,
+ *       every page written, half freed, half dropped (so the dropped fill the budget once at
+ *       least, whatever the machine's speed); then all of them are given back; before, at the end
+ *       of the churn, and once idle (4 s).
  * </ul>
  *
  * <p>With {@code -DreuseProbe.idleAtMost=} the idle reading waits, up to 30 s, for the bound the
@@ -33,16 +34,16 @@ public final class ReuseProbe {
 
     public static void main(String[] args) throws Exception {
         switch (args.length == 0 ? "mapped" : args[0]) {
-            case "mapped" -> mapped();
+            case "mapped" -> mapped(args.length > 1 ? Integer.parseInt(args[1]) : 32);
             case "threads" -> threads(Integer.parseInt(args[1]));
             case "malloc" -> malloc();
             default -> throw new IllegalArgumentException(args[0]);
         }
     }
 
-    private static void mapped() throws InterruptedException {
+    private static void mapped(int count) throws InterruptedException {
         int mib = 1 << 20;
-        ByteBuffer[] buffers = new ByteBuffer[32];
+        ByteBuffer[] buffers = new ByteBuffer[count];
         long before = Churn.rssBytes();
         for (int i = 0; i < buffers.length; i++) {
             buffers[i] = written(mib);
@@ -99,7 +100,7 @@ public final class ReuseProbe {
         Thread[] threads = new Thread[2];
         for (int t = 0; t < threads.length; t++) {
             long seed = t;
-            threads[t] = new Thread(() -> churn(new SplittableRandom(seed), 1500));
+            threads[t] = new Thread(() -> churn(new SplittableRandom(seed), 2 * DirectMemory.stats().maxMemory()));
             threads[t].start();
         }
         for (Thread thread : threads) {
@@ -139,15 +140,16 @@ public final class ReuseProbe {
         return Churn.pollUntil("idle RSS to " + bound, Churn::rssBytes, rss -> rss <= atMost);
     }
 
-    /** Allocates, writes and drops or frees buffers of 8 KiB to 200 KiB for {@code millis}. */
-    private static void churn(SplittableRandom random, long millis) {
+    /** Allocates, writes and drops or frees buffers of 8 KiB to 200 KiB, {@code bytes} in all. */
+    private static void churn(SplittableRandom random, long bytes) {
         ByteBuffer[] live = new ByteBuffer[32];
-        long end = System.nanoTime() + millis * 1_000_000;
-        for (int i = 0; System.nanoTime() < end; i = (i + 1) % live.length) {
-            if (live[i] != null && random.nextBoolean()) {
-                DirectMemory.free(live[i]); // the other half is dropped, for the reclaimer
+        for (long churned = 0, i = 0; churned < bytes; i = (i + 1) % live.length) {
+            int at = (int) i;
+            if (live[at] != null && random.nextBoolean()) {
+                DirectMemory.free(live[at]); // the other half is dropped, for the reclaimer
             }
-            live[i] = written(Churn.logUniform(random, 8 << 10, 200 << 10));
+            live[at] = written(Churn.logUniform(random, 8 << 10, 200 << 10));
+            churned += live[at].capacity();
         }
         for (ByteBuffer buffer : live) {
             DirectMemory.free(buffer);

@@ -266,6 +266,7 @@ class SharedBlockTest {
         assertEquals(before.memoryUsed(), after.memoryUsed());
         assertEquals(before.freedBytes(), after.freedBytes());
         assertEquals(SLOTS * 48, after.memoryUsed(), "one block all along");
+        Reference.reachabilityFence(block); // else a collection could take it, idle, before the reads
     }
 
     @Test

@@ -18,8 +18,16 @@ class TrackingTest {
     private static final int MIB = 1 << 20;
 
     @AfterEach
-    void trackingOff() {
-        Tracking.configure(null, null);
+    void trackingAsTheJvmSetIt() {
+        restoreJvmSettings();
+    }
+
+    /**
+     * Tracking as this JVM's -Ddirectmem.tracking and -Ddirectmem.tracking.interval set it (not
+     * the defaults: a run with tracking on must keep it on for the tests after).
+     */
+    static void restoreJvmSettings() {
+        Tracking.configure(System.getProperty(Tracking.PROPERTY), System.getProperty(Tracking.INTERVAL_PROPERTY));
     }
 
     private static Optional<AllocationSite> site(String method) {

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,6 +18,12 @@ import org.junit.jupiter.api.Test;
  * parked waiters that decides when they give it up.
  */
 class VirtualThreadsTest {
+    /** A leave a failing test planted and never reached must not fail a later one. */
+    @AfterEach
+    void clearPlantedLeave() {
+        VirtualThreads.failNextLeaveForTesting(null);
+    }
+
     /**
      * One carrier thread, and a virtual thread waiting for memory that another virtual thread
      * frees: a wait inside the native call would hold the only carrier until it gave up.
@@ -70,7 +77,6 @@ class VirtualThreadsTest {
      */
     @Test
     void aWokenWaiterLeftInTheParkedSetDoesNotKeepLaterAllocationsYielding() throws Exception {
-        VirtualThreads.failNextLeaveForTesting();
         AtomicReference<Throwable> leaving = new AtomicReference<>();
         Thread waiter = new Thread(() -> {
             try {
@@ -79,6 +85,7 @@ class VirtualThreadsTest {
                 leaving.set(t);
             }
         }, "waiter");
+        VirtualThreads.failNextLeaveForTesting(waiter);
         waiter.start();
         while (waiter.isAlive()) { // a free wakes it once it has parked
             VirtualThreads.freed();
@@ -94,7 +101,7 @@ class VirtualThreadsTest {
      */
     @Test
     void aWaiterLeftInTheParkedSetIsNotWokenByLaterFrees() {
-        VirtualThreads.failNextLeaveForTesting();
+        VirtualThreads.failNextLeaveForTesting(Thread.currentThread());
         assertThrows(StackOverflowError.class, () -> VirtualThreads.parkUntilFreed(0));
         VirtualThreads.freed();
         assertFalse(VirtualThreads.wokenWaiting(), "a later free woke the entry left behind");

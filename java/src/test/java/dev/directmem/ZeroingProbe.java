@@ -5,7 +5,11 @@ import java.nio.ByteBuffer;
 /**
  * A child JVM for {@link ZeroingTest}, so that the reuse caches start empty: allocates buffers
  * of kept sizes, checks each reads zero, writes it whole, then drops or frees it; prints how
- * many read otherwise, the first of them, and the collections that brought memory back.
+ * many read otherwise, the first of them, the collections that brought memory back, and how many
+ * mapped buffers were built on memory already resident: reused blocks, which directmem zeroed
+ * (a fresh mapping's pages become resident only as they are written, so writing it whole grows
+ * the resident set by its size). Without those the zero checks would test the kernel's zero
+ * pages only.
  */
 public final class ZeroingProbe {
     private static final int MIB = 1 << 20;
@@ -25,6 +29,7 @@ public final class ZeroingProbe {
     public static void main(String[] args) {
         String first = "none";
         int[] notZero = new int[2];
+        int[] resident = new int[2];
         for (int freeing = 0; freeing < 2; freeing++) {
             for (int round = 0; round < ROUNDS; round++) {
                 for (int n = 0; n < SIZES.length * MALLOCED_PER_ROUND; n++) {
@@ -38,8 +43,12 @@ public final class ZeroingProbe {
                         first = size + "-byte buffer, bytes " + at + ".." + (at + 7) + " = 0x"
                                 + Long.toHexString(buffer.getLong(at));
                     }
+                    long rssBefore = size >= MIB ? Churn.rssBytes() : 0;
                     for (int i = 0; i < size; i += Long.BYTES) {
                         buffer.putLong(i, 0x5A5A_5A5A_5A5A_5A5AL);
+                    }
+                    if (size >= MIB && Churn.rssBytes() - rssBefore < size / 2) {
+                        resident[freeing]++; // the resident set grew by less than half its size
                     }
                     if (freeing == 1) {
                         DirectMemory.free(buffer);
@@ -49,6 +58,7 @@ public final class ZeroingProbe {
         }
         System.out.println("ZEROING reclaimed=" + notZero[0] + " freed=" + notZero[1] + " collections="
                 + DirectMemory.stats().collections() + " first=" + first);
+        System.out.println("ZEROING built on resident memory: reclaimed=" + resident[0] + " freed=" + resident[1]);
     }
 
     private static int firstNonZeroLong(ByteBuffer buffer) {
