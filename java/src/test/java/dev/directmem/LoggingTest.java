@@ -43,6 +43,9 @@ class LoggingTest {
                 throw new AssertionError("the probe JVM did not finish: " + command);
             }
             String output = Files.readString(log, StandardCharsets.UTF_8);
+            // Echoed as Subprocess.run does, and checked: the cell's -Xcheck:jni check never saw it.
+            System.out.println("---- child JVM: " + command + "\n" + output + "---- exit " + process.exitValue());
+            assertFalse(Subprocess.JNI_WARNING.matcher(output).find(), output);
             assertEquals(0, process.exitValue(), output);
             assertTrue(output.contains("probe ok"), output);
             return output;
