@@ -414,18 +414,21 @@ mod tests {
 
     /// A block offered on a thread of its own (so that a taker stuck for good cannot hang the
     /// test), whose `wake_helper` runs `helper` on a second thread and waits only until
-    /// `helper` says it has begun (the test decides when): the taker then goes on. The block's
-    /// bytes once `zero` returned, or the panic, come back through the channel returned.
+    /// `helper` says it has begun (the test decides when): the taker then goes on, and runs
+    /// `in_first_chunk` in the first chunk it claims, then panics there if `panic_in_it`. The
+    /// block's bytes once `zero` returned, or the panic, come back through the channel returned.
     fn offer_on_a_thread_of_its_own(
         split: &'static SplitZeroing,
         len: usize,
-        panic_in_first_chunk: bool,
+        in_first_chunk: impl FnOnce() + Send + 'static,
+        panic_in_it: bool,
         helper: impl FnOnce(mpsc::Sender<()>) + Send + 'static,
     ) -> mpsc::Receiver<thread::Result<Vec<u8>>> {
         let (done, outcome) = mpsc::channel();
         thread::spawn(move || {
             let mut bytes = vec![0xA5u8; len];
-            PANIC_IN_NEXT_CHUNK.with(|p| p.set(panic_in_first_chunk));
+            IN_NEXT_CHUNK.with(|h| *h.borrow_mut() = Some(Box::new(in_first_chunk)));
+            PANIC_IN_NEXT_CHUNK.with(|p| p.set(panic_in_it));
             // SAFETY: inside the vector, which this thread holds.
             let zeroed = catch_unwind(AssertUnwindSafe(|| unsafe {
                 split.zero(bytes.as_mut_ptr(), len, Stores::Cached, || {
@@ -445,13 +448,19 @@ mod tests {
     #[test]
     fn a_helper_panicking_in_its_chunk_leaves_the_taker_to_zero_the_block() {
         let split: &'static SplitZeroing = Box::leak(Box::new(SplitZeroing::new()));
-        let outcome = offer_on_a_thread_of_its_own(split, 16 * CHUNK, false, move |began| {
-            // Claims chunk 0 before the taker claims any, and panics in it.
-            PANIC_IN_NEXT_CHUNK.with(|p| p.set(true));
-            let helped = catch_unwind(AssertUnwindSafe(|| split.help()));
-            assert!(helped.is_err(), "the helper's chunk panicked");
-            let _ = began.send(());
-        });
+        let outcome = offer_on_a_thread_of_its_own(
+            split,
+            16 * CHUNK,
+            || {},
+            false,
+            move |began| {
+                // Claims chunk 0 before the taker claims any, and panics in it.
+                PANIC_IN_NEXT_CHUNK.with(|p| p.set(true));
+                let helped = catch_unwind(AssertUnwindSafe(|| split.help()));
+                assert!(helped.is_err(), "the helper's chunk panicked");
+                let _ = began.send(());
+            },
+        );
         let bytes = outcome
             .recv_timeout(Duration::from_secs(10))
             .expect("the taker returned")
@@ -473,17 +482,26 @@ mod tests {
     fn a_panic_in_its_own_chunk_ends_the_offer_once_the_helpers_chunks_are_written() {
         let split: &'static SplitZeroing = Box::leak(Box::new(SplitZeroing::new()));
         let (release, released) = mpsc::channel::<()>();
-        let outcome = offer_on_a_thread_of_its_own(split, 16 * CHUNK, true, move |began| {
-            // Claims chunk 0 and holds it, unwritten, until the test lets it go.
-            IN_NEXT_CHUNK.with(|h| {
-                *h.borrow_mut() = Some(Box::new(move || {
-                    let _ = began.send(());
-                    let _ = released.recv();
-                }))
+        let (claimed, taker_claimed) = mpsc::channel::<()>();
+        let in_its_chunk = move || {
+            let _ = claimed.send(());
+        };
+        let outcome =
+            offer_on_a_thread_of_its_own(split, 16 * CHUNK, in_its_chunk, true, move |began| {
+                // Claims chunk 0 and holds it, unwritten, until the test lets it go.
+                IN_NEXT_CHUNK.with(|h| {
+                    *h.borrow_mut() = Some(Box::new(move || {
+                        let _ = began.send(());
+                        let _ = released.recv();
+                    }))
+                });
+                assert!(split.help());
             });
-            assert!(split.help());
-        });
-        // The taker claimed chunk 1 and panicked in it; it waits for chunk 0.
+        // The taker claimed chunk 1 and panics in it (unless a loaded machine has not let it run
+        // yet: released before, the helper wrote every chunk); it waits for chunk 0.
+        taker_claimed
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the taker claimed a chunk");
         assert!(
             outcome.recv_timeout(Duration::from_millis(50)).is_err(),
             "the taker went on while the helper still wrote its chunk"
