@@ -10,6 +10,9 @@
 //! kept for reuse too (`reuse_malloc`: malloc serves cross-thread frees badly). Mappings of a
 //! [huge page](huge_page_size) and more ask for transparent huge pages (see [`set_huge_pages`]).
 //!
+//! When the operating system refuses a block while the caches keep freed ones, they give them
+//! back and the block is asked for once more (see `retried_with_caches_trimmed`).
+//!
 //! Nothing here assumes a page size: aarch64 kernels use 4, 16 or 64 KiB pages.
 
 use crate::fill::{Stores, Warmth};
@@ -21,6 +24,7 @@ use crate::reuse_malloc::{MallocBlocks, MAX_SMALL};
 use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Blocks of at least this many bytes are mapped rather than taken from malloc.
 pub const MMAP_THRESHOLD: u64 = 256 * 1024;
@@ -66,36 +70,82 @@ fn too_large(capacity: u64) -> String {
     format!("capacity {capacity} takes more than 2^64 bytes with alignment and rounding")
 }
 
-/// Allocates `capacity` zero-filled bytes. `None` when the OS refuses.
+/// Why the operating system refused a block: the call that failed, and the error it gave.
+#[derive(Debug)]
+pub struct Refusal {
+    /// `mmap`, `malloc` or `posix_memalign`.
+    pub call: &'static str,
+    pub error: std::io::Error,
+}
+
+impl Refusal {
+    /// The refusal of `call`, from `errno`: right after the call, before anything can change it.
+    fn last(call: &'static str) -> Refusal {
+        Refusal {
+            call,
+            error: std::io::Error::last_os_error(),
+        }
+    }
+
+    /// A refusal with a known error number (`posix_memalign` returns its own, a test hook).
+    fn with(call: &'static str, errno: i32) -> Refusal {
+        Refusal {
+            call,
+            error: std::io::Error::from_raw_os_error(errno),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} failed: {}", self.call, self.error)
+    }
+}
+
+/// Allocates `capacity` zero-filled bytes. `None` when the OS refuses (why:
+/// [`try_allocate_zeroed`]).
 pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
+    try_allocate_zeroed(capacity).ok()
+}
+
+/// Allocates `capacity` zero-filled bytes, or says how the OS refused them.
+pub fn try_allocate_zeroed(capacity: u64) -> Result<NonNull<u8>, Refusal> {
     if capacity == 0 {
-        return NonNull::new(&EMPTY as *const Empty as *mut u8);
+        return Ok(NonNull::from(&EMPTY).cast());
     }
-    usize::try_from(capacity).ok()?;
-    if fail_next_allocation() {
-        return None;
+    let mapped = capacity >= MMAP_THRESHOLD;
+    let call = if mapped { "mmap" } else { "malloc" };
+    if usize::try_from(capacity).is_err() {
+        return Err(Refusal::with(call, libc::ENOMEM));
     }
-    if capacity >= MMAP_THRESHOLD {
-        let len = round_up_to_page(capacity)?;
-        REUSE.take(len).or_else(|| map(len))
+    fail_next_allocation(call)?;
+    if mapped {
+        let len = round_up_to_page(capacity).ok_or_else(|| Refusal::with(call, libc::ENOMEM))?;
+        match REUSE.take(len) {
+            Some(kept) => Ok(kept),
+            None => retried_with_caches_trimmed(|| map(len)),
+        }
     } else {
         if capacity > MAX_SMALL {
             if let Some(kept) = last_freed::take(capacity) {
                 // SAFETY: the block this thread freed last, `capacity` bytes and now ours; still
                 // in its cache, so plain stores.
                 unsafe { fill(kept, capacity as usize, 0) };
-                return Some(kept);
+                return Ok(kept);
             }
         }
         if let Some(kept) = REUSE.malloced.take(capacity) {
-            return Some(kept);
+            return Ok(kept);
         }
         // Rounded up to its size class, so that the block can be kept for any size of the class.
         // malloc and zero: calloc skips malloc's per-thread cache, which serves the allocate-free
         // loops of DirectMemory.free.
         let len = MallocBlocks::block_size(capacity) as usize;
-        // SAFETY: malloc with a non-zero size; a null result is handled.
-        let ptr = NonNull::new(unsafe { libc::malloc(len) }.cast::<u8>())?;
+        let ptr = retried_with_caches_trimmed(|| {
+            // SAFETY: malloc with a non-zero size; a null result is handled.
+            let ptr = unsafe { libc::malloc(len) };
+            NonNull::new(ptr.cast::<u8>()).ok_or_else(|| Refusal::last("malloc"))
+        })?;
         // Plain stores for small blocks and where the block is likely still in cache, streaming
         // ones elsewhere.
         let stores = if capacity <= MAX_SMALL || recent_frees::is_warm(ptr.as_ptr() as usize) {
@@ -105,8 +155,24 @@ pub fn allocate_zeroed(capacity: u64) -> Option<NonNull<u8>> {
         };
         // SAFETY: the block is `len` >= `capacity` bytes and ours.
         unsafe { crate::fill::fill(ptr.as_ptr(), capacity as usize, 0, stores) };
-        Some(ptr)
+        Ok(ptr)
     }
+}
+
+/// Runs `allocate` once more, after the caches gave back the blocks they keep, if the operating
+/// system refused it while they kept some. Under `vm.overcommit_memory=2` or `RLIMIT_AS` the
+/// kept blocks count against the very limit that refused it: before, such an allocation threw
+/// `OutOfMemoryError` with up to 64 MiB of freed blocks at hand (review).
+fn retried_with_caches_trimmed<T>(allocate: impl Fn() -> Result<T, Refusal>) -> Result<T, Refusal> {
+    allocate().or_else(|refusal| {
+        if REUSE.kept_bytes() == 0 && REUSE.malloced.kept_bytes() == 0 {
+            return Err(refusal);
+        }
+        // Every kept mapped block, and the malloc blocks idle through the trim period (see
+        // `Reuse::trim`).
+        REUSE.trim(Duration::ZERO);
+        allocate()
+    })
 }
 
 /// Frees a block from `allocate_zeroed`.
@@ -151,15 +217,19 @@ pub fn after_frees(by: FreedBy) {
     }
 }
 
-/// Maps `len` bytes of fresh zero pages. `None` when the OS refuses.
-pub(crate) fn map(len: u64) -> Option<NonNull<u8>> {
-    let ptr = map_anonymous(usize::try_from(len).ok()?)?;
-    advise_huge_pages(ptr, len as usize);
-    NonNull::new(ptr.cast())
+/// Maps `len` bytes of fresh zero pages, or says how the OS refused.
+pub(crate) fn map(len: u64) -> Result<NonNull<u8>, Refusal> {
+    let len = usize::try_from(len).map_err(|_| Refusal::with("mmap", libc::ENOMEM))?;
+    let ptr = map_anonymous(len)?;
+    advise_huge_pages(ptr, len);
+    NonNull::new(ptr.cast()).ok_or_else(|| Refusal::with("mmap", libc::ENOMEM))
 }
 
-/// A new anonymous private read-write mapping of `len` bytes, or `None` if the OS refuses.
-fn map_anonymous(len: usize) -> Option<*mut libc::c_void> {
+/// A new anonymous private read-write mapping of `len` bytes, or how the OS refused it.
+fn map_anonymous(len: usize) -> Result<*mut libc::c_void, Refusal> {
+    if FAIL_NEXT_MAP.with(|f| f.replace(false)) {
+        return Err(Refusal::with("mmap", libc::ENOMEM));
+    }
     // SAFETY: an anonymous private mapping has no preconditions; failure is MAP_FAILED.
     let ptr = unsafe {
         libc::mmap(
@@ -171,7 +241,11 @@ fn map_anonymous(len: usize) -> Option<*mut libc::c_void> {
             0,
         )
     };
-    (ptr != libc::MAP_FAILED).then_some(ptr)
+    if ptr == libc::MAP_FAILED {
+        Err(Refusal::last("mmap"))
+    } else {
+        Ok(ptr)
+    }
 }
 
 /// Where the kernel says how large a transparent huge page is.
@@ -264,6 +338,8 @@ unsafe fn munmap(ptr: *mut libc::c_void, len: usize) -> std::io::Result<()> {
         return Err(std::io::Error::from_raw_os_error(libc::ENOMEM));
     }
     if libc::munmap(ptr, len) == 0 {
+        #[cfg(test)]
+        UNMAPPED_HERE.with(|u| u.set(u.get() + len as u64));
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
@@ -455,42 +531,58 @@ pub fn reservation_for_aligned(capacity: u64, alignment: u64) -> Result<Reservat
 }
 
 /// Allocates `capacity` zero-filled bytes starting at a multiple of `alignment` (checked by
-/// `check_alignment`). `None` when the OS refuses.
-pub fn allocate_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
+/// `check_alignment`), or says how the OS refused them.
+pub fn allocate_aligned(capacity: u64, alignment: u64) -> Result<NonNull<u8>, Refusal> {
+    #[cfg(test)]
+    if PANIC_NEXT.with(|p| p.replace(false)) {
+        panic!("armed by a test");
+    }
     let kind = aligned_kind(capacity, alignment);
     if kind == AlignedKind::Plain {
-        return allocate_zeroed(capacity);
+        return try_allocate_zeroed(capacity);
     }
+    let call = if kind == AlignedKind::Memalign {
+        "posix_memalign"
+    } else {
+        "mmap"
+    };
     if capacity == 0 {
         // Never read, written or freed: any non-null aligned address will do.
-        return NonNull::new(alignment as usize as *mut u8);
+        return NonNull::new(alignment as usize as *mut u8)
+            .ok_or_else(|| Refusal::with(call, libc::EINVAL));
     }
-    if fail_next_allocation() {
-        return None;
-    }
-    let len = usize::try_from(capacity).ok()?;
+    fail_next_allocation(call)?;
+    let len = usize::try_from(capacity).map_err(|_| Refusal::with(call, libc::ENOMEM))?;
     match kind {
         AlignedKind::Memalign => {
-            let mut ptr: *mut libc::c_void = std::ptr::null_mut();
-            // SAFETY: alignment is a power of two and a multiple of sizeof(void*); ptr is ours.
-            let rc = unsafe { libc::posix_memalign(&mut ptr, alignment as usize, len) };
-            let ptr = NonNull::new(ptr.cast::<u8>()).filter(|_| rc == 0)?;
+            let ptr = retried_with_caches_trimmed(|| {
+                let mut ptr: *mut libc::c_void = std::ptr::null_mut();
+                // SAFETY: alignment is a power of two and a multiple of sizeof(void*); ptr is
+                // ours.
+                let rc = unsafe { libc::posix_memalign(&mut ptr, alignment as usize, len) };
+                // posix_memalign returns its error rather than set errno.
+                NonNull::new(ptr.cast::<u8>())
+                    .filter(|_| rc == 0)
+                    .ok_or_else(|| Refusal::with(call, if rc == 0 { libc::ENOMEM } else { rc }))
+            })?;
             // SAFETY: the block is `len` bytes and ours.
             unsafe { fill(ptr, len, 0) };
-            Some(ptr)
+            Ok(ptr)
         }
-        _ => map_aligned(capacity, alignment),
+        _ => retried_with_caches_trimmed(|| map_aligned(capacity, alignment)),
     }
 }
 
 /// Maps `alignment - page` bytes more than needed, then unmaps the head before the first
 /// aligned address and the tail after the block, so that exactly the block stays mapped and
 /// `free_aligned` can unmap it as any other mapped block.
-fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
+fn map_aligned(capacity: u64, alignment: u64) -> Result<NonNull<u8>, Refusal> {
     let page = page_size();
-    let len = round_up_to_page(capacity)?;
+    let too_large = || Refusal::with("mmap", libc::ENOMEM);
+    let len = round_up_to_page(capacity).ok_or_else(too_large)?;
     let slack = alignment.saturating_sub(page);
-    let mapped = usize::try_from(len.checked_add(slack)?).ok()?;
+    let mapped = len.checked_add(slack).ok_or_else(too_large)?;
+    let mapped = usize::try_from(mapped).map_err(|_| too_large())?;
     let base = map_anonymous(mapped)?;
     let start = base as usize;
     let aligned = start.next_multiple_of(alignment.max(page) as usize);
@@ -514,7 +606,7 @@ fn map_aligned(capacity: u64, alignment: u64) -> Option<NonNull<u8>> {
         }
     }
     advise_huge_pages(aligned as *mut libc::c_void, len as usize);
-    NonNull::new(aligned as *mut u8)
+    NonNull::new(aligned as *mut u8).ok_or_else(too_large)
 }
 
 /// Frees a block from `allocate_aligned`.
@@ -537,17 +629,56 @@ pub unsafe fn free_aligned(ptr: NonNull<u8>, capacity: u64, alignment: u64, by: 
 }
 
 thread_local! {
-    /// A test hook: when armed, this thread's next allocation fails as if the OS had refused.
-    static FAIL_NEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// A test hook: when armed, this thread's next allocation fails as if the OS had refused,
+    /// with this error number.
+    static FAIL_NEXT: Cell<Option<i32>> = const { Cell::new(None) };
+    /// A test hook: when set, this thread's next `mmap` fails with ENOMEM.
+    static FAIL_NEXT_MAP: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Makes the calling thread's next non-empty allocation fail (for fault tests).
+#[cfg(test)]
+thread_local! {
+    /// When set, this thread's next `allocate_aligned` panics.
+    static PANIC_NEXT: Cell<bool> = const { Cell::new(false) };
+    /// Bytes this thread's `munmap` calls gave back.
+    static UNMAPPED_HERE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Makes the calling thread's next non-empty allocation fail (for fault tests), as if the OS had
+/// refused it with ENOMEM: before any cache is looked at.
 pub fn arm_allocation_failure() {
-    FAIL_NEXT.with(|f| f.set(true));
+    arm_allocation_failure_with(libc::ENOMEM);
 }
 
-fn fail_next_allocation() -> bool {
-    FAIL_NEXT.with(|f| f.replace(false))
+/// As [`arm_allocation_failure`], with the error number `errno`.
+pub fn arm_allocation_failure_with(errno: i32) {
+    FAIL_NEXT.with(|f| f.set(Some(errno)));
+}
+
+/// Makes the calling thread's next `mmap` fail with ENOMEM (for tests): a kept block of the
+/// length still serves, and a retry maps.
+pub fn arm_map_failure() {
+    FAIL_NEXT_MAP.with(|f| f.set(true));
+}
+
+/// The refusal armed by [`arm_allocation_failure`], standing for `call`'s, if any.
+fn fail_next_allocation(call: &'static str) -> Result<(), Refusal> {
+    match FAIL_NEXT.with(|f| f.take()) {
+        Some(errno) => Err(Refusal::with(call, errno)),
+        None => Ok(()),
+    }
+}
+
+/// Makes the calling thread's next `allocate_aligned` panic (for tests).
+#[cfg(test)]
+pub(crate) fn arm_allocation_panic() {
+    PANIC_NEXT.with(|p| p.set(true));
+}
+
+/// Bytes this thread's `munmap` calls gave back so far (for tests).
+#[cfg(test)]
+pub(crate) fn unmapped_here() -> u64 {
+    UNMAPPED_HERE.with(|u| u.get())
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@
 //! A cold block (one the reclaimer freed, out of the allocating thread's cache anyway) is zeroed
 //! *behind*, by the zeroer thread ([`Reuse::zero_forever`]) on another core, so that the
 //! allocating thread finds it zeroed; one it takes before then it zeroes itself, and one the
-//! zeroer holds it waits for, as mapping fresh pages would cost far more (a few milliseconds at
-//! most: see `ZEROER_WAIT`). A block of 4 MiB or more that is known wholly resident its taker
-//! zeroes together with the zeroer ([`crate::split`]); any other, alone. The zeroer zeroes kept
-//! malloc blocks above 4 KiB behind as well, once no mapped block waits.
+//! zeroer holds it waits for, as mapping fresh pages would cost far more (a few times the
+//! zeroing at most: see `zeroer_wait`). A block of 4 MiB or more that is known wholly resident
+//! its taker zeroes together with the zeroer ([`crate::split`]); any other, alone. The zeroer
+//! zeroes kept malloc blocks above 4 KiB behind as well, once no mapped block waits.
 
 use crate::fill::{fill, Stores, Warmth, STORES};
 use crate::memory::FreedBy;
@@ -40,12 +40,20 @@ pub const MAX_BLOCK: u64 = 16 << 20;
 pub const MAX_LIMIT: u64 = 64 << 20;
 /// Kept blocks unused this long are unmapped by [`Reuse::trim`].
 pub const IDLE: Duration = Duration::from_secs(1);
-/// The longest a taker waits for the block the zeroer thread holds: five times its longest
-/// zeroing (a [`MAX_BLOCK`] of 16 MiB, 774 us measured, see `split`), so that a zeroer merely
-/// slow is still waited for. One stalled longer (descheduled, stopped in a debugger) leaves the
-/// taker to map fresh pages, having cost it this much more than they do (16 MiB written: 15 ms
-/// in small pages, 2.5 ms in huge ones, see `memory::set_huge_pages`).
-const ZEROER_WAIT: Duration = Duration::from_millis(4);
+/// The longest a taker waits for a block of `len` bytes the zeroer thread holds: five times
+/// what zeroing it takes (774 us measured for 16 MiB, see `split`: about 48 ps a byte), so that
+/// a zeroer merely slow is still waited for; 1 MiB waits 250 us, 16 MiB ([`MAX_BLOCK`]) 4 ms.
+/// One stalled longer (descheduled, stopped in a debugger) leaves the taker to map fresh pages,
+/// having cost it this much more than they do (about 3 us a page written: 820 us for 1 MiB,
+/// 15 ms for 16 MiB in small pages, 2.5 ms in huge ones, see `memory::set_huge_pages`).
+/// Before, every length waited up to 4 ms, 20 times what fresh pages cost a 256 KiB block
+/// (review). Never below 100 us, about what waking a thread and switching to it cost, nor
+/// above 4 ms.
+fn zeroer_wait(len: u64) -> Duration {
+    const PICOS_PER_BYTE: u64 = 5 * 48;
+    let nanos = len.saturating_mul(PICOS_PER_BYTE) / 1000;
+    Duration::from_nanos(nanos).clamp(Duration::from_micros(100), Duration::from_millis(4))
+}
 
 struct Kept {
     address: usize,
@@ -181,8 +189,8 @@ impl Reuse {
                 }
                 // The zeroer thread holds one: back within a zeroing, which this thread
                 // would otherwise do itself after mapping fresh pages that fault on first touch.
-                // Not waited for beyond `ZEROER_WAIT`: then fresh pages are quicker.
-                let until = *deadline.get_or_insert_with(|| Instant::now() + ZEROER_WAIT);
+                // Not waited for beyond `zeroer_wait`: then fresh pages are quicker.
+                let until = *deadline.get_or_insert_with(|| Instant::now() + zeroer_wait(len));
                 if self
                     .zeroed_behind
                     .wait_until(&mut blocks, until)
@@ -201,8 +209,12 @@ impl Reuse {
         };
         let ptr = NonNull::new(block.address as *mut u8)?;
         if !block.zeroed {
+            // Out of `kept` and not yet handed out: a panic while zeroing it would leave it mapped
+            // for good, outside the budget and the cache (review).
+            let unmap_if_unwinding = UnmapIfUnwinding(ptr, block.len);
             // SAFETY: the block is a live mapping of `block.len` bytes that nobody else holds.
             let every_page_written = unsafe { self.zero_kept(ptr, &block, true) };
+            std::mem::forget(unmap_if_unwinding);
             if every_page_written && !block.fully_resident {
                 let mut blocks = self.blocks.lock();
                 blocks.fully_resident.remember(Self::taken_now(&block));
@@ -232,6 +244,8 @@ impl Reuse {
     /// # Safety
     /// `ptr` must be `block`'s live mapping, held by the caller alone.
     unsafe fn zero_kept(&self, ptr: NonNull<u8>, block: &Kept, share: bool) -> bool {
+        #[cfg(test)]
+        tests::while_zeroing(self);
         let len = block.len as usize;
         let choice = STORES.choose(len, block.warmth);
         let every_page_written = if !block.fully_resident {
@@ -316,7 +330,14 @@ impl Reuse {
     /// then kept malloc blocks; false if there was none.
     fn zeroer_step(&self, blocks: &mut MutexGuard<Blocks>) -> bool {
         if self.split.has_work() {
-            MutexGuard::unlocked(blocks, || self.split.help());
+            MutexGuard::unlocked(blocks, || {
+                // Caught, as `zero_one_behind` catches its own: the chunk counts finished all
+                // the same, and its taker zeroes the block again (see `split`).
+                let helped = std::panic::catch_unwind(AssertUnwindSafe(|| self.split.help()));
+                if helped.is_err() {
+                    log::error!("helping to zero a taker's block panicked; its taker zeroes it");
+                }
+            });
             true
         } else if self.zero_one_behind(blocks) {
             true
@@ -356,8 +377,9 @@ impl Reuse {
         else {
             return false;
         };
+        // Still counted in `bytes` while out of `kept`: it is still mapped, and the limit holds
+        // meanwhile (before, `keep` could overfill the cache by the block, up to 16 MiB).
         let mut block = blocks.kept.swap_remove(at);
-        blocks.bytes -= block.len;
         blocks.zeroing = Some(block.len);
         let zeroed = MutexGuard::unlocked(blocks, || {
             // Caught: a panic must not leave takers waiting for this block forever.
@@ -372,21 +394,28 @@ impl Reuse {
         self.zeroed_behind.notify_all();
         let every_page_written = match zeroed {
             Ok(Some(every_page_written)) => every_page_written,
-            Ok(None) => return true, // a null block is never kept
+            Ok(None) => {
+                blocks.bytes -= block.len; // a null block is never kept
+                return true;
+            }
             Err(_) => {
                 log::error!("zeroing a kept block panicked; it goes back to the OS");
+                blocks.bytes -= block.len;
                 Self::unmap_unlocked(blocks, &block);
                 return true;
             }
         };
         // Kept as it was (its idle time included), now zeroed; unless the limit fell meanwhile.
-        if blocks.bytes + block.len > self.limit.load(Ordering::Relaxed) {
+        // No room to record it (a `keep` meanwhile may have filled the list, and malloc may
+        // refuse it more): unmapped, as `keep` would, rather than abort in a failed push.
+        if blocks.bytes > self.limit.load(Ordering::Relaxed) || blocks.kept.try_reserve(1).is_err()
+        {
+            blocks.bytes -= block.len;
             Self::unmap_unlocked(blocks, &block);
             return true;
         }
         block.zeroed = true;
         block.fully_resident = every_page_written;
-        blocks.bytes += block.len;
         blocks.kept.push(block);
         true
     }
@@ -408,14 +437,15 @@ impl Reuse {
         self.trim_malloced(idle);
         let stale: Vec<Kept> = {
             let mut blocks = self.blocks.lock();
-            let now = Instant::now();
-            let (stale, fresh): (Vec<Kept>, Vec<Kept>) = blocks
-                .kept
-                .drain(..)
-                .partition(|k| now.saturating_duration_since(k.since) >= idle);
-            blocks.kept = fresh;
-            blocks.bytes -= stale.iter().map(|k| k.len).sum::<u64>();
-            stale
+            if idle.is_zero() {
+                // Every block, without allocating: `memory` trims so when the OS refused memory,
+                // and malloc may refuse too then (a failed allocation would abort the process).
+                let stale = std::mem::take(&mut blocks.kept);
+                blocks.bytes -= stale.iter().map(|k| k.len).sum::<u64>();
+                stale
+            } else {
+                Self::drain_idle(&mut blocks, idle)
+            }
         };
         for k in stale {
             if let Some(ptr) = NonNull::new(k.address as *mut u8) {
@@ -423,6 +453,18 @@ impl Reuse {
                 unsafe { crate::memory::unmap(ptr, k.len) };
             }
         }
+    }
+
+    /// Takes the kept blocks unused for `idle` or longer out of `kept` and its count.
+    fn drain_idle(blocks: &mut MutexGuard<Blocks>, idle: Duration) -> Vec<Kept> {
+        let now = Instant::now();
+        let (stale, fresh): (Vec<Kept>, Vec<Kept>) = blocks
+            .kept
+            .drain(..)
+            .partition(|k| now.saturating_duration_since(k.since) >= idle);
+        blocks.kept = fresh;
+        blocks.bytes -= stale.iter().map(|k| k.len).sum::<u64>();
+        stale
     }
 }
 
@@ -435,6 +477,16 @@ impl Reuse {
             *last = Some(Instant::now());
             self.malloced.trim();
         }
+    }
+}
+
+/// Unmaps a block taken out of the cache when dropped; forgotten once the block is handed out.
+struct UnmapIfUnwinding(NonNull<u8>, u64);
+
+impl Drop for UnmapIfUnwinding {
+    fn drop(&mut self) {
+        // SAFETY: a block out of `kept` that its taker never handed out: nobody else holds it.
+        unsafe { crate::memory::unmap(self.0, self.1) };
     }
 }
 
@@ -495,6 +547,25 @@ mod tests {
     use super::*;
     use crate::memory::{map, unmap};
     use crate::testing::with_background_loop;
+    use std::cell::RefCell;
+
+    /// A step a test runs inside a zeroing.
+    type Step = Box<dyn FnOnce(&Reuse)>;
+
+    thread_local! {
+        /// When set, runs as this thread next starts zeroing a kept block.
+        static WHILE_ZEROING: RefCell<Option<Step>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn while_zeroing(reuse: &Reuse) {
+        if let Some(step) = WHILE_ZEROING.with(|w| w.borrow_mut().take()) {
+            step(reuse);
+        }
+    }
+
+    fn arm_while_zeroing(step: impl FnOnce(&Reuse) + 'static) {
+        WHILE_ZEROING.with(|w| *w.borrow_mut() = Some(Box::new(step)));
+    }
 
     fn write_some_pages(ptr: NonNull<u8>, len: u64) {
         for at in (0..len as usize).step_by(3 * 4096 + 1) {
@@ -750,7 +821,7 @@ mod tests {
                 scope.spawn(|| zero_one_behind(&reuse));
                 reuse.take(len)
             });
-            // A zeroer slower than `ZEROER_WAIT` (descheduled, or under qemu) leaves the taker
+            // A zeroer slower than `zeroer_wait` (descheduled, or under qemu) leaves the taker
             // without it; the block is then kept, zeroed, for the next take.
             let taken = taken.or_else(|| reuse.take(len));
             assert_eq!(taken, Some(block), "the one block, whoever zeroed it");
@@ -798,7 +869,7 @@ mod tests {
                     scope.spawn(move || {
                         for round in 0..60 {
                             let len = lens[(t + round) % lens.len()];
-                            let block = reuse.take(len).or_else(|| map(len)).unwrap();
+                            let block = reuse.take(len).or_else(|| map(len).ok()).unwrap();
                             assert!(all_zero(block, len), "taker {t}, round {round}");
                             fill_block(block, len, 0x77);
                             let warmth = if round % 3 == 0 {
@@ -829,16 +900,19 @@ mod tests {
     /// Before: a taker waited for the zeroer thread's block without a bound, and a stalled
     /// zeroer stalled it, where mapping fresh pages would do (review).
     #[test]
-    fn a_taker_waits_for_a_stalled_zeroer_a_few_milliseconds_only() {
+    fn a_taker_waits_for_a_stalled_zeroer_a_little_only() {
         let reuse = &Reuse::new();
         reuse.set_limit_for_budget(64 << 20);
         let len = 1 << 20;
         // A zeroer that holds a block of this length and never gives it back.
         reuse.blocks.lock().zeroing = Some(len);
-        let started = Instant::now();
         let taken = std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::channel();
-            let taker = scope.spawn(move || sender.send(reuse_take(reuse, len)));
+            let taker = scope.spawn(move || {
+                let started = Instant::now();
+                let taken = reuse_take(reuse, len);
+                sender.send((taken, started.elapsed()))
+            });
             let taken = receiver.recv_timeout(Duration::from_secs(5));
             // Let a taker still waiting go, so that a failure cannot hang the test.
             reuse.blocks.lock().zeroing = None;
@@ -846,7 +920,72 @@ mod tests {
             let _ = taker.join().expect("the taker");
             taken
         });
-        assert_eq!(taken, Ok(None), "after {:?}", started.elapsed());
+        let (taken, waited) = taken.expect("the taker gave up waiting");
+        assert_eq!(taken, None, "fresh pages instead");
+        // The wait is 250 us; bounded with room for a loaded machine to deschedule the taker.
+        assert!(waited < Duration::from_secs(2), "waited {waited:?}");
+    }
+
+    /// Before: every length waited up to 4 ms, 20 times what fresh pages cost 256 KiB (review).
+    #[test]
+    fn the_wait_for_the_zeroer_grows_with_the_block() {
+        let micros = |len: u64| zeroer_wait(len).as_micros();
+        assert_eq!(micros(crate::memory::MMAP_THRESHOLD), 100, "at least");
+        assert_eq!(micros(1 << 20), 251);
+        assert_eq!(micros(4 << 20), 1006);
+        assert_eq!(micros(MAX_BLOCK), 4000, "at most");
+        assert_eq!(micros(u64::MAX), 4000);
+        assert_eq!(micros(0), 100);
+    }
+
+    /// Before: a panic while its taker zeroed a block left it mapped for good, neither kept nor
+    /// handed out (review).
+    #[test]
+    fn a_block_whose_zeroing_panics_in_its_taker_goes_back_to_the_os() {
+        let len = 1 << 20;
+        let (reuse, block) = cache_and_written_block(len);
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
+        let unmapped = crate::memory::unmapped_here();
+        arm_while_zeroing(|_| panic!("armed by a test"));
+        let taken = std::panic::catch_unwind(AssertUnwindSafe(|| reuse.take(len)));
+        assert!(taken.is_err(), "the zeroing panicked");
+        assert_eq!(reuse.kept_bytes(), 0);
+        assert_eq!(
+            crate::memory::unmapped_here() - unmapped,
+            len,
+            "the block was unmapped"
+        );
+        assert_eq!(reuse.take(len), None);
+    }
+
+    /// Before: the block the zeroer held was out of `bytes`, and `keep` could fill the cache past
+    /// its limit by as much meanwhile (review).
+    #[test]
+    fn a_block_being_zeroed_behind_still_counts_against_the_limit() {
+        let len = 2 << 20;
+        let (reuse, block) = cache_and_written_block(len);
+        reuse.set_limit(3 << 20);
+        assert!(unsafe { reuse.keep(block, len, Warmth::Cold) });
+        let other = map(len).unwrap();
+        let seen = std::rc::Rc::new(RefCell::new(None));
+        let record = seen.clone();
+        // Runs while the zeroer holds the block (caught there, so only recorded).
+        arm_while_zeroing(move |reuse| {
+            // SAFETY: ours; if kept, the cache holds it.
+            let kept = unsafe { reuse.keep(other, len, Warmth::Warm) };
+            *record.borrow_mut() = Some((reuse.kept_bytes(), kept));
+        });
+        assert!(zero_one_behind(&reuse));
+        assert_eq!(
+            *seen.borrow(),
+            Some((len, false)),
+            "(kept bytes, other kept)"
+        );
+        assert_eq!(reuse.kept_bytes(), len, "kept again, zeroed");
+        assert!(all_zero(block, len));
+        // SAFETY: not kept, so ours.
+        unsafe { unmap(other, len) };
+        take_zeroed_and_unmap(&reuse, len);
     }
 
     /// `take`, with the block's address, which can cross threads.

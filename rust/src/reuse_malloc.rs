@@ -290,6 +290,12 @@ impl MallocBlocks {
         let mut released: Vec<(usize, u64)> = Vec::new();
         let mut take_idle = |class: &mut Class, size: u64| -> u64 {
             let idle = idle(class).min(class.held());
+            // Room first: this also runs when the OS refused memory (see `memory`), and malloc
+            // may refuse the list then; a failed push would abort the process. The class keeps
+            // its blocks meanwhile.
+            if released.try_reserve(idle).is_err() {
+                return 0;
+            }
             let unzeroed = idle.min(class.kept.len());
             let blocks = class.kept.drain(..unzeroed);
             let blocks = blocks.chain(class.zeroed.drain(..idle - unzeroed));
@@ -435,7 +441,12 @@ mod tests {
             "zeroed whole, past the capacity"
         );
         assert_eq!(cache.kept_bytes(), 72 + 20_008, "still kept");
+        // A mark no zeroing would leave: the taker does not zero the block a second time.
+        // SAFETY: the block is ours to write, kept; nobody else touches it in this test.
+        unsafe { *larger.as_ptr() = 0x11 };
         assert_eq!(cache.take(20_000), Some(larger));
+        // SAFETY: as above.
+        assert_eq!(unsafe { *larger.as_ptr() }, 0x11, "zeroed again");
         assert_eq!(cache.take(64), Some(small));
         assert!(reads_zero(small, 64));
         // Kept again, zeroed behind, then given back by a trim.

@@ -9,7 +9,9 @@
 //!
 //! The taker offers the block, then claims chunks itself until none are left, and waits only
 //! for chunks the helper is still writing. A helper that is busy or slow to wake costs the
-//! taker nothing beyond the offer: the taker then zeroes every chunk itself.
+//! taker nothing beyond the offer: the taker then zeroes every chunk itself. A chunk whose
+//! writer panicked still counts as finished, so that the taker never waits for it forever, and
+//! spoils the offer: the taker then zeroes the whole block again itself.
 
 use crate::fill::{fill, Stores};
 use parking_lot::Mutex;
@@ -31,8 +33,12 @@ pub struct SplitZeroing {
     /// The offer's generation (high 40 bits) and its next unclaimed chunk (low 24 bits): a
     /// helper holding an old job can claim nothing of a new one.
     cursor: AtomicU64,
-    /// Chunks of the current offer written, by either thread.
+    /// Chunks of the current offer finished, by either thread: written, or given up on by a
+    /// writer that panicked (see `spoiled`).
     finished: AtomicU32,
+    /// Whether a chunk of the current offer was given up on unwritten: set before that chunk
+    /// counts in `finished`, so a taker that sees the count sees this too.
+    spoiled: AtomicBool,
 }
 
 struct Offer {
@@ -78,6 +84,7 @@ impl SplitZeroing {
             }),
             cursor: AtomicU64::new(0),
             finished: AtomicU32::new(0),
+            spoiled: AtomicBool::new(false),
         }
     }
 
@@ -110,6 +117,7 @@ impl SplitZeroing {
             };
             offer.job = Some(job);
             self.finished.store(0, Ordering::Relaxed);
+            self.spoiled.store(false, Ordering::Relaxed);
             self.cursor
                 .store(job.generation << INDEX_BITS, Ordering::Release);
             job
@@ -117,16 +125,20 @@ impl SplitZeroing {
         // Ended however this returns, after a panic too (from `wake_helper` or one of this
         // thread's chunks): that left the block on offer and `in_use` set for good, and every
         // later taker zeroed alone.
-        let mut end = EndOffer {
+        let end = EndOffer {
             split: self,
             job,
-            writing: false,
+            ended: false,
         };
         wake_helper();
         while let Some(index) = self.claim(&job) {
-            end.writing = true;
             self.write(&job, index);
-            end.writing = false;
+        }
+        if end.finish() {
+            // A helper panicked in a chunk it claimed (this thread's own chunks panic out of
+            // here): that chunk may hold old bytes. Not one of them may reach the caller, and
+            // this is the rare path: the whole block again.
+            fill(ptr, len, 0, stores);
         }
     }
 
@@ -181,31 +193,59 @@ impl SplitZeroing {
         None
     }
 
-    /// Writes a claimed chunk and counts it finished.
+    /// Writes a claimed chunk and counts it finished, also if the writing panics: then the
+    /// offer is spoiled first.
     ///
     /// # Safety
     /// As [`SplitZeroing::work`], for a chunk this thread claimed.
     unsafe fn write(&self, job: &Job, index: u64) {
+        /// Counts the chunk finished however the writing ends: before, a helper that panicked
+        /// in its chunk left the taker waiting for it forever (review).
+        struct Finish<'a> {
+            split: &'a SplitZeroing,
+            written: bool,
+        }
+        impl Drop for Finish<'_> {
+            fn drop(&mut self) {
+                if !self.written {
+                    self.split.spoiled.store(true, Ordering::Relaxed);
+                }
+                // Release: the taker that sees the count sees the zeros, and `spoiled`.
+                self.split.finished.fetch_add(1, Ordering::Release);
+            }
+        }
+        let mut finish = Finish {
+            split: self,
+            written: false,
+        };
         #[cfg(test)]
-        tests::panic_if_armed();
+        tests::before_chunk();
         let start = index as usize * CHUNK;
         let len = CHUNK.min(job.len - start);
         fill((job.address + start) as *mut u8, len, 0, job.stores);
-        // Release: the taker that sees the count sees the zeros.
-        self.finished.fetch_add(1, Ordering::Release);
+        finish.written = true;
     }
 }
 
-/// The end of a taker's offer, in [`SplitZeroing::zero`].
+/// The end of a taker's offer, in [`SplitZeroing::zero`]: [`EndOffer::finish`], or its drop
+/// after a panic.
 struct EndOffer<'a> {
     split: &'a SplitZeroing,
     job: Job,
-    /// Whether the taker was writing a chunk: one it panicked in, never finished.
-    writing: bool,
+    ended: bool,
 }
 
-impl Drop for EndOffer<'_> {
-    fn drop(&mut self) {
+impl EndOffer<'_> {
+    /// Ends the offer once every claimed chunk is finished; returns whether one was given up
+    /// on unwritten (see `SplitZeroing::spoiled`).
+    fn finish(mut self) -> bool {
+        self.end()
+    }
+
+    fn end(&mut self) -> bool {
+        if std::mem::replace(&mut self.ended, true) {
+            return false;
+        }
         let (split, job) = (self.split, self.job);
         // No chunk can be claimed any more; after a panic, some were left.
         let cursor = split.cursor.swap(
@@ -213,12 +253,12 @@ impl Drop for EndOffer<'_> {
             Ordering::AcqRel,
         );
         let claimed = (cursor & INDEX_MASK).min(job.chunks);
-        let coming = claimed - u64::from(self.writing);
-        // Only chunks the helper claimed are left: it is writing them now (a few microseconds,
-        // unless it was descheduled meanwhile: then the core is given up between looks). Waited
-        // for after a panic too, as they are the caller's memory.
+        // Every claimed chunk counts in `finished` once its writer is done with it, written or
+        // not. The helper's may still be in writing (a few microseconds, unless it was
+        // descheduled meanwhile: then the core is given up between looks). Waited for after a
+        // panic too, as they are the caller's memory.
         let mut spins = 0u32;
-        while u64::from(split.finished.load(Ordering::Acquire)) < coming {
+        while u64::from(split.finished.load(Ordering::Acquire)) < claimed {
             if spins < 4096 {
                 spins += 1;
                 std::hint::spin_loop();
@@ -226,8 +266,17 @@ impl Drop for EndOffer<'_> {
                 std::thread::yield_now();
             }
         }
+        // Read before the offer ends: the next offer resets it.
+        let spoiled = split.spoiled.load(Ordering::Relaxed);
         split.offer.lock().job = None;
         split.in_use.store(false, Ordering::Release);
+        spoiled
+    }
+}
+
+impl Drop for EndOffer<'_> {
+    fn drop(&mut self) {
+        self.end();
     }
 }
 
@@ -242,14 +291,23 @@ mod tests {
     use super::*;
     use crate::testing::with_background_loop;
     use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::mpsc;
     use std::thread;
+    use std::time::Duration;
 
     thread_local! {
         /// When set, this thread's next chunk panics before it is written.
         static PANIC_IN_NEXT_CHUNK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        /// When set, runs as this thread's next chunk is claimed, before it is written.
+        static IN_NEXT_CHUNK: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+            const { std::cell::RefCell::new(None) };
     }
 
-    pub(super) fn panic_if_armed() {
+    /// Runs as a chunk is about to be written: what the test armed on this thread, if any.
+    pub(super) fn before_chunk() {
+        if let Some(hold) = IN_NEXT_CHUNK.with(|h| h.borrow_mut().take()) {
+            hold();
+        }
         if PANIC_IN_NEXT_CHUNK.with(|p| p.replace(false)) {
             panic!("armed by a test");
         }
@@ -354,20 +412,107 @@ mod tests {
         });
     }
 
-    #[test]
-    fn a_panic_in_its_own_chunk_ends_the_offer_once_the_helpers_chunks_are_written() {
-        let split = SplitZeroing::new();
-        let mut bytes = vec![0xA5u8; 16 * CHUNK];
-        with_spinning_helper(&split, || {
-            PANIC_IN_NEXT_CHUNK.with(|p| p.set(true));
+    /// A block offered on a thread of its own (so that a taker stuck for good cannot hang the
+    /// test), whose `wake_helper` runs `helper` on a second thread and waits only until
+    /// `helper` says it has begun (the test decides when): the taker then goes on, and runs
+    /// `in_first_chunk` in the first chunk it claims, then panics there if `panic_in_it`. The
+    /// block's bytes once `zero` returned, or the panic, come back through the channel returned.
+    fn offer_on_a_thread_of_its_own(
+        split: &'static SplitZeroing,
+        len: usize,
+        in_first_chunk: impl FnOnce() + Send + 'static,
+        panic_in_it: bool,
+        helper: impl FnOnce(mpsc::Sender<()>) + Send + 'static,
+    ) -> mpsc::Receiver<thread::Result<Vec<u8>>> {
+        let (done, outcome) = mpsc::channel();
+        thread::spawn(move || {
+            let mut bytes = vec![0xA5u8; len];
+            IN_NEXT_CHUNK.with(|h| *h.borrow_mut() = Some(Box::new(in_first_chunk)));
+            PANIC_IN_NEXT_CHUNK.with(|p| p.set(panic_in_it));
             // SAFETY: inside the vector, which this thread holds.
             let zeroed = catch_unwind(AssertUnwindSafe(|| unsafe {
-                split.zero(bytes.as_mut_ptr(), bytes.len(), Stores::Cached, || {})
+                split.zero(bytes.as_mut_ptr(), len, Stores::Cached, || {
+                    let (began, beginning) = mpsc::channel();
+                    thread::spawn(move || helper(began));
+                    beginning.recv().expect("the helper began");
+                })
             }));
-            assert!(zeroed.is_err());
-            assert!(ended(&split), "the block is still on offer");
-            zero_and_check(&split, 3 * CHUNK, Stores::Cached, "the next offer");
+            let _ = done.send(zeroed.map(|()| bytes));
         });
+        outcome
+    }
+
+    /// Before: a helper that panicked in a chunk it claimed never counted it finished, and its
+    /// taker waited for it forever, in use (review: the Java thread stuck in allocateDirect).
+    /// The chunk was never written: counted finished alone, it would hand old bytes out.
+    #[test]
+    fn a_helper_panicking_in_its_chunk_leaves_the_taker_to_zero_the_block() {
+        let split: &'static SplitZeroing = Box::leak(Box::new(SplitZeroing::new()));
+        let outcome = offer_on_a_thread_of_its_own(
+            split,
+            16 * CHUNK,
+            || {},
+            false,
+            move |began| {
+                // Claims chunk 0 before the taker claims any, and panics in it.
+                PANIC_IN_NEXT_CHUNK.with(|p| p.set(true));
+                let helped = catch_unwind(AssertUnwindSafe(|| split.help()));
+                assert!(helped.is_err(), "the helper's chunk panicked");
+                let _ = began.send(());
+            },
+        );
+        let bytes = outcome
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the taker returned")
+            .expect("the taker did not panic");
+        assert!(bytes.iter().all(|b| *b == 0), "every byte zeroed");
+        assert!(ended(split), "the block is still on offer");
+        zero_and_check(split, 3 * CHUNK, Stores::Cached, "the next offer");
+        assert!(
+            !split.spoiled.load(Ordering::Relaxed),
+            "reset by the next offer"
+        );
+    }
+
+    /// The taker panics in its own chunk while the helper writes another: the taker waits for
+    /// the helper's chunk (the caller's memory) before the panic leaves `zero`. Before, this
+    /// test ran with a helper that spun: it could not tell whether the wait happened, and a
+    /// helper that claimed all 16 chunks first left the taker's panic armed (review).
+    #[test]
+    fn a_panic_in_its_own_chunk_ends_the_offer_once_the_helpers_chunks_are_written() {
+        let split: &'static SplitZeroing = Box::leak(Box::new(SplitZeroing::new()));
+        let (release, released) = mpsc::channel::<()>();
+        let (claimed, taker_claimed) = mpsc::channel::<()>();
+        let in_its_chunk = move || {
+            let _ = claimed.send(());
+        };
+        let outcome =
+            offer_on_a_thread_of_its_own(split, 16 * CHUNK, in_its_chunk, true, move |began| {
+                // Claims chunk 0 and holds it, unwritten, until the test lets it go.
+                IN_NEXT_CHUNK.with(|h| {
+                    *h.borrow_mut() = Some(Box::new(move || {
+                        let _ = began.send(());
+                        let _ = released.recv();
+                    }))
+                });
+                assert!(split.help());
+            });
+        // The taker claimed chunk 1 and panics in it (unless a loaded machine has not let it run
+        // yet: released before, the helper wrote every chunk); it waits for chunk 0.
+        taker_claimed
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the taker claimed a chunk");
+        assert!(
+            outcome.recv_timeout(Duration::from_millis(50)).is_err(),
+            "the taker went on while the helper still wrote its chunk"
+        );
+        release.send(()).expect("the helper holds its chunk");
+        let zeroed = outcome
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the taker returned");
+        assert!(zeroed.is_err(), "the taker's panic went on");
+        assert!(ended(split), "the block is still on offer");
+        zero_and_check(split, 3 * CHUNK, Stores::Cached, "the next offer");
     }
 
     /// Before: the generation after the last one was 0, the cursor's value before any offer.

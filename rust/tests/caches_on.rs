@@ -1,23 +1,28 @@
 //! The allocator with its caches on, as it runs in a JVM. The unit tests run `memory` with them
 //! off: the reuse limit is process-wide, and some of those tests count what goes back to
 //! `malloc`. This file is a test binary of its own, so the caches it turns on are its alone.
-//! Each test takes its own capacities: blocks kept for one are no other test's.
+//! Each test takes its own capacities: blocks kept for one are no other test's. They run one at
+//! a time (see `caches_on`), as some count what the caches keep.
 
 use directmem::last_freed;
 use directmem::memory::{self, FreedBy};
 use directmem::reuse::REUSE;
 use std::ptr::NonNull;
-use std::sync::Once;
+use std::sync::{Mutex, MutexGuard, Once};
 use std::thread;
 
-/// Turns the caches on as a JVM with a 256 MiB budget does.
-fn caches_on() {
+/// Turns the caches on as a JVM with a 256 MiB budget does; the test holds the guard returned
+/// until it ends, so that no other test keeps or takes blocks meanwhile.
+fn caches_on() -> MutexGuard<'static, ()> {
     static ON: Once = Once::new();
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     ON.call_once(|| {
         REUSE.set_limit_for_budget(256 << 20);
         last_freed::set_limit(REUSE.limit());
     });
     assert!(REUSE.keeps_anything());
+    guard
 }
 
 /// Allocates `capacity` bytes, checks that they read zero, and writes `value` over them all.
@@ -52,7 +57,7 @@ fn free_on_the_reclaimer(ptr: NonNull<u8>, capacity: u64) {
 
 /// Runs `test` on a new thread: `last_freed` keeps one block per thread.
 fn on_a_thread_of_its_own(test: impl FnOnce() + Send + 'static) {
-    caches_on();
+    let _one_at_a_time = caches_on();
     thread::spawn(test).join().expect("the test's thread");
 }
 
@@ -88,7 +93,7 @@ fn a_mapped_block_comes_back_zeroed_for_its_length_only() {
 /// free keeps it for the next allocation of its length, aligned or not, as any other.
 #[test]
 fn a_mapped_block_aligned_to_a_page_is_kept_as_any_other() {
-    caches_on();
+    let _one_at_a_time = caches_on();
     let page = memory::page_size();
     let capacity = (5 << 20) + 100;
     let ptr = memory::allocate_aligned(capacity, page).expect("allocation");
@@ -132,7 +137,41 @@ fn a_larger_block_the_reclaimer_freed_comes_back_zeroed_behind_or_by_its_taker()
         free_on_the_reclaimer(again, capacity);
         // Zeroed behind, as the zeroer thread does: taken as it is.
         while REUSE.malloced.zero_behind() {}
-        assert_eq!(allocate_written(capacity, 0xEF), kept, "the kept block");
+        // A mark no zeroing would leave: the taker does not zero the block a second time.
+        // SAFETY: the block is kept, and nobody else touches it in this test.
+        unsafe { *kept.as_ptr() = 0x11 };
+        let again = memory::allocate_zeroed(capacity).expect("allocation");
+        assert_eq!(again, kept, "the kept block");
+        // SAFETY: the block is ours and `capacity` bytes long.
+        let bytes = unsafe { std::slice::from_raw_parts(again.as_ptr(), capacity as usize) };
+        assert_eq!(bytes[0], 0x11, "zeroed a second time");
+        assert!(bytes[1..].iter().all(|b| *b == 0), "zeroed behind");
         free(kept, capacity, FreedBy::Caller);
     });
+}
+
+/// Before: a refused mapping threw OutOfMemoryError while the cache kept blocks whose memory
+/// counts against the limit that refused it (`vm.overcommit_memory=2`, `RLIMIT_AS`; review).
+#[test]
+fn a_refused_mapping_is_retried_once_the_caches_gave_their_blocks_back() {
+    let _one_at_a_time = caches_on();
+    let (kept, asked) = (6 << 20, 7 << 20);
+    let nothing_kept = || {
+        // The second trim gives back the malloc blocks the first one found (see `Reuse::trim`).
+        REUSE.trim(std::time::Duration::ZERO);
+        REUSE.trim(std::time::Duration::ZERO);
+        assert_eq!(REUSE.kept_bytes() + REUSE.malloced.kept_bytes(), 0);
+    };
+    nothing_kept(); // what earlier tests left
+    let block = allocate_written(kept, 0xAB);
+    free(block, kept, FreedBy::Caller);
+    assert_eq!(REUSE.kept_bytes(), kept, "kept");
+    memory::arm_map_failure();
+    let ptr = memory::allocate_zeroed(asked).expect("mapped on the second try");
+    assert_eq!(REUSE.kept_bytes(), 0, "the kept block went back");
+    free(ptr, asked, FreedBy::Caller);
+    // Nothing kept: the refusal stands.
+    nothing_kept();
+    memory::arm_map_failure();
+    assert!(memory::allocate_zeroed(asked).is_none());
 }
