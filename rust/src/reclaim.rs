@@ -1905,9 +1905,15 @@ mod tests {
         let reports = std::cell::RefCell::new(Vec::new());
         let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
         let reclaimed = || 1000 - s.ledger.used();
+        let reported = crate::report::ReportedFrees::new();
         {
-            let mut collector =
-                ReportingCollector::new(&mut cleaner, &reclaimed, &listener, Trigger::Early);
+            let mut collector = ReportingCollector::new(
+                &mut cleaner,
+                &reclaimed,
+                &reported,
+                &listener,
+                Trigger::Early,
+            );
             s.reclaimer
                 .collect_early(&s.ledger, &mut collector)
                 .unwrap();

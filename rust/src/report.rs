@@ -7,6 +7,7 @@
 //! JVM or of threads: the JNI layer decides how a report reaches Java (JFR events).
 
 use crate::reclaim::{Collection, Collector};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Why a collection was run.
@@ -30,8 +31,11 @@ pub struct Reclamation {
     /// early collection, until the reclaimer thread's frees had settled, another collection was
     /// due, or the policy's last pause had passed (see `Reclaimer::collect_early`).
     pub duration: Duration,
-    /// Capacity the reclaimer thread gave back in that span (from any collection's garbage). Frees
-    /// that land after the thread went on are not counted here; the pool's counters have them.
+    /// Capacity the reclaimer thread gave back in that span (from any collection's garbage) and
+    /// no report made before this one counted. Frees that land after the thread went on are not
+    /// counted here; the pool's counters have them. So reports add up to the pool's reclaimed
+    /// bytes at most, even when their spans overlap (a reserving thread's and the background
+    /// thread's: both counted the same frees before).
     pub bytes_freed: u64,
 }
 
@@ -93,11 +97,35 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
+/// How far the reclaimed-bytes counter has been counted into reports: one for every collector
+/// reporting on the same counter, so that each free is counted by one report at most.
+pub struct ReportedFrees(AtomicU64);
+
+impl ReportedFrees {
+    pub const fn new() -> Self {
+        ReportedFrees(AtomicU64::new(0))
+    }
+
+    /// The frees between `since` and `now` (readings of the counter) that no report counted
+    /// yet; from here on they are counted.
+    fn take(&self, since: u64, now: u64) -> u64 {
+        let counted = self.0.fetch_max(now, Ordering::AcqRel);
+        now.saturating_sub(since.max(counted))
+    }
+}
+
+impl Default for ReportedFrees {
+    fn default() -> Self {
+        ReportedFrees::new()
+    }
+}
+
 /// A [`Collector`] that reports each collection it runs, once its frees have been waited for.
 pub struct ReportingCollector<'a> {
     inner: &'a mut dyn Collector,
     /// A counter that rises by the capacity of every buffer the reclaimer thread frees.
     reclaimed_bytes: &'a dyn Fn() -> u64,
+    reported: &'a ReportedFrees,
     listener: &'a dyn Fn(&Reclamation),
     trigger: Trigger,
     pending: Option<PendingReport>,
@@ -107,12 +135,14 @@ impl<'a> ReportingCollector<'a> {
     pub fn new(
         inner: &'a mut dyn Collector,
         reclaimed_bytes: &'a dyn Fn() -> u64,
+        reported: &'a ReportedFrees,
         listener: &'a dyn Fn(&Reclamation),
         trigger: Trigger,
     ) -> Self {
         ReportingCollector {
             inner,
             reclaimed_bytes,
+            reported,
             listener,
             trigger,
             pending: None,
@@ -139,7 +169,7 @@ impl<'a> ReportingCollector<'a> {
                 collection: p.collection,
                 collection_time: p.collection_time,
                 duration: p.started.elapsed(),
-                bytes_freed: (self.reclaimed_bytes)().saturating_sub(p.freed_before),
+                bytes_freed: self.reported.take(p.freed_before, (self.reclaimed_bytes)()),
             };
             log::debug!("{report:?}");
             (self.listener)(&report);
@@ -234,6 +264,7 @@ mod tests {
         let reports = RefCell::new(Vec::new());
         let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
         let counter = || reclaimed.load(Ordering::SeqCst);
+        let reported = ReportedFrees::new();
         // The first collection frees 10 bytes (too few for 30), the second 40.
         let mut inner = Freeing {
             ledger: &ledger,
@@ -243,7 +274,8 @@ mod tests {
         };
         let trigger = Trigger::RefusedAllocation { requested: 30 };
         {
-            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            let mut collector =
+                ReportingCollector::new(&mut inner, &counter, &reported, &listener, trigger);
             reclaimer.reserve(&ledger, res(30), &mut collector).unwrap();
             assert_eq!(reports.borrow().len(), 1, "the last one waits for the drop");
         }
@@ -275,6 +307,7 @@ mod tests {
         let reports = RefCell::new(Vec::new());
         let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
         let counter = || reclaimed.load(Ordering::SeqCst);
+        let reported = ReportedFrees::new();
         let trigger = Trigger::RefusedAllocation { requested: 30 };
         let epoch = Instant::now();
         // One collector per step, as the JNI layer makes; the report goes between them as numbers.
@@ -283,7 +316,8 @@ mod tests {
         let mut steps = 0;
         loop {
             let mut inner = Noop;
-            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            let mut collector =
+                ReportingCollector::new(&mut inner, &counter, &reported, &listener, trigger);
             collector.resume(PendingReport::from_longs(&carried, epoch));
             if reclaimer
                 .reserve_step(&ledger, res(30), &mut collector, &mut waiting)
@@ -350,6 +384,7 @@ mod tests {
         let calls = RefCell::new(0);
         let listener = |_: &Reclamation| *calls.borrow_mut() += 1;
         let counter = || reclaimed.load(Ordering::SeqCst);
+        let reported = ReportedFrees::new();
         let mut inner = Freeing {
             ledger: &ledger,
             reclaimer: &reclaimer,
@@ -358,10 +393,40 @@ mod tests {
         };
         {
             let trigger = Trigger::RefusedAllocation { requested: 10 };
-            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            let mut collector =
+                ReportingCollector::new(&mut inner, &counter, &reported, &listener, trigger);
             reclaimer.reserve(&ledger, res(10), &mut collector).unwrap();
         }
         assert_eq!(calls.into_inner(), 0);
+    }
+
+    #[test]
+    fn reports_whose_spans_overlap_count_each_free_once() {
+        // A reserving thread's collection and the background thread's, both waiting while 30
+        // and then 20 bytes come back: the first report to end takes what came until then.
+        let reclaimed = AtomicU64::new(0);
+        let counter = || reclaimed.load(Ordering::SeqCst);
+        let reported = ReportedFrees::new();
+        let reports = RefCell::new(Vec::new());
+        let listener = |r: &Reclamation| reports.borrow_mut().push(r.bytes_freed);
+        let (mut first, mut second) = (Noop, Noop);
+        let mut reserving = ReportingCollector::new(
+            &mut first,
+            &counter,
+            &reported,
+            &listener,
+            Trigger::RefusedAllocation { requested: 1 },
+        );
+        let mut early =
+            ReportingCollector::new(&mut second, &counter, &reported, &listener, Trigger::Early);
+        reserving.collect().unwrap();
+        early.collect().unwrap();
+        reclaimed.fetch_add(30, Ordering::SeqCst);
+        drop(early);
+        reclaimed.fetch_add(20, Ordering::SeqCst);
+        drop(reserving);
+        // Before: 30 and 50, 80 in all for 50 freed.
+        assert_eq!(reports.into_inner(), vec![30, 20]);
     }
 
     #[test]
@@ -373,6 +438,7 @@ mod tests {
         let reports = RefCell::new(Vec::new());
         let listener = |r: &Reclamation| reports.borrow_mut().push(*r);
         let counter = || reclaimed.load(Ordering::SeqCst);
+        let reported = ReportedFrees::new();
         let mut inner = Freeing {
             ledger: &ledger,
             reclaimer: &reclaimer,
@@ -381,7 +447,8 @@ mod tests {
         };
         {
             let trigger = Trigger::RefusedAllocation { requested: 5 };
-            let mut collector = ReportingCollector::new(&mut inner, &counter, &listener, trigger);
+            let mut collector =
+                ReportingCollector::new(&mut inner, &counter, &reported, &listener, trigger);
             assert!(reclaimer.reserve(&ledger, res(5), &mut collector).is_err());
         }
         let reports = reports.into_inner();

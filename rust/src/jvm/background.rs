@@ -127,8 +127,13 @@ fn early_turn(env: &mut JNIEnv, pool: &'static Pool, heap_trim: &mut HeapTrim) {
         contain_panic(|| {
             let reclaimed = || pool.reclaimed_bytes();
             let mut jvm = JvmCollector::new(env, &reclaimed);
-            let mut collector =
-                ReportingCollector::new(&mut jvm, &reclaimed, &events::report, Trigger::Early);
+            let mut collector = ReportingCollector::new(
+                &mut jvm,
+                &reclaimed,
+                &super::exports::REPORTED_FREES,
+                &events::report,
+                Trigger::Early,
+            );
             pool.collect_early(&mut collector)
         })
     });

@@ -11,7 +11,7 @@ use crate::last_freed;
 use crate::memory;
 use crate::pool::{Block, FreedBy, Pool};
 use crate::reclaim::{Policy, Waiting};
-use crate::report::{PendingReport, ReportingCollector, Trigger};
+use crate::report::{PendingReport, ReportedFrees, ReportingCollector, Trigger};
 use crate::reuse::REUSE;
 use jni::objects::{
     JByteBuffer, JClass, JFieldID, JIntArray, JLongArray, JObject, JString, JValue,
@@ -181,6 +181,10 @@ fn allocate_block(
 
 /// Runs `reserve` with this thread's collector, which reports each collection it runs for a
 /// refused request of `size` bytes.
+/// How far the pool's reclaimed bytes have been counted into JFR reports, by reserving threads
+/// and the background thread alike.
+pub(super) static REPORTED_FREES: ReportedFrees = ReportedFrees::new();
+
 fn with_collector<T>(
     env: &mut JNIEnv,
     size: u64,
@@ -189,7 +193,13 @@ fn with_collector<T>(
     let reclaimed = || POOL.reclaimed_bytes();
     let mut jvm = JvmCollector::new(env, &reclaimed);
     let trigger = Trigger::RefusedAllocation { requested: size };
-    let mut collector = ReportingCollector::new(&mut jvm, &reclaimed, &events::report, trigger);
+    let mut collector = ReportingCollector::new(
+        &mut jvm,
+        &reclaimed,
+        &REPORTED_FREES,
+        &events::report,
+        trigger,
+    );
     reserve(&mut collector)
 }
 
