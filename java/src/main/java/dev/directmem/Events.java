@@ -105,8 +105,9 @@ final class Events {
         long reclamationTime;
 
         @Label("Bytes Freed")
-        @Description("Capacity the reclaimer thread gave back during the reclamation time; frees of the "
-                + "same collection that land later count only in the pool's reclaimed bytes")
+        @Description("Capacity the reclaimer thread gave back during the reclamation time that no earlier "
+                + "event counted; frees of the same collection that land later count only in the pool's "
+                + "reclaimed bytes")
         @DataAmount(DataAmount.BYTES)
         long bytesFreed;
 
