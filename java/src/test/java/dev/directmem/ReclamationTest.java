@@ -248,7 +248,7 @@ class ReclamationTest {
         // Three fruitless collections in a row, as the policy says (a few more if earlier tests'
         // garbage was still coming back): nothing else may pass for memory coming back (an idle
         // reclaimer thread once did, and this took sixty collections, to the 30 s deadline).
-        Matcher collections = Pattern.compile("after (\\d+) forced").matcher(message);
+        Matcher collections = Pattern.compile("after (\\d+) garbage collection").matcher(message);
         assertTrue(collections.find(), message);
         int n = Integer.parseInt(collections.group(1));
         assertTrue(n >= 3 && n <= 10, message);
