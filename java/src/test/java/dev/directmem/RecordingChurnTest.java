@@ -1,6 +1,7 @@
 package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -43,5 +44,30 @@ class RecordingChurnTest {
         }
         assertTrue(DirectMemory.stats().collections() > collectionsBefore, "the churn never filled the budget");
         assertEquals(0, DirectMemory.stats().failedAllocations());
+    }
+
+    /**
+     * A refusal's message names the JDK 17 + ZGC + recording case (where lambdas linked during a
+     * recording leave buffers unreclaimed) only while a recording runs on such a JVM.
+     */
+    @Test
+    void theRecordingNoteComesOnlyWithARunningRecordingOnZgcBelowJdk21() {
+        boolean zgc = false;
+        for (java.lang.management.GarbageCollectorMXBean gc
+                : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            zgc |= gc.getName().startsWith("ZGC");
+        }
+        boolean expected = zgc && Runtime.version().feature() < 21;
+        try (Recording recording = new Recording()) {
+            assertNull(Events.recordingOnOldZgcNote(), "no recording running yet");
+            recording.start();
+            String note = Events.recordingOnOldZgcNote();
+            assertEquals(expected, note != null, String.valueOf(note));
+            if (expected) {
+                assertTrue(note.contains("JFR recording is running") && note.contains("ZGC"), note);
+            }
+            recording.stop();
+            assertNull(Events.recordingOnOldZgcNote(), "the recording stopped");
+        }
     }
 }
