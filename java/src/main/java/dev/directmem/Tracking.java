@@ -200,6 +200,10 @@ final class Tracking {
                         .append(" buffer(s)");
             }
         }
+        String recordingNote = Events.recordingOnOldZgcNote();
+        if (recordingNote != null) {
+            message.append(recordingNote);
+        }
         BudgetExhaustedError explained = new BudgetExhaustedError(message.toString());
         explained.setStackTrace(e.getStackTrace());
         for (Throwable suppressed : e.getSuppressed()) { // why reporting or reclaiming failed
