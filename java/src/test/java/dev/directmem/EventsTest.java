@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -32,6 +33,11 @@ class EventsTest {
 
     @Test
     void aRecordingShowsReclamationsAndFailures() throws Exception {
+        // README's known limitation: on JDK 17 with ZGC, once a lambda was first linked while a
+        // recording ran (earlier tests of this class link some), forced collections leave the
+        // dropped buffers unreclaimed and the churn below fails. RecordingChurnTest churns under
+        // a recording there in a JVM of its own.
+        assumeFalse(zgcBelowJdk21(), "JDK 17 with ZGC under a recording: README's known limitation");
         Path file = Files.createTempFile("directmem-events", ".jfr");
         DirectMemoryStats before;
         DirectMemoryStats after;
@@ -217,6 +223,15 @@ class EventsTest {
         assertEquals("early, in the background", event.group(1), out);
         assertTrue(Long.parseLong(event.group(2)) >= 50L * MIB, out);
         assertFalse(event.find(), "one collection, one event: " + out);
+    }
+
+    private static boolean zgcBelowJdk21() {
+        boolean zgc = false;
+        for (java.lang.management.GarbageCollectorMXBean gc
+                : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            zgc |= gc.getName().startsWith("ZGC");
+        }
+        return zgc && Runtime.version().feature() < 21;
     }
 
     private static int count(String text, String regex) {
