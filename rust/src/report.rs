@@ -97,8 +97,8 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// How far the reclaimed-bytes counter has been counted into reports: one for every collector
-/// reporting on the same counter, so that each free is counted by one report at most.
+/// The bytes of the reclaimed-bytes counter counted into reports so far: one for every
+/// collector reporting on the same counter, so that the reports add up to the counter at most.
 pub struct ReportedFrees(AtomicU64);
 
 impl ReportedFrees {
@@ -106,11 +106,24 @@ impl ReportedFrees {
         ReportedFrees(AtomicU64::new(0))
     }
 
-    /// The frees between `since` and `now` (readings of the counter) that no report counted
-    /// yet; from here on they are counted.
+    /// The frees between `since` and `now` (readings of the counter), as many as the reports
+    /// have not yet counted; from here on they are counted. A total, not a mark up to which the
+    /// counter was counted: a report that began later and ended first moved such a mark past
+    /// frees only an earlier report's span held, and nobody counted them (helper-91).
     fn take(&self, since: u64, now: u64) -> u64 {
-        let counted = self.0.fetch_max(now, Ordering::AcqRel);
-        now.saturating_sub(since.max(counted))
+        let mut counted = self.0.load(Ordering::Acquire);
+        loop {
+            let share = now.saturating_sub(since).min(now.saturating_sub(counted));
+            match self.0.compare_exchange_weak(
+                counted,
+                counted + share,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return share,
+                Err(actual) => counted = actual,
+            }
+        }
     }
 }
 
@@ -427,6 +440,34 @@ mod tests {
         drop(reserving);
         // Before: 30 and 50, 80 in all for 50 freed.
         assert_eq!(reports.into_inner(), vec![30, 20]);
+    }
+
+    #[test]
+    fn a_report_that_began_later_and_ended_first_leaves_the_earlier_ones_frees_to_it() {
+        // 10 bytes come back while only the reserving thread's report waits; the background
+        // thread's begins after them and ends at once.
+        let reclaimed = AtomicU64::new(0);
+        let counter = || reclaimed.load(Ordering::SeqCst);
+        let reported = ReportedFrees::new();
+        let reports = RefCell::new(Vec::new());
+        let listener = |r: &Reclamation| reports.borrow_mut().push(r.bytes_freed);
+        let (mut first, mut second) = (Noop, Noop);
+        let mut reserving = ReportingCollector::new(
+            &mut first,
+            &counter,
+            &reported,
+            &listener,
+            Trigger::RefusedAllocation { requested: 1 },
+        );
+        reserving.collect().unwrap();
+        reclaimed.fetch_add(10, Ordering::SeqCst);
+        let mut early =
+            ReportingCollector::new(&mut second, &counter, &reported, &listener, Trigger::Early);
+        early.collect().unwrap();
+        drop(early);
+        drop(reserving);
+        // With a mark at the counter's last reading: 0 and 0, the 10 bytes in no report.
+        assert_eq!(reports.into_inner(), vec![0, 10]);
     }
 
     #[test]

@@ -499,6 +499,7 @@ sealed class Allocation permits SharedBlock {
                 // would make every park below return at once, and the loop spin.
                 Thread.interrupted();
                 reportFailures();
+                Events.learnCollector();
                 // After the first caller's own attempt, which runs listeners on its thread.
                 if (Native.registrationTried() && registrationPending()) {
                     Monitoring.register();

@@ -89,17 +89,36 @@ final class Events {
     }
 
     /**
+     * Whether this JVM is one where a recording has been seen to stop reclamation (ZGC below JDK
+     * 21), once {@link #learnCollector} found out: on the reporter thread, never on a refusal's
+     * path (asking the collector beans links the JDK's own lambdas, which on such a JVM while a
+     * recording runs is what stops reclamation).
+     */
+    private static volatile boolean zgcBelowJdk21;
+
+    /** Finds out {@link #zgcBelowJdk21} once; the reporter thread calls it at each turn. */
+    static void learnCollector() {
+        if (learned) {
+            return;
+        }
+        zgcBelowJdk21 = JFR_PRESENT && Runtime.version().feature() < 21 && zgc();
+        learned = true;
+    }
+
+    private static volatile boolean learned;
+
+    /**
      * What a refusal's message adds when a JFR recording runs on a JDK below 21 with ZGC, or
      * null. There (seen on 17.0.15), once a lambda's call site was first linked while a recording
      * ran, forced collections stopped finding directmem's dropped buffers: their phantom
      * references were discovered and never enqueued ({@code -Xlog:gc+ref=debug}: "Phantom: N
      * discovered, 0 enqueued"), until the recording stopped. Not seen with G1 or Shenandoah, nor
-     * on JDK 21 or 25 with ZGC (helper-87). No lambda here: this runs as a refusal is thrown.
+     * on JDK 21 or 25 with ZGC (helper-90). No lambda and no collector beans here: this runs as
+     * a refusal is thrown (the collector was learned before, on the reporter thread).
      */
     static String recordingOnOldZgcNote() {
         try {
-            if (!JFR_PRESENT || Runtime.version().feature() >= 21 || !FlightRecorder.isInitialized()
-                    || !zgc()) {
+            if (!zgcBelowJdk21 || !FlightRecorder.isInitialized()) {
                 return null;
             }
             for (jdk.jfr.Recording recording : FlightRecorder.getFlightRecorder().getRecordings()) {
@@ -111,7 +130,7 @@ final class Events {
                 }
             }
             return null;
-        } catch (RuntimeException | LinkageError e) { // a security manager, no java.management
+        } catch (RuntimeException | LinkageError e) { // a security manager
             return null;
         }
     }

@@ -171,7 +171,13 @@ final class Monitoring implements DirectMemoryMXBean {
 
         @Override
         public AttributeList getAttributes(String[] attributes) {
-            SNAPSHOT.set(DirectMemoryStats.fromNative(Native.stats()));
+            try {
+                SNAPSHOT.set(DirectMemoryStats.fromNative(Native.stats()));
+            } catch (RuntimeException e) {
+                // Each attribute then reads on its own, and one that fails is left out of the
+                // list, as a StandardMBean's would be; the whole call must not fail for it.
+                return super.getAttributes(attributes);
+            }
             try {
                 return super.getAttributes(attributes);
             } finally {

@@ -41,6 +41,7 @@ class RecordingChurnTest {
             zgc |= gc.getName().startsWith("ZGC");
         }
         boolean expected = zgc && Runtime.version().feature() < 21;
+        Events.learnCollector(); // the reporter thread's first turn, at the latest
         try (Recording recording = new Recording()) {
             assertNull(Events.recordingOnOldZgcNote(), "no recording running yet");
             recording.start();
