@@ -13,7 +13,9 @@ import java.util.regex.Pattern;
  *
  * <ul>
  *   <li>{@code mapped [N]}: writes every page of N (default 32) buffers of 1 MiB, frees them;
- *       before, with them, right after the free, once idle (3.5 s).
+ *       before (once a first buffer has loaded the library and started its threads: about
+ *       12 MiB that otherwise could land before or after the next reading), with them, right
+ *       after the free, once idle (3.5 s).
  *   <li>{@code threads N}: N threads each write and free one buffer of 200 KiB, then wait; before,
  *       with all of them waiting, and once idle (3.5 s more).
  *   <li>{@code malloc}: two threads churn buffers of 8 KiB to 200 KiB, twice the budget each,
@@ -44,6 +46,7 @@ public final class ReuseProbe {
     private static void mapped(int count) throws InterruptedException {
         int mib = 1 << 20;
         ByteBuffer[] buffers = new ByteBuffer[count];
+        DirectMemory.free(DirectMemory.allocateDirect(64)); // the library and its threads first
         long before = Churn.rssBytes();
         for (int i = 0; i < buffers.length; i++) {
             buffers[i] = written(mib);
