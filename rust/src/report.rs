@@ -413,61 +413,75 @@ mod tests {
         assert_eq!(calls.into_inner(), 0);
     }
 
-    #[test]
-    fn reports_whose_spans_overlap_count_each_free_once() {
-        // A reserving thread's collection and the background thread's, both waiting while 30
-        // and then 20 bytes come back: the first report to end takes what came until then.
+    /// A step of two overlapping reports: a reserving thread's and the background thread's.
+    enum Step {
+        BeginReserving,
+        BeginEarly,
+        Free(u64),
+        EndReserving,
+        EndEarly,
+    }
+
+    /// The bytes freed each report says, in the order they end, after `steps`.
+    fn bytes_reported(steps: &[Step]) -> Vec<u64> {
         let reclaimed = AtomicU64::new(0);
         let counter = || reclaimed.load(Ordering::SeqCst);
         let reported = ReportedFrees::new();
         let reports = RefCell::new(Vec::new());
         let listener = |r: &Reclamation| reports.borrow_mut().push(r.bytes_freed);
         let (mut first, mut second) = (Noop, Noop);
-        let mut reserving = ReportingCollector::new(
-            &mut first,
-            &counter,
-            &reported,
-            &listener,
-            Trigger::RefusedAllocation { requested: 1 },
-        );
-        let mut early =
-            ReportingCollector::new(&mut second, &counter, &reported, &listener, Trigger::Early);
-        reserving.collect().unwrap();
-        early.collect().unwrap();
-        reclaimed.fetch_add(30, Ordering::SeqCst);
-        drop(early);
-        reclaimed.fetch_add(20, Ordering::SeqCst);
-        drop(reserving);
-        // Before: 30 and 50, 80 in all for 50 freed.
-        assert_eq!(reports.into_inner(), vec![30, 20]);
+        let (mut first, mut second) = (Some(&mut first), Some(&mut second));
+        let mut begin = |trigger| {
+            let inner = match trigger {
+                Trigger::Early => second.take(),
+                Trigger::RefusedAllocation { .. } => first.take(),
+            };
+            let inner = inner.expect("each report begins once");
+            let mut report =
+                ReportingCollector::new(inner, &counter, &reported, &listener, trigger);
+            report.collect().unwrap();
+            report
+        };
+        let (mut reserving, mut early) = (None, None);
+        for step in steps {
+            match *step {
+                Step::BeginReserving => {
+                    reserving = Some(begin(Trigger::RefusedAllocation { requested: 1 }));
+                }
+                Step::BeginEarly => early = Some(begin(Trigger::Early)),
+                Step::Free(bytes) => _ = reclaimed.fetch_add(bytes, Ordering::SeqCst),
+                Step::EndReserving => reserving = None,
+                Step::EndEarly => early = None,
+            }
+        }
+        drop((reserving, early));
+        reports.into_inner()
+    }
+
+    #[test]
+    fn reports_whose_spans_overlap_count_each_free_once() {
+        // Both wait while 30 and then 20 bytes come back: the first report to end takes what
+        // came until then. Before: 30 and 50, 80 in all for 50 freed.
+        use Step::*;
+        let steps = [
+            BeginReserving,
+            BeginEarly,
+            Free(30),
+            EndEarly,
+            Free(20),
+            EndReserving,
+        ];
+        assert_eq!(bytes_reported(&steps), vec![30, 20]);
     }
 
     #[test]
     fn a_report_that_began_later_and_ended_first_leaves_the_earlier_ones_frees_to_it() {
         // 10 bytes come back while only the reserving thread's report waits; the background
-        // thread's begins after them and ends at once.
-        let reclaimed = AtomicU64::new(0);
-        let counter = || reclaimed.load(Ordering::SeqCst);
-        let reported = ReportedFrees::new();
-        let reports = RefCell::new(Vec::new());
-        let listener = |r: &Reclamation| reports.borrow_mut().push(r.bytes_freed);
-        let (mut first, mut second) = (Noop, Noop);
-        let mut reserving = ReportingCollector::new(
-            &mut first,
-            &counter,
-            &reported,
-            &listener,
-            Trigger::RefusedAllocation { requested: 1 },
-        );
-        reserving.collect().unwrap();
-        reclaimed.fetch_add(10, Ordering::SeqCst);
-        let mut early =
-            ReportingCollector::new(&mut second, &counter, &reported, &listener, Trigger::Early);
-        early.collect().unwrap();
-        drop(early);
-        drop(reserving);
-        // With a mark at the counter's last reading: 0 and 0, the 10 bytes in no report.
-        assert_eq!(reports.into_inner(), vec![0, 10]);
+        // thread's begins after them and ends at once. With a mark at the counter's last
+        // reading: 0 and 0, the 10 bytes in no report.
+        use Step::*;
+        let steps = [BeginReserving, Free(10), BeginEarly, EndEarly, EndReserving];
+        assert_eq!(bytes_reported(&steps), vec![0, 10]);
     }
 
     #[test]
