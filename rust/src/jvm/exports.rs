@@ -179,12 +179,12 @@ fn allocate_block(
     }))
 }
 
-/// Runs `reserve` with this thread's collector, which reports each collection it runs for a
-/// refused request of `size` bytes.
 /// How far the pool's reclaimed bytes have been counted into JFR reports, by reserving threads
 /// and the background thread alike.
 pub(super) static REPORTED_FREES: ReportedFrees = ReportedFrees::new();
 
+/// Runs `reserve` with this thread's collector, which reports each collection it runs for a
+/// refused request of `size` bytes.
 fn with_collector<T>(
     env: &mut JNIEnv,
     size: u64,
