@@ -2,6 +2,7 @@ package dev.directmem;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
@@ -13,7 +14,9 @@ import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,13 +34,62 @@ class RaceTest {
     }
 
     /**
+     * Rounds {@link #explicitFreeRacesTheCleaner} runs at most to see both ways of freeing in one:
+     * a round where one did not happen says nothing wrong, only that the timing kept it out.
+     */
+    private static final int MAX_ROUNDS = 10;
+
+    /**
      * Explicit free racing the Cleaner: buffers are dropped batch by batch, so that each is only
      * weakly held while collections (driven by a churning thread) make it unreachable and
      * freeing threads free it if they can still get it. Whoever comes first frees each block;
-     * the other does nothing.
+     * the other does nothing. Both ways must have taken part: rounds run until one had buffers
+     * of their own blocks freed explicitly and others collected while the freers were at work,
+     * each way's bytes counted where it says (freedBytes, reclaimedBytes); which buffers go
+     * which way is up to the timing, so a round without one is run again, up to
+     * {@value #MAX_ROUNDS} times. Before, nothing showed that the Cleaner had freed any of them.
      */
     @Test
     void explicitFreeRacesTheCleaner() throws InterruptedException {
+        List<FreeRound> rounds = new ArrayList<>();
+        while (rounds.size() < MAX_ROUNDS) {
+            FreeRound round = explicitFreeVsCleanerRound(rounds.size());
+            rounds.add(round);
+            System.out.println("RACE explicitFreeVsCleaner round " + rounds.size() + ": " + round);
+            if (round.bothWays()) {
+                return;
+            }
+        }
+        fail("in none of " + MAX_ROUNDS + " rounds were buffers of their own blocks both freed"
+                + " explicitly and collected first: " + rounds);
+    }
+
+    /**
+     * What a round of {@link #explicitFreeRacesTheCleaner} saw: of the buffers with blocks of
+     * their own, how many (and their bytes) a freer took and freed, and how many a collection
+     * found first while the freers were at work; the counters' deltas, the churner's share of
+     * reclaimedBytes, the collections.
+     */
+    record FreeRound(int freedExplicitly, long freedExplicitlyBytes, int collectedFirst,
+            long collectedFirstBytes, long freed, long reclaimed, long churned, long collections) {
+
+        boolean bothWays() {
+            return freedExplicitly > 0 && collectedFirst > 0;
+        }
+    }
+
+    /**
+     * One round. The freers pause for 1 ms every 10 buffers in the first round, and more each
+     * round after (up to 16 ms at every buffer), so that a collection gets to dropped buffers
+     * before they do where it did not (seen on JDK 17 Shenandoah: a collection under way for the
+     * whole drop, the freers freeing all). Buffers are dropped once the freers have taken one of
+     * their own blocks (seen on JDK 17 Serial: the collections the churner drove found all before
+     * the freers took any), and the race goes on after the drop until a collection has found one
+     * first or every one is taken or found.
+     */
+    private static FreeRound explicitFreeVsCleanerRound(int round) throws InterruptedException {
+        int pauseEvery = Math.max(1, 10 >> round);
+        long pauseMillis = Math.min(16, 1L << Math.max(0, round - 3));
         DirectMemoryStats before = Churn.settle();
         int buffers = 2_000;
         int batch = 100;
@@ -51,6 +103,9 @@ class RaceTest {
         }
         // What the blocks hold, shared ones whole: each must come back exactly once.
         long capacities = DirectMemory.stats().totalCapacity() - before.totalCapacity();
+        // Set by a freer that got the buffer, before its free: a buffer taken so was strongly
+        // held then, so no collection had found it, and a free (this one or another's) frees it.
+        AtomicIntegerArray taken = new AtomicIntegerArray(buffers);
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
         AtomicLong churned = new AtomicLong();
         AtomicBoolean done = new AtomicBoolean();
@@ -67,10 +122,11 @@ class RaceTest {
                         for (int i = 0; i < buffers; i += 1 + random.nextInt(3)) {
                             ByteBuffer buffer = weak.get(i).get();
                             if (buffer != null) {
+                                taken.set(i, 1);
                                 DirectMemory.free(buffer);
                             }
-                            if (i % 10 == 0) {
-                                Thread.sleep(1);
+                            if (!last && i % pauseEvery == 0) { // the last pass at full speed
+                                Thread.sleep(pauseMillis);
                             }
                         }
                         if (last) {
@@ -94,13 +150,35 @@ class RaceTest {
             }
         }, "churner"));
         threads.forEach(Thread::start);
+        awaitRace("a freer takes a buffer of its own block", failures, done, () -> takenOdd(taken) > 0);
         for (int from = 0; from < buffers; from += batch) {
             Arrays.fill(strong, from, from + batch, null);
             Thread.sleep(10);
         }
+        awaitRace("a collection finds a dropped buffer of its own block first, or none is left", failures, done,
+                () -> collectedFirst(weak, taken) > 0 || unresolved(weak, taken) == 0);
+        // Collected first, while the freers are still at work: cleared (a collection found the
+        // buffer unreachable, and the reclaimer frees it), and taken by no freer before. Cleared
+        // is read first: a freer that got the buffer before that had marked it already.
+        int collectedFirst = 0;
+        long collectedFirstBytes = 0;
+        for (int i = 1; i < buffers; i += 2) {
+            if (weak.get(i).get() == null && taken.get(i) == 0) {
+                collectedFirst++;
+                collectedFirstBytes += 1_000 + i;
+            }
+        }
         done.set(true);
         join(threads);
         assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+        int freedExplicitly = 0;
+        long freedExplicitlyBytes = 0;
+        for (int i = 1; i < buffers; i += 2) {
+            if (taken.get(i) == 1) {
+                freedExplicitly++;
+                freedExplicitlyBytes += 1_000 + i;
+            }
+        }
 
         DirectMemoryStats after = Churn.settle();
         long freed = after.freedBytes() - before.freedBytes();
@@ -108,12 +186,63 @@ class RaceTest {
         // The churner's buffers came back through the Cleaner; every small buffer exactly once.
         assertEquals(capacities + churned.get(), freed + reclaimed,
                 "freed " + freed + " + reclaimed " + reclaimed + " (churned " + churned + ")");
+        // Each way's bytes where it says: a block of its own freed explicitly in freedBytes, one
+        // collected first in reclaimedBytes, besides the churner's.
+        assertTrue(freedExplicitlyBytes <= freed,
+                "freed explicitly " + freedExplicitlyBytes + " but freedBytes rose by " + freed);
+        assertTrue(collectedFirstBytes <= reclaimed - churned.get(), "collected first " + collectedFirstBytes
+                + " but reclaimedBytes rose by " + reclaimed + " with " + churned + " churned");
         assertEquals(0, after.count());
         assertEquals(0, after.memoryUsed());
         assertEquals(before.failedAllocations(), after.failedAllocations());
-        System.out.println("RACE explicitFreeVsCleaner: buffers=" + buffers + " bytes=" + capacities
-                + " freedExplicitly=" + freed + " freedByCleaner=" + (reclaimed - churned.get())
-                + " churned=" + churned + " collections=" + (after.collections() - before.collections()));
+        return new FreeRound(freedExplicitly, freedExplicitlyBytes, collectedFirst, collectedFirstBytes,
+                freed, reclaimed, churned.get(), after.collections() - before.collections());
+    }
+
+    /**
+     * Waits, while the race runs, until {@code met}; after 60 s, or at a thread's failure, ends the
+     * race ({@code done}) and fails.
+     */
+    private static void awaitRace(String what, ConcurrentLinkedQueue<Throwable> failures, AtomicBoolean done,
+            BooleanSupplier met) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!met.getAsBoolean()) {
+            if (!failures.isEmpty() || System.nanoTime() > deadline) {
+                done.set(true);
+                fail("the race went on for 60 s, or failed, before this happened: " + what + "; failures: " + failures);
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** Buffers of their own blocks (odd indexes) a freer took. */
+    private static int takenOdd(AtomicIntegerArray taken) {
+        int n = 0;
+        for (int i = 1; i < taken.length(); i += 2) {
+            n += taken.get(i);
+        }
+        return n;
+    }
+
+    /** Buffers of their own blocks (odd indexes) no freer took and no collection found yet. */
+    private static int unresolved(List<WeakReference<ByteBuffer>> weak, AtomicIntegerArray taken) {
+        int n = 0;
+        for (int i = 1; i < weak.size(); i += 2) {
+            n += taken.get(i) == 0 && weak.get(i).get() != null ? 1 : 0;
+        }
+        return n;
+    }
+
+    /**
+     * Buffers of their own blocks (odd indexes) a collection found before any freer took them:
+     * cleared is read first, as a freer that got the buffer before that had marked it already.
+     */
+    private static int collectedFirst(List<WeakReference<ByteBuffer>> weak, AtomicIntegerArray taken) {
+        int n = 0;
+        for (int i = 1; i < weak.size(); i += 2) {
+            n += weak.get(i).get() == null && taken.get(i) == 0 ? 1 : 0;
+        }
+        return n;
     }
 
     /** Several threads free the same buffers, each in its own order: each is freed once. */
@@ -199,6 +328,17 @@ class RaceTest {
         threads.forEach(Thread::start);
         join(threads);
         assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+        // Both ways took part while the threads allocated: frees by the draw above (at least one
+        // of 1,600 draws of a third, with these seeds), and reclamation, as the threads
+        // allocated many budgets' worth without a refusal, which only memory the reclaimer gave
+        // back during the race allows.
+        DirectMemoryStats raceEnd = DirectMemory.stats();
+        assertTrue(explicitlyFreed.get() > 0, "no buffer was freed explicitly");
+        long leftToTheCleaner = allocated.get() - explicitlyFreed.get();
+        assertTrue(leftToTheCleaner > 2 * raceEnd.maxMemory(), "left to the Cleaner " + leftToTheCleaner
+                + " bytes, not over twice the budget " + raceEnd.maxMemory() + ": the race needs no reclamation");
+        assertTrue(raceEnd.reclaimedBytes() > before.reclaimedBytes(), "nothing was reclaimed during the race: "
+                + before + " -> " + raceEnd);
         DirectMemoryStats after = Churn.settle();
         assertEquals(explicitlyFreed.get(), after.freedBytes() - before.freedBytes());
         assertEquals(allocated.get() - explicitlyFreed.get(), after.reclaimedBytes() - before.reclaimedBytes());
