@@ -80,7 +80,7 @@ class RaceTest {
 
     /**
      * One round. The freers pause for 1 ms every 10 buffers in the first round, and more each
-     * round after (up to 16 ms at every buffer), so that a collection gets to dropped buffers
+     * round after (up to 4 ms at every buffer), so that a collection gets to dropped buffers
      * before they do where it did not (seen on JDK 17 Shenandoah: a collection under way for the
      * whole drop, the freers freeing all). Buffers are dropped once the freers have taken one of
      * their own blocks (seen on JDK 17 Serial: the collections the churner drove found all before
@@ -89,7 +89,7 @@ class RaceTest {
      */
     private static FreeRound explicitFreeVsCleanerRound(int round) throws InterruptedException {
         int pauseEvery = Math.max(1, 10 >> round);
-        long pauseMillis = Math.min(16, 1L << Math.max(0, round - 3));
+        long pauseMillis = Math.min(4, 1L << Math.max(0, round - 3));
         DirectMemoryStats before = Churn.settle();
         int buffers = 2_000;
         int batch = 100;
