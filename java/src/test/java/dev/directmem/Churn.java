@@ -213,10 +213,19 @@ final class Churn {
      */
     static <T> T pollUntil(String what, Supplier<T> reading, Predicate<? super T> done)
             throws InterruptedException {
+        return pollUntil(what, reading, done, 150, 30_000);
+    }
+
+    /**
+     * {@link #pollUntil(String, Supplier, Predicate)} with another interval and bound: a race
+     * that must be stopped soon after what it waits for polls every millisecond.
+     */
+    static <T> T pollUntil(String what, Supplier<T> reading, Predicate<? super T> done, long everyMillis,
+            long forMillis) throws InterruptedException {
         long started = System.nanoTime();
         T value = reading.get();
-        while (!done.test(value) && System.nanoTime() - started < 30_000_000_000L) {
-            Thread.sleep(150);
+        while (!done.test(value) && System.nanoTime() - started < forMillis * 1_000_000L) {
+            Thread.sleep(everyMillis);
             value = reading.get();
         }
         System.out.printf("POLLED %s for %d ms: %s%n", what, (System.nanoTime() - started) / 1_000_000,

@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntPredicate;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -66,16 +67,40 @@ class RaceTest {
 
     /**
      * What a round of {@link #explicitFreeRacesTheCleaner} saw: of the buffers with blocks of
-     * their own, how many (and their bytes) a freer took and freed, and how many a collection
-     * found first while the freers were at work; the counters' deltas, the churner's share of
-     * reclaimedBytes, the collections.
+     * their own, those a freer took and freed, and those a collection found first while the
+     * freers were at work; the counters' deltas, the churner's share of reclaimedBytes, the
+     * collections.
      */
-    record FreeRound(int freedExplicitly, long freedExplicitlyBytes, int collectedFirst,
-            long collectedFirstBytes, long freed, long reclaimed, long churned, long collections) {
+    record FreeRound(Tally freedExplicitly, Tally collectedFirst, long freed, long reclaimed, long churned,
+            long collections) {
 
         boolean bothWays() {
-            return freedExplicitly > 0 && collectedFirst > 0;
+            return freedExplicitly.buffers() > 0 && collectedFirst.buffers() > 0;
         }
+    }
+
+    /** Some of a round's buffers, and the bytes they hold. */
+    record Tally(int buffers, long bytes) {}
+
+    /** Capacity of buffer {@code i} of a round: distinct sizes, so that a double free would not cancel out. */
+    private static int capacity(int i) {
+        return 1_000 + i;
+    }
+
+    /**
+     * The buffers of their own blocks (odd indexes below {@code buffers}) that {@code which} holds
+     * of, and their bytes: only these have bytes known per buffer, shared blocks come back whole.
+     */
+    private static Tally ownBlocks(int buffers, IntPredicate which) {
+        int count = 0;
+        long bytes = 0;
+        for (int i = 1; i < buffers; i += 2) {
+            if (which.test(i)) {
+                count++;
+                bytes += capacity(i);
+            }
+        }
+        return new Tally(count, bytes);
     }
 
     /**
@@ -96,9 +121,8 @@ class RaceTest {
         ByteBuffer[] strong = new ByteBuffer[buffers];
         List<WeakReference<ByteBuffer>> weak = new ArrayList<>();
         for (int i = 0; i < buffers; i++) {
-            int capacity = 1_000 + i; // distinct sizes: a double free would not cancel out
             // Odd ones with a block of their own, even ones sharing blocks (up to 4 KiB).
-            strong[i] = i % 2 == 0 ? DirectMemory.allocateDirect(capacity) : Churn.unshared(capacity);
+            strong[i] = i % 2 == 0 ? DirectMemory.allocateDirect(capacity(i)) : Churn.unshared(capacity(i));
             weak.add(new WeakReference<>(strong[i]));
         }
         // What the blocks hold, shared ones whole: each must come back exactly once.
@@ -106,6 +130,12 @@ class RaceTest {
         // Set by a freer that got the buffer, before its free: a buffer taken so was strongly
         // held then, so no collection had found it, and a free (this one or another's) frees it.
         AtomicIntegerArray taken = new AtomicIntegerArray(buffers);
+        IntPredicate isTaken = i -> taken.get(i) == 1;
+        // Found by a collection before any freer took it: cleared (the reclaimer frees it) and
+        // not taken. Cleared is read first: a freer that got the buffer before that had marked it.
+        IntPredicate isCollectedFirst = i -> weak.get(i).get() == null && taken.get(i) == 0;
+        // Neither yet: no freer took it and no collection found it.
+        IntPredicate isUnresolved = i -> taken.get(i) == 0 && weak.get(i).get() != null;
         ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
         AtomicLong churned = new AtomicLong();
         AtomicBoolean done = new AtomicBoolean();
@@ -150,35 +180,21 @@ class RaceTest {
             }
         }, "churner"));
         threads.forEach(Thread::start);
-        awaitRace("a freer takes a buffer of its own block", failures, done, () -> takenOdd(taken) > 0);
+        awaitRace("a freer takes a buffer of its own block", failures, done,
+                () -> ownBlocks(buffers, isTaken).buffers() > 0);
         for (int from = 0; from < buffers; from += batch) {
             Arrays.fill(strong, from, from + batch, null);
             Thread.sleep(10);
         }
         awaitRace("a collection finds a dropped buffer of its own block first, or none is left", failures, done,
-                () -> collectedFirst(weak, taken) > 0 || unresolved(weak, taken) == 0);
-        // Collected first, while the freers are still at work: cleared (a collection found the
-        // buffer unreachable, and the reclaimer frees it), and taken by no freer before. Cleared
-        // is read first: a freer that got the buffer before that had marked it already.
-        int collectedFirst = 0;
-        long collectedFirstBytes = 0;
-        for (int i = 1; i < buffers; i += 2) {
-            if (weak.get(i).get() == null && taken.get(i) == 0) {
-                collectedFirst++;
-                collectedFirstBytes += 1_000 + i;
-            }
-        }
+                () -> ownBlocks(buffers, isCollectedFirst).buffers() > 0
+                        || ownBlocks(buffers, isUnresolved).buffers() == 0);
+        // Counted before the race ends: found first while the freers were still at work.
+        Tally collectedFirst = ownBlocks(buffers, isCollectedFirst);
         done.set(true);
         join(threads);
         assertTrue(failures.isEmpty(), () -> "failures: " + failures);
-        int freedExplicitly = 0;
-        long freedExplicitlyBytes = 0;
-        for (int i = 1; i < buffers; i += 2) {
-            if (taken.get(i) == 1) {
-                freedExplicitly++;
-                freedExplicitlyBytes += 1_000 + i;
-            }
-        }
+        Tally freedExplicitly = ownBlocks(buffers, isTaken);
 
         DirectMemoryStats after = Churn.settle();
         long freed = after.freedBytes() - before.freedBytes();
@@ -188,61 +204,29 @@ class RaceTest {
                 "freed " + freed + " + reclaimed " + reclaimed + " (churned " + churned + ")");
         // Each way's bytes where it says: a block of its own freed explicitly in freedBytes, one
         // collected first in reclaimedBytes, besides the churner's.
-        assertTrue(freedExplicitlyBytes <= freed,
-                "freed explicitly " + freedExplicitlyBytes + " but freedBytes rose by " + freed);
-        assertTrue(collectedFirstBytes <= reclaimed - churned.get(), "collected first " + collectedFirstBytes
-                + " but reclaimedBytes rose by " + reclaimed + " with " + churned + " churned");
+        assertTrue(freedExplicitly.bytes() <= freed,
+                "freed explicitly " + freedExplicitly.bytes() + " but freedBytes rose by " + freed);
+        assertTrue(collectedFirst.bytes() <= reclaimed - churned.get(), "collected first "
+                + collectedFirst.bytes() + " but reclaimedBytes rose by " + reclaimed + " with " + churned
+                + " churned");
         assertEquals(0, after.count());
         assertEquals(0, after.memoryUsed());
         assertEquals(before.failedAllocations(), after.failedAllocations());
-        return new FreeRound(freedExplicitly, freedExplicitlyBytes, collectedFirst, collectedFirstBytes,
-                freed, reclaimed, churned.get(), after.collections() - before.collections());
+        return new FreeRound(freedExplicitly, collectedFirst, freed, reclaimed, churned.get(),
+                after.collections() - before.collections());
     }
 
     /**
-     * Waits, while the race runs, until {@code met}; after 60 s, or at a thread's failure, ends the
-     * race ({@code done}) and fails.
+     * Waits, while the race runs, until {@code met}, polling every millisecond (the freers must
+     * still be at work when it holds); after 60 s, or at a thread's failure, ends the race
+     * ({@code done}) and fails.
      */
     private static void awaitRace(String what, ConcurrentLinkedQueue<Throwable> failures, AtomicBoolean done,
             BooleanSupplier met) throws InterruptedException {
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!met.getAsBoolean()) {
-            if (!failures.isEmpty() || System.nanoTime() > deadline) {
-                done.set(true);
-                fail("the race went on for 60 s, or failed, before this happened: " + what + "; failures: " + failures);
-            }
-            Thread.sleep(1);
+        if (!Churn.pollUntil(what, met::getAsBoolean, m -> m || !failures.isEmpty(), 1, 60_000)) {
+            done.set(true);
+            fail("the race went on for 60 s, or failed, before this happened: " + what + "; failures: " + failures);
         }
-    }
-
-    /** Buffers of their own blocks (odd indexes) a freer took. */
-    private static int takenOdd(AtomicIntegerArray taken) {
-        int n = 0;
-        for (int i = 1; i < taken.length(); i += 2) {
-            n += taken.get(i);
-        }
-        return n;
-    }
-
-    /** Buffers of their own blocks (odd indexes) no freer took and no collection found yet. */
-    private static int unresolved(List<WeakReference<ByteBuffer>> weak, AtomicIntegerArray taken) {
-        int n = 0;
-        for (int i = 1; i < weak.size(); i += 2) {
-            n += taken.get(i) == 0 && weak.get(i).get() != null ? 1 : 0;
-        }
-        return n;
-    }
-
-    /**
-     * Buffers of their own blocks (odd indexes) a collection found before any freer took them:
-     * cleared is read first, as a freer that got the buffer before that had marked it already.
-     */
-    private static int collectedFirst(List<WeakReference<ByteBuffer>> weak, AtomicIntegerArray taken) {
-        int n = 0;
-        for (int i = 1; i < weak.size(); i += 2) {
-            n += weak.get(i).get() == null && taken.get(i) == 0 ? 1 : 0;
-        }
-        return n;
     }
 
     /** Several threads free the same buffers, each in its own order: each is freed once. */
