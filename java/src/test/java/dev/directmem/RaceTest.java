@@ -223,7 +223,9 @@ class RaceTest {
      */
     private static void awaitRace(String what, ConcurrentLinkedQueue<Throwable> failures, AtomicBoolean done,
             BooleanSupplier met) throws InterruptedException {
-        if (!Churn.pollUntil(what, met::getAsBoolean, m -> m || !failures.isEmpty(), 1, 60_000)) {
+        // A thread's failure ends the polling too (its log line then says met, hence the label) and fails here.
+        if (!Churn.pollUntil(what + ", or a thread fails", met::getAsBoolean, m -> m || !failures.isEmpty(), 1,
+                60_000)) {
             done.set(true);
             fail("the race went on for 60 s, or failed, before this happened: " + what + "; failures: " + failures);
         }
