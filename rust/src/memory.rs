@@ -11,7 +11,9 @@
 //! [huge page](huge_page_size) and more ask for transparent huge pages (see [`set_huge_pages`]).
 //!
 //! When the operating system refuses a block while the caches keep freed ones, they give them
-//! back and the block is asked for once more (see `retried_with_caches_trimmed`).
+//! back and the block is asked for once more (see `retry_with_caches_trimmed`); a mapped block is
+//! first looked for in the cache again, where the zeroer thread may be about to put one back
+//! (see `kept_or_mapped`).
 //!
 //! Nothing here assumes a page size: aarch64 kernels use 4, 16 or 64 KiB pages.
 
@@ -19,7 +21,7 @@ use crate::fill::{Stores, Warmth};
 use crate::last_freed;
 use crate::ledger::Reservation;
 use crate::recent_frees;
-use crate::reuse::REUSE;
+use crate::reuse::{Reuse, REUSE};
 use crate::reuse_malloc::{MallocBlocks, MAX_SMALL};
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -121,16 +123,19 @@ pub fn try_allocate_zeroed(capacity: u64) -> Result<NonNull<u8>, Refusal> {
     fail_next_allocation(call)?;
     if mapped {
         let len = round_up_to_page(capacity).ok_or_else(|| Refusal::with(call, libc::ENOMEM))?;
-        match REUSE.take(len) {
-            Some(kept) => Ok(kept),
-            None => retried_with_caches_trimmed(|| map(len)),
-        }
+        kept_or_mapped(&REUSE, len)
     } else {
         if capacity > MAX_SMALL {
             if let Some(kept) = last_freed::take(capacity) {
+                // SAFETY: out of its slot, the block is ours alone, and nobody else frees it.
+                let give_back =
+                    GiveBackIfUnwinding::new(|| unsafe { free_to_malloc(kept.as_ptr().cast()) });
+                #[cfg(test)]
+                panic_if_armed_once_obtained();
                 // SAFETY: the block this thread freed last, `capacity` bytes and now ours; still
                 // in its cache, so plain stores.
                 unsafe { fill(kept, capacity as usize, 0) };
+                give_back.defuse();
                 return Ok(kept);
             }
         }
@@ -146,6 +151,10 @@ pub fn try_allocate_zeroed(capacity: u64) -> Result<NonNull<u8>, Refusal> {
             let ptr = unsafe { libc::malloc(len) };
             NonNull::new(ptr.cast::<u8>()).ok_or_else(|| Refusal::last("malloc"))
         })?;
+        // SAFETY: just allocated, ours alone until handed out.
+        let give_back = GiveBackIfUnwinding::new(|| unsafe { free_to_malloc(ptr.as_ptr().cast()) });
+        #[cfg(test)]
+        panic_if_armed_once_obtained();
         // Plain stores for small blocks and where the block is likely still in cache, streaming
         // ones elsewhere.
         let stores = if capacity <= MAX_SMALL || recent_frees::is_warm(ptr.as_ptr() as usize) {
@@ -155,24 +164,76 @@ pub fn try_allocate_zeroed(capacity: u64) -> Result<NonNull<u8>, Refusal> {
         };
         // SAFETY: the block is `len` >= `capacity` bytes and ours.
         unsafe { crate::fill::fill(ptr.as_ptr(), capacity as usize, 0, stores) };
+        give_back.defuse();
         Ok(ptr)
     }
 }
 
-/// Runs `allocate` once more, after the caches gave back the blocks they keep, if the operating
-/// system refused it while they kept some. Under `vm.overcommit_memory=2` or `RLIMIT_AS` the
-/// kept blocks count against the very limit that refused it: before, such an allocation threw
-/// `OutOfMemoryError` with up to 64 MiB of freed blocks at hand (review).
-fn retried_with_caches_trimmed<T>(allocate: impl Fn() -> Result<T, Refusal>) -> Result<T, Refusal> {
-    allocate().or_else(|refusal| {
-        if REUSE.kept_bytes() == 0 && REUSE.malloced.kept_bytes() == 0 {
-            return Err(refusal);
+/// A kept block of `len` bytes (whole pages) from `reuse`, else a fresh mapping.
+pub(crate) fn kept_or_mapped(reuse: &Reuse, len: u64) -> Result<NonNull<u8>, Refusal> {
+    if let Some(kept) = reuse.take(len) {
+        return Ok(kept);
+    }
+    map(len).or_else(|refusal| {
+        // Taken again before the trim: the zeroer thread may hold a block of this length, out of
+        // the cache's list while it zeroes it, which no trim reaches but a take waits for (the
+        // first one may have given up on a slow zeroer, or the zeroer took a block kept since).
+        // Before, the refusal stood with that block about to come back (review).
+        match reuse.take(len) {
+            Some(kept) => Ok(kept),
+            None => retry_with_caches_trimmed(reuse, refusal, || map(len)),
         }
-        // Every kept mapped block, and the malloc blocks idle through the trim period (see
-        // `Reuse::trim`).
-        REUSE.trim(Duration::ZERO);
-        allocate()
     })
+}
+
+/// Runs `allocate`, and once more if the operating system refused it (see
+/// [`retry_with_caches_trimmed`]).
+fn retried_with_caches_trimmed<T>(allocate: impl Fn() -> Result<T, Refusal>) -> Result<T, Refusal> {
+    allocate().or_else(|refusal| retry_with_caches_trimmed(&REUSE, refusal, allocate))
+}
+
+/// After the operating system refused an allocation, runs `allocate` once more if `reuse` kept
+/// blocks, once they went back. Under `vm.overcommit_memory=2` or `RLIMIT_AS` the kept blocks
+/// count against the very limit that refused it: before, such an allocation threw
+/// `OutOfMemoryError` with up to 64 MiB of freed blocks at hand (review).
+fn retry_with_caches_trimmed<T>(
+    reuse: &Reuse,
+    refusal: Refusal,
+    allocate: impl Fn() -> Result<T, Refusal>,
+) -> Result<T, Refusal> {
+    if reuse.kept_bytes() == 0 && reuse.malloced.kept_bytes() == 0 {
+        return Err(refusal);
+    }
+    // Every kept mapped block, and the malloc blocks idle through the trim period (see
+    // `Reuse::trim`).
+    reuse.trim(Duration::ZERO);
+    allocate()
+}
+
+/// Gives a block back when dropped, unless [defused](GiveBackIfUnwinding::defuse) once the block
+/// is handed out: between the two, a panic (zeroing it, say) would leave the block allocated for
+/// good, outside the budget and every cache (review: only the kept mapped blocks' takers had such
+/// a guard). One guard for every path, each with its own way to give the block back.
+pub(crate) struct GiveBackIfUnwinding<F: FnOnce()>(Option<F>);
+
+impl<F: FnOnce()> GiveBackIfUnwinding<F> {
+    /// A guard that runs `give_back` unless defused.
+    pub(crate) fn new(give_back: F) -> Self {
+        GiveBackIfUnwinding(Some(give_back))
+    }
+
+    /// The block was handed out: nothing to give back.
+    pub(crate) fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl<F: FnOnce()> Drop for GiveBackIfUnwinding<F> {
+    fn drop(&mut self) {
+        if let Some(give_back) = self.0.take() {
+            give_back();
+        }
+    }
 }
 
 /// Frees a block from `allocate_zeroed`.
@@ -396,6 +457,8 @@ thread_local! {
 /// `ptr` must come from `malloc`, `calloc` or `posix_memalign`, and not be used or freed again
 /// afterwards.
 pub(crate) unsafe fn free_to_malloc(ptr: *mut libc::c_void) {
+    #[cfg(test)]
+    FREED_HERE.with(|f| f.set(f.get() + 1));
     let bytes = libc::malloc_usable_size(ptr) as u64;
     libc::free(ptr);
     note_given_to_malloc(bytes);
@@ -565,8 +628,14 @@ pub fn allocate_aligned(capacity: u64, alignment: u64) -> Result<NonNull<u8>, Re
                     .filter(|_| rc == 0)
                     .ok_or_else(|| Refusal::with(call, if rc == 0 { libc::ENOMEM } else { rc }))
             })?;
+            // SAFETY: just allocated, ours alone until handed out.
+            let give_back =
+                GiveBackIfUnwinding::new(|| unsafe { free_to_malloc(ptr.as_ptr().cast()) });
+            #[cfg(test)]
+            panic_if_armed_once_obtained();
             // SAFETY: the block is `len` bytes and ours.
             unsafe { fill(ptr, len, 0) };
+            give_back.defuse();
             Ok(ptr)
         }
         _ => retried_with_caches_trimmed(|| map_aligned(capacity, alignment)),
@@ -642,6 +711,10 @@ thread_local! {
     static PANIC_NEXT: Cell<bool> = const { Cell::new(false) };
     /// Bytes this thread's `munmap` calls gave back.
     static UNMAPPED_HERE: Cell<u64> = const { Cell::new(0) };
+    /// When set, this thread's next allocation panics once it holds its block, before zeroing.
+    static PANIC_ONCE_OBTAINED: Cell<bool> = const { Cell::new(false) };
+    /// Blocks this thread gave back through `free_to_malloc`.
+    static FREED_HERE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Makes the calling thread's next non-empty allocation fail (for fault tests), as if the OS had
@@ -673,6 +746,27 @@ fn fail_next_allocation(call: &'static str) -> Result<(), Refusal> {
 #[cfg(test)]
 pub(crate) fn arm_allocation_panic() {
     PANIC_NEXT.with(|p| p.set(true));
+}
+
+/// Makes the calling thread's next allocation panic once it holds its block (for tests).
+#[cfg(test)]
+pub(crate) fn arm_panic_once_obtained() {
+    PANIC_ONCE_OBTAINED.with(|p| p.set(true));
+}
+
+/// Panics if [`arm_panic_once_obtained`] armed this thread: where an allocation holds a block
+/// not yet handed out.
+#[cfg(test)]
+pub(crate) fn panic_if_armed_once_obtained() {
+    if PANIC_ONCE_OBTAINED.with(|p| p.replace(false)) {
+        panic!("armed by a test");
+    }
+}
+
+/// Blocks this thread's `free_to_malloc` calls gave back so far (for tests).
+#[cfg(test)]
+pub(crate) fn freed_here() -> u64 {
+    FREED_HERE.with(|f| f.get())
 }
 
 /// Bytes this thread's `munmap` calls gave back so far (for tests).
@@ -795,6 +889,56 @@ mod tests {
         })
         .join()
         .expect("the freeing thread");
+    }
+
+    /// Whether `allocate` panicked, as armed once it held its block, and gave that block back
+    /// to malloc: one block freed on this thread meanwhile.
+    fn panicked_and_gave_the_block_back(allocate: impl FnOnce()) -> bool {
+        let freed = freed_here();
+        arm_panic_once_obtained();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(allocate)).is_err();
+        panicked && freed_here() - freed == 1
+    }
+
+    /// Before: only the kept mapped block's taker gave it back on a panic; a block from
+    /// `last_freed`, malloc or `posix_memalign` stayed allocated for good, outside the budget
+    /// (review). Each on a thread of its own: `last_freed` keeps a block per thread.
+    #[test]
+    fn a_panic_once_the_block_is_obtained_gives_it_back() {
+        let on_a_thread = |test: fn()| std::thread::spawn(test).join().expect("the test thread");
+        on_a_thread(|| {
+            for capacity in [100, 16 << 10] {
+                let allocate = || {
+                    let _ = allocate_zeroed(capacity);
+                };
+                assert!(
+                    panicked_and_gave_the_block_back(allocate),
+                    "malloc {capacity}"
+                );
+            }
+        });
+        on_a_thread(|| {
+            let capacity = 16 << 10;
+            let ptr = allocate_zeroed(capacity).expect("allocation");
+            // SAFETY: allocated above with this capacity; kept, then taken by the allocation.
+            assert_eq!(unsafe { last_freed::keep(ptr, capacity) }, None, "kept");
+            let allocate = || {
+                let _ = allocate_zeroed(capacity);
+            };
+            assert!(panicked_and_gave_the_block_back(allocate), "last freed");
+            assert_eq!(
+                last_freed::take(capacity),
+                None,
+                "taken out before the panic"
+            );
+        });
+        on_a_thread(|| {
+            let allocate = || {
+                let _ = allocate_aligned(100, 64);
+            };
+            assert_eq!(aligned_kind(100, 64), AlignedKind::Memalign);
+            assert!(panicked_and_gave_the_block_back(allocate), "posix_memalign");
+        });
     }
 
     #[test]

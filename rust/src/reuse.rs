@@ -24,7 +24,7 @@
 //! zeroes kept malloc blocks above 4 KiB behind as well, once no mapped block waits.
 
 use crate::fill::{fill, Stores, Warmth, STORES};
-use crate::memory::FreedBy;
+use crate::memory::{FreedBy, GiveBackIfUnwinding};
 use crate::recent::Recent;
 use crate::reuse_malloc::MallocBlocks;
 use crate::split::{SplitZeroing, SPLIT_FROM};
@@ -191,6 +191,8 @@ impl Reuse {
                 // would otherwise do itself after mapping fresh pages that fault on first touch.
                 // Not waited for beyond `zeroer_wait`: then fresh pages are quicker.
                 let until = *deadline.get_or_insert_with(|| Instant::now() + zeroer_wait(len));
+                #[cfg(test)]
+                tests::while_waiting_for_zeroer(&mut blocks);
                 if self
                     .zeroed_behind
                     .wait_until(&mut blocks, until)
@@ -211,10 +213,22 @@ impl Reuse {
         if !block.zeroed {
             // Out of `kept` and not yet handed out: a panic while zeroing it would leave it mapped
             // for good, outside the budget and the cache (review).
-            let unmap_if_unwinding = UnmapIfUnwinding(ptr, block.len);
+            let give_back = GiveBackIfUnwinding::new(|| {
+                if block.fully_resident {
+                    // Remembered as taken wholly resident, above: forgotten with the block, as
+                    // its address may be mapped again for a block that is no such thing (review).
+                    let (address, len) = (block.address, block.len);
+                    let mut blocks = self.blocks.lock();
+                    blocks
+                        .fully_resident
+                        .take_if(|(a, l, _)| (*a, *l) == (address, len));
+                }
+                // SAFETY: out of `kept` and never handed out: nobody else holds it.
+                unsafe { crate::memory::unmap(ptr, block.len) };
+            });
             // SAFETY: the block is a live mapping of `block.len` bytes that nobody else holds.
             let every_page_written = unsafe { self.zero_kept(ptr, &block, true) };
-            std::mem::forget(unmap_if_unwinding);
+            give_back.defuse();
             if every_page_written && !block.fully_resident {
                 let mut blocks = self.blocks.lock();
                 blocks.fully_resident.remember(Self::taken_now(&block));
@@ -480,16 +494,6 @@ impl Reuse {
     }
 }
 
-/// Unmaps a block taken out of the cache when dropped; forgotten once the block is handed out.
-struct UnmapIfUnwinding(NonNull<u8>, u64);
-
-impl Drop for UnmapIfUnwinding {
-    fn drop(&mut self) {
-        // SAFETY: a block out of `kept` that its taker never handed out: nobody else holds it.
-        unsafe { crate::memory::unmap(self.0, self.1) };
-    }
-}
-
 impl Default for Reuse {
     fn default() -> Self {
         Reuse::new()
@@ -565,6 +569,26 @@ mod tests {
 
     fn arm_while_zeroing(step: impl FnOnce(&Reuse) + 'static) {
         WHILE_ZEROING.with(|w| *w.borrow_mut() = Some(Box::new(step)));
+    }
+
+    /// A step a test runs as a taker waits for the zeroer thread, the cache locked.
+    type Waiting = Box<dyn FnMut(&mut MutexGuard<Blocks>)>;
+
+    thread_local! {
+        /// When set, runs each time this thread starts waiting for the zeroer thread's block.
+        static WHILE_WAITING: RefCell<Option<Waiting>> = const { RefCell::new(None) };
+    }
+
+    fn arm_while_waiting_for_zeroer(step: impl FnMut(&mut MutexGuard<Blocks>) + 'static) {
+        WHILE_WAITING.with(|w| *w.borrow_mut() = Some(Box::new(step)));
+    }
+
+    pub(super) fn while_waiting_for_zeroer(blocks: &mut MutexGuard<Blocks>) {
+        let step = WHILE_WAITING.with(|w| w.borrow_mut().take());
+        if let Some(mut step) = step {
+            step(blocks);
+            WHILE_WAITING.with(|w| *w.borrow_mut() = Some(step));
+        }
     }
 
     fn write_some_pages(ptr: NonNull<u8>, len: u64) {
@@ -956,6 +980,75 @@ mod tests {
             "the block was unmapped"
         );
         assert_eq!(reuse.take(len), None);
+    }
+
+    /// Before: a block remembered as taken wholly resident stayed remembered once its zeroing
+    /// panicked and it was unmapped, for whatever is mapped at its address next (review).
+    #[test]
+    fn a_block_whose_zeroing_panics_is_forgotten_as_wholly_resident() {
+        let len = 1 << 20;
+        let (reuse, block) = cache_and_written_block(len);
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
+        let block = reuse.take(len).expect("kept, every page resident");
+        fill_block(block, len, 0xCD);
+        assert!(unsafe { reuse.keep(block, len, Warmth::Warm) });
+        assert!(kept_fully_resident(&reuse, block));
+        arm_while_zeroing(|_| panic!("armed by a test"));
+        let taken = std::panic::catch_unwind(AssertUnwindSafe(|| reuse.take(len)));
+        assert!(taken.is_err(), "the zeroing panicked");
+        let address = block.as_ptr() as usize;
+        let mut blocks = reuse.blocks.lock();
+        assert_eq!(blocks.fully_resident.take_if(|b| b.0 == address), None);
+    }
+
+    /// Before: a refused mapping was retried after the trim alone, which cannot reach the block
+    /// the zeroer thread holds: the refusal stood, with that block back moments later (review).
+    #[test]
+    fn a_refused_mapping_takes_the_block_the_zeroer_holds() {
+        let len = 1 << 20;
+        let (reuse, block) = cache_and_written_block(len);
+        assert!(unsafe { reuse.keep(block, len, Warmth::Cold) });
+        let (held, zeroer_holds) = std::sync::mpsc::channel();
+        let (go, zeroer_goes) = std::sync::mpsc::channel::<()>();
+        let (done, zeroer_done) = std::sync::mpsc::channel();
+        let taken = std::thread::scope(|scope| {
+            let reuse = &reuse;
+            scope.spawn(move || {
+                // The zeroer thread, stalled in the block until let go.
+                arm_while_zeroing(move |_| {
+                    let _ = held.send(());
+                    let _ = zeroer_goes.recv();
+                });
+                assert!(zero_one_behind(reuse));
+                let _ = done.send(());
+            });
+            zeroer_holds.recv().expect("the zeroer holds the block");
+            // The allocation's first take gives up on the stalled zeroer; the retry's take
+            // lets it go and waits until it is done, so that no deadline can pass meanwhile.
+            let let_go = go.clone();
+            let mut waits = 0;
+            arm_while_waiting_for_zeroer(move |blocks| {
+                waits += 1;
+                if waits == 2 {
+                    MutexGuard::unlocked(blocks, || {
+                        let _ = let_go.send(());
+                        let _ = zeroer_done.recv();
+                    });
+                }
+            });
+            crate::memory::arm_map_failure();
+            let taken = crate::memory::kept_or_mapped(reuse, len);
+            WHILE_WAITING.with(|w| w.borrow_mut().take());
+            let _ = go.send(()); // a zeroer still stalled (the retry never took) goes on
+            taken
+        });
+        let taken = taken.expect("a block");
+        let (is_block, zeroed) = (taken == block, all_zero(taken, len));
+        // SAFETY: taken, so ours; unmapped once.
+        unsafe { unmap(taken, len) };
+        assert!(is_block, "a fresh mapping rather than the zeroer's block");
+        assert!(zeroed);
+        assert_eq!(reuse.kept_bytes(), 0);
     }
 
     /// Before: the block the zeroer held was out of `bytes`, and `keep` could fill the cache past

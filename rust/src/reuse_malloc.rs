@@ -25,7 +25,7 @@
 //! kept, 411-431k kept and zeroed behind.
 
 use crate::fill::{fill, Stores};
-use crate::memory::MMAP_THRESHOLD;
+use crate::memory::{GiveBackIfUnwinding, MMAP_THRESHOLD};
 use parking_lot::Mutex;
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::ptr::NonNull;
@@ -186,6 +186,13 @@ impl MallocBlocks {
         })??;
         self.bytes.fetch_sub(size, Ordering::Relaxed);
         let ptr = NonNull::new(address as *mut u8)?;
+        // Out of its class and not yet handed out: back to malloc if a panic comes first.
+        // SAFETY: the block is ours alone, and nobody else frees it.
+        let give_back = GiveBackIfUnwinding::new(|| unsafe {
+            crate::memory::free_to_malloc(ptr.as_ptr().cast())
+        });
+        #[cfg(test)]
+        crate::memory::panic_if_armed_once_obtained();
         if !zeroed {
             // A small block is zeroed with plain stores, as the store it is about to take
             // touches the line anyway; a larger one the reclaimer freed after a collection, out
@@ -197,6 +204,7 @@ impl MallocBlocks {
             // SAFETY: a block of `size` >= `capacity` bytes that nobody else holds.
             unsafe { fill(ptr.as_ptr(), capacity as usize, 0, stores) };
         }
+        give_back.defuse();
         Some(ptr)
     }
 
@@ -377,6 +385,24 @@ mod tests {
             assert_eq!(cache.kept_bytes(), 0);
             // SAFETY: from calloc, held by nobody else.
             unsafe { libc::free(again.as_ptr().cast()) };
+        }
+    }
+
+    /// Before: a panic between taking a kept block and handing it out left it allocated for
+    /// good, outside the cache and the budget (review).
+    #[test]
+    fn a_block_taken_when_a_panic_comes_goes_back_to_malloc() {
+        let cache = MallocBlocks::new();
+        cache.set_limit(64 << 20);
+        for capacity in [100, 16 << 10] {
+            assert!(unsafe { cache.keep(block(capacity), capacity) });
+            let freed = crate::memory::freed_here();
+            crate::memory::arm_panic_once_obtained();
+            let taken =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.take(capacity)));
+            assert!(taken.is_err(), "the take panicked");
+            assert_eq!(crate::memory::freed_here() - freed, 1, "freed {capacity}");
+            assert_eq!(cache.kept_bytes(), 0);
         }
     }
 
