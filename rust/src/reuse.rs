@@ -469,13 +469,29 @@ impl Reuse {
         }
     }
 
-    /// Takes the kept blocks unused for `idle` or longer out of `kept` and its count.
+    /// Takes the kept blocks unused for `idle` or longer out of `kept` and its count. Both lists
+    /// are asked for fallibly, as the trim may run while the OS refuses memory, when malloc may
+    /// refuse too (an infallible allocation would abort the process): refused, nothing is taken
+    /// out until the next trim.
     fn drain_idle(blocks: &mut MutexGuard<Blocks>, idle: Duration) -> Vec<Kept> {
         let now = Instant::now();
-        let (stale, fresh): (Vec<Kept>, Vec<Kept>) = blocks
-            .kept
-            .drain(..)
-            .partition(|k| now.saturating_duration_since(k.since) >= idle);
+        let is_idle = |k: &Kept| now.saturating_duration_since(k.since) >= idle;
+        let count = blocks.kept.iter().filter(|k| is_idle(k)).count();
+        let (mut stale, mut fresh) = (Vec::new(), Vec::new());
+        if count == 0
+            || stale.try_reserve_exact(count).is_err()
+            || fresh.try_reserve_exact(blocks.kept.len() - count).is_err()
+        {
+            return Vec::new();
+        }
+        // Within the room reserved: no allocation.
+        for k in blocks.kept.drain(..) {
+            if is_idle(&k) {
+                stale.push(k);
+            } else {
+                fresh.push(k);
+            }
+        }
         blocks.kept = fresh;
         blocks.bytes -= stale.iter().map(|k| k.len).sum::<u64>();
         stale
@@ -1049,6 +1065,45 @@ mod tests {
         assert!(is_block, "a fresh mapping rather than the zeroer's block");
         assert!(zeroed);
         assert_eq!(reuse.kept_bytes(), 0);
+    }
+
+    /// Before: the trim that runs when the OS refused memory shrank the lists of kept malloc
+    /// blocks with `shrink_to`, and the periodic one split the kept mapped blocks into two new
+    /// lists: a `realloc` or `malloc` that, refused, aborted the process (review). Refused here,
+    /// the trims give back what they can without.
+    #[test]
+    fn trims_need_no_allocation_that_would_abort() {
+        let reuse = Reuse::new();
+        reuse.set_limit_for_budget(64 << 20);
+        let capacity = 100;
+        let size = MallocBlocks::block_size(capacity) as usize;
+        let keep_malloced = |count| {
+            for _ in 0..count {
+                // SAFETY: malloc with a non-zero size; kept, so the cache frees it.
+                let ptr = NonNull::new(unsafe { libc::malloc(size) }.cast()).unwrap();
+                assert!(unsafe { reuse.malloced.keep(ptr, capacity) });
+            }
+        };
+        // A list far longer than the blocks of its class, none idle through a trim period.
+        keep_malloced(100);
+        reuse.trim(Duration::ZERO); // the period ends
+        for _ in 0..100 {
+            let ptr = reuse.malloced.take(capacity).expect("kept");
+            // SAFETY: taken, so ours; freed once.
+            unsafe { crate::memory::free_to_malloc(ptr.as_ptr().cast()) };
+        }
+        keep_malloced(2);
+        let mapped = map(1 << 20).unwrap();
+        assert!(unsafe { reuse.keep(mapped, 1 << 20, Warmth::Warm) });
+        crate::testing::refusing_allocations(|| reuse.trim(Duration::ZERO));
+        assert_eq!(reuse.kept_bytes(), 0, "the mapped block went back");
+        assert_eq!(reuse.malloced.kept_bytes(), 2 * size as u64, "not idle yet");
+        let mapped = map(1 << 20).unwrap();
+        assert!(unsafe { reuse.keep(mapped, 1 << 20, Warmth::Warm) });
+        crate::testing::refusing_allocations(|| reuse.trim(Duration::from_secs(3600)));
+        assert_eq!(reuse.kept_bytes(), 1 << 20, "not idle: kept");
+        reuse.set_limit(0);
+        assert_eq!(reuse.kept_bytes() + reuse.malloced.kept_bytes(), 0);
     }
 
     /// Before: the block the zeroer held was out of `bytes`, and `keep` could fill the cache past

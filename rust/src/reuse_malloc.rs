@@ -312,7 +312,7 @@ impl MallocBlocks {
             // with the blocks (8 bytes a block, 2.8 million blocks of 16 bytes under 64 MiB).
             for list in [&mut class.kept, &mut class.zeroed] {
                 if list.len() < list.capacity() / 4 {
-                    list.shrink_to(list.len() * 2);
+                    shrink_unless_refused(list, list.len() * 2);
                 }
             }
             class.fewest = class.held();
@@ -339,6 +339,21 @@ impl MallocBlocks {
             unsafe { libc::free(address as *mut libc::c_void) };
         }
         crate::memory::note_given_to_malloc(bytes);
+    }
+}
+
+/// Shrinks `list` to room for `room` addresses (at least its length), unless malloc refuses the
+/// smaller list: a trim also runs when the OS refused memory (see `memory`), and `shrink_to`'s
+/// `realloc`, refused, would abort the process (review). An empty list is only freed.
+fn shrink_unless_refused(list: &mut Vec<usize>, room: usize) {
+    if list.is_empty() {
+        *list = Vec::new();
+        return;
+    }
+    let mut smaller = Vec::new();
+    if smaller.try_reserve_exact(room.max(list.len())).is_ok() {
+        smaller.extend_from_slice(list); // within the room reserved: no allocation
+        *list = smaller;
     }
 }
 

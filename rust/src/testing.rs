@@ -1,5 +1,6 @@
 //! Helpers shared by the unit tests.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
@@ -23,4 +24,63 @@ pub fn with_background_loop<R>(step: impl Fn() + Sync, body: impl FnOnce() -> R)
         let _stop = Stop(&stop);
         body()
     })
+}
+
+/// The unit tests' allocator: the system's, except that it refuses the allocations of a thread
+/// inside [`refusing_allocations`], as malloc may when the OS refuses memory.
+struct Refusing;
+
+thread_local! {
+    /// Set while this thread's allocations are refused.
+    static REFUSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn refused() -> bool {
+    REFUSE.try_with(|r| r.get()).unwrap_or(false)
+}
+
+// SAFETY: the system allocator's, or a refusal (null), which `GlobalAlloc` allows.
+unsafe impl GlobalAlloc for Refusing {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if refused() {
+            return std::ptr::null_mut();
+        }
+        System.alloc(layout)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if refused() {
+            return std::ptr::null_mut();
+        }
+        System.alloc_zeroed(layout)
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if refused() {
+            return std::ptr::null_mut();
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Refusing = Refusing;
+
+/// Runs `body` with every allocation of this thread refused; a refused infallible one aborts the
+/// process, as it would where malloc refuses. `body` must not panic: the panic's message would
+/// be refused too.
+pub fn refusing_allocations<R>(body: impl FnOnce() -> R) -> R {
+    struct Allow;
+    impl Drop for Allow {
+        fn drop(&mut self) {
+            REFUSE.with(|r| r.set(false));
+        }
+    }
+    REFUSE.with(|r| r.set(true));
+    let _allow = Allow;
+    body()
 }
