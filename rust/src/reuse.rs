@@ -346,7 +346,8 @@ impl Reuse {
         if self.split.has_work() {
             MutexGuard::unlocked(blocks, || {
                 // Caught, as `zero_one_behind` catches its own: the chunk counts finished all
-                // the same, and its taker zeroes the block again (see `split`).
+                // the same, and its taker zeroes the block again (see `split`). Logged once per
+                // block: a spoiled offer has no more work for this thread.
                 let helped = std::panic::catch_unwind(AssertUnwindSafe(|| self.split.help()));
                 if helped.is_err() {
                     log::error!("helping to zero a taker's block panicked; its taker zeroes it");

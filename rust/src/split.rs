@@ -11,7 +11,7 @@
 //! for chunks the helper is still writing. A helper that is busy or slow to wake costs the
 //! taker nothing beyond the offer: the taker then zeroes every chunk itself. A chunk whose
 //! writer panicked still counts as finished, so that the taker never waits for it forever, and
-//! spoils the offer: the taker then zeroes the whole block again itself.
+//! spoils the offer: the helper leaves it, and the taker zeroes the whole block again itself.
 
 use crate::fill::{fill, Stores};
 use parking_lot::Mutex;
@@ -153,8 +153,13 @@ impl SplitZeroing {
         }
     }
 
-    /// Whether a block is on offer that still has chunks to claim.
+    /// Whether a block is on offer that still has chunks to claim, and is not spoiled: its taker
+    /// zeroes a spoiled one whole again anyway, and a helper whose every chunk panics would
+    /// otherwise go on claiming them, its thread logging each panic (review).
     pub fn has_work(&self) -> bool {
+        if self.spoiled.load(Ordering::Relaxed) {
+            return false;
+        }
         let job = self.offer.lock().job;
         job.is_some_and(|job| {
             job.next_chunk(self.cursor.load(Ordering::Acquire))
@@ -471,6 +476,43 @@ mod tests {
         assert!(
             !split.spoiled.load(Ordering::Relaxed),
             "reset by the next offer"
+        );
+    }
+
+    /// Before: a spoiled offer still had work for the helper, so a zeroer thread that panicked
+    /// in every chunk claimed them one after another, and logged each panic (review).
+    #[test]
+    fn a_spoiled_offer_has_no_more_work_for_the_helper() {
+        let split: &'static SplitZeroing = Box::leak(Box::new(SplitZeroing::new()));
+        let (counted, panics) = mpsc::channel();
+        let outcome = offer_on_a_thread_of_its_own(
+            split,
+            16 * CHUNK,
+            || {},
+            false,
+            move |began| {
+                // Helps as the zeroer thread does, while there is work, panicking in every chunk,
+                // all before the taker claims any.
+                let mut panicked = 0;
+                while split.has_work() {
+                    PANIC_IN_NEXT_CHUNK.with(|p| p.set(true));
+                    if catch_unwind(AssertUnwindSafe(|| split.help())).is_err() {
+                        panicked += 1;
+                    }
+                }
+                let _ = counted.send(panicked);
+                let _ = began.send(());
+            },
+        );
+        let bytes = outcome
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the taker returned")
+            .expect("the taker did not panic");
+        assert!(bytes.iter().all(|b| *b == 0), "every byte zeroed");
+        assert_eq!(
+            panics.recv().expect("the helper counted"),
+            1,
+            "chunks panicked"
         );
     }
 
