@@ -701,7 +701,10 @@ thread_local! {
     /// A test hook: when armed, this thread's next allocation fails as if the OS had refused,
     /// with this error number.
     static FAIL_NEXT: Cell<Option<i32>> = const { Cell::new(None) };
-    /// A test hook: when set, this thread's next `mmap` fails with ENOMEM.
+    /// A test hook: when set, this thread's next `mmap` fails with ENOMEM. In every build, not
+    /// only `cfg(test)`: `rust/tests/caches_on.rs`, a test binary of its own that links the
+    /// library as built for release, arms it. One thread-local read per `mmap`, a call that
+    /// costs microseconds.
     static FAIL_NEXT_MAP: Cell<bool> = const { Cell::new(false) };
 }
 
