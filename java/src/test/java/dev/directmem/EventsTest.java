@@ -58,8 +58,14 @@ class EventsTest {
                 buffer.putInt(0, i);
             }
             assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
-            after = settledStats();
-            recorded = recordedOnceReported(recording, file, after.collections() - before.collections());
+            // The recording and the counters, polled until they agree and hold for a second
+            // (before: the counters read once settled, then the recording dumped until it had as
+            // many events, where a collection running for over a second came in uncounted).
+            EventsProbe.Snapshot snapshot = EventsProbe.agreeing(recording, file, before.collections());
+            assertTrue(snapshot.agreed(), "the recording and the counters did not agree within 60 s: "
+                    + snapshot.describe(before.collections()));
+            after = snapshot.stats();
+            recorded = snapshot.events();
             recording.stop();
         }
         try {
@@ -165,25 +171,6 @@ class EventsTest {
     }
 
     /**
-     * The recording's events once it has as many Reclamation events as {@code collections}
-     * (each comes once its frees have been waited for), or after 30 s.
-     */
-    private static List<RecordedEvent> recordedOnceReported(Recording recording, Path file, long collections)
-            throws Exception {
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (true) {
-            recording.dump(file);
-            List<RecordedEvent> recorded = RecordingFile.readAllEvents(file);
-            long reported = recorded.stream()
-                    .filter(e -> e.getEventType().getName().equals("dev.directmem.Reclamation")).count();
-            if (reported >= collections || System.nanoTime() > deadline) {
-                return recorded;
-            }
-            Thread.sleep(100);
-        }
-    }
-
-    /**
      * A Reclamation event that throws (planted: every one) prints its stack trace and a warning
      * five times, then only at debug level (before: also "could not report a reclamation to
      * Java: Java exception was thrown" at every collection, as jni-rs returned the exception
@@ -217,6 +204,7 @@ class EventsTest {
                 List.of("-XX:MaxDirectMemorySize=64m"), EventsProbe.class.getName(), "early");
         String out = child.output();
         assertEquals(0, child.exitCode(), out);
+        assertTrue(out.contains("AGREED true"), out);
         assertTrue(out.contains("COLLECTIONS 1\n"), out);
         Matcher event = Pattern.compile("(?m)^EVENT trigger=(.*) bytesFreed=(\\d+) ").matcher(out);
         assertTrue(event.find(), out);
@@ -245,7 +233,8 @@ class EventsTest {
 
     /**
      * The stats once no collection has ended for a second: a background one may still run, and
-     * one driven by heap pressure (Shenandoah, ZGC) can take a few hundred milliseconds.
+     * one driven by heap pressure (Shenandoah, ZGC) can take seconds; one still running then is
+     * counted after, and its event (committed after its count moves) comes after too.
      */
     private static DirectMemoryStats settledStats() throws InterruptedException {
         long deadline = System.nanoTime() + 30_000_000_000L;
