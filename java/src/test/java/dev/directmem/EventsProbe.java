@@ -78,7 +78,7 @@ final class EventsProbe {
     /**
      * A recording's events and the library's stats read just after they were dumped; {@code
      * agreed}: its Reclamation events, {@code reclamations} of them, matched the collections
-     * counted and neither had moved for a second.
+     * counted, which had not moved for a second before the dump nor during it.
      */
     record Snapshot(List<RecordedEvent> events, DirectMemoryStats stats, long reclamations, boolean agreed) {
         /** Both sides, for a message: the events' count and triggers, the collections counted. */
@@ -96,52 +96,69 @@ final class EventsProbe {
     }
 
     /**
-     * Dumps {@code recording} into {@code file} and reads the stats after each dump, every 100 ms,
-     * until the dump holds one Reclamation event per collection counted past {@code
-     * collectionsBefore} and neither figure has moved for a second, or 60 s have passed; returns
-     * the last dump with its stats ({@code agreed} says which). The stats are read after the dump:
-     * a collection is counted as it returns and its event committed only after (once its frees
-     * are waited for, 256 ms at most), so every event in the dump is of a collection counted, and
-     * the second of agreement lets a counted collection's event land. A collection still running
-     * then (one driven by heap pressure on Shenandoah or ZGC can take seconds) is counted and
-     * reported after, in neither figure. Review finding: EventsTest read the counters once they
-     * had not moved for a second and then dumped until the recording had as many events, so such
-     * a collection's event came in uncounted; the early probe slept a fixed 2 s for its event.
-     * A missing or duplicated event never agrees: the caller fails with {@link Snapshot#describe}.
-     * No lambda: on JDK 17 with ZGC, one first linked while a recording runs stops reclamation.
+     * Waits until the collections counted have not moved for a second, then dumps {@code
+     * recording} into {@code file} and reads the stats after the dump; returns that dump and
+     * those stats once the dump holds one Reclamation event per collection counted past {@code
+     * collectionsBefore} and the count is still the one that held for the second before. Else it
+     * waits for another quiet second and dumps again, for at most 60 s; then it returns the last
+     * look ({@code agreed} false; the caller fails with {@link Snapshot#describe}). A collection
+     * is counted as it returns and its event committed only after (once its frees are waited
+     * for, 256 ms at most), so every event in a dump is of a collection counted by the time the
+     * stats are read after it, and a quiet second lets a counted collection's event land. A
+     * collection still running at the dump (one driven by heap pressure on Shenandoah or ZGC can
+     * take seconds) is counted and reported after it, in neither figure. Review finding: the test
+     * read the counters once quiet, then dumped until the recording had as many events, so such a
+     * collection's event came in uncounted; and the early probe slept a fixed 2 s for its event.
+     * A missing or duplicated event never agrees.
+     *
+     * <p>Dumps only after a quiet second, not at every look: each dump of a running recording
+     * starts a new chunk, and on JDK 17 a thread whose first event comes after one records its
+     * pooled strings (16 to 128 characters: the trigger) as null (seen by helper-95: a thread
+     * started for the purpose; not on JDK 25). No lambda: on JDK 17 with ZGC, one first linked
+     * while a recording runs stops reclamation (see {@link Events}).
      */
     static Snapshot agreeing(Recording recording, Path file, long collectionsBefore)
             throws IOException, InterruptedException {
         long started = System.nanoTime();
-        long agreedSince = 0;
+        long quietCount = DirectMemory.stats().collections();
+        long quietSince = started;
         Snapshot last = null;
         while (true) {
-            recording.dump(file);
-            List<RecordedEvent> events = RecordingFile.readAllEvents(file);
-            DirectMemoryStats stats = DirectMemory.stats();
-            long reclamations = 0;
-            for (RecordedEvent e : events) {
-                if (isReclamation(e)) {
-                    reclamations++;
-                }
-            }
-            long now = System.nanoTime();
-            boolean agree = reclamations == stats.collections() - collectionsBefore;
-            // The same figures as the last look, which then agreed too: the agreement holds on.
-            boolean held = agree && last != null && last.reclamations() == reclamations
-                    && last.stats().collections() == stats.collections();
-            if (agree && !held) {
-                agreedSince = now;
-            }
-            if (agree && now - agreedSince >= 1_000_000_000L) {
-                return new Snapshot(events, stats, reclamations, true);
-            }
-            last = new Snapshot(events, stats, reclamations, false);
-            if (now - started > 60_000_000_000L) {
-                return last;
-            }
             Thread.sleep(100);
+            long now = System.nanoTime();
+            long count = DirectMemory.stats().collections();
+            if (count != quietCount) {
+                quietCount = count;
+                quietSince = now;
+            } else if (now - quietSince >= 1_000_000_000L) {
+                last = look(recording, file, collectionsBefore, quietCount);
+                if (last.agreed()) {
+                    return last;
+                }
+                quietCount = last.stats().collections();
+                quietSince = System.nanoTime();
+            }
+            if (now - started > 60_000_000_000L) {
+                return last != null ? last : look(recording, file, collectionsBefore, -1);
+            }
         }
+    }
+
+    /** One dump and the stats after it; agreed if the events match the count, still {@code quietCount}. */
+    private static Snapshot look(Recording recording, Path file, long collectionsBefore, long quietCount)
+            throws IOException {
+        recording.dump(file);
+        List<RecordedEvent> events = RecordingFile.readAllEvents(file);
+        DirectMemoryStats stats = DirectMemory.stats();
+        long reclamations = 0;
+        for (RecordedEvent e : events) {
+            if (isReclamation(e)) {
+                reclamations++;
+            }
+        }
+        boolean agreed = stats.collections() == quietCount
+                && reclamations == stats.collections() - collectionsBefore;
+        return new Snapshot(events, stats, reclamations, agreed);
     }
 
     static boolean isReclamation(RecordedEvent e) {

@@ -58,9 +58,10 @@ class EventsTest {
                 buffer.putInt(0, i);
             }
             assertThrows(OutOfMemoryError.class, () -> DirectMemory.allocateDirect(65 * MIB));
-            // The recording and the counters, polled until they agree and hold for a second
-            // (before: the counters read once settled, then the recording dumped until it had as
-            // many events, where a collection running for over a second came in uncounted).
+            // The recording, dumped once the counters held for a second, and the counters read
+            // after the dump, until they agree (before: the counters read once settled, then the
+            // recording dumped until it had as many events, and the event of a collection that
+            // ran for over a second, ending after the reading, came in uncounted).
             EventsProbe.Snapshot snapshot = EventsProbe.agreeing(recording, file, before.collections());
             assertTrue(snapshot.agreed(), "the recording and the counters did not agree within 60 s: "
                     + snapshot.describe(before.collections()));
