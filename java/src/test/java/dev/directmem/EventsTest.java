@@ -197,15 +197,30 @@ class EventsTest {
      * buffers dropped through a 64 MiB budget, then nothing allocated, so that the background
      * reclaimer alone collects. Before, its event was committed as the collection returned, and
      * on G1, Parallel and Serial, whose references reach the reclaimer thread only after, it
-     * showed almost nothing freed.
+     * showed almost nothing freed. Under load the reclaimer may collect in the background while
+     * the buffers are still being allocated, finding few, and then again (seen: JDK 17 with
+     * Shenandoah and two busy loops, 2 MiB then 56 MiB); each collection still has its event,
+     * checked in every run, but the one collection this is about takes a run of its own: at most
+     * three runs.
      */
     @Test
     void aBackgroundCollectionsEventCountsWhatItFreed() throws Exception {
-        Subprocess.Result child = Subprocess.run(Subprocess.testClassPath(),
-                List.of("-XX:MaxDirectMemorySize=64m"), EventsProbe.class.getName(), "early");
-        String out = child.output();
-        assertEquals(0, child.exitCode(), out);
-        assertTrue(out.contains("AGREED true"), out);
+        String out = "";
+        for (int run = 1; run <= 3 && !out.contains("COLLECTIONS 1\n"); run++) {
+            Subprocess.Result child = Subprocess.run(Subprocess.testClassPath(),
+                    List.of("-XX:MaxDirectMemorySize=64m"), EventsProbe.class.getName(), "early");
+            out = child.output();
+            assertEquals(0, child.exitCode(), out);
+            // One event per collection, each the background reclaimer's, in every run.
+            assertTrue(out.contains("AGREED true"), out);
+            Matcher trigger = Pattern.compile("(?m)^EVENT trigger=(.*) bytesFreed=").matcher(out);
+            while (trigger.find()) {
+                assertEquals("early, in the background", trigger.group(1), out);
+            }
+            if (!out.contains("COLLECTIONS 1\n")) {
+                System.out.println("more than one background collection in run " + run + ", again:\n" + out);
+            }
+        }
         assertTrue(out.contains("COLLECTIONS 1\n"), out);
         Matcher event = Pattern.compile("(?m)^EVENT trigger=(.*) bytesFreed=(\\d+) ").matcher(out);
         assertTrue(event.find(), out);
