@@ -604,15 +604,7 @@ mod tests {
     /// Runs `body` with every step past a ledger release panicking (memory freed in `body` is
     /// then never given back: the steps that would have are the ones that panic).
     fn panicking_past_release<R>(body: impl FnOnce() -> R) -> R {
-        struct Disarm;
-        impl Drop for Disarm {
-            fn drop(&mut self) {
-                PANIC_PAST_RELEASE.with(|p| p.set(false));
-            }
-        }
-        PANIC_PAST_RELEASE.with(|p| p.set(true));
-        let _disarm = Disarm;
-        body()
+        crate::testing::with_flag_set(&PANIC_PAST_RELEASE, body)
     }
 
     #[test]

@@ -447,6 +447,16 @@ mod tests {
         outcome
     }
 
+    /// Waits for the taker of [`offer_on_a_thread_of_its_own`]: it returned, did not panic, and
+    /// zeroed every byte.
+    fn taker_zeroed_every_byte(outcome: &mpsc::Receiver<thread::Result<Vec<u8>>>) {
+        let bytes = outcome
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the taker returned")
+            .expect("the taker did not panic");
+        assert!(bytes.iter().all(|b| *b == 0), "every byte zeroed");
+    }
+
     /// Before: a helper that panicked in a chunk it claimed never counted it finished, and its
     /// taker waited for it forever, in use (review: the Java thread stuck in allocateDirect).
     /// The chunk was never written: counted finished alone, it would hand old bytes out.
@@ -466,11 +476,7 @@ mod tests {
                 let _ = began.send(());
             },
         );
-        let bytes = outcome
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the taker returned")
-            .expect("the taker did not panic");
-        assert!(bytes.iter().all(|b| *b == 0), "every byte zeroed");
+        taker_zeroed_every_byte(&outcome);
         assert!(ended(split), "the block is still on offer");
         zero_and_check(split, 3 * CHUNK, Stores::Cached, "the next offer");
         assert!(
@@ -504,11 +510,7 @@ mod tests {
                 let _ = began.send(());
             },
         );
-        let bytes = outcome
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the taker returned")
-            .expect("the taker did not panic");
-        assert!(bytes.iter().all(|b| *b == 0), "every byte zeroed");
+        taker_zeroed_every_byte(&outcome);
         assert_eq!(
             panics.recv().expect("the helper counted"),
             1,

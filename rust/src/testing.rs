@@ -1,8 +1,10 @@
 //! Helpers shared by the unit tests.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::thread::LocalKey;
 
 /// Runs `body` while another thread calls `step` over and over, as a background thread of the
 /// library would if it never slept; stops that thread when `body` returns or panics.
@@ -32,7 +34,7 @@ struct Refusing;
 
 thread_local! {
     /// Set while this thread's allocations are refused.
-    static REFUSE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static REFUSE: Cell<bool> = const { Cell::new(false) };
 }
 
 fn refused() -> bool {
@@ -74,13 +76,18 @@ static ALLOCATOR: Refusing = Refusing;
 /// process, as it would where malloc refuses. `body` must not panic: the panic's message would
 /// be refused too.
 pub fn refusing_allocations<R>(body: impl FnOnce() -> R) -> R {
-    struct Allow;
-    impl Drop for Allow {
+    with_flag_set(&REFUSE, body)
+}
+
+/// Runs `body` with this thread's `flag` set, cleared again as it returns or unwinds.
+pub fn with_flag_set<R>(flag: &'static LocalKey<Cell<bool>>, body: impl FnOnce() -> R) -> R {
+    struct Clear(&'static LocalKey<Cell<bool>>);
+    impl Drop for Clear {
         fn drop(&mut self) {
-            REFUSE.with(|r| r.set(false));
+            self.0.with(|f| f.set(false));
         }
     }
-    REFUSE.with(|r| r.set(true));
-    let _allow = Allow;
+    flag.with(|f| f.set(true));
+    let _clear = Clear(flag);
     body()
 }
