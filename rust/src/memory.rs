@@ -214,6 +214,7 @@ fn retry_with_caches_trimmed<T>(
 /// is handed out: between the two, a panic (zeroing it, say) would leave the block allocated for
 /// good, outside the budget and every cache (review: only the kept mapped blocks' takers had such
 /// a guard). One guard for every path, each with its own way to give the block back.
+#[must_use = "dropped at once, it gives back a block about to be handed out"]
 pub(crate) struct GiveBackIfUnwinding<F: FnOnce()>(Option<F>);
 
 impl<F: FnOnce()> GiveBackIfUnwinding<F> {

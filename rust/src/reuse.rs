@@ -1041,7 +1041,8 @@ mod tests {
             });
             zeroer_holds.recv().expect("the zeroer holds the block");
             // The allocation's first take gives up on the stalled zeroer; the retry's take
-            // lets it go and waits until it is done, so that no deadline can pass meanwhile.
+            // lets it go and waits until it is done (its deadline then passes, and it finds the
+            // block back in the list), so that no timing decides the outcome.
             let let_go = go.clone();
             let mut waits = 0;
             arm_while_waiting_for_zeroer(move |blocks| {
@@ -1103,6 +1104,12 @@ mod tests {
         assert!(unsafe { reuse.keep(mapped, 1 << 20, Warmth::Warm) });
         crate::testing::refusing_allocations(|| reuse.trim(Duration::from_secs(3600)));
         assert_eq!(reuse.kept_bytes(), 1 << 20, "not idle: kept");
+        // Idle, but the lists it would be split into refused: kept until a trim that gets them.
+        std::thread::sleep(Duration::from_millis(2));
+        crate::testing::refusing_allocations(|| reuse.trim(Duration::from_millis(1)));
+        assert_eq!(reuse.kept_bytes(), 1 << 20, "idle, lists refused: kept");
+        reuse.trim(Duration::from_millis(1));
+        assert_eq!(reuse.kept_bytes(), 0, "idle: gone back");
         reuse.set_limit(0);
         assert_eq!(reuse.kept_bytes() + reuse.malloced.kept_bytes(), 0);
     }

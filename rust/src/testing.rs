@@ -79,15 +79,14 @@ pub fn refusing_allocations<R>(body: impl FnOnce() -> R) -> R {
     with_flag_set(&REFUSE, body)
 }
 
-/// Runs `body` with this thread's `flag` set, cleared again as it returns or unwinds.
+/// Runs `body` with this thread's `flag` set, as it was again once `body` returns or unwinds.
 pub fn with_flag_set<R>(flag: &'static LocalKey<Cell<bool>>, body: impl FnOnce() -> R) -> R {
-    struct Clear(&'static LocalKey<Cell<bool>>);
-    impl Drop for Clear {
+    struct Restore(&'static LocalKey<Cell<bool>>, bool);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            self.0.with(|f| f.set(false));
+            self.0.with(|f| f.set(self.1));
         }
     }
-    flag.with(|f| f.set(true));
-    let _clear = Clear(flag);
+    let _restore = Restore(flag, flag.with(|f| f.replace(true)));
     body()
 }
