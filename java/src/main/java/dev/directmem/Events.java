@@ -109,12 +109,12 @@ final class Events {
 
     /**
      * What a refusal's message adds when a JFR recording runs on a JDK below 21 with ZGC, or
-     * null. There (seen on 17.0.15), once a lambda's call site was first linked while a recording
-     * ran, forced collections stopped finding directmem's dropped buffers: their phantom
+     * null. There (seen on 17.0.7 to 17.0.21.1), once a lambda had run (before the recording or
+     * during it), forced collections stopped finding directmem's dropped buffers: their phantom
      * references were discovered and never enqueued ({@code -Xlog:gc+ref=debug}: "Phantom: N
      * discovered, 0 enqueued"), until the recording stopped. Not seen with G1 or Shenandoah, nor
-     * on JDK 21 or 25 with ZGC (helper-90). No lambda and no collector beans here: this runs as
-     * a refusal is thrown (the collector was learned before, on the reporter thread).
+     * on JDK 21 or 25 with ZGC (helper-90, helper-100). No lambda and no collector beans here:
+     * this runs as a refusal is thrown (the collector was learned before, on the reporter thread).
      */
     static String recordingOnOldZgcNote() {
         try {
@@ -125,8 +125,8 @@ final class Events {
                 if (recording.getState() == jdk.jfr.RecordingState.RUNNING) {
                     return "; a JFR recording is running on JDK " + Runtime.version().feature()
                             + " with ZGC, where collections have been seen to leave dropped directmem"
-                            + " buffers unreclaimed while a recording runs (once a lambda was first linked"
-                            + " during it): stop the recording, use G1, or JDK 21 or later";
+                            + " buffers unreclaimed while a recording runs (once a lambda has run):"
+                            + " stop the recording, use G1, or JDK 21 or later";
                 }
             }
             return null;

@@ -33,9 +33,9 @@ class EventsTest {
 
     @Test
     void aRecordingShowsReclamationsAndFailures() throws Exception {
-        // README's known limitation: on JDK 17 with ZGC, once a lambda was first linked while a
-        // recording ran (earlier tests of this class link some), forced collections leave the
-        // dropped buffers unreclaimed and the churn below fails. RecordingChurnTest churns under
+        // README's known limitation: on JDK 17 with ZGC, once a lambda has run (JUnit runs many),
+        // forced collections leave the buffers dropped while a recording runs unreclaimed and
+        // the churn below fails. RecordingChurnTest churns under
         // a recording there in a JVM of its own.
         assumeFalse(zgcBelowJdk21(), "JDK 17 with ZGC under a recording: README's known limitation");
         Path file = Files.createTempFile("directmem-events", ".jfr");

@@ -10,12 +10,12 @@ import jdk.jfr.Recording;
 import org.junit.jupiter.api.Test;
 
 /**
- * Dropped buffers are reclaimed while a JFR recording runs. On JDK 17 with ZGC, once a lambda's
- * call site was first linked while a recording ran, forced collections left the buffers that
- * thread allocated unreclaimed (README, a known limitation); directmem's own Reclamation upcall
- * linked one (a test hook's), so any recording triggered it: the churn threw
+ * Dropped buffers are reclaimed while a JFR recording runs. On JDK 17 with ZGC, once a lambda had
+ * run (before the recording or during it), forced collections left the buffers that thread
+ * dropped unreclaimed (README, a known limitation; 17.0.7 to 17.0.21.1, helper-100); directmem's
+ * own Reclamation upcall ran one (a test hook's), so any recording triggered it: the churn threw
  * BudgetExhaustedError after 3 collections at about one budget (helper-87). In a JVM of its own,
- * where no other test linked a lambda during a recording first.
+ * whose probe runs no lambda, so that one of directmem's own would show.
  */
 class RecordingChurnTest {
     @Test
