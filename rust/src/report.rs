@@ -7,7 +7,7 @@
 //! JVM or of threads: the JNI layer decides how a report reaches Java (JFR events).
 
 use crate::reclaim::{Collection, Collector};
-use std::sync::atomic::{AtomicU64, Ordering};
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 /// Why a collection was run.
@@ -35,7 +35,8 @@ pub struct Reclamation {
     /// no report made before this one counted. Frees that land after the thread went on are not
     /// counted here; the pool's counters have them. So reports add up to the pool's reclaimed
     /// bytes at most, even when their spans overlap (a reserving thread's and the background
-    /// thread's: both counted the same frees before).
+    /// thread's: both counted the same frees before). A report whose span held those of more
+    /// than 15 others that ended apart may count less (see [`ReportedFrees`]), never more.
     pub bytes_freed: u64,
 }
 
@@ -97,33 +98,95 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-/// The bytes of the reclaimed-bytes counter counted into reports so far: one for every
-/// collector reporting on the same counter, so that the reports add up to the counter at most.
-pub struct ReportedFrees(AtomicU64);
+/// The stretches of the reclaimed-bytes counter that reports have counted: one for every
+/// collector reporting on the same counter, so that each free is counted by one report at most
+/// and the reports add up to the counter at most.
+///
+/// Stretches, not a total or a mark: a total falls behind the counter by every free no report
+/// waited for (after an ordinary collection, or after a refused allocation went on), and each
+/// report then counted its whole span again, overlapping ones too (review of helper-91's fix); a
+/// mark at the highest reading counted moved past frees that only an earlier report's span held
+/// when a report that began later ended first, and nobody counted them (helper-91).
+pub struct ReportedFrees(Mutex<Spans>);
+
+/// How many disjoint stretches are kept. A report whose span reaches below the lowest one
+/// kept counts too little, never too much (see [`Spans::add`]); reports span one collection's
+/// wait, so a report still open across this many others that ended apart is rare.
+const KEPT_SPANS: usize = 16;
+
+/// Disjoint stretches `(from, to)` of the counter, in order, none touching another.
+#[derive(Clone, Copy)]
+struct Spans {
+    spans: [(u64, u64); KEPT_SPANS],
+    len: usize,
+}
+
+impl Spans {
+    const EMPTY: Spans = Spans {
+        spans: [(0, 0); KEPT_SPANS],
+        len: 0,
+    };
+
+    fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.spans.iter().take(self.len).copied()
+    }
+
+    /// Appends `span`, above every stretch here. When all places are taken, the two lowest
+    /// stretches become one, and the frees between them count as counted: a later report
+    /// reaching down there counts too little rather than twice.
+    fn push(&mut self, span: (u64, u64)) {
+        if self.len >= KEPT_SPANS {
+            // Irrefutable: KEPT_SPANS is at least 2, or this does not compile.
+            let [lowest, next, ..] = &mut self.spans;
+            lowest.1 = next.1;
+            self.spans.copy_within(2.., 1);
+            self.len = KEPT_SPANS - 1;
+        }
+        if let Some(place) = self.spans.get_mut(self.len) {
+            *place = span;
+            self.len += 1;
+        }
+    }
+
+    /// Counts `from..to`: returns how much of it no stretch held, and adds it to the stretches.
+    fn add(&mut self, from: u64, to: u64) -> u64 {
+        let mut kept = Spans::EMPTY;
+        let (mut merged, mut held, mut placed) = ((from, to), 0u64, false);
+        for (a, b) in self.iter() {
+            if b < from {
+                kept.push((a, b));
+            } else if a > to {
+                if !placed {
+                    kept.push(merged);
+                    placed = true;
+                }
+                kept.push((a, b));
+            } else {
+                // Overlapping or touching: a <= to and from <= b.
+                held = held.saturating_add(b.min(to).saturating_sub(a.max(from)));
+                merged = (merged.0.min(a), merged.1.max(b));
+            }
+        }
+        if !placed {
+            kept.push(merged);
+        }
+        *self = kept;
+        to.saturating_sub(from).saturating_sub(held)
+    }
+}
 
 impl ReportedFrees {
     pub const fn new() -> Self {
-        ReportedFrees(AtomicU64::new(0))
+        ReportedFrees(parking_lot::const_mutex(Spans::EMPTY))
     }
 
-    /// The frees between `since` and `now` (readings of the counter), as many as the reports
-    /// have not yet counted; from here on they are counted. A total, not a mark up to which the
-    /// counter was counted: a report that began later and ended first moved such a mark past
-    /// frees only an earlier report's span held, and nobody counted them (helper-91).
+    /// The frees between `since` and `now` (readings of the counter) that no report counted
+    /// yet; from here on they are counted.
     fn take(&self, since: u64, now: u64) -> u64 {
-        let mut counted = self.0.load(Ordering::Acquire);
-        loop {
-            let share = now.saturating_sub(since).min(now.saturating_sub(counted));
-            match self.0.compare_exchange_weak(
-                counted,
-                counted + share,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return share,
-                Err(actual) => counted = actual,
-            }
+        if now <= since {
+            return 0;
         }
+        self.0.lock().add(since, now)
     }
 }
 
@@ -482,6 +545,73 @@ mod tests {
         use Step::*;
         let steps = [BeginReserving, Free(10), BeginEarly, EndEarly, EndReserving];
         assert_eq!(bytes_reported(&steps), vec![0, 10]);
+    }
+
+    #[test]
+    fn frees_no_report_counted_do_not_lift_later_reports_over_their_own_frees() {
+        // 100 bytes come back outside any report (after an ordinary collection, or after a
+        // refused allocation went on), then the two cases above. With a total of the bytes
+        // reported: 30 and 50, and 10 and 10, the total lagging behind the counter so far that
+        // every report counted its whole span again.
+        use Step::*;
+        let overlapping = [
+            Free(100),
+            BeginReserving,
+            BeginEarly,
+            Free(30),
+            EndEarly,
+            Free(20),
+            EndReserving,
+        ];
+        assert_eq!(bytes_reported(&overlapping), vec![30, 20]);
+        let nested = [
+            Free(100),
+            BeginReserving,
+            Free(10),
+            BeginEarly,
+            EndEarly,
+            EndReserving,
+        ];
+        assert_eq!(bytes_reported(&nested), vec![0, 10]);
+    }
+
+    #[test]
+    fn a_report_counts_what_its_span_holds_beyond_the_spans_already_counted() {
+        // Spans of the counter, in the order their reports end (threads race to report).
+        let reported = ReportedFrees::new();
+        assert_eq!(reported.take(20, 30), 10);
+        assert_eq!(reported.take(0, 10), 10);
+        assert_eq!(reported.take(5, 25), 10, "only 10..20 is new");
+        assert_eq!(reported.take(0, 30), 0);
+        assert_eq!(reported.take(40, 40), 0);
+        assert_eq!(reported.take(35, 45), 10);
+        assert_eq!(
+            reported.take(30, 50),
+            5 + 5,
+            "30..35 and 45..50, in no span before"
+        );
+        assert_eq!(
+            reported.take(50, 40),
+            0,
+            "a reading before the start counts nothing"
+        );
+    }
+
+    #[test]
+    fn a_report_older_than_the_spans_kept_counts_too_little_never_too_much() {
+        // Each 10 bytes of the counter, 5 are in a report's span; then a report that began
+        // before all of them ends. Only the oldest gaps are forgotten (counted as reported).
+        let reported = ReportedFrees::new();
+        let spans = u64::try_from(KEPT_SPANS).unwrap() * 3;
+        let mut counted = 0;
+        for i in 0..spans {
+            counted += reported.take(10 * i + 5, 10 * i + 10);
+        }
+        assert_eq!(counted, 5 * spans);
+        // 0..5 and the gaps between the spans kept: 5 * KEPT_SPANS, where 5 * spans is exact.
+        let late = reported.take(0, 10 * spans);
+        assert_eq!(late, 5 * u64::try_from(KEPT_SPANS).unwrap());
+        assert_eq!(reported.take(0, 10 * spans), 0);
     }
 
     #[test]
