@@ -368,8 +368,18 @@ impl Pool {
     /// The error for a reservation the reclaimer could not make. Every message names the
     /// capacity asked for, the budget's use and maximum, and the reservation's footprint where
     /// alignment or rounding makes it larger (the footprint is what the budget must take).
+    ///
+    /// Only the budget's refusals count as failed allocations. A collector failure is a JNI call
+    /// of the JVM's collector that failed with a Java exception pending (`new_object` of the
+    /// canary with the Java heap full, `NewWeakGlobalRef` out of C heap): the guard lets that
+    /// exception through and Java raises no AllocationFailure event for it; counted, it was a
+    /// refusal in the stats for an `OutOfMemoryError: Java heap space` (review). A collector
+    /// failure with no exception pending (the canary vanishing: not known to happen; JVMTI's
+    /// refusal falls back to heap pressure) would throw this error uncounted.
     fn failed(&self, e: ReserveError, reservation: Reservation) -> Error {
-        self.failures.fetch_add(1, Ordering::Relaxed);
+        if matches!(e, ReserveError::Exhausted(_)) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
         let cannot = |used: u64, max: u64| {
             let footprint = if reservation.footprint == reservation.capacity {
                 String::new()
@@ -790,6 +800,20 @@ mod tests {
             msg.starts_with("Cannot reserve 30 bytes of direct buffer memory (used: 80, max: 100): could not make the JVM collect garbage to reclaim it: boom"),
             "{msg}"
         );
+        // The collector's failure, not the budget's refusal: a full Java heap, whose own error
+        // the caller gets (before: counted as a failed allocation, review).
+        assert_eq!(pool.stats().failures, 0);
+        // SAFETY: freed once.
+        unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
+        // Nor in steps. A pool that never collected: its first step collects at once.
+        let pool = Pool::new(100, quick());
+        let held = pool.allocate(80, 1, &mut NoGarbage).unwrap();
+        let stepped = pool.allocate_step(30, 1, &mut Broken, &mut Waiting::default());
+        assert!(
+            matches!(&stepped, Err(e) if e.message().contains("boom")),
+            "{stepped:?}"
+        );
+        assert_eq!(pool.stats().failures, 0);
         // SAFETY: freed once.
         unsafe { pool.free(plain(held, 80), FreedBy::Caller).unwrap() };
     }
