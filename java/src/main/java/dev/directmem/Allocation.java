@@ -355,6 +355,12 @@ sealed class Allocation permits SharedBlock {
                         + "free the buffer that DirectMemory.allocateDirect or allocateDirectAligned returned");
     }
 
+    static IllegalStateException addressReadsZero() {
+        return new IllegalStateException("the buffer's memory address reads 0 on this thread: the buffer"
+                + " reached it without a happens-before edge from the allocating thread (a data race);"
+                + " hand buffers over through a lock, a volatile field or a concurrent collection");
+    }
+
     /** Gives the block back now, unless it was already. */
     final void freeBlock() {
         Release r = release;
@@ -366,9 +372,7 @@ sealed class Allocation permits SharedBlock {
             if (r.address == 0) {
                 // Before the claim, so that nothing changes: the native free would refuse a null
                 // address, and the claim would keep every later free from trying again.
-                throw new IllegalStateException("the buffer's memory address reads 0 on this thread: the buffer"
-                        + " reached it without a happens-before edge from the allocating thread (a data race);"
-                        + " hand buffers over through a lock, a volatile field or a concurrent collection");
+                throw addressReadsZero();
             }
             if (!r.claim()) {
                 // Freed already. If by a free that threw once the memory was back, ends what it

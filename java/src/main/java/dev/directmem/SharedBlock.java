@@ -376,8 +376,15 @@ final class SharedBlock extends Allocation {
                 }
                 throw cannotFreeView();
             }
+            boolean last = retired && live == 1;
+            if (last && release.address == 0) {
+                // freeBlock's refusal, made before anything changes, as DirectMemory.free says. Not
+                // known to be reachable: this lock follows the block's arming (through its first
+                // carve), so the address reads as armed here.
+                throw addressReadsZero();
+            }
             buffer.limit(0);
-            if (retired && live == 1) {
+            if (last) {
                 // The last buffer: disarmed, but still naming this block, until the block is freed.
                 ACCESS.disarm(buffer, this);
                 // Counted still if an overflow struck its retirement's un-counting: the

@@ -102,6 +102,41 @@ class SharedBlockTest {
     }
 
     /**
+     * The last free of a retired block whose release's address reads 0 (the refusal of a buffer
+     * handed over through a data race) throws and changes nothing: the buffer still reads and
+     * writes its slot, and the block stays. Before, the free set the limit to 0, disarmed the
+     * buffer and un-counted the block, then freeBlock refused. The state is made by hand: the
+     * block's lock orders its arming before any free, so no race is known to make it.
+     */
+    @Test
+    void aLastFreeRefusedForAnAddressThatReadsZeroChangesNothing() {
+        ByteBuffer buffer = DirectMemory.allocateDirect(64);
+        buffer.put(5, (byte) 7);
+        Allocation.Release release = Allocation.of(buffer).release;
+        SharedBlock.startOverForTesting(); // retired; its one buffer keeps it
+        DirectMemoryStats before = DirectMemory.stats();
+        long address = release.address;
+        release.address = 0;
+        try {
+            assertThrows(IllegalStateException.class, () -> DirectMemory.free(buffer));
+        } finally {
+            release.address = address;
+        }
+        assertEquals(64, buffer.limit(), "the limit as it was");
+        assertEquals(64, buffer.capacity(), "still armed");
+        assertEquals(7, buffer.get(5));
+        DirectMemoryStats refused = DirectMemory.stats();
+        assertEquals(before.memoryUsed(), refused.memoryUsed(), "the block stays");
+        assertEquals(before.freedBytes(), refused.freedBytes());
+
+        DirectMemory.free(buffer);
+        assertEquals(0, buffer.capacity());
+        DirectMemoryStats after = DirectMemory.stats();
+        assertEquals(0, after.memoryUsed());
+        assertEquals(before.freedBytes() + SLOTS * 64, after.freedBytes());
+    }
+
+    /**
      * The last free of a retired block whose freeing of the block threw (before it did anything:
      * a stack overflow, a full Java heap, the ledger's refusal) is finished by a later free of the
      * buffer, not through a collection. Before: the buffer already named no block, so the later free
