@@ -3,6 +3,7 @@ package dev.directmem;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
 import java.lang.reflect.Field;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
@@ -52,7 +53,11 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
 
     /**
      * Points the buffer at nothing (the caller has set its limit to 0) and its {@code att} at
-     * {@code owner}; frees nothing.
+     * {@code owner}; frees nothing. {@code att} is written last, ordered after every write before
+     * it (the caller's limit included): a thread that reads the new {@code att} and then issues
+     * {@link java.lang.invoke.VarHandle#acquireFence} sees the buffer disarmed (see
+     * {@link SharedBlock#free}). Through JNI each field write is a call of its own, entered through
+     * a VM transition that fences.
      */
     abstract void disarm(ByteBuffer buffer, Object owner);
 
@@ -186,6 +191,10 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
         @Override
         void disarm(ByteBuffer buffer, Object owner) {
             pointAtNothing(buffer);
+            // Plain stores all: without the fence a free that reads the new att on another
+            // thread (and returns at once, SharedBlock.free) could still see the old limit and
+            // address (aarch64, or the JIT reordering the stores).
+            VarHandle.releaseFence();
             try {
                 SET_ATTACHMENT.invokeExact(buffer, owner);
             } catch (Throwable t) {

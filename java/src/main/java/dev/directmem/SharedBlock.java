@@ -365,7 +365,11 @@ final class SharedBlock extends Allocation {
     @Override
     void free(ByteBuffer buffer) {
         if (this == GIVEN_BACK) {
-            return; // freed already (or a view made of a freed buffer: empty)
+            // Freed already (or a view made of a freed buffer: empty). The att read in
+            // Allocation.of is plain: the fence pairs with the one in BufferAccess.disarm, so that
+            // a free racing the winning one returns only with the buffer disarmed on its thread.
+            VarHandle.acquireFence();
+            return;
         }
         int slot;
         synchronized (this) {
