@@ -290,7 +290,8 @@ impl Pool {
 
     /// Counts `total.capacity` as freed by `by`, then releases `count` reservations from the
     /// ledger, undoing the count if the ledger refuses. Counted first, so that whoever sees the
-    /// ledger at zero sees every freed byte counted (a settled snapshot adds up).
+    /// ledger at zero sees every freed byte counted (a settled snapshot adds up). Once released,
+    /// the footprint is told to the reclaimer, which weighs the two kinds of free differently.
     fn count_and_release(
         &self,
         count: u64,
@@ -305,7 +306,7 @@ impl Pool {
                 counter.fetch_sub(total.capacity, Ordering::Relaxed);
             }
             Ok(()) if by == FreedBy::Caller => self.reclaimer.freed_by_program(total.footprint),
-            Ok(()) => {}
+            Ok(()) => self.reclaimer.freed_by_reclaimer(total.footprint),
         }
         released
     }

@@ -4,12 +4,16 @@
 //! them.
 //! So a refused reservation (1) makes the JVM collect, through a [`Collector`] that works even
 //! under `-XX:+DisableExplicitGC`, then (2) waits for the frees themselves, retrying as each
-//! one lands, and gives up only after several collections bring nothing back.
+//! one lands, and gives up only after several collections in a row bring back too little garbage
+//! to make room for it.
 //!
 //! Only the reclaimer thread's frees show what a collection found. A free the program makes
 //! (`DirectMemory.free`) wakes waiting threads to try again, but neither makes a collection count
 //! as fruitful nor starts the back-off over: a budget full of live buffers, while other threads
 //! allocate and free, once had a waiting thread force a full collection every 12 ms for 30 s.
+//! Nor does garbage too small for the request: while another thread dropped 1 MiB buffers at the
+//! edge of a budget full of live ones, a request for 8 MiB, which could never fit, counted every
+//! collection that found one of them as fruitful, and forced collections until the 30 s deadline.
 //!
 //! One thread drives a collection at a time; threads that fail meanwhile wait for that
 //! collection's end instead of starting their own, taking memory freed before it ends. Waiting
@@ -65,7 +69,8 @@ pub enum Collection {
 /// Bounds on how long a refused reservation keeps trying.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
-    /// Collections in a row that bring no memory back before a reservation fails.
+    /// Collections in a row that bring back too little garbage to make room for the reservation
+    /// (had no other thread taken it) before it fails.
     pub max_collections: u32,
     /// Longest a refused reservation keeps trying while memory does come back to others.
     pub max_wait: Duration,
@@ -155,6 +160,8 @@ pub struct Reclaimer {
     frees: AtomicU64,
     /// The reclaimer thread's batches so far: garbage a collection found, coming back.
     reclaims: AtomicU64,
+    /// The footprint the reclaimer thread has given back so far (see `freed_by_reclaimer`).
+    reclaimed: AtomicU64,
     /// Held by a waiter from its last look at `frees` until it sleeps, and by a notifier while it
     /// wakes the waiters, so that no free lands unseen in between.
     free_signal: Mutex<()>,
@@ -186,6 +193,7 @@ impl Reclaimer {
             collection_finished: Condvar::new(),
             frees: AtomicU64::new(0),
             reclaims: AtomicU64::new(0),
+            reclaimed: AtomicU64::new(0),
             free_signal: Mutex::new(()),
             freed: Condvar::new(),
             waiting_for_frees: AtomicUsize::new(0),
@@ -318,6 +326,7 @@ impl Reclaimer {
         loop {
             if w.phase == Phase::Collect {
                 w.reclaims_before = self.reclaims.load(Ordering::SeqCst);
+                w.reclaimed_enough = self.reclaimed_enough(ledger, r);
                 match self
                     .collect_unless_running(ledger, collector)
                     .map_err(ReserveError::CollectorFailed)?
@@ -368,9 +377,9 @@ impl Reclaimer {
             };
             if w.phase == Phase::AfterCollection {
                 // Garbage that came back but went to other threads means contention, not
-                // exhaustion.
-                let saw_frees = self.reclaims.load(Ordering::SeqCst) != w.reclaims_before;
-                w.fruitless = if saw_frees {
+                // exhaustion; garbage too small to make room, whoever took it, does not count.
+                let made_room = self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough;
+                w.fruitless = if made_room {
                     0
                 } else {
                     w.fruitless.saturating_add(1)
@@ -388,6 +397,21 @@ impl Reclaimer {
             }
             w.phase = Phase::Collect;
         }
+    }
+
+    /// What `reclaimed` must reach for the garbage given back from now on to make room for `r`,
+    /// had no other thread taken any: its value now, plus what `r` lacks now (at least a byte,
+    /// so that some garbage must come back). Read before `used`: a batch released in between
+    /// counts on both sides, never on neither. Not a per-collection count, so frees that lag
+    /// past the next collection's start still count (under contention, a full budget has
+    /// collections back to back); the price: buffers other threads allocate and drop after this
+    /// collection began, found again by theirs before this wait ends, count too. A thread that
+    /// drops enough to fill the headroom within one such wait (a few ms) can still keep a
+    /// request that never fits collecting until the deadline.
+    fn reclaimed_enough(&self, ledger: &Ledger, r: Reservation) -> u64 {
+        let reclaimed = self.reclaimed.load(Ordering::SeqCst);
+        let headroom = ledger.max().saturating_sub(ledger.used());
+        reclaimed.saturating_add(r.footprint.saturating_sub(headroom).max(1))
     }
 
     /// Reserves `r` if the budget can take it now (`used` as it left it), never collecting or
@@ -432,6 +456,14 @@ impl Reclaimer {
         }
         let _signal = self.free_signal.lock();
         self.freed.notify_all();
+    }
+
+    /// Counts memory the reclaimer thread gave back (garbage a collection found), once released
+    /// from the ledger and before the batch is signalled ([`Reclaimer::notify_reclaimed_down_to`]):
+    /// a collection makes a waiting reservation's count of fruitless ones start over only if
+    /// what comes back after it could have made room for it.
+    pub fn freed_by_reclaimer(&self, footprint: u64) {
+        self.reclaimed.fetch_add(footprint, Ordering::SeqCst);
     }
 
     /// Counts memory the program freed itself (not the reclaimer): never garbage, so no reason
@@ -762,10 +794,13 @@ pub struct Waiting {
     /// When the reservation gives up, in nanoseconds since the reclaimer's epoch.
     deadline: u64,
     collections: u32,
-    /// Collections in a row after which no memory came back.
+    /// Collections in a row after which too little garbage came back to make room.
     fruitless: u32,
     /// `reclaims` when this phase's wait began (for a collection, before it ran).
     reclaims_before: u64,
+    /// `reclaimed` that, reached after the last collection began, made room for the reservation
+    /// (see `reclaimed_enough`).
+    reclaimed_enough: u64,
     /// `frees` at the last look: a park ends early once it moves.
     seen: u64,
     /// `reclaims` at the last look.
@@ -802,7 +837,7 @@ enum Phase {
 
 impl Waiting {
     /// How many numbers [`Waiting::to_longs`] writes and [`Waiting::from_longs`] reads.
-    pub const LONGS: usize = 12;
+    pub const LONGS: usize = 13;
     /// Which of them is [`Waiting::park`], in nanoseconds.
     pub const PARK_NANOS: usize = 0;
 
@@ -843,13 +878,14 @@ impl Waiting {
             self.running,
             self.reclaims_seen,
             self.pause_ends,
+            self.reclaimed_enough,
         ]
         .map(|n| n as i64)
     }
 
     /// Reads what `to_longs` wrote (all zeros: a new reservation); refuses anything else.
     pub fn from_longs(longs: &[i64]) -> Result<Self, String> {
-        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends] =
+        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_enough] =
             <[i64; Self::LONGS]>::try_from(longs)
                 .map_err(|_| {
                     format!(
@@ -873,6 +909,7 @@ impl Waiting {
             collections: u32::try_from(collections).map_err(|_| invalid())?,
             fruitless: u32::try_from(fruitless).map_err(|_| invalid())?,
             reclaims_before,
+            reclaimed_enough,
             seen,
             reclaims_seen,
             pause,
@@ -905,6 +942,13 @@ mod tests {
             capacity: bytes,
             footprint: bytes,
         }
+    }
+
+    /// The reclaimer thread's free of `r`, garbage a collection found, as the pool makes it.
+    fn reclaim(ledger: &Ledger, reclaimer: &Reclaimer, r: Reservation) {
+        ledger.release(r).unwrap();
+        reclaimer.freed_by_reclaimer(r.footprint);
+        reclaimer.notify_reclaimed_down_to(ledger.used());
     }
 
     fn fast_policy() -> Policy {
@@ -951,8 +995,7 @@ mod tests {
                     if backlog {
                         reclaimer.set_backlog(i + 1 < last);
                     }
-                    ledger.release(r).unwrap();
-                    reclaimer.notify_reclaimed_down_to(ledger.used());
+                    reclaim(&ledger, &reclaimer, r);
                 }
             });
             running.recv().map_err(|e| e.to_string())?;
@@ -1190,8 +1233,7 @@ mod tests {
         assert_eq!(waiting.phase, Phase::Joining);
         // Once it has ended and its garbage is freed, the next step counts it and reserves.
         collection.end();
-        ledger.release(res(1)).unwrap();
-        reclaimer.notify_reclaimed_down_to(ledger.used());
+        reclaim(&ledger, &reclaimer, res(1));
         assert!(reclaimer
             .reserve_step(&ledger, res(1), &mut MustNotCollect, &mut waiting)
             .unwrap());
@@ -1399,6 +1441,7 @@ mod tests {
             collections: 2,
             fruitless: 1,
             reclaims_before: 40,
+            reclaimed_enough: 43,
             seen: 41,
             reclaims_seen: 42,
             pause: 4_000_000,
@@ -1517,8 +1560,7 @@ mod tests {
         }
         impl Collector for Thief {
             fn collect(&mut self) -> Result<Collection, String> {
-                self.ledger.release(res(self.bytes)).unwrap();
-                self.reclaimer.notify_reclaimed_down_to(self.ledger.used());
+                reclaim(&self.ledger, &self.reclaimer, res(self.bytes));
                 self.ledger.try_reserve(res(self.bytes)).unwrap();
                 Ok(Collection::Forced)
             }
@@ -1549,10 +1591,27 @@ mod tests {
             bytes: 1,
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
+        // Before: every collection's byte counted as fruit, and this ran to the deadline.
         assert!(
-            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended),
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
             "{result:?}"
         );
+
+        // 2 bytes free already, and 3 back each time: enough with them, had no one taken them.
+        let short = Arc::new(Ledger::new(10));
+        short.try_reserve(res(3)).unwrap();
+        short.try_reserve(res(5)).unwrap();
+        let mut rest = Thief {
+            ledger: short.clone(),
+            reclaimer: reclaimer.clone(),
+            bytes: 3,
+        };
+        let result = reclaimer.reserve(&short, res(5), &mut rest);
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if e.contended && e.collections > 3),
+            "{result:?}"
+        );
+        assert_eq!(short.used(), 8);
 
         // Collections slower than the whole wait, which free nothing.
         struct Slow;
@@ -1788,8 +1847,7 @@ mod tests {
         impl Collector for OneBlock<'_> {
             fn collect(&mut self) -> Result<Collection, String> {
                 self.2.push(Instant::now());
-                self.0.release(res(5)).unwrap();
-                self.1.notify_reclaimed_down_to(self.0.used());
+                reclaim(self.0, self.1, res(5));
                 Ok(Collection::Forced)
             }
         }
@@ -1893,8 +1951,7 @@ mod tests {
                 thread::spawn(move || {
                     for i in 0..3 {
                         thread::sleep(Duration::from_millis(20));
-                        ledger.release(res(20)).unwrap();
-                        reclaimer.notify_reclaimed_down_to(ledger.used());
+                        reclaim(&ledger, &reclaimer, res(20));
                         reclaimer.set_backlog(i < 2);
                     }
                 });
