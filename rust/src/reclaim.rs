@@ -14,6 +14,9 @@
 //! Nor does garbage too small for the request: while another thread dropped 1 MiB buffers at the
 //! edge of a budget full of live ones, a request for 8 MiB, which could never fit, counted every
 //! collection that found one of them as fruitful, and forced collections until the 30 s deadline.
+//! Unless the room keeps growing: a collection that finds garbage and leaves more room free than
+//! any earlier one of the same request is fruitful too (see `Reclaimer::gained_room`), so that a
+//! request goes on while other threads drop buffers and do not replace them.
 //!
 //! One thread drives a collection at a time; threads that fail meanwhile wait for that
 //! collection's end instead of starting their own, taking memory freed before it ends. Waiting
@@ -70,7 +73,8 @@ pub enum Collection {
 #[derive(Clone, Copy, Debug)]
 pub struct Policy {
     /// Collections in a row that bring back too little garbage to make room for the reservation
-    /// (had no other thread taken it) before it fails.
+    /// (had no other thread taken it), and leave no more room free than an earlier one, before it
+    /// fails.
     pub max_collections: u32,
     /// Longest a refused reservation keeps trying while memory does come back to others.
     pub max_wait: Duration,
@@ -377,9 +381,11 @@ impl Reclaimer {
             };
             if w.phase == Phase::AfterCollection {
                 // Garbage that came back but went to other threads means contention, not
-                // exhaustion; garbage too small to make room, whoever took it, does not count.
+                // exhaustion; garbage too small to make room, whoever took it, does not count,
+                // unless the room it left keeps growing.
                 let made_room = self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough;
-                w.fruitless = if made_room {
+                let gained_room = self.gained_room(ledger, w);
+                w.fruitless = if made_room || gained_room {
                     0
                 } else {
                     w.fruitless.saturating_add(1)
@@ -412,6 +418,28 @@ impl Reclaimer {
         let reclaimed = self.reclaimed.load(Ordering::SeqCst);
         let headroom = ledger.max().saturating_sub(ledger.used());
         reclaimed.saturating_add(r.footprint.saturating_sub(headroom).max(1))
+    }
+
+    /// Whether the collection `w` has waited through found garbage and left more room free, at
+    /// some moment since it began, than any earlier collection of the same reservation: room that
+    /// grows collection by collection (buffers other threads drop and do not replace, as when a
+    /// pipeline drains) is progress, though no one collection's garbage made room for the
+    /// reservation. Review: a request for 5 of 10 bytes, all used, 1 byte given back by each
+    /// collection and kept, failed after 3 collections with 3 bytes free.
+    ///
+    /// The lowest use since the collection began (`floor`), not use now: buffers another thread
+    /// allocates and drops again would otherwise make the room move up and down. The first
+    /// collection only sets the mark: it gives back, once, the garbage dropped before the
+    /// request, so counting it would add a collection to every request that never fits. Found
+    /// garbage: room the program's own frees make is no collection's fruit. A gain needs a byte
+    /// more room than ever before, and the room never exceeds `max`: the gains run out.
+    fn gained_room(&self, ledger: &Ledger, w: &mut Waiting) -> bool {
+        let lowest = self.floor.load(Ordering::Relaxed).min(ledger.used());
+        let room = ledger.max().saturating_sub(lowest);
+        let found_garbage = self.reclaims.load(Ordering::SeqCst) != w.reclaims_before;
+        let gained = w.collections > 1 && found_garbage && room > w.best_headroom;
+        w.best_headroom = w.best_headroom.max(room);
+        gained
     }
 
     /// Reserves `r` if the budget can take it now (`used` as it left it), never collecting or
@@ -794,13 +822,16 @@ pub struct Waiting {
     /// When the reservation gives up, in nanoseconds since the reclaimer's epoch.
     deadline: u64,
     collections: u32,
-    /// Collections in a row after which too little garbage came back to make room.
+    /// Collections in a row after which too little garbage came back to make room, and no more
+    /// room was left free than after an earlier one.
     fruitless: u32,
     /// `reclaims` when this phase's wait began (for a collection, before it ran).
     reclaims_before: u64,
     /// `reclaimed` that, reached after the last collection began, made room for the reservation
     /// (see `reclaimed_enough`).
     reclaimed_enough: u64,
+    /// The most room free after any collection of this reservation so far (see `gained_room`).
+    best_headroom: u64,
     /// `frees` at the last look: a park ends early once it moves.
     seen: u64,
     /// `reclaims` at the last look.
@@ -837,7 +868,7 @@ enum Phase {
 
 impl Waiting {
     /// How many numbers [`Waiting::to_longs`] writes and [`Waiting::from_longs`] reads.
-    pub const LONGS: usize = 13;
+    pub const LONGS: usize = 14;
     /// Which of them is [`Waiting::park`], in nanoseconds.
     pub const PARK_NANOS: usize = 0;
 
@@ -879,13 +910,14 @@ impl Waiting {
             self.reclaims_seen,
             self.pause_ends,
             self.reclaimed_enough,
+            self.best_headroom,
         ]
         .map(|n| n as i64)
     }
 
     /// Reads what `to_longs` wrote (all zeros: a new reservation); refuses anything else.
     pub fn from_longs(longs: &[i64]) -> Result<Self, String> {
-        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_enough] =
+        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_enough, best_headroom] =
             <[i64; Self::LONGS]>::try_from(longs)
                 .map_err(|_| {
                     format!(
@@ -910,6 +942,7 @@ impl Waiting {
             fruitless: u32::try_from(fruitless).map_err(|_| invalid())?,
             reclaims_before,
             reclaimed_enough,
+            best_headroom,
             seen,
             reclaims_seen,
             pause,
@@ -1442,6 +1475,7 @@ mod tests {
             fruitless: 1,
             reclaims_before: 40,
             reclaimed_enough: 43,
+            best_headroom: 44,
             seen: 41,
             reclaims_seen: 42,
             pause: 4_000_000,
@@ -1624,6 +1658,128 @@ mod tests {
         let result = reclaimer.reserve(&ledger, res(5), &mut Slow);
         assert!(
             matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended),
+            "{result:?}"
+        );
+    }
+
+    /// Each collection gives back less than the request lacks, and no other thread takes it: the
+    /// room grows collection by collection, as when a pipeline drains its buffers, and the
+    /// reservation keeps going until it fits. Found by review: once a collection counted only if
+    /// its garbage alone made room, this failed after 3 collections with 3 of the 5 bytes free.
+    #[test]
+    fn room_that_collections_keep_adding_keeps_a_reservation_going() {
+        /// Each collection reclaims `bytes` of garbage, which no one takes.
+        struct Drip<'a> {
+            ledger: &'a Ledger,
+            reclaimer: &'a Reclaimer,
+            bytes: u64,
+            calls: u32,
+        }
+        impl Collector for Drip<'_> {
+            fn collect(&mut self) -> Result<Collection, String> {
+                self.calls += 1;
+                reclaim(self.ledger, self.reclaimer, res(self.bytes));
+                Ok(Collection::Forced)
+            }
+        }
+        let reclaimer = Reclaimer::new(fast_policy());
+        let ledger = Ledger::new(10);
+        for _ in 0..10 {
+            ledger.try_reserve(res(1)).unwrap();
+        }
+        let mut drip = Drip {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            bytes: 1,
+            calls: 0,
+        };
+        let result = reclaimer.reserve(&ledger, res(5), &mut drip);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(drip.calls, 5);
+        assert_eq!(ledger.used(), 10);
+
+        // The same in steps, the wait kept in the numbers a Java caller keeps between them.
+        let ledger = Ledger::new(10);
+        for _ in 0..10 {
+            ledger.try_reserve(res(1)).unwrap();
+        }
+        let mut drip = Drip {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            bytes: 1,
+            calls: 0,
+        };
+        let mut longs = [0i64; Waiting::LONGS];
+        let result = loop {
+            let mut waiting = Waiting::from_longs(&longs).unwrap();
+            match reclaimer.reserve_step(&ledger, res(5), &mut drip, &mut waiting) {
+                Ok(false) => {
+                    longs = waiting.to_longs();
+                    thread::sleep(waiting.park());
+                }
+                other => break other,
+            }
+        };
+        assert!(matches!(result, Ok(true)), "{result:?}");
+        assert_eq!(drip.calls, 5);
+        assert_eq!(ledger.used(), 10);
+
+        // Room that another thread's garbage takes up again is no progress, though more of it is
+        // left when a later wait ends: each collection gives back 3 bytes of that garbage; the
+        // other thread takes back all 3 after the first, 2 after each later one (and the rest
+        // before the next). The room the waits end with grows from 0 to 1 byte, the most room
+        // since each collection began stays 3.
+        struct Ebb<'a> {
+            ledger: &'a Ledger,
+            reclaimer: &'a Reclaimer,
+            calls: u32,
+        }
+        impl Collector for Ebb<'_> {
+            fn collect(&mut self) -> Result<Collection, String> {
+                self.calls += 1;
+                while self.ledger.try_reserve(res(1)).is_ok() {}
+                for _ in 0..3 {
+                    reclaim(self.ledger, self.reclaimer, res(1));
+                }
+                for _ in u32::from(self.calls > 1)..3 {
+                    self.ledger.try_reserve(res(1)).unwrap();
+                }
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Ledger::new(10);
+        for _ in 0..10 {
+            ledger.try_reserve(res(1)).unwrap();
+        }
+        let mut ebb = Ebb {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            calls: 0,
+        };
+        let result = reclaimer.reserve(&ledger, res(5), &mut ebb);
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
+            "{result:?}"
+        );
+        assert_eq!(ebb.calls, 3);
+
+        // Room the program's own frees make is no collection's fruit: collections that find
+        // nothing stay fruitless while another thread frees a byte during each.
+        struct Barren<'a>(&'a Ledger, &'a Reclaimer);
+        impl Collector for Barren<'_> {
+            fn collect(&mut self) -> Result<Collection, String> {
+                self.0.release(res(1)).unwrap();
+                self.1.notify_freed_down_to(self.0.used());
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Ledger::new(10);
+        for _ in 0..10 {
+            ledger.try_reserve(res(1)).unwrap();
+        }
+        let result = reclaimer.reserve(&ledger, res(5), &mut Barren(&ledger, &reclaimer));
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
             "{result:?}"
         );
     }
