@@ -413,7 +413,8 @@ impl Reclaimer {
     /// collections back to back); the price: buffers other threads allocate and drop after this
     /// collection began, found again by theirs before this wait ends, count too: a thread that
     /// dropped 1 MiB buffers back to back kept a request that never fits (8 MiB, 60 of 64 live)
-    /// collecting until the deadline; one that paused 1 ms between them, 7 collections.
+    /// collecting until the deadline; one that paused 1 ms between them, 7 collections (both
+    /// measured before `gained_room`).
     fn reclaimed_enough(&self, ledger: &Ledger, r: Reservation) -> u64 {
         let reclaimed = self.reclaimed.load(Ordering::SeqCst);
         let headroom = ledger.max().saturating_sub(ledger.used());
