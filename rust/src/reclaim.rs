@@ -1667,6 +1667,15 @@ mod tests {
     /// room grows collection by collection, as when a pipeline drains its buffers, and the
     /// reservation keeps going until it fits. Found by review: once a collection counted only if
     /// its garbage alone made room, this failed after 3 collections with 3 of the 5 bytes free.
+    /// A ledger of `max` whose every byte is held, one reservation per byte.
+    fn held_in_bytes(max: u64) -> Ledger {
+        let ledger = Ledger::new(max);
+        for _ in 0..max {
+            ledger.try_reserve(res(1)).unwrap();
+        }
+        ledger
+    }
+
     #[test]
     fn room_that_collections_keep_adding_keeps_a_reservation_going() {
         /// Each collection reclaims `bytes` of garbage, which no one takes.
@@ -1684,10 +1693,7 @@ mod tests {
             }
         }
         let reclaimer = Reclaimer::new(fast_policy());
-        let ledger = Ledger::new(10);
-        for _ in 0..10 {
-            ledger.try_reserve(res(1)).unwrap();
-        }
+        let ledger = held_in_bytes(10);
         let mut drip = Drip {
             ledger: &ledger,
             reclaimer: &reclaimer,
@@ -1700,10 +1706,7 @@ mod tests {
         assert_eq!(ledger.used(), 10);
 
         // The same in steps, the wait kept in the numbers a Java caller keeps between them.
-        let ledger = Ledger::new(10);
-        for _ in 0..10 {
-            ledger.try_reserve(res(1)).unwrap();
-        }
+        let ledger = held_in_bytes(10);
         let mut drip = Drip {
             ledger: &ledger,
             reclaimer: &reclaimer,
@@ -1748,10 +1751,7 @@ mod tests {
                 Ok(Collection::Forced)
             }
         }
-        let ledger = Ledger::new(10);
-        for _ in 0..10 {
-            ledger.try_reserve(res(1)).unwrap();
-        }
+        let ledger = held_in_bytes(10);
         let mut ebb = Ebb {
             ledger: &ledger,
             reclaimer: &reclaimer,
@@ -1774,10 +1774,7 @@ mod tests {
                 Ok(Collection::Forced)
             }
         }
-        let ledger = Ledger::new(10);
-        for _ in 0..10 {
-            ledger.try_reserve(res(1)).unwrap();
-        }
+        let ledger = held_in_bytes(10);
         let result = reclaimer.reserve(&ledger, res(5), &mut Barren(&ledger, &reclaimer));
         assert!(
             matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
