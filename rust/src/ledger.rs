@@ -152,7 +152,7 @@ impl Ledger {
     /// Gives back what `try_reserve` took. Refuses, changing nothing, a release that was never
     /// reserved, as far as the counters show it at the time (one larger than everything
     /// reserved, or one more than the count): see [`Underflow`].
-    pub fn release(&self, r: Reservation) -> Result<(), Underflow> {
+    pub fn release(&self, r: Reservation) -> Result<u64, Underflow> {
         self.release_many(1, r)
     }
 
@@ -167,7 +167,10 @@ impl Ledger {
     /// `count` and rounding checks before it are plain reads, for the caller's bug alone; a
     /// wrong release that passes them saturates `count` rather than wrapping it, and the
     /// rounding reads as zero. After `used` comes the rounding, then `count`.
-    pub fn release_many(&self, count: u64, total: Reservation) -> Result<(), Underflow> {
+    ///
+    /// Returns `used` as this release left it: the lowest it was, however soon other threads
+    /// reserve again (the reclaimer's record of the room a free made).
+    pub fn release_many(&self, count: u64, total: Reservation) -> Result<u64, Underflow> {
         let underflow = Underflow { reservation: total };
         let rounding = total.rounding();
         if self.count.load(Ordering::Relaxed) < count
@@ -177,13 +180,13 @@ impl Ledger {
         }
         // A capacity larger than everything reserved is caught here: `used` holds capacities
         // and rounding together.
-        checked_sub(&self.used, total.footprint).ok_or(underflow)?;
+        let before = checked_sub(&self.used, total.footprint).ok_or(underflow)?;
         // The rounding after `used` (see `snapshot`), then `count`.
         if rounding > 0 {
             self.rounding_removed.fetch_add(rounding, Ordering::AcqRel);
         }
         saturating_sub(&self.count, count);
-        Ok(())
+        Ok(before - total.footprint)
     }
 
     pub fn snapshot(&self) -> LedgerSnapshot {
@@ -267,7 +270,11 @@ mod tests {
         assert!(ledger.release_many(4, res(60)).is_err(), "one too many");
         assert!(ledger.release_many(3, res(61)).is_err(), "a byte too many");
         assert_eq!(ledger.snapshot().used, 60, "a refusal changes nothing");
-        ledger.release_many(2, res(30)).unwrap();
+        assert_eq!(
+            ledger.release_many(2, res(30)),
+            Ok(30),
+            "use as the release left it"
+        );
         let s = ledger.snapshot();
         assert_eq!((s.used, s.count, s.capacity), (30, 1, 30));
     }

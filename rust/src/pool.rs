@@ -305,10 +305,10 @@ impl Pool {
             Err(_) => {
                 counter.fetch_sub(total.capacity, Ordering::Relaxed);
             }
-            Ok(()) if by == FreedBy::Caller => self.reclaimer.freed_by_program(total.footprint),
-            Ok(()) => self.reclaimer.freed_by_reclaimer(total.footprint),
+            Ok(_) if by == FreedBy::Caller => self.reclaimer.freed_by_program(total.footprint),
+            Ok(used) => self.reclaimer.freed_by_reclaimer(total.footprint, used),
         }
-        released
+        released.map(|_| ())
     }
 
     fn freed_counter(&self, by: FreedBy) -> &AtomicU64 {

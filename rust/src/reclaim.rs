@@ -14,6 +14,9 @@
 //! Nor does garbage too small for the request: while another thread dropped 1 MiB buffers at the
 //! edge of a budget full of live ones, a request for 8 MiB, which could never fit, counted every
 //! collection that found one of them as fruitful, and forced collections until the 30 s deadline.
+//! Nor garbage that adds up to enough only because other threads allocate and drop the same
+//! room again and again: the room must have been there at some moment, had the request come
+//! first (see `Reclaimer::made_room`).
 //! Unless the room keeps growing: a collection that finds garbage and leaves more room free than
 //! any earlier one of the same request is fruitful too (see `Reclaimer::gained_room`), so that a
 //! request goes on while other threads drop buffers and do not replace them.
@@ -33,6 +36,10 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+/// How many collections back the lowest use is kept. A reservation's collection is normally
+/// one or two back when it looks; measured, with another thread refused and collecting back to
+/// back (a collection every 4 ms), 40 back.
+const FLOOR_WINDOWS: usize = 64;
 /// A collection that ended this recently may still have frees on their way.
 const SETTLE_WINDOW: Duration = Duration::from_millis(100);
 /// Waiting for those stops once a pause this long brought none. Measured: 8 ms here cost 15 ms
@@ -151,8 +158,19 @@ pub enum ReserveError {
 #[derive(Default)]
 struct Collections {
     running: bool,
+    /// Collections begun: the number of the last one, and of its window of `floor`.
+    begun: u64,
     finished: u64,
     last_finished_at: Option<Instant>,
+}
+
+/// What [`Reclaimer::collect_unless_running`] did.
+#[derive(Clone, Copy, Debug)]
+enum Turn {
+    /// Ran collection number `window` (see `Collections::begun`) to its end.
+    Collected { window: u64 },
+    /// Found collection number `window` running, `finished` collections having finished.
+    Running { finished: u64, window: u64 },
 }
 
 /// Coordinates collections and the waits for the frees that follow them.
@@ -179,8 +197,14 @@ pub struct Reclaimer {
     collections_run: AtomicU64,
     /// Bytes reserved since the last collection began.
     allocated_since_collection: AtomicU64,
-    /// The lowest use seen since the last collection began.
-    floor: AtomicU64,
+    /// The lowest use seen while each of the last `FLOOR_WINDOWS` collections was the last
+    /// begun, at the collection's number modulo `FLOOR_WINDOWS`: the current one (`floor`) is
+    /// the policy's estimate of live memory; the earlier ones show the room a waiting
+    /// reservation's collection made while later ones ran (see `lowest_use_since`).
+    floors: [AtomicU64; FLOOR_WINDOWS],
+    /// Collections begun, as `Collections::begun`, read without the lock: bumped before the
+    /// new one's floor starts over.
+    floor_window: AtomicU64,
     /// Set when an early collection is wanted, cleared when any collection begins.
     early_wanted: Mutex<bool>,
     early_requested: Condvar,
@@ -206,7 +230,8 @@ impl Reclaimer {
             epoch: Instant::now(),
             collections_run: AtomicU64::new(0),
             allocated_since_collection: AtomicU64::new(0),
-            floor: AtomicU64::new(0),
+            floors: std::array::from_fn(|_| AtomicU64::new(0)),
+            floor_window: AtomicU64::new(0),
             early_wanted: Mutex::new(false),
             early_requested: Condvar::new(),
             #[cfg(test)]
@@ -228,7 +253,7 @@ impl Reclaimer {
     /// Whether `r` would have fitted at some moment since the last collection began (its frees
     /// brought use that low): the memory was there, and other threads took it first.
     fn fit_since_last_collection(&self, ledger: &Ledger, r: Reservation) -> bool {
-        self.floor
+        self.floor()
             .load(Ordering::Relaxed)
             .checked_add(r.footprint)
             .is_some_and(|needed| needed <= ledger.max())
@@ -335,11 +360,15 @@ impl Reclaimer {
                     .collect_unless_running(ledger, collector)
                     .map_err(ReserveError::CollectorFailed)?
                 {
-                    None => w.collected(&self.policy),
-                    Some(running) => {
+                    Turn::Collected { window } => {
+                        w.window = window;
+                        w.collected(&self.policy);
+                    }
+                    Turn::Running { finished, window } => {
                         // Another thread's collection serves this reservation too.
+                        w.window = window;
                         w.phase = Phase::Joining;
-                        w.running = running;
+                        w.running = finished;
                         w.pause = nanos(self.policy.first_pause);
                         w.pause_ends = 0;
                     }
@@ -383,13 +412,23 @@ impl Reclaimer {
                 // Garbage that came back but went to other threads means contention, not
                 // exhaustion; garbage too small to make room, whoever took it, does not count,
                 // unless the room it left keeps growing.
-                let made_room = self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough;
+                let made_room = self.made_room(ledger, r, w);
                 let gained_room = self.gained_room(ledger, w);
                 w.fruitless = if made_room || gained_room {
                     0
                 } else {
                     w.fruitless.saturating_add(1)
                 };
+                log::debug!(
+                    "a refused reservation of {} bytes after collection {} (its {}): made room {}, \
+                     more room than after any before {}, {} fruitless in a row",
+                    r.footprint,
+                    w.window,
+                    w.collections,
+                    made_room,
+                    gained_room,
+                    w.fruitless
+                );
                 if w.fruitless >= self.policy.max_collections
                     || self.nanos_since_epoch() >= w.deadline
                 {
@@ -405,16 +444,55 @@ impl Reclaimer {
         }
     }
 
+    /// Whether the collection `w` has waited through made room for `r`: the reclaimer gave back
+    /// as much as `r` lacked when it began (`reclaimed_enough`), and `r` would have fitted at
+    /// some moment since, had it been first. The second condition, because `reclaimed` also
+    /// counts buffers other threads allocated after the collection began and dropped again:
+    /// with 60 of 64 MiB live and another thread dropping a 1 MiB buffer every 10 ms, a request
+    /// for 8 MiB, which can never fit, collected 11 times on JDK 25 Shenandoah in CI (each slow
+    /// concurrent cycle found the 4 MiB or more dropped during the one before), where 3 were
+    /// meant. The room is never that large there: now 3 to 6 (the room at its lowest may still
+    /// grow by the one buffer once: `gained_room`). And a thread that dropped 1 MiB buffers back
+    /// to back, which kept that request collecting to the 30 s deadline (124 collections of its
+    /// own), now lets it fail after 3, in about 1 s.
+    fn made_room(&self, ledger: &Ledger, r: Reservation, w: &Waiting) -> bool {
+        self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough
+            && self
+                .lowest_use_since(ledger, w.window)
+                .is_none_or(|lowest| lowest.saturating_add(r.footprint) <= ledger.max())
+    }
+
+    /// The floor of the last collection begun: the lowest use seen since it began.
+    fn floor(&self) -> &AtomicU64 {
+        let window = self.floor_window.load(Ordering::SeqCst);
+        &self.floors[(window % FLOOR_WINDOWS as u64) as usize]
+    }
+
+    /// The lowest use since collection number `window` began (see `Collections::begun`), never
+    /// above use now; `None` if it has not begun, or if another began during the reading. Of a
+    /// collection more than `FLOOR_WINDOWS - 2` back, the lowest since that many back (the
+    /// oldest slot is the one the next collection takes over): as high as the true one or
+    /// higher, so the room it shows errs small.
+    fn lowest_use_since(&self, ledger: &Ledger, window: u64) -> Option<u64> {
+        let current = self.floor_window.load(Ordering::SeqCst);
+        let back = current.checked_sub(window)?.min(FLOOR_WINDOWS as u64 - 2);
+        let lowest = (current - back..=current)
+            .map(|n| self.floors[(n % FLOOR_WINDOWS as u64) as usize].load(Ordering::SeqCst))
+            .min()?;
+        if self.floor_window.load(Ordering::SeqCst) != current {
+            return None;
+        }
+        Some(lowest.min(ledger.used()))
+    }
+
     /// What `reclaimed` must reach for the garbage given back from now on to make room for `r`,
     /// had no other thread taken any: its value now, plus what `r` lacks now (at least a byte,
     /// so that some garbage must come back). Read before `used`: a batch released in between
     /// counts on both sides, never on neither. Not a per-collection count, so frees that lag
     /// past the next collection's start still count (under contention, a full budget has
     /// collections back to back); the price: buffers other threads allocate and drop after this
-    /// collection began, found again by theirs before this wait ends, count too: a thread that
-    /// dropped 1 MiB buffers back to back kept a request that never fits (8 MiB, 60 of 64 live)
-    /// collecting until the deadline; one that paused 1 ms between them, 7 collections (both
-    /// measured before `gained_room`).
+    /// collection began, found again by theirs before this wait ends, count too, so the room
+    /// they made decides as well (see `made_room`).
     fn reclaimed_enough(&self, ledger: &Ledger, r: Reservation) -> u64 {
         let reclaimed = self.reclaimed.load(Ordering::SeqCst);
         let headroom = ledger.max().saturating_sub(ledger.used());
@@ -435,7 +513,9 @@ impl Reclaimer {
     /// garbage: room the program's own frees make is no collection's fruit. A gain needs a byte
     /// more room than ever before, and the room never exceeds `max`: the gains run out.
     fn gained_room(&self, ledger: &Ledger, w: &mut Waiting) -> bool {
-        let lowest = self.floor.load(Ordering::Relaxed).min(ledger.used());
+        let lowest = self
+            .lowest_use_since(ledger, w.window)
+            .unwrap_or_else(|| self.floor().load(Ordering::SeqCst).min(ledger.used()));
         let room = ledger.max().saturating_sub(lowest);
         let found_garbage = self.reclaims.load(Ordering::SeqCst) != w.reclaims_before;
         let gained = w.collections > 1 && found_garbage && room > w.best_headroom;
@@ -459,8 +539,9 @@ impl Reclaimer {
 
     /// Records that memory came back, leaving `used` in use, and wakes threads that wait for it.
     pub fn notify_freed_down_to(&self, used: u64) {
-        if used < self.floor.load(Ordering::Relaxed) {
-            self.floor.fetch_min(used, Ordering::Relaxed);
+        let floor = self.floor();
+        if used < floor.load(Ordering::Relaxed) {
+            floor.fetch_min(used, Ordering::Relaxed);
         }
         self.notify_freed();
     }
@@ -491,8 +572,12 @@ impl Reclaimer {
     /// from the ledger and before the batch is signalled ([`Reclaimer::notify_reclaimed_down_to`]):
     /// a collection makes a waiting reservation's count of fruitless ones start over only if
     /// what comes back after it could have made room for it.
-    pub fn freed_by_reclaimer(&self, footprint: u64) {
+    ///
+    /// `used_after` is `used` as the release left it: the room it made, before other threads
+    /// can take any (the `used` a later signal reads may be higher already).
+    pub fn freed_by_reclaimer(&self, footprint: u64, used_after: u64) {
         self.reclaimed.fetch_add(footprint, Ordering::SeqCst);
+        self.floor().fetch_min(used_after, Ordering::SeqCst);
     }
 
     /// Counts memory the program freed itself (not the reclaimer): never garbage, so no reason
@@ -524,7 +609,7 @@ impl Reclaimer {
             .saturating_add(r.footprint);
         self.allocated_since_collection
             .store(since, Ordering::Relaxed);
-        let floor = self.floor.load(Ordering::Relaxed);
+        let floor = self.floor().load(Ordering::Relaxed);
         if self
             .policy
             .wants_early_collection(ledger.used(), floor, ledger.max(), since)
@@ -603,8 +688,8 @@ impl Reclaimer {
             return Ok(());
         }
         match self.collect_unless_running(ledger, collector)? {
-            Some(running) => self.await_collection(running),
-            None => self.await_early_frees(),
+            Turn::Running { finished, .. } => self.await_collection(finished),
+            Turn::Collected { .. } => self.await_early_frees(),
         }
         Ok(())
     }
@@ -688,8 +773,8 @@ impl Reclaimer {
         ledger: &Ledger,
         collector: &mut dyn Collector,
     ) -> Result<(), CollectorFailed> {
-        if let Some(running) = self.collect_unless_running(ledger, collector)? {
-            self.await_collection(running);
+        if let Turn::Running { finished, .. } = self.collect_unless_running(ledger, collector)? {
+            self.await_collection(finished);
         }
         Ok(())
     }
@@ -708,16 +793,26 @@ impl Reclaimer {
         &self,
         ledger: &Ledger,
         collector: &mut dyn Collector,
-    ) -> Result<Option<u64>, CollectorFailed> {
+    ) -> Result<Turn, CollectorFailed> {
         let mut state = self.collections.lock();
         if state.running {
-            return Ok(Some(state.finished));
+            return Ok(Turn::Running {
+                finished: state.finished,
+                window: state.begun,
+            });
         }
         state.running = true;
+        state.begun += 1;
+        let window = state.begun;
+        // The floor starts over under the lock, so that a thread joining this collection finds
+        // its window begun. Its slot first, then the number: a reader that sees the number
+        // sees the slot reset, and one that saw the old number never reads this slot.
+        self.floors[(window % FLOOR_WINDOWS as u64) as usize]
+            .store(ledger.used(), Ordering::SeqCst);
+        self.floor_window.store(window, Ordering::SeqCst);
         drop(state);
         // Whatever was allocated before this collection is now subject to it.
         self.allocated_since_collection.store(0, Ordering::Relaxed);
-        self.floor.store(ledger.used(), Ordering::Relaxed);
         *self.early_wanted.lock() = false;
 
         // Marks the collection finished even if the collector panics, so no thread waits forever.
@@ -745,7 +840,7 @@ impl Reclaimer {
             outcome,
             started.elapsed().as_secs_f64() * 1e3
         );
-        Ok(None)
+        Ok(Turn::Collected { window })
     }
 
     /// Tries the ledger for `r`, having noted `frees` and `reclaims` first: a free after this
@@ -833,6 +928,9 @@ pub struct Waiting {
     reclaimed_enough: u64,
     /// The most room free after any collection of this reservation so far (see `gained_room`).
     best_headroom: u64,
+    /// The number of the last collection this reservation ran or joined: the window of `floor`
+    /// that shows the room its garbage made (see `lowest_use_since`).
+    window: u64,
     /// `frees` at the last look: a park ends early once it moves.
     seen: u64,
     /// `reclaims` at the last look.
@@ -869,7 +967,7 @@ enum Phase {
 
 impl Waiting {
     /// How many numbers [`Waiting::to_longs`] writes and [`Waiting::from_longs`] reads.
-    pub const LONGS: usize = 14;
+    pub const LONGS: usize = 15;
     /// Which of them is [`Waiting::park`], in nanoseconds.
     pub const PARK_NANOS: usize = 0;
 
@@ -912,13 +1010,14 @@ impl Waiting {
             self.pause_ends,
             self.reclaimed_enough,
             self.best_headroom,
+            self.window,
         ]
         .map(|n| n as i64)
     }
 
     /// Reads what `to_longs` wrote (all zeros: a new reservation); refuses anything else.
     pub fn from_longs(longs: &[i64]) -> Result<Self, String> {
-        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_enough, best_headroom] =
+        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_enough, best_headroom, window] =
             <[i64; Self::LONGS]>::try_from(longs)
                 .map_err(|_| {
                     format!(
@@ -944,6 +1043,7 @@ impl Waiting {
             reclaims_before,
             reclaimed_enough,
             best_headroom,
+            window,
             seen,
             reclaims_seen,
             pause,
@@ -980,8 +1080,8 @@ mod tests {
 
     /// The reclaimer thread's free of `r`, garbage a collection found, as the pool makes it.
     fn reclaim(ledger: &Ledger, reclaimer: &Reclaimer, r: Reservation) {
-        ledger.release(r).unwrap();
-        reclaimer.freed_by_reclaimer(r.footprint);
+        let used = ledger.release(r).unwrap();
+        reclaimer.freed_by_reclaimer(r.footprint, used);
         reclaimer.notify_reclaimed_down_to(ledger.used());
     }
 
@@ -1467,6 +1567,45 @@ mod tests {
         }
     }
 
+    /// The room a collection's garbage made stays readable for it while later collections run,
+    /// at its lowest even when another thread takes it before the free is signalled.
+    #[test]
+    fn the_lowest_use_since_a_collection_is_kept_through_the_next_one() {
+        struct Noop;
+        impl Collector for Noop {
+            fn collect(&mut self) -> Result<Collection, String> {
+                Ok(Collection::Forced)
+            }
+        }
+        let ledger = Ledger::new(10);
+        ledger.try_reserve(res(10)).unwrap();
+        let reclaimer = Reclaimer::new(fast_policy());
+        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap(); // collection 1
+        let used = ledger.release(res(4)).unwrap();
+        reclaimer.freed_by_reclaimer(4, used);
+        ledger.try_reserve(res(4)).unwrap(); // taken before the signal reads `used`
+        reclaimer.notify_reclaimed_down_to(ledger.used());
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
+
+        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap(); // 2
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
+
+        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap(); // 3
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 4), None);
+
+        // Kept FLOOR_WINDOWS - 2 collections back; further back, it reads as the oldest kept.
+        while reclaimer.floor_window.load(Ordering::SeqCst) < FLOOR_WINDOWS as u64 - 1 {
+            reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
+        }
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
+        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(10));
+        assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
+    }
+
     #[test]
     fn waiting_state_survives_its_numbers_and_refuses_foreign_ones() {
         let waiting = Waiting {
@@ -1477,6 +1616,7 @@ mod tests {
             reclaims_before: 40,
             reclaimed_enough: 43,
             best_headroom: 44,
+            window: 45,
             seen: 41,
             reclaims_seen: 42,
             pause: 4_000_000,
@@ -1587,16 +1727,20 @@ mod tests {
     /// back could never have made room, nor when collections outlast the wait and free nothing.
     #[test]
     fn a_reservation_that_loses_every_reclaimed_byte_says_so_at_the_deadline() {
-        /// Each collection reclaims `bytes` of garbage, and another thread takes them at once.
+        /// Each collection reclaims `bytes` of garbage `rounds` times, and each time another
+        /// thread takes them at once.
         struct Thief {
             ledger: Arc<Ledger>,
             reclaimer: Arc<Reclaimer>,
             bytes: u64,
+            rounds: u32,
         }
         impl Collector for Thief {
             fn collect(&mut self) -> Result<Collection, String> {
-                reclaim(&self.ledger, &self.reclaimer, res(self.bytes));
-                self.ledger.try_reserve(res(self.bytes)).unwrap();
+                for _ in 0..self.rounds {
+                    reclaim(&self.ledger, &self.reclaimer, res(self.bytes));
+                    self.ledger.try_reserve(res(self.bytes)).unwrap();
+                }
                 Ok(Collection::Forced)
             }
         }
@@ -1611,6 +1755,7 @@ mod tests {
             ledger: ledger.clone(),
             reclaimer: reclaimer.clone(),
             bytes: 5,
+            rounds: 1,
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut thief);
         assert!(
@@ -1624,9 +1769,26 @@ mod tests {
             ledger: ledger.clone(),
             reclaimer: reclaimer.clone(),
             bytes: 1,
+            rounds: 1,
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
         // Before: every collection's byte counted as fruit, and this ran to the deadline.
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
+            "{result:?}"
+        );
+
+        // The same byte back and taken 6 times a collection, as another thread that drops a
+        // buffer and allocates the next while a slow collection runs: 6 bytes come back, more
+        // than the 5 lacked, yet there was never room for 5. Before: 27 collections, to the
+        // deadline.
+        let mut churning_trickle = Thief {
+            ledger: ledger.clone(),
+            reclaimer: reclaimer.clone(),
+            bytes: 1,
+            rounds: 6,
+        };
+        let result = reclaimer.reserve(&ledger, res(5), &mut churning_trickle);
         assert!(
             matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
             "{result:?}"
@@ -1640,6 +1802,7 @@ mod tests {
             ledger: short.clone(),
             reclaimer: reclaimer.clone(),
             bytes: 3,
+            rounds: 1,
         };
         let result = reclaimer.reserve(&short, res(5), &mut rest);
         assert!(

@@ -228,7 +228,7 @@ final class Native {
     static native long allocateMemory(int capacity, int alignment, boolean reclaim, long[] waiting);
 
     /** The length of an {@link #allocate} {@code waiting} array (STEP_LONGS in jvm/exports.rs). */
-    static final int WAITING_LONGS = 18;
+    static final int WAITING_LONGS = 19;
     /** Where {@link #allocate} puts how long to park (Waiting::PARK_NANOS in reclaim.rs). */
     static final int PARK_NANOS = 0;
 
