@@ -1764,35 +1764,24 @@ mod tests {
         );
         assert_eq!(ledger.used(), 10);
 
-        // Each collection gives 1 byte back, which another thread takes: 5 never fit.
-        let mut trickle = Thief {
-            ledger: ledger.clone(),
-            reclaimer: reclaimer.clone(),
-            bytes: 1,
-            rounds: 1,
-        };
-        let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
-        // Before: every collection's byte counted as fruit, and this ran to the deadline.
-        assert!(
-            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
-            "{result:?}"
-        );
-
-        // The same byte back and taken 6 times a collection, as another thread that drops a
-        // buffer and allocates the next while a slow collection runs: 6 bytes come back, more
-        // than the 5 lacked, yet there was never room for 5. Before: 27 collections, to the
-        // deadline.
-        let mut churning_trickle = Thief {
-            ledger: ledger.clone(),
-            reclaimer: reclaimer.clone(),
-            bytes: 1,
-            rounds: 6,
-        };
-        let result = reclaimer.reserve(&ledger, res(5), &mut churning_trickle);
-        assert!(
-            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
-            "{result:?}"
-        );
+        // Each collection gives 1 byte back, which another thread takes: 5 never fit. Before,
+        // every collection's byte counted as fruit, and this ran to the deadline. Then the same
+        // byte back and taken 6 times a collection, as another thread that drops a buffer and
+        // allocates the next while a slow collection runs: 6 bytes come back, more than the 5
+        // lacked, yet there was never room for 5. Before: 27 collections, to the deadline.
+        for rounds in [1, 6] {
+            let mut trickle = Thief {
+                ledger: ledger.clone(),
+                reclaimer: reclaimer.clone(),
+                bytes: 1,
+                rounds,
+            };
+            let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
+            assert!(
+                matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
+                "{rounds} round(s): {result:?}"
+            );
+        }
 
         // 2 bytes free already, and 3 back each time: enough with them, had no one taken them.
         let short = Arc::new(Ledger::new(10));
