@@ -305,7 +305,9 @@ impl Pool {
             Err(_) => {
                 counter.fetch_sub(total.capacity, Ordering::Relaxed);
             }
-            Ok(_) if by == FreedBy::Caller => self.reclaimer.freed_by_program(total.footprint),
+            Ok(used) if by == FreedBy::Caller => {
+                self.reclaimer.freed_by_program(total.footprint, used)
+            }
             Ok(used) => self.reclaimer.freed_by_reclaimer(total.footprint, used),
         }
         released.map(|_| ())

@@ -36,10 +36,11 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// How many collections back the lowest use is kept. A reservation's collection is normally
-/// one or two back when it looks; measured, with another thread refused and collecting back to
-/// back (a collection every 4 ms), 40 back.
-const FLOOR_WINDOWS: usize = 64;
+/// How many collections back the lowest use is kept (2 KiB). A reservation's collection is
+/// normally one or two back when it looks; measured, with one other thread refused and
+/// collecting back to back (a collection every 4 ms), 40 back; more threads may collect more
+/// often, and past the ring the oldest moments, those right after its collection, are lost.
+const FLOOR_WINDOWS: usize = 256;
 /// A collection that ended this recently may still have frees on their way.
 const SETTLE_WINDOW: Duration = Duration::from_millis(100);
 /// Waiting for those stops once a pause this long brought none. Measured: 8 ms here cost 15 ms
@@ -202,8 +203,8 @@ pub struct Reclaimer {
     /// the policy's estimate of live memory; the earlier ones show the room a waiting
     /// reservation's collection made while later ones ran (see `lowest_use_since`).
     floors: [AtomicU64; FLOOR_WINDOWS],
-    /// Collections begun, as `Collections::begun`, read without the lock: bumped before the
-    /// new one's floor starts over.
+    /// Collections begun, as `Collections::begun`, read without the lock: stored once the new
+    /// one's floor has started over.
     floor_window: AtomicU64,
     /// Set when an early collection is wanted, cleared when any collection begins.
     early_wanted: Mutex<bool>,
@@ -452,8 +453,8 @@ impl Reclaimer {
     /// for 8 MiB, which can never fit, collected 11 times on JDK 25 Shenandoah in CI (each slow
     /// concurrent cycle found the 4 MiB or more dropped during the one before), where 3 were
     /// meant. The room is never that large there: now 3 to 6 (the room at its lowest may still
-    /// grow by the one buffer once: `gained_room`). And a thread that dropped 1 MiB buffers back
-    /// to back, which kept that request collecting to the 30 s deadline (124 collections of its
+    /// grow by a buffer or two: `gained_room`). And a thread that dropped 1 MiB buffers back
+    /// to back, which kept that request collecting for 6 to 30 s (26 to 216 collections of its
     /// own), now lets it fail after 3, in about 1 s.
     fn made_room(&self, ledger: &Ledger, r: Reservation, w: &Waiting) -> bool {
         self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough
@@ -464,25 +465,43 @@ impl Reclaimer {
 
     /// The floor of the last collection begun: the lowest use seen since it began.
     fn floor(&self) -> &AtomicU64 {
-        let window = self.floor_window.load(Ordering::SeqCst);
+        self.floor_of(self.floor_window.load(Ordering::SeqCst))
+    }
+
+    fn floor_of(&self, window: u64) -> &AtomicU64 {
         &self.floors[(window % FLOOR_WINDOWS as u64) as usize]
     }
 
-    /// The lowest use since collection number `window` began (see `Collections::begun`), never
-    /// above use now; `None` if it has not begun, or if another began during the reading. Of a
-    /// collection more than `FLOOR_WINDOWS - 2` back, the lowest since that many back (the
-    /// oldest slot is the one the next collection takes over): as high as the true one or
-    /// higher, so the room it shows errs small.
-    fn lowest_use_since(&self, ledger: &Ledger, window: u64) -> Option<u64> {
-        let current = self.floor_window.load(Ordering::SeqCst);
-        let back = current.checked_sub(window)?.min(FLOOR_WINDOWS as u64 - 2);
-        let lowest = (current - back..=current)
-            .map(|n| self.floors[(n % FLOOR_WINDOWS as u64) as usize].load(Ordering::SeqCst))
-            .min()?;
-        if self.floor_window.load(Ordering::SeqCst) != current {
-            return None;
+    /// Records that use came down to `used`, in the floor of the last collection begun: a load
+    /// first, as a locked update on every free showed in the profile. If a collection began
+    /// meanwhile, in its floor too: its reset may have read use before this free (the free
+    /// then counts for it a moment early, which errs toward more room, never less).
+    fn lower_floor(&self, used: u64) {
+        let window = self.floor_window.load(Ordering::SeqCst);
+        for w in [window, self.floor_window.load(Ordering::SeqCst)] {
+            let floor = self.floor_of(w);
+            if used < floor.load(Ordering::SeqCst) {
+                floor.fetch_min(used, Ordering::SeqCst);
+            }
         }
-        Some(lowest.min(ledger.used()))
+    }
+
+    /// The lowest use since collection number `window` began (see `Collections::begun`), never
+    /// above use now; `None` if it has not begun. Of a collection more than `FLOOR_WINDOWS - 2`
+    /// back, the lowest since that many back (the oldest slot is the one the next collection
+    /// takes over): as high as the true one or higher, so the room it shows errs small. Read
+    /// again if a collection began during the reading (it may have reset a slot read).
+    fn lowest_use_since(&self, ledger: &Ledger, window: u64) -> Option<u64> {
+        loop {
+            let current = self.floor_window.load(Ordering::SeqCst);
+            let back = current.checked_sub(window)?.min(FLOOR_WINDOWS as u64 - 2);
+            let lowest = (current - back..=current)
+                .map(|n| self.floor_of(n).load(Ordering::SeqCst))
+                .min()?;
+            if self.floor_window.load(Ordering::SeqCst) == current {
+                return Some(lowest.min(ledger.used()));
+            }
+        }
     }
 
     /// What `reclaimed` must reach for the garbage given back from now on to make room for `r`,
@@ -539,10 +558,7 @@ impl Reclaimer {
 
     /// Records that memory came back, leaving `used` in use, and wakes threads that wait for it.
     pub fn notify_freed_down_to(&self, used: u64) {
-        let floor = self.floor();
-        if used < floor.load(Ordering::Relaxed) {
-            floor.fetch_min(used, Ordering::Relaxed);
-        }
+        self.lower_floor(used);
         self.notify_freed();
     }
 
@@ -577,7 +593,7 @@ impl Reclaimer {
     /// can take any (the `used` a later signal reads may be higher already).
     pub fn freed_by_reclaimer(&self, footprint: u64, used_after: u64) {
         self.reclaimed.fetch_add(footprint, Ordering::SeqCst);
-        self.floor().fetch_min(used_after, Ordering::SeqCst);
+        self.lower_floor(used_after);
     }
 
     /// Counts memory the program freed itself (not the reclaimer): never garbage, so no reason
@@ -586,7 +602,10 @@ impl Reclaimer {
     /// the last collection began counts off too (blocks do not say when they were allocated), so
     /// garbage allocated since may be undercounted: an early collection then comes later, and a
     /// refused reservation still collects.
-    pub fn freed_by_program(&self, footprint: u64) {
+    ///
+    /// `used_after`: as for [`Reclaimer::freed_by_reclaimer`].
+    pub fn freed_by_program(&self, footprint: u64, used_after: u64) {
+        self.lower_floor(used_after);
         // A load and a store, as in `reserved`.
         let since = self
             .allocated_since_collection
@@ -788,7 +807,8 @@ impl Reclaimer {
     }
 
     /// Runs one collection, unless another thread is running one: then returns the count of
-    /// finished collections to wait past.
+    /// finished collections to wait past. Either way, the number of the collection (its window
+    /// of `floors`).
     fn collect_unless_running(
         &self,
         ledger: &Ledger,
@@ -807,8 +827,7 @@ impl Reclaimer {
         // The floor starts over under the lock, so that a thread joining this collection finds
         // its window begun. Its slot first, then the number: a reader that sees the number
         // sees the slot reset, and one that saw the old number never reads this slot.
-        self.floors[(window % FLOOR_WINDOWS as u64) as usize]
-            .store(ledger.used(), Ordering::SeqCst);
+        self.floor_of(window).store(ledger.used(), Ordering::SeqCst);
         self.floor_window.store(window, Ordering::SeqCst);
         drop(state);
         // Whatever was allocated before this collection is now subject to it.
@@ -923,8 +942,9 @@ pub struct Waiting {
     fruitless: u32,
     /// `reclaims` when this phase's wait began (for a collection, before it ran).
     reclaims_before: u64,
-    /// `reclaimed` that, reached after the last collection began, made room for the reservation
-    /// (see `reclaimed_enough`).
+    /// `reclaimed` that, reached after the last collection began, gave back as much as the
+    /// reservation lacked (see `reclaimed_enough`; room is made only if it also fitted then:
+    /// `made_room`).
     reclaimed_enough: u64,
     /// The most room free after any collection of this reservation so far (see `gained_room`).
     best_headroom: u64,
@@ -2132,7 +2152,7 @@ mod tests {
                 .reserve(&s.ledger, res(10), &mut collector)
                 .unwrap();
             s.ledger.release(res(10)).unwrap();
-            s.reclaimer.freed_by_program(10);
+            s.reclaimer.freed_by_program(10, s.ledger.used());
             s.reclaimer.notify_freed_down_to(s.ledger.used());
         }
         // Before: one was wanted at the fifth, once 50 had been allocated.
