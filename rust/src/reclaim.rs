@@ -450,9 +450,9 @@ impl Reclaimer {
     /// some moment since, had it been first. The second condition, because `reclaimed` also
     /// counts buffers other threads allocated after the collection began and dropped again:
     /// with 60 of 64 MiB live and another thread dropping a 1 MiB buffer every 10 ms, a request
-    /// for 8 MiB, which can never fit, collected 11 times on JDK 25 Shenandoah in CI (each slow
-    /// concurrent cycle found the 4 MiB or more dropped during the one before), where 3 were
-    /// meant. The room is never that large there: now 3 to 6 (the room at its lowest may still
+    /// for 8 MiB, which can never fit, collected 11 times on JDK 25 Shenandoah in CI (likely
+    /// each slow concurrent cycle found the 4 MiB or more dropped during the one before), where
+    /// 3 were meant. The room is never that large there: now 3 to 6 (the room at its lowest may still
     /// grow by a buffer or two: `gained_room`). And a thread that dropped 1 MiB buffers back
     /// to back, which kept that request collecting for 6 to 30 s (26 to 216 collections of its
     /// own), now lets it fail after 3, in about 1 s.
