@@ -1112,6 +1112,27 @@ mod tests {
         reclaimer.notify_reclaimed_down_to(ledger.used());
     }
 
+    /// Each collection reclaims `bytes` of garbage `rounds` times, and each time another thread
+    /// takes them at once.
+    struct Thief {
+        ledger: Arc<Ledger>,
+        reclaimer: Arc<Reclaimer>,
+        bytes: u64,
+        rounds: u32,
+    }
+
+    impl Collector for Thief {
+        fn collect(&mut self) -> Result<Collection, String> {
+            for _ in 0..self.rounds {
+                reclaim(&self.ledger, &self.reclaimer, res(self.bytes));
+                self.ledger
+                    .try_reserve(res(self.bytes))
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+            Ok(Collection::Forced)
+        }
+    }
+
     fn fast_policy() -> Policy {
         Policy {
             max_collections: 3,
@@ -1602,19 +1623,6 @@ mod tests {
     /// buffers back to back, threw at the 30 s deadline after 2 collections on JDK 25 G1 in CI).
     #[test]
     fn a_request_stops_waiting_on_frees_that_later_collections_found() {
-        struct TakeBack {
-            ledger: Arc<Ledger>,
-            reclaimer: Arc<Reclaimer>,
-        }
-        impl Collector for TakeBack {
-            fn collect(&mut self) -> Result<Collection, String> {
-                reclaim(&self.ledger, &self.reclaimer, res(1));
-                self.ledger
-                    .try_reserve(res(1))
-                    .map_err(|e| format!("{e:?}"))?;
-                Ok(Collection::Forced)
-            }
-        }
         let ledger = Arc::new(Ledger::new(10));
         ledger.try_reserve(res(10)).unwrap();
         let reclaimer = Arc::new(Reclaimer::new(Policy {
@@ -1625,9 +1633,11 @@ mod tests {
         let other = {
             let (ledger, reclaimer, stop) = (ledger.clone(), reclaimer.clone(), stop.clone());
             thread::spawn(move || {
-                let mut take_back = TakeBack {
+                let mut take_back = Thief {
                     ledger: ledger.clone(),
                     reclaimer: reclaimer.clone(),
+                    bytes: 1,
+                    rounds: 1,
                 };
                 while !stop.load(Ordering::SeqCst) {
                     reclaimer.collect_or_join(&ledger, &mut take_back).unwrap();
@@ -1636,9 +1646,11 @@ mod tests {
             })
         };
         let started = Instant::now();
-        let mut own = TakeBack {
+        let mut own = Thief {
             ledger: ledger.clone(),
             reclaimer: reclaimer.clone(),
+            bytes: 1,
+            rounds: 1,
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut own);
         stop.store(true, Ordering::SeqCst);
@@ -1810,23 +1822,6 @@ mod tests {
     /// back could never have made room, nor when collections outlast the wait and free nothing.
     #[test]
     fn a_reservation_that_loses_every_reclaimed_byte_says_so_at_the_deadline() {
-        /// Each collection reclaims `bytes` of garbage `rounds` times, and each time another
-        /// thread takes them at once.
-        struct Thief {
-            ledger: Arc<Ledger>,
-            reclaimer: Arc<Reclaimer>,
-            bytes: u64,
-            rounds: u32,
-        }
-        impl Collector for Thief {
-            fn collect(&mut self) -> Result<Collection, String> {
-                for _ in 0..self.rounds {
-                    reclaim(&self.ledger, &self.reclaimer, res(self.bytes));
-                    self.ledger.try_reserve(res(self.bytes)).unwrap();
-                }
-                Ok(Collection::Forced)
-            }
-        }
         let ledger = Arc::new(Ledger::new(10));
         ledger.try_reserve(res(10)).unwrap();
         let reclaimer = Arc::new(Reclaimer::new(Policy {
