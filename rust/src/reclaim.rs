@@ -1121,6 +1121,17 @@ mod tests {
         rounds: u32,
     }
 
+    impl Thief {
+        fn new(ledger: &Arc<Ledger>, reclaimer: &Arc<Reclaimer>, bytes: u64, rounds: u32) -> Self {
+            Thief {
+                ledger: ledger.clone(),
+                reclaimer: reclaimer.clone(),
+                bytes,
+                rounds,
+            }
+        }
+    }
+
     impl Collector for Thief {
         fn collect(&mut self) -> Result<Collection, String> {
             for _ in 0..self.rounds {
@@ -1131,6 +1142,36 @@ mod tests {
             }
             Ok(Collection::Forced)
         }
+    }
+
+    /// A collection that finds no garbage.
+    struct NoGarbage;
+
+    impl Collector for NoGarbage {
+        fn collect(&mut self) -> Result<Collection, String> {
+            Ok(Collection::Forced)
+        }
+    }
+
+    /// A collection that finds no garbage and counts itself.
+    struct Counting(u32);
+
+    impl Collector for Counting {
+        fn collect(&mut self) -> Result<Collection, String> {
+            self.0 += 1;
+            Ok(Collection::Forced)
+        }
+    }
+
+    /// A budget of 10 bytes, all in use, and a reclaimer that gives up after `max_wait`.
+    fn full_budget(max_wait: Duration) -> (Arc<Ledger>, Arc<Reclaimer>) {
+        let ledger = Arc::new(Ledger::new(10));
+        ledger.try_reserve(res(10)).unwrap();
+        let reclaimer = Arc::new(Reclaimer::new(Policy {
+            max_wait,
+            ..fast_policy()
+        }));
+        (ledger, reclaimer)
     }
 
     fn fast_policy() -> Policy {
@@ -1623,22 +1664,12 @@ mod tests {
     /// buffers back to back, threw at the 30 s deadline after 2 collections on JDK 25 G1 in CI).
     #[test]
     fn a_request_stops_waiting_on_frees_that_later_collections_found() {
-        let ledger = Arc::new(Ledger::new(10));
-        ledger.try_reserve(res(10)).unwrap();
-        let reclaimer = Arc::new(Reclaimer::new(Policy {
-            max_wait: Duration::from_secs(20),
-            ..fast_policy()
-        }));
+        let (ledger, reclaimer) = full_budget(Duration::from_secs(20));
         let stop = Arc::new(AtomicBool::new(false));
         let other = {
             let (ledger, reclaimer, stop) = (ledger.clone(), reclaimer.clone(), stop.clone());
             thread::spawn(move || {
-                let mut take_back = Thief {
-                    ledger: ledger.clone(),
-                    reclaimer: reclaimer.clone(),
-                    bytes: 1,
-                    rounds: 1,
-                };
+                let mut take_back = Thief::new(&ledger, &reclaimer, 1, 1);
                 while !stop.load(Ordering::SeqCst) {
                     reclaimer.collect_or_join(&ledger, &mut take_back).unwrap();
                     thread::sleep(Duration::from_micros(500));
@@ -1646,12 +1677,7 @@ mod tests {
             })
         };
         let started = Instant::now();
-        let mut own = Thief {
-            ledger: ledger.clone(),
-            reclaimer: reclaimer.clone(),
-            bytes: 1,
-            rounds: 1,
-        };
+        let mut own = Thief::new(&ledger, &reclaimer, 1, 1);
         let result = reclaimer.reserve(&ledger, res(5), &mut own);
         stop.store(true, Ordering::SeqCst);
         other.join().unwrap();
@@ -1666,37 +1692,31 @@ mod tests {
     /// at its lowest even when another thread takes it before the free is signalled.
     #[test]
     fn the_lowest_use_since_a_collection_is_kept_through_the_next_one() {
-        struct Noop;
-        impl Collector for Noop {
-            fn collect(&mut self) -> Result<Collection, String> {
-                Ok(Collection::Forced)
-            }
-        }
         let ledger = Ledger::new(10);
         ledger.try_reserve(res(10)).unwrap();
         let reclaimer = Reclaimer::new(fast_policy());
-        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap(); // collection 1
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // collection 1
         let used = ledger.release(res(4)).unwrap();
         reclaimer.freed_by_reclaimer(4, used);
         ledger.try_reserve(res(4)).unwrap(); // taken before the signal reads `used`
         reclaimer.notify_reclaimed_down_to(ledger.used());
         assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
 
-        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap(); // 2
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // 2
         assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
         assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
 
-        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap(); // 3
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // 3
         assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
         assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
         assert_eq!(reclaimer.lowest_use_since(&ledger, 4), None);
 
         // Kept FLOOR_WINDOWS - 2 collections back; further back, it reads as the oldest kept.
         while reclaimer.floor_window.load(Ordering::SeqCst) < FLOOR_WINDOWS as u64 - 1 {
-            reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
+            reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
         }
         assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
-        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
         assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(10));
         assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
     }
@@ -1768,13 +1788,6 @@ mod tests {
 
     #[test]
     fn a_request_that_never_fits_fails_after_fruitless_collections_while_others_free() {
-        struct Counting(u32);
-        impl Collector for Counting {
-            fn collect(&mut self) -> Result<Collection, String> {
-                self.0 += 1;
-                Ok(Collection::Forced)
-            }
-        }
         let ledger = Arc::new(Ledger::new(10));
         ledger.try_reserve(res(6)).unwrap(); // held for good: 5 more never fit
         let reclaimer = Arc::new(Reclaimer::new(Policy {
@@ -1822,19 +1835,9 @@ mod tests {
     /// back could never have made room, nor when collections outlast the wait and free nothing.
     #[test]
     fn a_reservation_that_loses_every_reclaimed_byte_says_so_at_the_deadline() {
-        let ledger = Arc::new(Ledger::new(10));
-        ledger.try_reserve(res(10)).unwrap();
-        let reclaimer = Arc::new(Reclaimer::new(Policy {
-            max_wait: Duration::from_millis(200),
-            ..fast_policy()
-        }));
+        let (ledger, reclaimer) = full_budget(Duration::from_millis(200));
         // 5 bytes back each time: enough for the request, had no one taken them.
-        let mut thief = Thief {
-            ledger: ledger.clone(),
-            reclaimer: reclaimer.clone(),
-            bytes: 5,
-            rounds: 1,
-        };
+        let mut thief = Thief::new(&ledger, &reclaimer, 5, 1);
         let result = reclaimer.reserve(&ledger, res(5), &mut thief);
         assert!(
             matches!(result, Err(ReserveError::Exhausted(e)) if e.contended && e.collections > 3),
@@ -1848,12 +1851,7 @@ mod tests {
         // allocates the next while a slow collection runs: 6 bytes come back, more than the 5
         // lacked, yet there was never room for 5. Before: 27 collections, to the deadline.
         for rounds in [1, 6] {
-            let mut trickle = Thief {
-                ledger: ledger.clone(),
-                reclaimer: reclaimer.clone(),
-                bytes: 1,
-                rounds,
-            };
+            let mut trickle = Thief::new(&ledger, &reclaimer, 1, rounds);
             let result = reclaimer.reserve(&ledger, res(5), &mut trickle);
             assert!(
                 matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
@@ -1865,12 +1863,7 @@ mod tests {
         let short = Arc::new(Ledger::new(10));
         short.try_reserve(res(3)).unwrap();
         short.try_reserve(res(5)).unwrap();
-        let mut rest = Thief {
-            ledger: short.clone(),
-            reclaimer: reclaimer.clone(),
-            bytes: 3,
-            rounds: 1,
-        };
+        let mut rest = Thief::new(&short, &reclaimer, 3, 1);
         let result = reclaimer.reserve(&short, res(5), &mut rest);
         assert!(
             matches!(result, Err(ReserveError::Exhausted(e)) if e.contended && e.collections > 3),
@@ -2108,13 +2101,6 @@ mod tests {
 
     #[test]
     fn an_early_request_served_by_a_collection_begun_during_the_quiet_pause_runs_no_second() {
-        struct Counting(u32);
-        impl Collector for Counting {
-            fn collect(&mut self) -> Result<Collection, String> {
-                self.0 += 1;
-                Ok(Collection::Forced)
-            }
-        }
         let ledger = Ledger::new(100);
         let reclaimer = Reclaimer::new(early(50));
         for _ in 0..6 {
@@ -2252,18 +2238,12 @@ mod tests {
     fn frees_stop_landing_once_the_reclaimer_went_quiet_after_the_collection() {
         let ledger = Ledger::new(10);
         let reclaimer = Reclaimer::new(fast_policy());
-        struct Noop;
-        impl Collector for Noop {
-            fn collect(&mut self) -> Result<Collection, String> {
-                Ok(Collection::Forced)
-            }
-        }
         // A clock that moves only when told: each look below comes within the windows it
         // means to, however late the thread runs (before: real sleeps of 2 ms, and a look right
         // after a batch that had to come within SETTLE_PAUSE, 1 ms, of it).
         freeze_clock(&reclaimer);
         assert!(!reclaimer.frees_may_be_landing(), "no collection yet");
-        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
         let after_settle_pause = || advance_clock(&reclaimer, SETTLE_PAUSE * 2);
         after_settle_pause();
         assert!(
@@ -2283,7 +2263,7 @@ mod tests {
             "the reclaimer says more are queued"
         );
         reclaimer.set_backlog(false);
-        reclaimer.collect_or_join(&ledger, &mut Noop).unwrap();
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
         after_settle_pause();
         assert!(
             reclaimer.frees_may_be_landing(),
