@@ -251,15 +251,6 @@ impl Reclaimer {
         Instant::now()
     }
 
-    /// Whether `r` would have fitted at some moment since the last collection began (its frees
-    /// brought use that low): the memory was there, and other threads took it first.
-    fn fit_since_last_collection(&self, ledger: &Ledger, r: Reservation) -> bool {
-        self.floor()
-            .load(Ordering::Relaxed)
-            .checked_add(r.footprint)
-            .is_some_and(|needed| needed <= ledger.max())
-    }
-
     /// How this reclaimer waits and when it gives up.
     pub fn policy(&self) -> &Policy {
         &self.policy
@@ -437,7 +428,7 @@ impl Reclaimer {
                         refused,
                         collections: w.collections,
                         contended: w.fruitless < self.policy.max_collections
-                            && self.fit_since_last_collection(ledger, r),
+                            && self.fit_since(ledger, r, w.window),
                     }));
                 }
             }
@@ -458,9 +449,15 @@ impl Reclaimer {
     /// own), now lets it fail after 3, in 0.03 to 0.04 s.
     fn made_room(&self, ledger: &Ledger, r: Reservation, w: &Waiting) -> bool {
         self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough
-            && self
-                .lowest_use_since(ledger, w.window)
-                .is_none_or(|lowest| lowest.saturating_add(r.footprint) <= ledger.max())
+            && self.fit_since(ledger, r, w.window)
+    }
+
+    /// Whether `r` would have fitted at some moment since collection number `window` began (its
+    /// frees brought use that low), had it been first: the memory was there, and other threads
+    /// took it. True if that collection has not begun.
+    fn fit_since(&self, ledger: &Ledger, r: Reservation, window: u64) -> bool {
+        self.lowest_use_since(ledger, window)
+            .is_none_or(|lowest| lowest.saturating_add(r.footprint) <= ledger.max())
     }
 
     /// The floor of the last collection begun: the lowest use seen since it began.
@@ -1882,6 +1879,30 @@ mod tests {
         let result = reclaimer.reserve(&ledger, res(5), &mut Slow);
         assert!(
             matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended),
+            "{result:?}"
+        );
+    }
+
+    /// Contention at the deadline is judged by the room the waiter's own collection made, not
+    /// the last one begun: here another thread's collection, which found nothing, began after
+    /// it. Before, the flag read that one's floor, and the failure blamed a budget full of live
+    /// buffers though 5 bytes had come back for the request and gone to another thread.
+    #[test]
+    fn contention_at_the_deadline_is_judged_by_the_waiters_own_collection() {
+        let (ledger, reclaimer) = full_budget(Duration::from_secs(1));
+        freeze_clock(&reclaimer);
+        let mut thief = Thief::new(&ledger, &reclaimer, 5, 1);
+        let mut waiting = Waiting::default();
+        let step = reclaimer.reserve_step(&ledger, res(5), &mut thief, &mut waiting);
+        assert!(
+            matches!(step, Ok(false)),
+            "parks for the collection's frees: {step:?}"
+        );
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
+        advance_clock(&reclaimer, Duration::from_secs(2));
+        let result = reclaimer.reserve_step(&ledger, res(5), &mut thief, &mut waiting);
+        assert!(
+            matches!(result, Err(ReserveError::Exhausted(e)) if e.contended && e.collections == 1),
             "{result:?}"
         );
     }
