@@ -137,6 +137,11 @@ impl Pool {
             return Ok(Ok(ptr));
         }
         let released = self.ledger.release(reservation);
+        if let Ok(used) = released {
+            // As the program's own free of a block: the low use it may leave counts as room,
+            // and a block that never existed moves no early collection nearer.
+            self.reclaimer.freed_by_program(reservation.footprint, used);
+        }
         self.reclaimer.notify_freed();
         match allocated {
             Err(panic) => std::panic::resume_unwind(panic),
@@ -884,6 +889,38 @@ mod tests {
         assert_eq!((s.used, s.count, s.capacity, s.peak), (0, 0, 0, 0));
         assert!(pool.allocate(64, 1, &mut NoGarbage).is_ok());
         assert_eq!(pool.stats().ledger.peak, 64);
+    }
+
+    /// Before: each reservation the OS refused counted as allocated toward the half budget an
+    /// early collection waits for, though nothing was (helper-106's review named the rollback).
+    #[test]
+    fn a_reservation_the_os_refused_moves_no_early_collection_nearer() {
+        let pool = Pool::new(
+            100,
+            Policy {
+                high_water_percent: 90,
+                ..quick()
+            },
+        );
+        let live = pool.allocate(80, 1, &mut NoGarbage).unwrap();
+        let over = pool.allocate(30, 1, &mut NoGarbage);
+        assert!(matches!(over, Err(Error::BudgetExhausted(_))), "{over:?}");
+        // That collection began with 80 in use: the mark is at 98 from now on.
+        for _ in 0..3 {
+            memory::arm_allocation_failure();
+            let refused = pool.allocate(15, 1, &mut NoGarbage);
+            assert!(matches!(refused, Err(Error::OutOfMemory(_))), "{refused:?}");
+        }
+        let at_the_mark = pool.allocate(18, 1, &mut NoGarbage).unwrap();
+        assert!(
+            !pool.await_early_collection(std::time::Duration::from_millis(1)),
+            "18 allocated since the collection, not the half budget"
+        );
+        // SAFETY: each freed once.
+        unsafe {
+            pool.free(plain(at_the_mark, 18), FreedBy::Caller).unwrap();
+            pool.free(plain(live, 80), FreedBy::Caller).unwrap();
+        }
     }
 
     /// Before: the message named neither the call the OS refused nor its error (review). Its
