@@ -24,6 +24,7 @@ use jni::{JNIEnv, JavaVM};
 use once_cell::sync::Lazy;
 use std::ffi::c_void;
 use std::ptr::NonNull;
+use std::sync::atomic::{fence, Ordering};
 use std::time::Instant;
 
 static POOL: Lazy<Pool> = Lazy::new(|| Pool::new(0, Policy::default()));
@@ -322,6 +323,11 @@ fn disarm(env: &mut JNIEnv, buffer: &JObject, new_owner: Option<&JObject>) -> Re
         fields.set_int(buffer, ids.capacity, 0);
         fields.set_long(buffer, ids.address, 0);
         if let Some(owner) = new_owner {
+            // The new `att` tells a free on another thread that this buffer is disarmed (it
+            // then returns at once, after an acquire fence): the writes before it, the Java
+            // caller's limit included, must be seen first. Ordered here, not left to the fences
+            // of HotSpot's transitions into the VM for each JNI call.
+            fence(Ordering::Release);
             fields.set_object(buffer, ids.att, owner);
         }
     }

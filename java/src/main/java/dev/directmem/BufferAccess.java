@@ -56,8 +56,8 @@ abstract sealed class BufferAccess permits BufferAccess.ThroughJni, BufferAccess
      * {@code owner}; frees nothing. {@code att} is written last, ordered after every write before
      * it (the caller's limit included): a thread that reads the new {@code att} and then issues
      * {@link java.lang.invoke.VarHandle#acquireFence} sees the buffer disarmed (see
-     * {@link SharedBlock#free}). Through JNI each field write is a call of its own, entered through
-     * a VM transition that fences.
+     * {@link SharedBlock#free}). Through JNI the native code issues a release fence before it writes
+     * {@code att}.
      */
     abstract void disarm(ByteBuffer buffer, Object owner);
 
