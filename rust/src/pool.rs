@@ -139,7 +139,8 @@ impl Pool {
         let released = self.ledger.release(reservation);
         if let Ok(used) = released {
             // As the program's own free of a block: the low use it may leave counts as room,
-            // and a block that never existed moves no early collection nearer.
+            // and a block that never existed counts nothing toward a later early collection
+            // (one its reservation already asked for stands: another thread may want it too).
             self.reclaimer.freed_by_program(reservation.footprint, used);
         }
         self.reclaimer.notify_freed();

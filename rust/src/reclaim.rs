@@ -141,8 +141,9 @@ pub struct Exhausted {
     pub refused: Refused,
     /// Collections this reservation waited through.
     pub collections: u32,
-    /// It gave up at the deadline while collections still gave memory back, which other
-    /// threads took first: contention, not a budget full of live buffers.
+    /// It gave up at the deadline while the last collection it waited through still made room
+    /// for it at some moment (with the frees since: garbage, and the program's own), which
+    /// other threads took first: contention, not a budget full of live buffers.
     pub contended: bool,
 }
 
@@ -454,10 +455,10 @@ impl Reclaimer {
 
     /// Whether `r` would have fitted at some moment since collection number `window` began (its
     /// frees brought use that low), had it been first: the memory was there, and other threads
-    /// took it. True if that collection has not begun.
+    /// took it. False if that collection has not begun (only a forged `Waiting` names one).
     fn fit_since(&self, ledger: &Ledger, r: Reservation, window: u64) -> bool {
         self.lowest_use_since(ledger, window)
-            .is_none_or(|lowest| lowest.saturating_add(r.footprint) <= ledger.max())
+            .is_some_and(|lowest| lowest.saturating_add(r.footprint) <= ledger.max())
     }
 
     /// The floor of the last collection begun: the lowest use seen since it began.
@@ -1883,12 +1884,12 @@ mod tests {
         );
     }
 
-    /// Contention at the deadline is judged by the room the waiter's own collection made, not
-    /// the last one begun: here another thread's collection, which found nothing, began after
-    /// it. Before, the flag read that one's floor, and the failure blamed a budget full of live
+    /// Contention at the deadline is judged by the room the collection the request waited
+    /// through (ran or joined) made, not the last one begun: here another thread's collection,
+    /// which found nothing, began after it. Before, the flag read that one's floor, and the failure blamed a budget full of live
     /// buffers though 5 bytes had come back for the request and gone to another thread.
     #[test]
-    fn contention_at_the_deadline_is_judged_by_the_waiters_own_collection() {
+    fn contention_at_the_deadline_is_judged_by_the_collection_the_request_waited_through() {
         let (ledger, reclaimer) = full_budget(Duration::from_secs(1));
         freeze_clock(&reclaimer);
         let mut thief = Thief::new(&ledger, &reclaimer, 5, 1);
