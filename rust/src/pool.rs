@@ -331,6 +331,22 @@ impl Pool {
         self.reclaimer.set_backlog(more_queued);
     }
 
+    /// The number of the last collection begun, which the Java side stamps each block with (see
+    /// [`Reclaimer::collections_begun`]).
+    pub fn collections_begun(&self) -> &AtomicU64 {
+        self.reclaimer.collections_begun()
+    }
+
+    /// Notes blocks the reclaimer thread is about to free, with their stamps (see
+    /// [`Reclaimer::reclaiming`]); an invalid block is left out, as its free is.
+    pub fn reclaiming(&self, blocks: &[Block], stamps: &[u32]) {
+        self.reclaimer
+            .reclaiming(blocks.iter().zip(stamps).filter_map(|(block, &stamp)| {
+                let r = reservation_checked(block.capacity, block.alignment).ok()?;
+                Some((r.footprint, stamp))
+            }));
+    }
+
     unsafe fn free_quietly(&self, block: Block, by: FreedBy) -> Result<(), Error> {
         let Block {
             ptr,

@@ -14,9 +14,9 @@
 //! Nor does garbage too small for the request: while another thread dropped 1 MiB buffers at the
 //! edge of a budget full of live ones, a request for 8 MiB, which could never fit, counted every
 //! collection that found one of them as fruitful, and forced collections until the 30 s deadline.
-//! Nor garbage that adds up to enough only because other threads allocate and drop the same
-//! room again and again: the room must have been there at some moment, had the request come
-//! first (see `Reclaimer::made_room`).
+//! Nor memory other threads allocate after the collection began and drop again: only blocks
+//! allocated before it count as its fruit (see `Reclaimer::fruit`), so the same room, taken and
+//! dropped again and again, counts once.
 //! Unless the room keeps growing: a collection that finds garbage and leaves more room free than
 //! any earlier one of the same request is fruitful too (see `Reclaimer::gained_room`), so that a
 //! request goes on while other threads drop buffers and do not replace them.
@@ -36,11 +36,11 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// How many collections back the lowest use is kept (2 KiB). A reservation's collection is
-/// normally one or two back when it looks; measured, with one other thread refused and
-/// collecting back to back (a collection every 4 ms), 40 back; more threads may collect more
-/// often, and past the ring the oldest moments, those right after its collection, are lost.
-const FLOOR_WINDOWS: usize = 256;
+/// How many collections back the frees of blocks allocated since each began are kept (2 KiB;
+/// see `Reclaimer::young_freed`). A reservation's collection is normally one or two back when it
+/// looks; measured, with one other thread refused and collecting back to back (a collection
+/// every 4 ms), 40 back; a collection further back than the ring makes no room.
+const WINDOWS: usize = 256;
 /// A collection that ended this recently may still have frees on their way.
 const SETTLE_WINDOW: Duration = Duration::from_millis(100);
 /// Waiting for those stops once a pause this long brought none. Measured: 8 ms here cost 15 ms
@@ -160,7 +160,7 @@ pub enum ReserveError {
 #[derive(Default)]
 struct Collections {
     running: bool,
-    /// Collections begun: the number of the last one, and of its window of `floor`.
+    /// Collections begun: the number of the last one (its window: see `Reclaimer::begun`).
     begun: u64,
     finished: u64,
     last_finished_at: Option<Instant>,
@@ -199,14 +199,16 @@ pub struct Reclaimer {
     collections_run: AtomicU64,
     /// Bytes reserved since the last collection began.
     allocated_since_collection: AtomicU64,
-    /// The lowest use seen while each of the last `FLOOR_WINDOWS` collections was the last
-    /// begun, at the collection's number modulo `FLOOR_WINDOWS`: the current one (`floor`) is
-    /// the policy's estimate of live memory; the earlier ones show the room a waiting
-    /// reservation's collection made while later ones ran (see `lowest_use_since`).
-    floors: [AtomicU64; FLOOR_WINDOWS],
+    /// The lowest use seen since the last collection began: the policy's estimate of live memory.
+    floor: AtomicU64,
+    /// The footprint the reclaimer thread has given back of blocks allocated while each of the
+    /// last `WINDOWS` collections was the last begun, at its number modulo `WINDOWS`: summed
+    /// from a collection's number on, the frees that are no fruit of it (see `fruit`).
+    young_freed: [AtomicU64; WINDOWS],
     /// Collections begun, as `Collections::begun`, read without the lock: stored once the new
-    /// one's floor has started over.
-    floor_window: AtomicU64,
+    /// one's slot of `young_freed` has started over. The Java side stamps each block with it
+    /// (see `collections_begun`).
+    begun: AtomicU64,
     /// Set when an early collection is wanted, cleared when any collection begins.
     early_wanted: Mutex<bool>,
     early_requested: Condvar,
@@ -232,8 +234,9 @@ impl Reclaimer {
             epoch: Instant::now(),
             collections_run: AtomicU64::new(0),
             allocated_since_collection: AtomicU64::new(0),
-            floors: std::array::from_fn(|_| AtomicU64::new(0)),
-            floor_window: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
+            young_freed: std::array::from_fn(|_| AtomicU64::new(0)),
+            begun: AtomicU64::new(0),
             early_wanted: Mutex::new(false),
             early_requested: Condvar::new(),
             #[cfg(test)]
@@ -348,7 +351,8 @@ impl Reclaimer {
         loop {
             if w.phase == Phase::Collect {
                 w.reclaims_before = self.reclaims.load(Ordering::SeqCst);
-                w.reclaimed_enough = self.reclaimed_enough(ledger, r);
+                // Nothing is allocated since a collection this thread runs began: it has not.
+                self.measure(ledger, w, 0);
                 match self
                     .collect_unless_running(ledger, collector)
                     .map_err(ReserveError::CollectorFailed)?
@@ -358,8 +362,10 @@ impl Reclaimer {
                         w.collected(&self.policy);
                     }
                     Turn::Running { finished, window } => {
-                        // Another thread's collection serves this reservation too.
+                        // Another thread's collection serves this reservation too, and what it
+                        // gives back from now on is judged: measured again.
                         w.window = window;
+                        self.measure(ledger, w, self.young_since(window).unwrap_or(0));
                         w.phase = Phase::Joining;
                         w.running = finished;
                         w.pause = nanos(self.policy.first_pause);
@@ -405,8 +411,8 @@ impl Reclaimer {
                 // Garbage that came back but went to other threads means contention, not
                 // exhaustion; garbage too small to make room, whoever took it, does not count,
                 // unless the room it left keeps growing.
-                let made_room = self.made_room(ledger, r, w);
-                let gained_room = self.gained_room(ledger, w);
+                let made_room = self.made_room(r, w);
+                let gained_room = self.gained_room(w);
                 w.fruitless = if made_room || gained_room {
                     0
                 } else {
@@ -429,7 +435,7 @@ impl Reclaimer {
                         refused,
                         collections: w.collections,
                         contended: w.fruitless < self.policy.max_collections
-                            && self.fit_since(ledger, r, w.window),
+                            && self.made_room(r, w),
                     }));
                 }
             }
@@ -437,107 +443,137 @@ impl Reclaimer {
         }
     }
 
-    /// Whether the collection `w` has waited through made room for `r`: the reclaimer gave back
-    /// as much as `r` lacked when it began (`reclaimed_enough`), and `r` would have fitted at
-    /// some moment since, had it been first. The second condition, because `reclaimed` also
-    /// counts buffers other threads allocated after the collection began and dropped again:
-    /// with 60 of 64 MiB live and another thread dropping a 1 MiB buffer every 10 ms, a request
-    /// for 8 MiB, which can never fit, collected 11 times on JDK 25 Shenandoah in CI (likely
-    /// each slow concurrent cycle found the 4 MiB or more dropped during the one before), where
-    /// 3 were meant. The room is never that large there: now 3 to 6 (the room at its lowest may still
-    /// grow by a buffer or two: `gained_room`). And a thread that dropped 1 MiB buffers back
-    /// to back, which kept that request collecting for 6 to 30 s (26 to 216 collections of its
-    /// own), now lets it fail after 3, in 0.03 to 0.04 s.
-    fn made_room(&self, ledger: &Ledger, r: Reservation, w: &Waiting) -> bool {
-        self.reclaimed.load(Ordering::SeqCst) >= w.reclaimed_enough
-            && self.fit_since(ledger, r, w.window)
+    /// Notes in `w` what the reclaimer has given back so far and the room free now, from which
+    /// what its collection gives back next is judged (see `fruit`); `young`: `young_since` its
+    /// collection, read first (a free in between then counts as young only: less fruit, never
+    /// more).
+    fn measure(&self, ledger: &Ledger, w: &mut Waiting, young: u64) {
+        w.young_before = young;
+        w.reclaimed_before = self.reclaimed.load(Ordering::SeqCst);
+        w.headroom_before = ledger.max().saturating_sub(ledger.used());
     }
 
-    /// Whether `r` would have fitted at some moment since collection number `window` began (its
-    /// frees brought use that low), had it been first: the memory was there, and other threads
-    /// took it. False if that collection has not begun (only a forged `Waiting` names one).
-    fn fit_since(&self, ledger: &Ledger, r: Reservation, window: u64) -> bool {
-        self.lowest_use_since(ledger, window)
-            .is_some_and(|lowest| lowest.saturating_add(r.footprint) <= ledger.max())
-    }
-
-    /// The floor of the last collection begun: the lowest use seen since it began.
-    fn floor(&self) -> &AtomicU64 {
-        self.floor_of(self.floor_window.load(Ordering::SeqCst))
-    }
-
-    fn floor_of(&self, window: u64) -> &AtomicU64 {
-        &self.floors[(window % FLOOR_WINDOWS as u64) as usize]
-    }
-
-    /// Records that use came down to `used`, in the floor of the last collection begun: a load
-    /// first, as a locked update on every free showed in the profile. If a collection began
-    /// meanwhile, in its floor too: its reset may have read use before this free (the free
-    /// then counts for it a moment early, which errs toward more room, never less).
-    fn lower_floor(&self, used: u64) {
-        let window = self.floor_window.load(Ordering::SeqCst);
-        for w in [window, self.floor_window.load(Ordering::SeqCst)] {
-            let floor = self.floor_of(w);
-            if used < floor.load(Ordering::SeqCst) {
-                floor.fetch_min(used, Ordering::SeqCst);
-            }
-        }
-    }
-
-    /// The lowest use since collection number `window` began (see `Collections::begun`), never
-    /// above use now; `None` if it has not begun. Of a collection more than `FLOOR_WINDOWS - 2`
-    /// back, the lowest since that many back (the oldest slot is the one the next collection
-    /// takes over): as high as the true one or higher, so the room it shows errs small. Read
-    /// again if a collection began during the reading (it may have reset a slot read).
-    fn lowest_use_since(&self, ledger: &Ledger, window: u64) -> Option<u64> {
-        loop {
-            let current = self.floor_window.load(Ordering::SeqCst);
-            let back = current.checked_sub(window)?.min(FLOOR_WINDOWS as u64 - 2);
-            let lowest = (current - back..=current)
-                .map(|n| self.floor_of(n).load(Ordering::SeqCst))
-                .min()?;
-            if self.floor_window.load(Ordering::SeqCst) == current {
-                return Some(lowest.min(ledger.used()));
-            }
-        }
-    }
-
-    /// What `reclaimed` must reach for the garbage given back from now on to make room for `r`,
-    /// had no other thread taken any: its value now, plus what `r` lacks now (at least a byte,
-    /// so that some garbage must come back). Read before `used`: a batch released in between
-    /// counts on both sides, never on neither. Not a per-collection count, so frees that lag
-    /// past the next collection's start still count (under contention, a full budget has
-    /// collections back to back); the price: buffers other threads allocate and drop after this
-    /// collection began, found again by theirs before this wait ends, count too, so the room
-    /// they made decides as well (see `made_room`).
-    fn reclaimed_enough(&self, ledger: &Ledger, r: Reservation) -> u64 {
+    /// What the collection `w` waited through (ran or joined) has given back since `w` measured:
+    /// the reclaimer's frees since, less those of blocks allocated after that collection began,
+    /// which are later collections' garbage (memory other threads allocate and drop again, which
+    /// once counted again at each turn). So it never exceeds what was in use, and is not live,
+    /// when `w` measured: the room the request would have had, had the garbage come back to it
+    /// alone, is the room free then plus this, and nothing counts twice. `None` if that
+    /// collection is more than `WINDOWS - 2` back (or was never begun: a forged `Waiting`).
+    ///
+    /// Before, a collection made room only if the request would have fit at some moment since
+    /// it began: under 32 threads each dropping and allocating buffers of up to 1 MiB, every
+    /// freed batch was taken at once, and requests for about 1 MiB failed after 3 collections
+    /// with half the budget garbage (JDK 21 Shenandoah, in CI).
+    fn fruit(&self, w: &Waiting) -> Option<u64> {
+        // `reclaimed` first: a free in between counts as young only (less fruit, never more).
         let reclaimed = self.reclaimed.load(Ordering::SeqCst);
-        let headroom = ledger.max().saturating_sub(ledger.used());
-        reclaimed.saturating_add(r.footprint.saturating_sub(headroom).max(1))
+        let young = self.young_since(w.window)?;
+        Some(
+            reclaimed
+                .saturating_sub(w.reclaimed_before)
+                .saturating_sub(young.saturating_sub(w.young_before)),
+        )
     }
 
-    /// Whether the collection `w` has waited through found garbage and left more room free, at
-    /// some moment since it began, than any earlier collection of the same reservation: room that
-    /// grows collection by collection (buffers other threads drop and do not replace, as when a
+    /// The room `r` would have had after the collection `w` waited through, had its garbage come
+    /// back to `r` alone (see `fruit`), and whether that garbage was any.
+    fn room_made(&self, w: &Waiting) -> Option<(u64, bool)> {
+        let fruit = self.fruit(w)?;
+        Some((w.headroom_before.saturating_add(fruit), fruit > 0))
+    }
+
+    /// Whether the collection `w` waited through found garbage that would have made room for
+    /// `r`, had no other thread taken any.
+    fn made_room(&self, r: Reservation, w: &Waiting) -> bool {
+        self.room_made(w)
+            .is_some_and(|(room, found)| found && room >= r.footprint)
+    }
+
+    /// Whether the collection `w` waited through found garbage and would have left more room
+    /// than any earlier collection of the same reservation (see `room_made`): room that grows
+    /// collection by collection (buffers other threads drop and do not replace, as when a
     /// pipeline drains) is progress, though no one collection's garbage made room for the
     /// reservation. Review: a request for 5 of 10 bytes, all used, 1 byte given back by each
     /// collection and kept, failed after 3 collections with 3 bytes free.
     ///
-    /// The lowest use since the collection began (`floor`), not use now: buffers another thread
-    /// allocates and drops again would otherwise make the room move up and down. The first
-    /// collection only sets the mark: it gives back, once, the garbage dropped before the
-    /// request, so counting it would add a collection to every request that never fits. Found
-    /// garbage: room the program's own frees make is no collection's fruit. A gain needs a byte
-    /// more room than ever before, and the room never exceeds `max`: the gains run out.
-    fn gained_room(&self, ledger: &Ledger, w: &mut Waiting) -> bool {
-        let lowest = self
-            .lowest_use_since(ledger, w.window)
-            .unwrap_or_else(|| self.floor().load(Ordering::SeqCst).min(ledger.used()));
-        let room = ledger.max().saturating_sub(lowest);
-        let found_garbage = self.reclaims.load(Ordering::SeqCst) != w.reclaims_before;
-        let gained = w.collections > 1 && found_garbage && room > w.best_headroom;
-        w.best_headroom = w.best_headroom.max(room);
+    /// The first collection only sets the mark: it gives back, once, the garbage dropped before
+    /// the request, so counting it would add a collection to every request that never fits. A
+    /// gain needs a byte more room than ever before, and the room never exceeds `max`: the gains
+    /// run out.
+    fn gained_room(&self, w: &mut Waiting) -> bool {
+        let Some((room, found)) = self.room_made(w) else {
+            return false;
+        };
+        let gained = w.collections > 1 && found && room > w.best_room;
+        w.best_room = w.best_room.max(room);
         gained
+    }
+
+    /// The reclaimer's frees so far of blocks allocated since collection number `window` began
+    /// (summed over `young_freed`): none of them its garbage. `None` if `window` is more than
+    /// `WINDOWS - 2` back (the oldest slot is the one the next collection takes over), or not
+    /// begun. A slot is read while a collection begins only if it is more than that far back.
+    fn young_since(&self, window: u64) -> Option<u64> {
+        let begun = self.begun.load(Ordering::SeqCst);
+        if window == 0 || begun.checked_sub(window)? > WINDOWS as u64 - 2 {
+            return None;
+        }
+        Some(
+            (window..=begun)
+                .map(|n| self.young_slot(n).load(Ordering::SeqCst))
+                .fold(0, u64::saturating_add),
+        )
+    }
+
+    fn young_slot(&self, window: u64) -> &AtomicU64 {
+        &self.young_freed[(window % WINDOWS as u64) as usize]
+    }
+
+    /// The number of the last collection begun. The Java side reads it after each allocation
+    /// (through a buffer over it: the reclaimer lives as long as the process) and stamps the
+    /// block with it, never older than the block, and hands the stamp back with the block's
+    /// free (see [`Reclaimer::reclaiming`]).
+    pub fn collections_begun(&self) -> &AtomicU64 {
+        &self.begun
+    }
+
+    /// Notes blocks the reclaimer thread is about to free, as (footprint, stamp: the low 32 bits
+    /// of `collections_begun` read after it was allocated), before their release (so that a
+    /// reader never counts a block as fruit it later counts as young). Only the stamps of the
+    /// last `WINDOWS - 1` collections are kept: an older block is young for no collection still
+    /// judged, and a slot never takes a block of the collection that used it before.
+    pub fn reclaiming(&self, blocks: impl IntoIterator<Item = (u64, u32)>) {
+        let begun = self.begun.load(Ordering::SeqCst) as u32;
+        // Summed per run of equal stamps: a batch is mostly of one or two.
+        let mut run: Option<(u32, u64)> = None;
+        for (footprint, stamp) in blocks {
+            if begun.wrapping_sub(stamp) >= WINDOWS as u32 - 1 {
+                continue;
+            }
+            match &mut run {
+                Some((same, bytes)) if *same == stamp => *bytes = bytes.saturating_add(footprint),
+                _ => {
+                    if let Some((stamp, bytes)) = run.replace((stamp, footprint)) {
+                        self.young_slot(stamp.into())
+                            .fetch_add(bytes, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+        if let Some((stamp, bytes)) = run {
+            self.young_slot(stamp.into())
+                .fetch_add(bytes, Ordering::SeqCst);
+        }
+    }
+
+    /// Records that use came down to `used`: a load first, as a locked update on every free
+    /// showed in the profile. A free racing a collection's start may leave its floor a little
+    /// high (an early collection then comes a little later).
+    fn lower_floor(&self, used: u64) {
+        if used < self.floor.load(Ordering::SeqCst) {
+            self.floor.fetch_min(used, Ordering::SeqCst);
+        }
     }
 
     /// Reserves `r` if the budget can take it now (`used` as it left it), never collecting or
@@ -626,7 +662,7 @@ impl Reclaimer {
             .saturating_add(r.footprint);
         self.allocated_since_collection
             .store(since, Ordering::Relaxed);
-        let floor = self.floor().load(Ordering::Relaxed);
+        let floor = self.floor.load(Ordering::Relaxed);
         if self
             .policy
             .wants_early_collection(ledger.used(), floor, ledger.max(), since)
@@ -822,11 +858,13 @@ impl Reclaimer {
         state.running = true;
         state.begun += 1;
         let window = state.begun;
-        // The floor starts over under the lock, so that a thread joining this collection finds
-        // its window begun. Its slot first, then the number: a reader that sees the number
-        // sees the slot reset, and one that saw the old number never reads this slot.
-        self.floor_of(window).store(ledger.used(), Ordering::SeqCst);
-        self.floor_window.store(window, Ordering::SeqCst);
+        // Under the lock, so that a thread joining this collection finds it begun. Its slot of
+        // `young_freed` starts over before its number is published: a block stamped with the
+        // number is allocated, and freed, after; a block stamped with the slot's last number
+        // is too old to be noted (see `reclaiming`).
+        self.young_slot(window).store(0, Ordering::SeqCst);
+        self.floor.store(ledger.used(), Ordering::SeqCst);
+        self.begun.store(window, Ordering::SeqCst);
         drop(state);
         // Whatever was allocated before this collection is now subject to it.
         self.allocated_since_collection.store(0, Ordering::Relaxed);
@@ -903,7 +941,7 @@ impl Reclaimer {
         // back-off over, and a request that could never fit waited on them to the deadline
         // (after 2 collections of its own, 30 s, on JDK 25 G1 in CI).
         let outrun = w.phase == Phase::AfterCollection
-            && self.floor_window.load(Ordering::SeqCst) > w.window.saturating_add(1);
+            && self.begun.load(Ordering::SeqCst) > w.window.saturating_add(1);
         let now = self.nanos_since_epoch();
         if w.pause > nanos(quiet) || outrun || now >= w.deadline {
             return Err(refused);
@@ -947,14 +985,15 @@ pub struct Waiting {
     fruitless: u32,
     /// `reclaims` when this phase's wait began (for a collection, before it ran).
     reclaims_before: u64,
-    /// `reclaimed` that, reached after the last collection began, gave back as much as the
-    /// reservation lacked (see `reclaimed_enough`; room is made only if it also fitted then:
-    /// `made_room`).
-    reclaimed_enough: u64,
-    /// The most room free after any collection of this reservation so far (see `gained_room`).
-    best_headroom: u64,
-    /// The number of the last collection this reservation ran or joined: the window of `floor`
-    /// that shows the room its garbage made (see `lowest_use_since`).
+    /// `reclaimed`, the room free and `young_since` the collection, when this reservation last
+    /// measured, at its collection's start or its join (see `measure`).
+    reclaimed_before: u64,
+    headroom_before: u64,
+    young_before: u64,
+    /// The most room any collection of this reservation so far would have left (see
+    /// `gained_room`).
+    best_room: u64,
+    /// The number of the last collection this reservation ran or joined.
     window: u64,
     /// `frees` at the last look: a park ends early once it moves.
     seen: u64,
@@ -992,7 +1031,7 @@ enum Phase {
 
 impl Waiting {
     /// How many numbers [`Waiting::to_longs`] writes and [`Waiting::from_longs`] reads.
-    pub const LONGS: usize = 15;
+    pub const LONGS: usize = 17;
     /// Which of them is [`Waiting::park`], in nanoseconds.
     pub const PARK_NANOS: usize = 0;
 
@@ -1033,8 +1072,10 @@ impl Waiting {
             self.running,
             self.reclaims_seen,
             self.pause_ends,
-            self.reclaimed_enough,
-            self.best_headroom,
+            self.reclaimed_before,
+            self.headroom_before,
+            self.young_before,
+            self.best_room,
             self.window,
         ]
         .map(|n| n as i64)
@@ -1042,7 +1083,7 @@ impl Waiting {
 
     /// Reads what `to_longs` wrote (all zeros: a new reservation); refuses anything else.
     pub fn from_longs(longs: &[i64]) -> Result<Self, String> {
-        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_enough, best_headroom, window] =
+        let [park, phase, deadline, collections, fruitless, reclaims_before, seen, pause, parked, running, reclaims_seen, pause_ends, reclaimed_before, headroom_before, young_before, best_room, window] =
             <[i64; Self::LONGS]>::try_from(longs)
                 .map_err(|_| {
                     format!(
@@ -1066,8 +1107,10 @@ impl Waiting {
             collections: u32::try_from(collections).map_err(|_| invalid())?,
             fruitless: u32::try_from(fruitless).map_err(|_| invalid())?,
             reclaims_before,
-            reclaimed_enough,
-            best_headroom,
+            reclaimed_before,
+            headroom_before,
+            young_before,
+            best_room,
             window,
             seen,
             reclaims_seen,
@@ -1103,20 +1146,30 @@ mod tests {
         }
     }
 
-    /// The reclaimer thread's free of `r`, garbage a collection found, as the pool makes it.
+    /// The reclaimer thread's free of `r`, garbage a collection found, as the pool makes it: a
+    /// block allocated before any collection began.
     fn reclaim(ledger: &Ledger, reclaimer: &Reclaimer, r: Reservation) {
+        reclaim_stamped(ledger, reclaimer, r, 0);
+    }
+
+    /// As `reclaim`, of a block allocated while collection `stamp` was the last begun.
+    fn reclaim_stamped(ledger: &Ledger, reclaimer: &Reclaimer, r: Reservation, stamp: u32) {
+        reclaimer.reclaiming([(r.footprint, stamp)]);
         let used = ledger.release(r).unwrap();
         reclaimer.freed_by_reclaimer(r.footprint, used);
         reclaimer.notify_reclaimed_down_to(ledger.used());
     }
 
     /// Each collection reclaims `bytes` of garbage `rounds` times, and each time another thread
-    /// takes them at once.
+    /// takes them at once: the garbage of each round after the first is the block that thread
+    /// took in the round before.
     struct Thief {
         ledger: Arc<Ledger>,
         reclaimer: Arc<Reclaimer>,
         bytes: u64,
         rounds: u32,
+        /// The stamp of the block the other thread holds (see `Reclaimer::collections_begun`).
+        held: u32,
     }
 
     impl Thief {
@@ -1126,6 +1179,7 @@ mod tests {
                 reclaimer: reclaimer.clone(),
                 bytes,
                 rounds,
+                held: 0,
             }
         }
     }
@@ -1133,10 +1187,11 @@ mod tests {
     impl Collector for Thief {
         fn collect(&mut self) -> Result<Collection, String> {
             for _ in 0..self.rounds {
-                reclaim(&self.ledger, &self.reclaimer, res(self.bytes));
+                reclaim_stamped(&self.ledger, &self.reclaimer, res(self.bytes), self.held);
                 self.ledger
                     .try_reserve(res(self.bytes))
                     .map_err(|e| format!("{e:?}"))?;
+                self.held = self.reclaimer.collections_begun().load(Ordering::SeqCst) as u32;
             }
             Ok(Collection::Forced)
         }
@@ -1686,37 +1741,101 @@ mod tests {
         );
     }
 
-    /// The room a collection's garbage made stays readable for it while later collections run,
-    /// at its lowest even when another thread takes it before the free is signalled.
+    /// What comes back counts as a collection's fruit only if allocated before it began: memory
+    /// another thread allocates and drops while it runs, however often, is later collections'
+    /// garbage. A collection is judged up to `WINDOWS - 2` collections back.
     #[test]
-    fn the_lowest_use_since_a_collection_is_kept_through_the_next_one() {
-        let ledger = Ledger::new(10);
-        ledger.try_reserve(res(10)).unwrap();
+    fn only_blocks_allocated_before_a_collection_began_are_its_fruit() {
+        let ledger = held_in_bytes(10);
         let reclaimer = Reclaimer::new(fast_policy());
         reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // collection 1
-        let used = ledger.release(res(4)).unwrap();
-        reclaimer.freed_by_reclaimer(4, used);
-        ledger.try_reserve(res(4)).unwrap(); // taken before the signal reads `used`
-        reclaimer.notify_reclaimed_down_to(ledger.used());
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
+        let mut first = Waiting {
+            window: 1,
+            ..Waiting::default()
+        };
+        reclaimer.measure(&ledger, &mut first, reclaimer.young_since(1).unwrap());
+        assert_eq!(reclaimer.fruit(&first), Some(0));
+        reclaim_stamped(&ledger, &reclaimer, res(4), 0);
+        assert_eq!(reclaimer.fruit(&first), Some(4));
+        for _ in 0..5 {
+            // Taken by another thread, dropped, found and freed again.
+            ledger.try_reserve(res(4)).unwrap();
+            reclaim_stamped(&ledger, &reclaimer, res(4), 1);
+        }
+        assert_eq!(reclaimer.fruit(&first), Some(4));
+        assert!(reclaimer.made_room(res(4), &first));
+        assert!(!reclaimer.made_room(res(5), &first), "20 bytes came back");
 
-        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // 2
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
+        // Blocks allocated during collection 1 are collection 2's.
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
+        ledger.try_reserve(res(4)).unwrap();
+        let mut second = Waiting {
+            window: 2,
+            ..Waiting::default()
+        };
+        reclaimer.measure(&ledger, &mut second, reclaimer.young_since(2).unwrap());
+        reclaim_stamped(&ledger, &reclaimer, res(3), 1);
+        assert_eq!(reclaimer.fruit(&second), Some(3));
+        assert_eq!(reclaimer.fruit(&first), Some(4));
 
-        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // 3
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 4), None);
-
-        // Kept FLOOR_WINDOWS - 2 collections back; further back, it reads as the oldest kept.
-        while reclaimer.floor_window.load(Ordering::SeqCst) < FLOOR_WINDOWS as u64 - 1 {
+        // Kept `WINDOWS - 2` collections back; further back, a collection makes no room.
+        while reclaimer.collections_begun().load(Ordering::SeqCst) < WINDOWS as u64 - 1 {
             reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
         }
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(6));
+        assert_eq!(reclaimer.fruit(&first), Some(4));
         reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap();
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 1), Some(10));
-        assert_eq!(reclaimer.lowest_use_since(&ledger, 2), Some(10));
+        assert_eq!(reclaimer.fruit(&first), None);
+        assert!(!reclaimer.made_room(res(1), &first));
+        assert_eq!(reclaimer.fruit(&second), Some(3));
+
+        // A block stamped with the last user of a slot's number is not noted in that slot.
+        reclaimer.collect_or_join(&ledger, &mut NoGarbage).unwrap(); // 257: collection 1's slot
+        reclaim_stamped(&ledger, &reclaimer, res(1), 1);
+        assert_eq!(reclaimer.young_since(257), Some(0));
+    }
+
+    /// Each collection finds as much garbage as the request lacks, but gives it back a byte at a
+    /// time, each byte taken at once by another thread (which drops it again before the next
+    /// collection): the room was never there at one moment, and the request goes on, as long as
+    /// collections keep finding it enough, until it gets the memory. Before, a collection made room
+    /// only if the request would have fit at some moment since it began, and this failed after 3
+    /// collections: as 32 threads churning buffers of up to 1 MiB through 64 MiB, each holding
+    /// one, left requests for about 1 MiB in CI (JDK 21 Shenandoah), with half the budget garbage.
+    #[test]
+    fn garbage_enough_for_a_request_keeps_it_going_though_others_take_each_byte() {
+        struct Scramble<'a> {
+            ledger: &'a Ledger,
+            reclaimer: &'a Reclaimer,
+            calls: u32,
+            /// The stamp of the other thread's blocks, dropped before this collection.
+            dropped: u32,
+        }
+        impl Collector for Scramble<'_> {
+            fn collect(&mut self) -> Result<Collection, String> {
+                self.calls += 1;
+                let begun = self.reclaimer.collections_begun().load(Ordering::SeqCst) as u32;
+                for _ in 0..5 {
+                    reclaim_stamped(self.ledger, self.reclaimer, res(1), self.dropped);
+                    if self.calls < 6 {
+                        self.ledger.try_reserve(res(1)).unwrap();
+                    }
+                }
+                self.dropped = begun;
+                Ok(Collection::Forced)
+            }
+        }
+        let reclaimer = Reclaimer::new(fast_policy());
+        let ledger = held_in_bytes(10);
+        let mut scramble = Scramble {
+            ledger: &ledger,
+            reclaimer: &reclaimer,
+            calls: 0,
+            dropped: 0,
+        };
+        let result = reclaimer.reserve(&ledger, res(5), &mut scramble);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(scramble.calls, 6);
+        assert_eq!(ledger.used(), 10);
     }
 
     #[test]
@@ -1727,8 +1846,10 @@ mod tests {
             collections: 2,
             fruitless: 1,
             reclaims_before: 40,
-            reclaimed_enough: 43,
-            best_headroom: 44,
+            reclaimed_before: 43,
+            headroom_before: 46,
+            young_before: 47,
+            best_room: 44,
             window: 45,
             seen: 41,
             reclaims_seen: 42,
@@ -1976,8 +2097,9 @@ mod tests {
         // Room that another thread's garbage takes up again is no progress, though more of it is
         // left when a later wait ends: each collection gives back 3 bytes of that garbage; the
         // other thread takes back all 3 after the first, 2 after each later one (and the rest
-        // before the next). The room the waits end with grows from 0 to 1 byte, the most room
-        // since each collection began stays 3.
+        // as the next begins). The room a collection would have left the request (free when it
+        // began, plus what it found) goes 3, 3, 4, 4 ...: one gain, when the other thread keeps
+        // a byte less, then 3 collections without.
         struct Ebb<'a> {
             ledger: &'a Ledger,
             reclaimer: &'a Reclaimer,
@@ -2004,10 +2126,10 @@ mod tests {
         };
         let result = reclaimer.reserve(&ledger, res(5), &mut ebb);
         assert!(
-            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 3),
+            matches!(result, Err(ReserveError::Exhausted(e)) if !e.contended && e.collections == 6),
             "{result:?}"
         );
-        assert_eq!(ebb.calls, 3);
+        assert_eq!(ebb.calls, 6);
 
         // Room the program's own frees make is no collection's fruit: collections that find
         // nothing stay fruitless while another thread frees a byte during each.

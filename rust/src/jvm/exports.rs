@@ -334,8 +334,25 @@ fn disarm(env: &mut JNIEnv, buffer: &JObject, new_owner: Option<&JObject>) -> Re
     Ok(())
 }
 
+/// A buffer over the number of the last collection begun (8 bytes, native order), which the
+/// Java side reads after each allocation to stamp the block with (see `freeBatch`).
+#[no_mangle]
+pub extern "system" fn Java_dev_directmem_Native_collectionsBegun<'l>(
+    mut env: JNIEnv<'l>,
+    _class: JClass<'l>,
+) -> jobject {
+    guard(&mut env, std::ptr::null_mut(), |env| {
+        let begun = POOL.collections_begun().as_ptr().cast::<u8>();
+        // SAFETY: POOL lives as long as the process; Java only reads it (a read-only view),
+        // each aligned 8-byte read whole on the 64-bit platforms directmem runs on.
+        let buffer = unsafe { env.new_direct_byte_buffer(begun, 8)? };
+        Ok(buffer.into_raw())
+    })
+}
+
 /// Frees the blocks the reclaimer thread collected from the reference queue, in one call;
-/// `more_queued`: more are waiting in the queue after these.
+/// `stamps`: the number of the last collection begun when each was allocated (see
+/// `collectionsBegun`); `more_queued`: more are waiting in the queue after these.
 #[no_mangle]
 pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
     mut env: JNIEnv<'l>,
@@ -343,6 +360,7 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
     addresses: JLongArray<'l>,
     capacities: JIntArray<'l>,
     alignments: JIntArray<'l>,
+    stamps: JIntArray<'l>,
     count: jint,
     more_queued: jboolean,
 ) {
@@ -354,25 +372,30 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
         non_null(&addresses, "addresses")?;
         non_null(&capacities, "capacities")?;
         non_null(&alignments, "alignments")?;
+        non_null(&stamps, "stamps")?;
         let mut address = [0 as jlong; BATCH];
         let mut capacity = [0 as jint; BATCH];
         let mut alignment = [0 as jint; BATCH];
+        let mut stamp = [0 as jint; BATCH];
         env.get_long_array_region(&addresses, 0, &mut address[..count])?;
         env.get_int_array_region(&capacities, 0, &mut capacity[..count])?;
         env.get_int_array_region(&alignments, 0, &mut alignment[..count])?;
+        env.get_int_array_region(&stamps, 0, &mut stamp[..count])?;
         // An invalid entry spoils only itself, as in Pool::free_all: the valid blocks are freed
         // (their releases are claimed, no one else will), then the first error is returned.
         let mut invalid = None;
-        let blocks = (0..count)
+        let (blocks, stamps): (Vec<_>, Vec<_>) = (0..count)
             .filter_map(|i| match block(address[i], capacity[i], alignment[i]) {
-                Ok(block) => Some(block),
+                // The stamp's bits as Java's int holds them (the low 32 of the number).
+                Ok(block) => Some((block, stamp[i] as u32)),
                 Err(e) => {
                     invalid.get_or_insert(e);
                     None
                 }
             })
-            .collect();
+            .unzip();
         POOL.set_reclaimer_backlog(more_queued != 0);
+        POOL.reclaiming(&blocks, &stamps);
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         let freed = unsafe { POOL.free_all(blocks, FreedBy::Reclaimer) };
         invalid.map_or(freed, Err)

@@ -6,6 +6,7 @@ import java.lang.ref.PhantomReference;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -31,6 +32,13 @@ sealed class Allocation permits SharedBlock {
      * (by tests; the setup itself initializes it on its thread).
      */
     private static final ByteBuffer TEMPLATE = templateAfterSetup();
+    /**
+     * The number of the last collection begun, which each block is stamped with, read after its
+     * allocation: only garbage allocated before a collection began counts as that collection's
+     * find (Reclaimer::reclaiming in rust/src/reclaim.rs).
+     */
+    private static final ByteBuffer COLLECTIONS_BEGUN =
+            Native.collectionsBegun().asReadOnlyBuffer().order(ByteOrder.nativeOrder());
     static final BufferAccess ACCESS = BufferAccess.INSTANCE;
     private static final ReferenceQueue<Allocation> QUEUE = new ReferenceQueue<>();
     private static final Registry REGISTRY = new Registry();
@@ -151,6 +159,7 @@ sealed class Allocation permits SharedBlock {
             if (address == 0) {
                 return false; // the release, registered, goes with the owner; the reclaimer passes it over
             }
+            r.stamp = (int) COLLECTIONS_BEGUN.getLong(0); // its low 32 bits: the native side's too
             if (r.site != null) {
                 Tracking.allocated(r.site, r.capacity);
                 r.tracked = true; // set once the site counts it: a field write, no call in between
@@ -473,7 +482,7 @@ sealed class Allocation permits SharedBlock {
         boolean reported = false;
         while (true) {
             try {
-                Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, 0, false);
+                Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, STAMPS, 0, false);
                 return;
             } catch (OutOfMemoryError | StackOverflowError e) {
                 if (!reported) {
@@ -556,6 +565,7 @@ sealed class Allocation permits SharedBlock {
     private static final long[] ADDRESSES = new long[BATCH];
     private static final int[] CAPACITIES = new int[BATCH];
     private static final int[] ALIGNMENTS = new int[BATCH];
+    private static final int[] STAMPS = new int[BATCH];
 
     /**
      * One turn of the reclaimer thread: waits up to {@code timeoutMillis} (0: for ever) for
@@ -575,6 +585,7 @@ sealed class Allocation permits SharedBlock {
             ADDRESSES[i] = claimed[i].address;
             CAPACITIES[i] = claimed[i].capacity;
             ALIGNMENTS[i] = claimed[i].alignment;
+            STAMPS[i] = claimed[i].stamp;
         }
         try {
             // Before the free, which wakes threads waiting for memory: they then find the
@@ -596,7 +607,7 @@ sealed class Allocation permits SharedBlock {
                 // Nothing to free and nothing new to say (a timeout, or releases freed
                 // already): no call, which would count as memory coming back.
                 if (n > 0 || more != reportedMore) {
-                    Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, n, more);
+                    Native.freeBatch(ADDRESSES, CAPACITIES, ALIGNMENTS, STAMPS, n, more);
                     reportedMore = more;
                     VirtualThreads.freed();
                 }
@@ -746,6 +757,11 @@ sealed class Allocation permits SharedBlock {
          * refuses).
          */
         long address;
+        /**
+         * The number of the last collection begun (low 32 bits) once the memory was allocated:
+         * written by {@link #arm} right after {@link #address}, read by the reclaimer as that is.
+         */
+        int stamp;
         /**
          * Whether the site's figures count this allocation: set by {@link #arm}, cleared by
          * {@link Allocation#untrack} under the owner's lock while the owner is reachable, or by

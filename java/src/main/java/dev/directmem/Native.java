@@ -228,7 +228,7 @@ final class Native {
     static native long allocateMemory(int capacity, int alignment, boolean reclaim, long[] waiting);
 
     /** The length of an {@link #allocate} {@code waiting} array (STEP_LONGS in jvm/exports.rs). */
-    static final int WAITING_LONGS = 19;
+    static final int WAITING_LONGS = 21;
     /** Where {@link #allocate} puts how long to park (Waiting::PARK_NANOS in reclaim.rs). */
     static final int PARK_NANOS = 0;
 
@@ -244,9 +244,19 @@ final class Native {
     /** Resets a buffer's address and capacity (the caller has set its limit to 0); att becomes {@code owner}. */
     static native void disarm(ByteBuffer buffer, Object owner);
 
-    /** Frees {@code count} blocks whose owners became unreachable; {@code moreQueued}: more wait. */
+    /**
+     * Frees {@code count} blocks whose owners became unreachable, each with its stamp (see
+     * {@link #collectionsBegun}); {@code moreQueued}: more wait.
+     */
     static native void freeBatch(
-            long[] addresses, int[] capacities, int[] alignments, int count, boolean moreQueued);
+            long[] addresses, int[] capacities, int[] alignments, int[] stamps, int count,
+            boolean moreQueued);
+
+    /**
+     * A buffer over the number of the last collection begun (8 bytes, native order), which the
+     * caller only reads: each allocation is stamped with it.
+     */
+    static native ByteBuffer collectionsBegun();
 
     /** A DirectByteBuffer's {@code att} field (the caller checks the class), or null. */
     static native Object attachment(ByteBuffer buffer);

@@ -77,7 +77,9 @@ class BufferAccessTest {
         assertEquals("buffer", assertThrows(NullPointerException.class,
                 () -> Native.fill(null, 0, 0, (byte) 0)).getMessage());
         assertEquals("addresses", assertThrows(NullPointerException.class,
-                () -> Native.freeBatch(null, new int[1], new int[1], 1, false)).getMessage());
+                () -> Native.freeBatch(null, new int[1], new int[1], new int[1], 1, false)).getMessage());
+        assertEquals("stamps", assertThrows(NullPointerException.class,
+                () -> Native.freeBatch(new long[1], new int[1], new int[1], null, 1, false)).getMessage());
     }
 
     @Test

@@ -144,8 +144,9 @@ class FaultsTest {
         long[] addresses = {first, 0, second};
         int[] capacities = {5000, 6000, 7000};
         int[] alignments = {1, 1, 1};
+        int[] stamps = new int[3];
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> Native.freeBatch(addresses, capacities, alignments, 3, false));
+                () -> Native.freeBatch(addresses, capacities, alignments, stamps, 3, false));
         assertTrue(e.getMessage().contains("null address"), e.getMessage());
         DirectMemoryStats after = DirectMemory.stats();
         assertEquals(before.count(), after.count(), "both valid blocks freed");
