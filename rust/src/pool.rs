@@ -27,6 +27,10 @@ pub struct Block {
     pub capacity: u64,
     /// The alignment it was allocated with (1: none asked for).
     pub alignment: u64,
+    /// The number of the last collection begun once it was allocated (its low 32 bits), as the
+    /// Java side stamped it: read for the reclaimer thread's frees only (see
+    /// `Reclaimer::freed_by_reclaimer`); 0 elsewhere.
+    pub stamp: u32,
 }
 
 pub use crate::memory::FreedBy;
@@ -291,22 +295,23 @@ impl Pool {
             total.capacity = total.capacity.checked_add(r.capacity)?;
             total.footprint = total.footprint.checked_add(r.footprint)?;
         }
-        self.count_and_release(blocks.len() as u64, total, by).ok()
+        self.count_and_release(blocks, total, by).ok()
     }
 
-    /// Counts `total.capacity` as freed by `by`, then releases `count` reservations from the
-    /// ledger, undoing the count if the ledger refuses. Counted first, so that whoever sees the
-    /// ledger at zero sees every freed byte counted (a settled snapshot adds up). Once released,
-    /// the footprint is told to the reclaimer, which weighs the two kinds of free differently.
+    /// Counts `total.capacity` (that of `blocks`, all valid) as freed by `by`, then releases
+    /// their reservations from the ledger, undoing the count if the ledger refuses. Counted first,
+    /// so that whoever sees the ledger at zero sees every freed byte counted (a settled snapshot
+    /// adds up). Once released, the blocks are told to the reclaimer, which weighs the two kinds
+    /// of free differently.
     fn count_and_release(
         &self,
-        count: u64,
+        blocks: &[Block],
         total: Reservation,
         by: FreedBy,
     ) -> Result<(), crate::ledger::Underflow> {
         let counter = self.freed_counter(by);
         counter.fetch_add(total.capacity, Ordering::Relaxed);
-        let released = self.ledger.release_many(count, total);
+        let released = self.ledger.release_many(blocks.len() as u64, total);
         match released {
             Err(_) => {
                 counter.fetch_sub(total.capacity, Ordering::Relaxed);
@@ -314,7 +319,13 @@ impl Pool {
             Ok(used) if by == FreedBy::Caller => {
                 self.reclaimer.freed_by_program(total.footprint, used)
             }
-            Ok(used) => self.reclaimer.freed_by_reclaimer(total.footprint, used),
+            Ok(used) => {
+                let frees = blocks.iter().filter_map(|block| {
+                    let r = reservation_checked(block.capacity, block.alignment).ok()?;
+                    Some((r.footprint, block.stamp))
+                });
+                self.reclaimer.freed_by_reclaimer(frees, used)
+            }
         }
         released.map(|_| ())
     }
@@ -337,28 +348,19 @@ impl Pool {
         self.reclaimer.collections_begun()
     }
 
-    /// Notes blocks the reclaimer thread is about to free, with their stamps (see
-    /// [`Reclaimer::reclaiming`]); an invalid block is left out, as its free is.
-    pub fn reclaiming(&self, blocks: &[Block], stamps: &[u32]) {
-        self.reclaimer
-            .reclaiming(blocks.iter().zip(stamps).filter_map(|(block, &stamp)| {
-                let r = reservation_checked(block.capacity, block.alignment).ok()?;
-                Some((r.footprint, stamp))
-            }));
-    }
-
     unsafe fn free_quietly(&self, block: Block, by: FreedBy) -> Result<(), Error> {
         let Block {
             ptr,
             capacity,
             alignment,
+            ..
         } = block;
         // As checked at its allocation: a capacity no buffer has must not reach the ledger, nor
         // its footprint's rounding.
         let reservation = reservation_checked(capacity, alignment)?;
         // The ledger is released before the memory: if it refuses (a bookkeeping bug), nothing
         // is freed.
-        self.count_and_release(1, reservation, by)?;
+        self.count_and_release(std::slice::from_ref(&block), reservation, by)?;
         past_release(|| memory::free_aligned(ptr, capacity, alignment, by));
         Ok(())
     }
@@ -511,6 +513,7 @@ mod tests {
             ptr,
             capacity,
             alignment: 1,
+            stamp: 0,
         }
     }
 
@@ -608,6 +611,7 @@ mod tests {
                 ptr: pool.allocate(4096, alignment, &mut NoGarbage).unwrap(),
                 capacity: 4096,
                 alignment,
+                stamp: 0,
             })
             .collect();
         let footprint = pool.stats().ledger.used / 2;
@@ -693,6 +697,7 @@ mod tests {
                 ptr: pool.allocate(capacity, alignment, &mut NoGarbage).unwrap(),
                 capacity,
                 alignment,
+                stamp: 0,
             })
             .collect();
         // SAFETY: each block is freed once, as allocated.
@@ -738,6 +743,7 @@ mod tests {
                     ptr,
                     capacity,
                     alignment,
+                    stamp: 0,
                 };
                 // SAFETY: refused before anything is done with the block.
                 illegal(unsafe { pool.free(block, FreedBy::Caller) }, capacity);
@@ -1051,6 +1057,7 @@ mod tests {
                 ptr,
                 capacity,
                 alignment,
+                stamp: 0,
             };
             // SAFETY: each block is freed once with its own capacity and alignment.
             unsafe { pool.free(block, FreedBy::Caller).unwrap() };

@@ -141,9 +141,9 @@ pub struct Exhausted {
     pub refused: Refused,
     /// Collections this reservation waited through.
     pub collections: u32,
-    /// It gave up at the deadline while the last collection it waited through still made room
-    /// for it at some moment (with the frees since: garbage, and the program's own), which
-    /// other threads took first: contention, not a budget full of live buffers.
+    /// It gave up at the deadline while the last collection it waited through still found
+    /// garbage that would have made room for it (see `Reclaimer::made_room`), which other
+    /// threads took first: contention, not a budget full of live buffers.
     pub contended: bool,
 }
 
@@ -351,10 +351,8 @@ impl Reclaimer {
         loop {
             if w.phase == Phase::Collect {
                 w.reclaims_before = self.reclaims.load(Ordering::SeqCst);
-                // Nothing is allocated since a collection this thread runs began: it has not.
-                self.measure(ledger, w, 0);
                 match self
-                    .collect_unless_running(ledger, collector)
+                    .collect_unless_running(ledger, collector, Some(w))
                     .map_err(ReserveError::CollectorFailed)?
                 {
                     Turn::Collected { window } => {
@@ -445,8 +443,9 @@ impl Reclaimer {
 
     /// Notes in `w` what the reclaimer has given back so far and the room free now, from which
     /// what its collection gives back next is judged (see `fruit`); `young`: `young_since` its
-    /// collection, read first (a free in between then counts as young only: less fruit, never
-    /// more).
+    /// collection (begun), read first. Only a young block whose free noted it before the first
+    /// read and added it to `reclaimed` after the second counts as fruit: `freed_by_reclaimer`
+    /// does the two a few instructions apart.
     fn measure(&self, ledger: &Ledger, w: &mut Waiting, young: u64) {
         w.young_before = young;
         w.reclaimed_before = self.reclaimed.load(Ordering::SeqCst);
@@ -456,9 +455,10 @@ impl Reclaimer {
     /// What the collection `w` waited through (ran or joined) has given back since `w` measured:
     /// the reclaimer's frees since, less those of blocks allocated after that collection began,
     /// which are later collections' garbage (memory other threads allocate and drop again, which
-    /// once counted again at each turn). So it never exceeds what was in use, and is not live,
-    /// when `w` measured: the room the request would have had, had the garbage come back to it
-    /// alone, is the room free then plus this, and nothing counts twice. `None` if that
+    /// once counted again at each turn). So, but for races of a block, it never exceeds what was
+    /// in use, and not live for good, when `w` measured (after its collection began): the room
+    /// the request would have had, had the garbage come back to it alone, is the room free then
+    /// plus this, and nothing counts twice. `None` if that
     /// collection is more than `WINDOWS - 2` back (or was never begun: a forged `Waiting`).
     ///
     /// Before, a collection made room only if the request would have fit at some moment since
@@ -513,17 +513,20 @@ impl Reclaimer {
     /// The reclaimer's frees so far of blocks allocated since collection number `window` began
     /// (summed over `young_freed`): none of them its garbage. `None` if `window` is more than
     /// `WINDOWS - 2` back (the oldest slot is the one the next collection takes over), or not
-    /// begun. A slot is read while a collection begins only if it is more than that far back.
+    /// begun. Read again if a collection began meanwhile (it may have reset a slot read).
     fn young_since(&self, window: u64) -> Option<u64> {
-        let begun = self.begun.load(Ordering::SeqCst);
-        if window == 0 || begun.checked_sub(window)? > WINDOWS as u64 - 2 {
-            return None;
-        }
-        Some(
-            (window..=begun)
+        loop {
+            let begun = self.begun.load(Ordering::SeqCst);
+            if window == 0 || begun.checked_sub(window)? > WINDOWS as u64 - 2 {
+                return None;
+            }
+            let young = (window..=begun)
                 .map(|n| self.young_slot(n).load(Ordering::SeqCst))
-                .fold(0, u64::saturating_add),
-        )
+                .fold(0, u64::saturating_add);
+            if self.begun.load(Ordering::SeqCst) == begun {
+                return Some(young);
+            }
+        }
     }
 
     fn young_slot(&self, window: u64) -> &AtomicU64 {
@@ -533,21 +536,23 @@ impl Reclaimer {
     /// The number of the last collection begun. The Java side reads it after each allocation
     /// (through a buffer over it: the reclaimer lives as long as the process) and stamps the
     /// block with it, never older than the block, and hands the stamp back with the block's
-    /// free (see [`Reclaimer::reclaiming`]).
+    /// free (see [`Reclaimer::freed_by_reclaimer`]).
     pub fn collections_begun(&self) -> &AtomicU64 {
         &self.begun
     }
 
-    /// Notes blocks the reclaimer thread is about to free, as (footprint, stamp: the low 32 bits
-    /// of `collections_begun` read after it was allocated), before their release (so that a
-    /// reader never counts a block as fruit it later counts as young). Only the stamps of the
-    /// last `WINDOWS - 1` collections are kept: an older block is young for no collection still
-    /// judged, and a slot never takes a block of the collection that used it before.
-    pub fn reclaiming(&self, blocks: impl IntoIterator<Item = (u64, u32)>) {
+    /// Adds the footprints of blocks the reclaimer thread frees, given as (footprint, stamp),
+    /// to their collections' slots of `young_freed`; returns the sum of all. Only the stamps of
+    /// the last `WINDOWS - 1` collections are kept: an older block is young for no collection
+    /// still judged (a slot takes a block of its last user only if two collections begin while
+    /// this runs: it then looks young to more collections, which errs toward less fruit).
+    fn note_young(&self, blocks: impl IntoIterator<Item = (u64, u32)>) -> u64 {
         let begun = self.begun.load(Ordering::SeqCst) as u32;
+        let mut total = 0u64;
         // Summed per run of equal stamps: a batch is mostly of one or two.
         let mut run: Option<(u32, u64)> = None;
         for (footprint, stamp) in blocks {
+            total = total.saturating_add(footprint);
             if begun.wrapping_sub(stamp) >= WINDOWS as u32 - 1 {
                 continue;
             }
@@ -565,6 +570,7 @@ impl Reclaimer {
             self.young_slot(stamp.into())
                 .fetch_add(bytes, Ordering::SeqCst);
         }
+        total
     }
 
     /// Records that use came down to `used`: a load first, as a locked update on every free
@@ -618,14 +624,23 @@ impl Reclaimer {
         self.freed.notify_all();
     }
 
-    /// Counts memory the reclaimer thread gave back (garbage a collection found), once released
-    /// from the ledger and before the batch is signalled ([`Reclaimer::notify_reclaimed_down_to`]):
-    /// a collection makes a waiting reservation's count of fruitless ones start over only if
-    /// what comes back after it could have made room for it.
+    /// Counts memory the reclaimer thread gave back (garbage a collection found): `blocks` as
+    /// (footprint, stamp: the low 32 bits of `collections_begun` read after its allocation),
+    /// once released from the ledger and before the batch is signalled
+    /// ([`Reclaimer::notify_reclaimed_down_to`]). A collection makes a waiting reservation's
+    /// count of fruitless ones start over only if the blocks allocated before it began that come
+    /// back after it could have made room for it (see `fruit`).
     ///
     /// `used_after` is `used` as the release left it: the room it made, before other threads
     /// can take any (the `used` a later signal reads may be higher already).
-    pub fn freed_by_reclaimer(&self, footprint: u64, used_after: u64) {
+    pub fn freed_by_reclaimer(
+        &self,
+        blocks: impl IntoIterator<Item = (u64, u32)>,
+        used_after: u64,
+    ) {
+        // Young first, next to `reclaimed`: a reservation measuring between the two would count
+        // the young blocks among them as fruit (see `measure`).
+        let footprint = self.note_young(blocks);
         self.reclaimed.fetch_add(footprint, Ordering::SeqCst);
         self.lower_floor(used_after);
     }
@@ -633,9 +648,9 @@ impl Reclaimer {
     /// Counts memory the program freed itself (not the reclaimer): never garbage, so no reason
     /// for an early collection. Measured before (60 MiB live, 4 MiB allocated and freed every
     /// 10 ms): 58 full collections in 5 s that found nothing. A free of memory allocated before
-    /// the last collection began counts off too (blocks do not say when they were allocated), so
-    /// garbage allocated since may be undercounted: an early collection then comes later, and a
-    /// refused reservation still collects.
+    /// the last collection began counts off too (the program's frees do not pass the blocks'
+    /// stamps), so garbage allocated since may be undercounted: an early collection then comes
+    /// later, and a refused reservation still collects.
     ///
     /// `used_after`: as for [`Reclaimer::freed_by_reclaimer`].
     pub fn freed_by_program(&self, footprint: u64, used_after: u64) {
@@ -740,7 +755,7 @@ impl Reclaimer {
         if !*self.early_wanted.lock() {
             return Ok(());
         }
-        match self.collect_unless_running(ledger, collector)? {
+        match self.collect_unless_running(ledger, collector, None)? {
             Turn::Running { finished, .. } => self.await_collection(finished),
             Turn::Collected { .. } => self.await_early_frees(),
         }
@@ -826,7 +841,9 @@ impl Reclaimer {
         ledger: &Ledger,
         collector: &mut dyn Collector,
     ) -> Result<(), CollectorFailed> {
-        if let Turn::Running { finished, .. } = self.collect_unless_running(ledger, collector)? {
+        if let Turn::Running { finished, .. } =
+            self.collect_unless_running(ledger, collector, None)?
+        {
             self.await_collection(finished);
         }
         Ok(())
@@ -841,12 +858,14 @@ impl Reclaimer {
     }
 
     /// Runs one collection, unless another thread is running one: then returns the count of
-    /// finished collections to wait past. Either way, the number of the collection (its window
-    /// of `floors`).
+    /// finished collections to wait past. Either way, the number of the collection. A reservation
+    /// that runs it is measured (`waiting`) once it has begun: a block allocated before it began
+    /// was then in use.
     fn collect_unless_running(
         &self,
         ledger: &Ledger,
         collector: &mut dyn Collector,
+        waiting: Option<&mut Waiting>,
     ) -> Result<Turn, CollectorFailed> {
         let mut state = self.collections.lock();
         if state.running {
@@ -865,6 +884,9 @@ impl Reclaimer {
         self.young_slot(window).store(0, Ordering::SeqCst);
         self.floor.store(ledger.used(), Ordering::SeqCst);
         self.begun.store(window, Ordering::SeqCst);
+        if let Some(w) = waiting {
+            self.measure(ledger, w, self.young_since(window).unwrap_or(0));
+        }
         drop(state);
         // Whatever was allocated before this collection is now subject to it.
         self.allocated_since_collection.store(0, Ordering::Relaxed);
@@ -1154,9 +1176,8 @@ mod tests {
 
     /// As `reclaim`, of a block allocated while collection `stamp` was the last begun.
     fn reclaim_stamped(ledger: &Ledger, reclaimer: &Reclaimer, r: Reservation, stamp: u32) {
-        reclaimer.reclaiming([(r.footprint, stamp)]);
         let used = ledger.release(r).unwrap();
-        reclaimer.freed_by_reclaimer(r.footprint, used);
+        reclaimer.freed_by_reclaimer([(r.footprint, stamp)], used);
         reclaimer.notify_reclaimed_down_to(ledger.used());
     }
 

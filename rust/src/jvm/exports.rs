@@ -177,6 +177,7 @@ fn allocate_block(
         ptr,
         capacity: size,
         alignment,
+        stamp: 0, // the Java side stamps it (see `collectionsBegun`)
     }))
 }
 
@@ -384,18 +385,20 @@ pub extern "system" fn Java_dev_directmem_Native_freeBatch<'l>(
         // An invalid entry spoils only itself, as in Pool::free_all: the valid blocks are freed
         // (their releases are claimed, no one else will), then the first error is returned.
         let mut invalid = None;
-        let (blocks, stamps): (Vec<_>, Vec<_>) = (0..count)
+        let blocks = (0..count)
             .filter_map(|i| match block(address[i], capacity[i], alignment[i]) {
                 // The stamp's bits as Java's int holds them (the low 32 of the number).
-                Ok(block) => Some((block, stamp[i] as u32)),
+                Ok(block) => Some(Block {
+                    stamp: stamp[i] as u32,
+                    ..block
+                }),
                 Err(e) => {
                     invalid.get_or_insert(e);
                     None
                 }
             })
-            .unzip();
+            .collect();
         POOL.set_reclaimer_backlog(more_queued != 0);
-        POOL.reclaiming(&blocks, &stamps);
         // SAFETY: the Java side frees each allocation once, after claiming its release.
         let freed = unsafe { POOL.free_all(blocks, FreedBy::Reclaimer) };
         invalid.map_or(freed, Err)
@@ -457,6 +460,7 @@ fn block(address: jlong, capacity: jint, alignment: jint) -> Result<Block, Error
             .ok_or_else(|| Error::IllegalArgument("free of a null address".into()))?,
         capacity: non_negative(capacity.into(), "capacity")?,
         alignment,
+        stamp: 0,
     })
 }
 
