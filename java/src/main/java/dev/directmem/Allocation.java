@@ -35,7 +35,7 @@ sealed class Allocation permits SharedBlock {
     /**
      * The number of the last collection begun, which each block is stamped with, read after its
      * allocation: only garbage allocated before a collection began counts as that collection's
-     * find (Reclaimer::reclaiming in rust/src/reclaim.rs).
+     * find (Reclaimer::freed_by_reclaimer in rust/src/reclaim.rs).
      */
     private static final ByteBuffer COLLECTIONS_BEGUN =
             Native.collectionsBegun().asReadOnlyBuffer().order(ByteOrder.nativeOrder());
