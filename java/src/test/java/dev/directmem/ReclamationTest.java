@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.CharBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
@@ -466,6 +467,36 @@ class ReclamationTest {
                 + (steps.get() - stepsBefore) + " while it failed, " + outcome.collections()
                 + " collections; " + outcome.error().getMessage());
         return outcome;
+    }
+
+    /**
+     * Each block carries the number of collections begun when it was allocated, read in Java from
+     * the native counter: the reclaimer hands it back with the block's free, and only garbage
+     * allocated before a collection began counts as what that collection found. Read wrongly
+     * (another byte order, another offset), the stamps would not follow the collections run.
+     */
+    @Test
+    void eachBlockIsStampedWithTheNumberOfCollectionsBegunBeforeIt() throws Exception {
+        ByteBuffer begun = Native.collectionsBegun().order(ByteOrder.nativeOrder());
+        Churn.settle();
+        long low = begun.getLong(0);
+        ByteBuffer first = DirectMemory.allocateDirect(MIB);
+        long high = begun.getLong(0);
+        int stamp = Allocation.of(first).release.stamp;
+        assertTrue(low <= stamp && stamp <= high, low + " <= " + stamp + " <= " + high);
+        long collections = DirectMemory.stats().collections();
+        for (int i = 0; i < 4 * BUDGET / MIB; i++) { // dropped: collections must run
+            DirectMemory.allocateDirect(MIB).put(0, (byte) 1);
+        }
+        long ran = DirectMemory.stats().collections() - collections;
+        ByteBuffer later = DirectMemory.allocateDirect(MIB);
+        int laterStamp = Allocation.of(later).release.stamp;
+        // Less one: a collection running at the first stamp may have ended among those counted.
+        assertTrue(ran >= 2 && laterStamp - stamp >= ran - 1,
+                ran + " collections ran, the stamps went from " + stamp + " to " + laterStamp);
+        assertTrue(laterStamp <= begun.getLong(0));
+        DirectMemory.free(first);
+        DirectMemory.free(later);
     }
 
     @Test
