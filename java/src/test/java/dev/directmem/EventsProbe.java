@@ -113,8 +113,10 @@ final class EventsProbe {
      *
      * <p>Dumps only after a quiet second, not at every look: each dump of a running recording
      * starts a new chunk, and on JDK 17 a thread whose first event comes after one records its
-     * pooled strings (16 to 128 characters: the trigger) as null (seen by helper-95: a thread
-     * started for the purpose; not on JDK 25). No lambda: on JDK 17 with ZGC, one run stops
+     * pooled strings (17 to 127 characters) as null (seen by helper-95: a thread started for the
+     * purpose; not on JDK 25; directmem's own strings are shorter since, see
+     * {@code EventsTest.reclamationEventsFromThreadsStartedAfterADumpKeepTheirStrings}). No
+     * lambda: on JDK 17 with ZGC, one run stops
      * reclamation while a recording runs (see {@link Events}).
      */
     static Snapshot agreeing(Recording recording, Path file, long collectionsBefore)

@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -85,14 +87,14 @@ class EventsTest {
             long freed = 0;
             for (RecordedEvent e : reclamations) {
                 String trigger = e.getString("trigger");
-                assertTrue(Set.of("refused allocation", "early, in the background").contains(trigger), trigger);
-                assertEquals(trigger.equals("refused allocation") ? MIB : 0, e.getLong("requestedBytes"));
+                assertTrue(trigger != null && Set.of("refused", "early").contains(trigger), "trigger: " + e);
+                assertEquals(trigger.equals("refused") ? MIB : 0, e.getLong("requestedBytes"));
                 if (trigger.startsWith("early") && e.getThread() != null) { // JDK 21 and later name it
                     // Named as the native thread attached, which JFR records (before: Thread-0).
                     assertEquals("directmem-early-reclaimer", e.getThread().getJavaName());
                 }
-                assertTrue(Set.of("forced", "heap pressure", "unconfirmed").contains(e.getString("collection")),
-                        e.getString("collection"));
+                assertTrue(Set.of("forced", "heap pressure", "unconfirmed").contains(String.valueOf(e.getString("collection"))),
+                        "collection: " + e);
                 assertTrue(e.getDuration("reclamationTime").toNanos() > 0);
                 assertTrue(e.getDuration("collectionTime").compareTo(e.getDuration("reclamationTime")) <= 0);
                 freed += e.getLong("bytesFreed");
@@ -112,6 +114,56 @@ class EventsTest {
             assertTrue(failure.getString("message").startsWith("Cannot reserve " + 65 * MIB + " bytes"),
                     failure.getString("message"));
             assertFalse(failure.getStackTrace().getFrames().isEmpty());
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /**
+     * The Reclamation event's strings survive JDK 17's string pool: there a string of 17 to 127
+     * characters, written by a thread whose events began after a chunk rotation (a dump), is
+     * recorded as a reference to a pool entry the chunk never gets, and reads null (a probe of the
+     * JDK alone showed it; JDK 21 and 25 keep it). Before: the triggers, 18 and 24 characters, were
+     * lost so, and a background collection's event read null on JDK 17 (a CI run, 2026-12-07).
+     */
+    @Test
+    void reclamationEventsFromThreadsStartedAfterADumpKeepTheirStrings() throws Exception {
+        List<String> triggers = List.of("refused", "early");
+        List<String> collections = List.of("forced", "heap pressure", "unconfirmed");
+        List<String> expected = new ArrayList<>();
+        Path file = Files.createTempFile("directmem-events", ".jfr");
+        try (Recording recording = new Recording()) {
+            recording.enable("dev.directmem.Reclamation");
+            recording.start();
+            for (int trigger = 0; trigger < triggers.size(); trigger++) {
+                // This thread's before any dump, then each of a thread of its own after a dump.
+                for (int reporter = 0; reporter < 4; reporter++) {
+                    int t = trigger;
+                    int c = reporter % collections.size();
+                    expected.add(triggers.get(t) + "/" + collections.get(c));
+                    if (reporter == 0) {
+                        Events.reclaimed(1, 2, 3, c, t, 4);
+                    } else {
+                        Thread thread = new Thread(() -> Events.reclaimed(1, 2, 3, c, t, 4));
+                        thread.start();
+                        thread.join();
+                    }
+                    recording.dump(file);
+                }
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        try {
+            List<RecordedEvent> events = RecordingFile.readAllEvents(file).stream()
+                    .filter(EventsProbe::isReclamation)
+                    .collect(Collectors.toList());
+            List<String> strings = events.stream()
+                    .map(e -> e.getString("trigger") + "/" + e.getString("collection"))
+                    .sorted()
+                    .collect(Collectors.toList());
+            Collections.sort(expected);
+            assertEquals(expected, strings, events.toString());
         } finally {
             Files.deleteIfExists(file);
         }
@@ -215,7 +267,7 @@ class EventsTest {
             assertTrue(out.contains("AGREED true"), out);
             Matcher trigger = Pattern.compile("(?m)^EVENT trigger=(.*) bytesFreed=").matcher(out);
             while (trigger.find()) {
-                assertEquals("early, in the background", trigger.group(1), out);
+                assertEquals("early", trigger.group(1), out);
             }
             if (!out.contains("COLLECTIONS 1\n")) {
                 System.out.println("more than one background collection in run " + run + ", again:\n" + out);
@@ -224,7 +276,7 @@ class EventsTest {
         assertTrue(out.contains("COLLECTIONS 1\n"), out);
         Matcher event = Pattern.compile("(?m)^EVENT trigger=(.*) bytesFreed=(\\d+) ").matcher(out);
         assertTrue(event.find(), out);
-        assertEquals("early, in the background", event.group(1), out);
+        assertEquals("early", event.group(1), out);
         assertTrue(Long.parseLong(event.group(2)) >= 50L * MIB, out);
         assertFalse(event.find(), "one collection, one event: " + out);
     }
