@@ -233,6 +233,24 @@ final class Churn {
         return value;
     }
 
+    /**
+     * The parts of this process's resident set, as /proc/self/status gives them (anonymous memory,
+     * mapped files, shared memory), for a message when a bound on it is missed.
+     */
+    static String residentParts() {
+        try {
+            StringBuilder parts = new StringBuilder();
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("Rss")) {
+                    parts.append(parts.length() == 0 ? "" : ", ").append(line.replaceAll("\\s+", " "));
+                }
+            }
+            return parts.toString();
+        } catch (IOException e) {
+            return "no /proc/self/status: " + e;
+        }
+    }
+
     /** This process's resident set size (VmRSS), in bytes. */
     static long rssBytes() {
         try {

@@ -140,7 +140,20 @@ public final class ReuseProbe {
         long bytes = Long.parseLong(m.group(3));
         long atMost = m.group(1) == null ? bytes
                 : readings.get(m.group(1)) + (m.group(2).equals("-") ? -bytes : bytes);
-        return Churn.pollUntil("idle RSS to " + bound, Churn::rssBytes, rss -> rss <= atMost);
+        // Each reading kept, to show how the resident set moved if the bound is not met (seen once:
+        // 45 MiB above the start after 30 s, bound 40, with reuse off).
+        StringBuilder trace = new StringBuilder();
+        long started = System.nanoTime();
+        long idle = Churn.pollUntil("idle RSS to " + bound, () -> {
+            long rss = Churn.rssBytes();
+            trace.append(String.format(" %d:%d", (System.nanoTime() - started) / 1_000_000_000L, rss >> 20));
+            return rss;
+        }, rss -> rss <= atMost);
+        if (idle > atMost) {
+            System.out.println("IDLE RSS TRACE (s:MiB)" + trace + "; at the end " + Churn.residentParts()
+                    + "; " + DirectMemory.stats());
+        }
+        return idle;
     }
 
     /** Allocates, writes and drops or frees buffers of 8 KiB to 200 KiB, {@code bytes} in all. */

@@ -37,7 +37,11 @@ class ReuseTest {
      * mode, where garbage arrays push it to collect), which is not directmem's memory.
      */
     private static long[] figures(List<String> flags, String mode, String... names) throws Exception {
-        Subprocess.Result result = run(flags, mode);
+        return figures(run(flags, mode), names);
+    }
+
+    /** The resident bytes {@code names} that a ReuseProbe run printed. */
+    private static long[] figures(Subprocess.Result result, String... names) {
         Map<String, Long> printed = new HashMap<>();
         Matcher m = FIGURE.matcher(result.output());
         while (m.find()) {
@@ -148,11 +152,12 @@ class ReuseTest {
         for (List<String> flags : List.of(List.<String>of(), List.of("-Ddirectmem.reuseMemory=0"))) {
             List<String> untilTrimmed = new ArrayList<>(flags);
             untilTrimmed.add(idleAtMost("before", TRIMMED_WITHIN - 1));
-            long[] rss = figures(untilTrimmed, "malloc", "before", "churned", "idle");
+            Subprocess.Result probe = run(untilTrimmed, "malloc");
+            long[] rss = figures(probe, "before", "churned", "idle");
             assertTrue(rss[1] - rss[0] >= 64 * MIB, flags + ": the churn grew the resident set by "
                     + (rss[1] - rss[0]) / MIB + " MiB only");
             assertTrue(rss[2] - rss[0] < TRIMMED_WITHIN, flags + ": idle with nothing in use, still "
-                    + (rss[2] - rss[0]) / MIB + " MiB above where it began");
+                    + (rss[2] - rss[0]) / MIB + " MiB above where it began\n" + probe.output());
         }
     }
 
