@@ -143,14 +143,18 @@ public final class ReuseProbe {
         // Each reading kept, to show how the resident set moved if the bound is not met (seen once:
         // 45 MiB above the start after 30 s, bound 40, with reuse off).
         StringBuilder trace = new StringBuilder();
+        long[] last = {-1};
         long started = System.nanoTime();
         long idle = Churn.pollUntil("idle RSS to " + bound, () -> {
             long rss = Churn.rssBytes();
-            trace.append(String.format(" %d:%d", (System.nanoTime() - started) / 1_000_000_000L, rss >> 20));
+            if (rss >> 20 != last[0]) { // each change of a MiB or more, with its time in ms
+                last[0] = rss >> 20;
+                trace.append(String.format(" %d:%d", (System.nanoTime() - started) / 1_000_000L, last[0]));
+            }
             return rss;
         }, rss -> rss <= atMost);
         if (idle > atMost) {
-            System.out.println("IDLE RSS TRACE (s:MiB)" + trace + "; at the end " + Churn.residentParts()
+            System.out.println("IDLE RSS TRACE (ms:MiB)" + trace + "; at the end " + Churn.residentParts()
                     + "; " + DirectMemory.stats());
         }
         return idle;
