@@ -140,8 +140,8 @@ public final class ReuseProbe {
         long bytes = Long.parseLong(m.group(3));
         long atMost = m.group(1) == null ? bytes
                 : readings.get(m.group(1)) + (m.group(2).equals("-") ? -bytes : bytes);
-        // Each reading kept, to show how the resident set moved if the bound is not met (seen once:
-        // 45 MiB above the start after 30 s, bound 40, with reuse off).
+        // The readings' changes kept, to show how the resident set moved if the bound is not met
+        // (seen once: 45 MiB above the start after 30 s, bound 40, with reuse off).
         StringBuilder trace = new StringBuilder();
         long[] last = {-1};
         long started = System.nanoTime();
