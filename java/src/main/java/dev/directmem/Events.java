@@ -16,10 +16,16 @@ import jdk.jfr.Timespan;
  */
 final class Events {
     // At most 16 characters each: on JDK 17 a longer string (up to 127) goes to JFR's string pool,
-    // and one written by a thread whose events began after a chunk rotation reads null (measured:
-    // 5 of 8 events lost "refused allocation" and "early, in the background"; EventsTest).
+    // and one the pool holds from an earlier chunk, written again by a thread whose events began
+    // after a chunk rotation, can read null (measured: 5 of 8 events lost "refused allocation" and
+    // "early, in the background"; EventsTest).
     private static final String[] COLLECTIONS = {"forced", "heap pressure", "unconfirmed"};
     private static final String[] TRIGGERS = {"refused", "early"};
+    // The strings JDK 17 pools: longer than 16 characters and shorter than 128 (measured at both
+    // ends: 16 and 128 kept, 17 and 127 lost). JDK 21 and 25 keep pooled strings.
+    private static final int LONGEST_IN_PLACE = 16;
+    private static final int SHORTEST_IN_PLACE_ABOVE_POOL = 128;
+    private static final boolean JFR_KEEPS_POOLED_STRINGS = Runtime.version().feature() >= 21;
     /**
      * Whether this runtime has JFR at all: a slim one (jlink, {@code --limit-modules}) may leave
      * {@code jdk.jfr} out, and on the class path nothing else notices before the first event.
@@ -160,13 +166,27 @@ final class Events {
         if (event.shouldCommit()) {
             event.requestedBytes = capacity;
             event.alignment = alignment;
-            event.message = message;
+            event.message = keptByJfr(message);
             // Only on failure: the figures after the last attempt.
             DirectMemoryStats stats = DirectMemory.stats();
             event.memoryUsed = stats.memoryUsed();
             event.maxMemory = stats.maxMemory();
             event.commit();
         }
+    }
+
+    /**
+     * The message as a JFR recording keeps it. Below JDK 21 a string of 17 to 127 characters goes
+     * to JFR's string pool, and a refusal repeated word for word can read null (see the triggers
+     * above); one of 128 or more is written in place, so there such a message is padded with
+     * spaces to 128 characters. On JDK 21 and later it is the message as thrown.
+     */
+    static String keptByJfr(String message) {
+        if (message == null || JFR_KEEPS_POOLED_STRINGS || message.length() <= LONGEST_IN_PLACE
+                || message.length() >= SHORTEST_IN_PLACE_ABOVE_POOL) {
+            return message;
+        }
+        return message + " ".repeat(SHORTEST_IN_PLACE_ABOVE_POOL - message.length());
     }
 
     @Name("dev.directmem.Reclamation")

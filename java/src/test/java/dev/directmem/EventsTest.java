@@ -121,8 +121,9 @@ class EventsTest {
 
     /**
      * The Reclamation event's strings survive JDK 17's string pool: there a string of 17 to 127
-     * characters, written by a thread whose events began after a chunk rotation (a dump), is
-     * recorded as a reference to a pool entry the chunk never gets, and reads null (a probe of the
+     * characters the pool holds from an earlier chunk, written again by a thread whose events
+     * began after a chunk rotation (a dump), can be recorded as a reference to a pool entry the
+     * chunk never gets, and reads null (a probe of the
      * JDK alone showed it; JDK 21 and 25 keep it). Before: the triggers, 18 and 24 characters, were
      * lost so, and a background collection's event read null on JDK 17 (a CI run, 2026-12-07).
      */
@@ -164,6 +165,60 @@ class EventsTest {
                     .collect(Collectors.toList());
             Collections.sort(expected);
             assertEquals(expected, strings, events.toString());
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /**
+     * An AllocationFailure's message survives JDK 17's string pool (above): the same refusal can
+     * repeat word for word, and there a message of 17 to 127 characters is padded with spaces to
+     * 128, which JFR writes in place; on JDK 21 and later it is recorded as thrown. Before: on
+     * JDK 17 the repeat of 127 characters read null (an operating system's refusal runs to about
+     * 110 characters); a message written once, new to the pool, survived.
+     */
+    @Test
+    void repeatedAllocationFailureMessagesFromThreadsStartedAfterADumpSurvive() throws Exception {
+        List<String> messages = new ArrayList<>();
+        for (int length : new int[] {16, 17, 100, 127, 128, 200}) {
+            messages.add(length + " " + "x".repeat(length - 1 - String.valueOf(length).length()));
+        }
+        Path file = Files.createTempFile("directmem-events", ".jfr");
+        try (Recording recording = new Recording()) {
+            recording.enable("dev.directmem.AllocationFailure");
+            recording.start();
+            // Each message once from this thread before any dump, then again from a thread of its
+            // own after one.
+            messages.forEach(message -> Events.allocationFailed(1, 0, message));
+            for (String message : messages) {
+                recording.dump(file);
+                Thread thread = new Thread(() -> Events.allocationFailed(1, 0, message));
+                thread.start();
+                thread.join();
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        try {
+            List<RecordedEvent> events = RecordingFile.readAllEvents(file).stream()
+                    .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
+                    .collect(Collectors.toList());
+            List<String> read = events.stream()
+                    .map(e -> String.valueOf(e.getString("message")))
+                    .sorted()
+                    .collect(Collectors.toList());
+            List<String> recorded = new ArrayList<>();
+            for (String message : messages) {
+                String kept = Events.keptByJfr(message);
+                recorded.add(kept);
+                recorded.add(kept);
+                assertEquals(message, kept.stripTrailing());
+                boolean padded = Runtime.version().feature() < 21 && message.length() > 16
+                        && message.length() < 128;
+                assertEquals(padded ? 128 : message.length(), kept.length(), message);
+            }
+            Collections.sort(recorded);
+            assertEquals(recorded, read, events.toString());
         } finally {
             Files.deleteIfExists(file);
         }
