@@ -43,7 +43,6 @@ final class SharedBlock extends Allocation {
     static final int MAX_CAPACITY = 4096;
     private static final int SLOT_ALIGNMENT = 16;
     private static final int SIZE_CLASSES = MAX_CAPACITY / SLOT_ALIGNMENT;
-    private static final byte[] ZEROS = new byte[MAX_CAPACITY];
     /** The largest buffer that shares in this JVM; 0 when sharing is off. */
     static final int LARGEST_SHARED =
             Native.setupInClassInitializer().packSmallBuffers() ? largestShared(Native.setupInClassInitializer().budget(), Registry.STRIPES) : 0;
@@ -350,7 +349,7 @@ final class SharedBlock extends Allocation {
                 // on its slot until the block is freed, and after.
                 throw freed();
             }
-            Native.fill(buffer, buffer.position(), buffer.remaining(), value);
+            fillRange(buffer, value);
         }
     }
 
