@@ -555,8 +555,9 @@ def zeroing_floor(table, jdk):
     if not rows:
         return []
     return ["- *Zeroing alone: fill, one thread* zeroes one buffer held for the whole run with "
-            "`DirectMemory.fill` (plain stores up to 8 MiB, streaming above) and touches it: what zeroing a "
-            "warm block costs one thread with directmem's own store loop. The explicit path zeroes a block "
+            "`DirectMemory.fill` with 0 (bulk puts of zeros in Java up to 64 KiB; natively above: plain stores "
+            "up to 8 MiB, streaming above) and touches it: what zeroing a warm block costs one thread. The "
+            "explicit path zeroes natively a block "
             "freed just before, on one thread below 4 MiB. That this row is a floor at 1 MiB rests on a C "
             "harness, not on this row: glibc `memset`, `rep stosb`, SSE2, AVX2 and AVX-512 stores all took "
             "30–31 µs per warm MiB (PERFORMANCE.md, *Where the explicit path stops: zeroing*). From 4 MiB directmem zeroes on two cores and picks "

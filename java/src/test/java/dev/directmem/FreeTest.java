@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -176,8 +177,34 @@ class FreeTest {
     @ParameterizedTest
     @ValueSource(ints = {256, 4096, 65536, 1 << 20, 20 << 20})
     void aFillRacingAFreeNeverWritesFreedMemory(int capacity) throws InterruptedException {
+        fillsRacingFrees(capacity, (byte) 0x55);
+    }
+
+    /**
+     * The same for zero fills, which run in Java up to 64 KiB: the next buffer is marked at once,
+     * and a stray zero fill would clear part of the mark.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {256, 4096, 65536})
+    void aZeroFillRacingAFreeNeverWritesFreedMemory(int capacity) throws InterruptedException {
+        fillsRacingFrees(capacity, (byte) 0);
+    }
+
+    /**
+     * Rounds of a free racing 50 fills with {@code value} on another thread, each followed by an
+     * allocation of the same capacity, which often gets the freed memory again: that buffer must
+     * hold what it was given (zeros, or for zero fills a mark written at once) once the fills end.
+     */
+    private static void fillsRacingFrees(int capacity, byte value) throws InterruptedException {
         int rounds = capacity <= 4096 ? 4000 : capacity <= 1 << 20 ? 200 : 20;
-        ByteBuffer zeros = ByteBuffer.allocate(capacity);
+        byte mark = 0x77;
+        ByteBuffer expected = ByteBuffer.allocate(capacity);
+        if (value == 0) {
+            while (expected.hasRemaining()) {
+                expected.put(mark);
+            }
+            expected.clear();
+        }
         int dirty = 0;
         AtomicInteger unexpected = new AtomicInteger();
         AtomicReference<Throwable> firstUnexpected = new AtomicReference<>();
@@ -188,7 +215,7 @@ class FreeTest {
                 started.countDown();
                 for (int i = 0; i < 50; i++) {
                     try {
-                        DirectMemory.fill(buffer, (byte) 0x55);
+                        DirectMemory.fill(buffer, value);
                     } catch (IllegalStateException freed) {
                         // the documented outcome once the free came first
                     } catch (Throwable t) {
@@ -201,8 +228,11 @@ class FreeTest {
             started.await();
             DirectMemory.free(buffer);
             ByteBuffer next = DirectMemory.allocateDirect(capacity); // often the freed memory again
+            if (value == 0) {
+                DirectMemory.fill(next, mark);
+            }
             filler.join();
-            if (next.mismatch(zeros) >= 0) {
+            if (next.mismatch(expected) >= 0) {
                 dirty++;
             }
             DirectMemory.free(next);
@@ -334,14 +364,15 @@ class FreeTest {
      * A StackOverflowError can strike any call inside fill too: whatever it struck, the buffer's
      * free afterwards neither waits forever for a fill that is over nor fails.
      */
-    @Test
-    void aFillThatOverflowsTheStackLeavesTheBufferFreeable() throws InterruptedException {
+    @ParameterizedTest
+    @ValueSource(bytes = {0, 1}) // a zero fill of BLOCK runs in Java, any other natively
+    void aFillThatOverflowsTheStackLeavesTheBufferFreeable(byte value) throws InterruptedException {
         int[] outcomes = new int[3];
         onASmallStack("directmem-deep-fill", () -> {
-            DirectMemory.fill(DirectMemory.allocateDirect(BLOCK), (byte) 1); // first-time work, shallow
+            DirectMemory.fill(DirectMemory.allocateDirect(BLOCK), value); // first-time work, shallow
             atEachDepthNearTheBottom(outcomes, depth -> {
                 ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
-                outcomes[actAtDepth(buffer, depth, true)]++;
+                outcomes[actAtDepth(buffer, depth, Optional.of(value))]++;
                 // Freed below on this thread, which would take the owner's lock again if a fill
                 // had left it held: another thread's free would then wait for good.
                 assertFalse(Thread.holdsLock(Allocation.of(buffer)), "the fill's lock is held after depth " + depth);
@@ -540,7 +571,7 @@ class FreeTest {
         atEachDepthNearTheBottom(outcomes, depth -> {
             ByteBuffer buffer = DirectMemory.allocateDirect(BLOCK);
             long freedBefore = DirectMemory.stats().freedBytes();
-            int outcome = actAtDepth(buffer, depth, false);
+            int outcome = actAtDepth(buffer, depth, Optional.empty());
             outcomes[outcome]++;
             if (outcome != FREED) {
                 DirectMemory.free(buffer);
@@ -591,7 +622,7 @@ class FreeTest {
 
     /** How deep {@link #actAtDepth} can recurse before the stack overflows, when it does nothing. */
     private static int deepestFrame() {
-        return StackDepth.deepest(depth -> actAtDepth(null, depth, false) != NOT_REACHED);
+        return StackDepth.deepest(depth -> actAtDepth(null, depth, Optional.empty()) != NOT_REACHED);
     }
 
     /** How deep {@link #allocateAtDepth} can recurse before the stack overflows, when it allocates nothing. */
@@ -599,8 +630,8 @@ class FreeTest {
         return StackDepth.deepest(depth -> allocateAtDepth(-1, depth) != NOT_REACHED);
     }
 
-    /** Recurses {@code depth} frames, then frees the buffer there, or fills it. */
-    private static int actAtDepth(ByteBuffer buffer, int depth, boolean fill) {
+    /** Recurses {@code depth} frames, then fills the buffer there with {@code fill}'s value, or frees it. */
+    private static int actAtDepth(ByteBuffer buffer, int depth, Optional<Byte> fill) {
         if (depth > 0) {
             try {
                 return actAtDepth(buffer, depth - 1, fill);
@@ -612,8 +643,8 @@ class FreeTest {
             return FREED; // a probe of the depth
         }
         try {
-            if (fill) {
-                DirectMemory.fill(buffer, (byte) 1);
+            if (fill.isPresent()) {
+                DirectMemory.fill(buffer, fill.get());
             } else {
                 DirectMemory.free(buffer);
             }
