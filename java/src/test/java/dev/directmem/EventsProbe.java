@@ -166,4 +166,8 @@ final class EventsProbe {
     static boolean isReclamation(RecordedEvent e) {
         return e.getEventType().getName().equals("dev.directmem.Reclamation");
     }
+
+    static boolean isAllocationFailure(RecordedEvent e) {
+        return e.getEventType().getName().equals("dev.directmem.AllocationFailure");
+    }
 }

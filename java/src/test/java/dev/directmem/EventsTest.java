@@ -76,7 +76,7 @@ class EventsTest {
                     .filter(e -> e.getEventType().getName().equals("dev.directmem.Reclamation"))
                     .collect(Collectors.toList());
             List<RecordedEvent> failures = recorded.stream()
-                    .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
+                    .filter(EventsProbe::isAllocationFailure)
                     .collect(Collectors.toList());
 
             long collections = after.collections() - before.collections();
@@ -201,7 +201,7 @@ class EventsTest {
         }
         try {
             List<RecordedEvent> events = RecordingFile.readAllEvents(file).stream()
-                    .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
+                    .filter(EventsProbe::isAllocationFailure)
                     .collect(Collectors.toList());
             List<String> read = events.stream()
                     .map(e -> String.valueOf(e.getString("message")))
@@ -248,7 +248,7 @@ class EventsTest {
         }
         try {
             List<RecordedEvent> failures = RecordingFile.readAllEvents(file).stream()
-                    .filter(e -> e.getEventType().getName().equals("dev.directmem.AllocationFailure"))
+                    .filter(EventsProbe::isAllocationFailure)
                     .collect(Collectors.toList());
             assertEquals(1, failures.size(), failures.toString());
             assertTrue(failures.get(0).getString("message").startsWith("the operating system refused 5000 bytes"),
